@@ -1,0 +1,205 @@
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+
+from apps.activities.discounts import InvalidExpression, discount_strategies
+from apps.common.models import TimeStampedModel
+from apps.common.money import MONEY_FIELD
+
+
+class Sku(TimeStampedModel):
+    goods_id = models.CharField(_("goods id"), max_length=32, unique=True)
+    source = models.CharField(_("source"), max_length=16)
+    channel = models.CharField(_("channel"), max_length=16)
+    goods_name = models.CharField(_("goods name"), max_length=128)
+    original_price = models.DecimalField(_("original price"), **MONEY_FIELD)
+
+    class Meta:
+        db_table = "sku"
+        verbose_name = _("SKU")
+        verbose_name_plural = _("SKUs")
+        constraints = [
+            models.CheckConstraint(condition=Q(original_price__gt=Decimal("0")), name="sku_original_price_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.goods_name} ({self.goods_id})"
+
+
+class Discount(TimeStampedModel):
+    class DiscountType(models.IntegerChoices):
+        BASE = 0, _("base (everyone)")
+        TAG = 1, _("tag only (members of the crowd tag)")
+
+    class MarketPlan(models.TextChoices):
+        ZJ = "ZJ", _("ZJ: fixed amount off")
+        MJ = "MJ", _("MJ: spend X get Y off")
+        ZK = "ZK", _("ZK: percentage")
+        N = "N", _("N: pay N yuan")
+
+    discount_id = models.CharField(_("discount id"), max_length=32, unique=True)
+    discount_name = models.CharField(_("discount name"), max_length=64)
+    discount_desc = models.CharField(_("description"), max_length=256, blank=True)
+    discount_type = models.PositiveSmallIntegerField(
+        _("discount type"), choices=DiscountType.choices, default=DiscountType.BASE
+    )
+    market_plan = models.CharField(_("market plan"), max_length=4, choices=MarketPlan.choices)
+    market_expr = models.CharField(
+        _("market expression"),
+        max_length=64,
+        help_text=_(
+            'ZJ: amount off, e.g. "20"; MJ: "threshold,minus", e.g. "100,10"; ZK: ratio in (0,1], '
+            'e.g. "0.8"; N: price to pay, e.g. "1.99".'
+        ),
+    )
+    tag = models.ForeignKey(
+        "tags.CrowdTag",
+        on_delete=models.PROTECT,
+        to_field="tag_id",
+        db_column="tag_id",
+        null=True,
+        blank=True,
+        related_name="discounts",
+        verbose_name=_("crowd tag"),
+    )
+
+    class Meta:
+        db_table = "group_buy_discount"
+        verbose_name = _("discount")
+        verbose_name_plural = _("discounts")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(market_plan__in=["ZJ", "MJ", "ZK", "N"]), name="discount_market_plan_known"
+            ),
+            models.CheckConstraint(
+                condition=Q(discount_type=0) | Q(tag__isnull=False), name="discount_tag_type_has_tag"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.discount_name} ({self.market_plan} {self.market_expr})"
+
+    def clean(self) -> None:
+        strategy = discount_strategies.get(self.market_plan)
+        if strategy is not None:
+            try:
+                strategy.parse(self.market_expr or "")
+            except InvalidExpression as exc:
+                raise ValidationError({"market_expr": str(exc)}) from None
+        if self.discount_type == self.DiscountType.TAG and not self.tag_id:
+            raise ValidationError({"tag": _("A tag-only discount needs a crowd tag.")})
+
+
+class Activity(TimeStampedModel):
+    class GroupType(models.IntegerChoices):
+        AUTO_FORM = 0, _("auto-form at expiry with whoever paid")
+        TARGET_REQUIRED = 1, _("target required, otherwise fail and refund")
+
+    class Status(models.IntegerChoices):
+        CREATED = 0, _("created")
+        EFFECTIVE = 1, _("effective")
+        EXPIRED = 2, _("expired")
+        ABANDONED = 3, _("abandoned")
+
+    class TagScope(models.TextChoices):
+        VISIBLE = "1", _("restrict visibility")
+        ENABLE = "2", _("restrict joining")
+        BOTH = "1,2", _("restrict visibility and joining")
+
+    activity_id = models.PositiveBigIntegerField(_("activity id"), unique=True)
+    activity_name = models.CharField(_("activity name"), max_length=128)
+    discount = models.ForeignKey(
+        Discount,
+        on_delete=models.PROTECT,
+        to_field="discount_id",
+        db_column="discount_id",
+        related_name="activities",
+        verbose_name=_("discount"),
+    )
+    group_type = models.PositiveSmallIntegerField(
+        _("group type"), choices=GroupType.choices, default=GroupType.TARGET_REQUIRED
+    )
+    take_limit_count = models.PositiveIntegerField(_("take limit per user"), default=1)
+    target = models.PositiveIntegerField(_("team size"), default=3)
+    valid_time = models.PositiveIntegerField(_("team validity (minutes)"), default=15)
+    status = models.PositiveSmallIntegerField(_("status"), choices=Status.choices, default=Status.CREATED)
+    start_time = models.DateTimeField(_("start time"))
+    end_time = models.DateTimeField(_("end time"))
+    tag = models.ForeignKey(
+        "tags.CrowdTag",
+        on_delete=models.PROTECT,
+        to_field="tag_id",
+        db_column="tag_id",
+        null=True,
+        blank=True,
+        related_name="activities",
+        verbose_name=_("crowd tag"),
+    )
+    tag_scope = models.CharField(_("tag scope"), max_length=8, choices=TagScope.choices, blank=True)
+
+    class Meta:
+        db_table = "group_buy_activity"
+        verbose_name = _("activity")
+        verbose_name_plural = _("activities")
+        indexes = [models.Index(fields=["status", "end_time"], name="idx_activity_status_end")]
+        constraints = [
+            models.CheckConstraint(condition=Q(end_time__gt=F("start_time")), name="activity_end_after_start"),
+            models.CheckConstraint(condition=Q(target__gte=1), name="activity_target_positive"),
+            models.CheckConstraint(condition=Q(valid_time__gte=1), name="activity_valid_time_positive"),
+            models.CheckConstraint(condition=Q(take_limit_count__gte=1), name="activity_take_limit_positive"),
+            models.CheckConstraint(condition=Q(status__in=[0, 1, 2, 3]), name="activity_status_known"),
+            models.CheckConstraint(condition=Q(group_type__in=[0, 1]), name="activity_group_type_known"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.activity_name} ({self.activity_id})"
+
+    def clean(self) -> None:
+        errors = {}
+        if self.start_time and self.end_time and self.end_time <= self.start_time:
+            errors["end_time"] = _("The end time must be after the start time.")
+        if self.tag_scope and not self.tag_id:
+            errors["tag"] = _("A tag scope needs a crowd tag.")
+        if errors:
+            raise ValidationError(errors)
+
+
+class ScSkuActivity(TimeStampedModel):
+    """Which activity a SKU is sold under on one (source, channel): at most one per channel."""
+
+    source = models.CharField(_("source"), max_length=16)
+    channel = models.CharField(_("channel"), max_length=16)
+    sku = models.ForeignKey(
+        Sku,
+        on_delete=models.CASCADE,
+        to_field="goods_id",
+        db_column="goods_id",
+        related_name="channel_activities",
+        verbose_name=_("SKU"),
+    )
+    activity = models.ForeignKey(
+        Activity,
+        on_delete=models.CASCADE,
+        to_field="activity_id",
+        db_column="activity_id",
+        related_name="channel_skus",
+        verbose_name=_("activity"),
+    )
+
+    class Meta:
+        db_table = "sc_sku_activity"
+        verbose_name = _("channel SKU activity")
+        verbose_name_plural = _("channel SKU activities")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "channel", "sku"],
+                name="uniq_sc_sku_activity",
+                violation_error_message=_("This SKU is already mapped to an activity on this source and channel."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source}/{self.channel} {self.sku_id} → {self.activity_id}"

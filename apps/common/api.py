@@ -1,0 +1,88 @@
+"""The API envelope ``{code, info, data}`` and the one DRF exception handler (api.md)."""
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions as drf_exceptions
+from rest_framework.response import Response
+
+from apps.common.errors import GroupBuyError, ResponseCode
+from apps.common.logging import request_id_var
+
+logger = logging.getLogger(__name__)
+
+
+def envelope(code: ResponseCode, data: Any = None, info: str | None = None) -> dict:
+    return {"code": code.code, "info": str(info if info is not None else code.info), "data": data}
+
+
+def success(data: Any = None) -> Response:
+    """A 200 answer in the envelope; what every API view returns on success."""
+    return Response(envelope(ResponseCode.SUCCESS, data))
+
+
+def error_response(exc: GroupBuyError) -> Response:
+    return Response(envelope(exc.response_code, exc.data, exc.info), status=exc.http_status)
+
+
+def _flatten_detail(detail: Any) -> Any:
+    """DRF ErrorDetail trees → plain strings, so the field errors are stable JSON."""
+    if isinstance(detail, dict):
+        return {key: _flatten_detail(value) for key, value in detail.items()}
+    if isinstance(detail, list):
+        return [_flatten_detail(value) for value in detail]
+    return str(detail)
+
+
+_DRF_CODES: list[tuple[type[Exception], ResponseCode]] = [
+    (drf_exceptions.ParseError, ResponseCode.ILLEGAL_PARAMETER),
+    (drf_exceptions.ValidationError, ResponseCode.ILLEGAL_PARAMETER),
+    (drf_exceptions.UnsupportedMediaType, ResponseCode.ILLEGAL_PARAMETER),
+    (drf_exceptions.NotAuthenticated, ResponseCode.UNAUTHORIZED),
+    (drf_exceptions.AuthenticationFailed, ResponseCode.UNAUTHORIZED),
+    (drf_exceptions.PermissionDenied, ResponseCode.FORBIDDEN),
+    (drf_exceptions.NotFound, ResponseCode.NOT_FOUND),
+    (drf_exceptions.Throttled, ResponseCode.RATE_LIMITED),
+]
+
+
+def exception_handler(exc: Exception, context: dict) -> Response:
+    """Map every exception raised inside a DRF view to the envelope.
+
+    Domain errors keep their code; DRF's own errors map to the generic codes; anything else is
+    an unknown error (0001, HTTP 500), logged with the request id that the client also receives.
+    """
+    if isinstance(exc, GroupBuyError):
+        return error_response(exc)
+    if isinstance(exc, Http404):
+        exc = drf_exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = drf_exceptions.PermissionDenied()
+    for exc_type, code in _DRF_CODES:
+        if isinstance(exc, exc_type):
+            if code is ResponseCode.ILLEGAL_PARAMETER:
+                data = _flatten_detail(exc.detail)
+                if not isinstance(data, dict):
+                    data = {"non_field_errors": data if isinstance(data, list) else [data]}
+                return Response(envelope(code, data), status=code.http_status)
+            info = str(exc.detail) if code is not ResponseCode.RATE_LIMITED else None
+            response = Response(envelope(code, None, info), status=exc.status_code)
+            if getattr(exc, "wait", None):
+                response["Retry-After"] = str(int(exc.wait))
+            return response
+    if isinstance(exc, drf_exceptions.APIException):
+        return Response(envelope(ResponseCode.ILLEGAL_PARAMETER, None, str(exc.detail)), status=exc.status_code)
+    return unknown_error_json(exc)
+
+
+def unknown_error_json(exc: BaseException) -> JsonResponse:
+    request_id = request_id_var.get()
+    logger.error("unhandled error on API request %s", request_id, exc_info=(type(exc), exc, exc.__traceback__))
+    body = envelope(ResponseCode.UN_ERROR, {"requestId": request_id})
+    return JsonResponse(body, status=ResponseCode.UN_ERROR.http_status, json_dumps_params={"ensure_ascii": False})
+
+
+def json_error(code: ResponseCode, status: int | None = None) -> JsonResponse:
+    return JsonResponse(envelope(code), status=status or code.http_status, json_dumps_params={"ensure_ascii": False})

@@ -1,0 +1,118 @@
+"""The demo data of spec/demo-data.md, loaded idempotently: a second run changes nothing.
+
+Rows are matched by their natural keys. Times (activity windows) and passwords are set only when
+a row is created, so re-running never moves a window or rehashes a password.
+"""
+
+from datetime import timedelta
+from decimal import Decimal
+
+from django.db import models, transaction
+from django.utils import timezone
+
+from apps.accounts.models import ChannelCredential, User
+from apps.activities.models import Activity, Discount, ScSkuActivity, Sku
+from apps.tags.models import CrowdTag
+from apps.tags.services import crowd_tag_add_members
+
+DEMO_TAG_ID = "RQ_KJHKL98UU78H66554GFDV"
+DEMO_PASSWORD = "demo"  # noqa: S105 - demo data only; production refuses it
+DEMO_CHANNELS = [("s01", "c01", "s01c01-demo-secret", "main channel"), ("s02", "c02", "s02c02-demo-secret", "")]
+DEMO_SHOPPERS = ["xiaofuge", "liergou", *(f"demo{n}" for n in range(1, 10))]
+
+# goods_id, name, original price, activity id, discount id, plan, expression
+DEMO_OFFERS = [
+    ("9890001", "手写MyBatis：渐进式源码实践", "100.00", 100123, "25120201", "ZJ", "20"),
+    ("9890002", "手写Spring：渐进式源码实践", "120.00", 100124, "25120202", "MJ", "100,10"),
+    ("9890003", "DDD 领域驱动设计实战", "90.00", 100125, "25120203", "ZK", "0.8"),
+    ("9890004", "Java 面试手册", "50.00", 100126, "25120204", "N", "1.99"),
+    ("9890005", "拼团营销系统设计", "100.00", 100127, "25120205", "ZJ", "30"),
+]
+DEMO_TAGGED_ACTIVITY = 100127
+DEMO_EXTRA_MAPPINGS = [("s02", "c02", "9890001")]
+
+
+def _upsert(model: type[models.Model], lookup: dict, values: dict, create_only: dict | None = None):
+    """Create with ``values`` + ``create_only``, or update only the ``values`` that differ."""
+    obj = model.objects.filter(**lookup).first()
+    if obj is None:
+        return model.objects.create(**lookup, **values, **(create_only or {}))
+    changed = [field for field, value in values.items() if getattr(obj, field) != value]
+    if changed:
+        for field in changed:
+            setattr(obj, field, values[field])
+        obj.save(update_fields=[*changed, *(["update_time"] if hasattr(obj, "update_time") else [])])
+    return obj
+
+
+def _user(username: str, *, staff: bool) -> User:
+    user = User.objects.filter(username=username).first()
+    if user is None:
+        user = User(username=username, is_staff=staff, is_superuser=staff)
+        user.set_password("admin" if staff else DEMO_PASSWORD)
+        user.save()
+    return user
+
+
+@transaction.atomic
+def demo_load() -> None:
+    now = timezone.now().replace(microsecond=0)
+    window = {"start_time": now - timedelta(days=1), "end_time": now + timedelta(days=365)}
+
+    _user("admin", staff=True)
+    for username in DEMO_SHOPPERS:
+        _user(username, staff=False)
+
+    for source, channel, secret, name in DEMO_CHANNELS:
+        _upsert(
+            ChannelCredential,
+            {"source": source, "channel": channel},
+            {"secret": secret, "name": name, "signature_required": True, "enabled": True},
+        )
+
+    tag = _upsert(CrowdTag, {"tag_id": DEMO_TAG_ID}, {"tag_name": "demo crowd", "tag_desc": "xiaofuge and liergou"})
+    crowd_tag_add_members(tag=tag, user_ids=["xiaofuge", "liergou"])
+
+    for goods_id, name, price, activity_id, discount_id, plan, expr in DEMO_OFFERS:
+        sku = _upsert(
+            Sku,
+            {"goods_id": goods_id},
+            {"goods_name": name, "original_price": Decimal(price), "source": "s01", "channel": "c01"},
+        )
+        discount = _upsert(
+            Discount,
+            {"discount_id": discount_id},
+            {
+                "discount_name": f"{plan} {expr}",
+                "discount_type": Discount.DiscountType.BASE,
+                "market_plan": plan,
+                "market_expr": expr,
+                "tag": None,
+            },
+        )
+        tagged = activity_id == DEMO_TAGGED_ACTIVITY
+        activity = _upsert(
+            Activity,
+            {"activity_id": activity_id},
+            {
+                "activity_name": f"拼团 {name}",
+                "discount": discount,
+                "status": Activity.Status.EFFECTIVE,
+                "target": 3,
+                "valid_time": 15,
+                "take_limit_count": 1,
+                "group_type": Activity.GroupType.TARGET_REQUIRED,
+                "tag": tag if tagged else None,
+                "tag_scope": Activity.TagScope.BOTH if tagged else "",
+            },
+            create_only=window,
+        )
+        _upsert(ScSkuActivity, {"source": "s01", "channel": "c01", "sku": sku}, {"activity": activity})
+
+    for source, channel, goods_id in DEMO_EXTRA_MAPPINGS:
+        mapping = ScSkuActivity.objects.get(source="s01", channel="c01", sku_id=goods_id)
+        _upsert(
+            ScSkuActivity,
+            {"source": source, "channel": channel, "sku_id": goods_id},
+            {"activity_id": mapping.activity_id},
+        )

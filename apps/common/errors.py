@@ -1,0 +1,62 @@
+"""The one error family of the domain: a stable code, a message and an HTTP status (api.md)."""
+
+from enum import Enum
+from http import HTTPStatus
+
+from django.utils.translation import gettext_lazy as _
+
+
+class ResponseCode(Enum):
+    """Every code of the spec's error table, with its default message and HTTP status."""
+
+    SUCCESS = ("0000", _("success"), HTTPStatus.OK)
+    UN_ERROR = ("0001", _("unknown error"), HTTPStatus.INTERNAL_SERVER_ERROR)
+    ILLEGAL_PARAMETER = ("0002", _("illegal parameter"), HTTPStatus.BAD_REQUEST)
+    INDEX_EXCEPTION = ("0003", _("unique key conflict"), HTTPStatus.OK)
+    UPDATE_ZERO = ("0004", _("update affected no row"), HTTPStatus.OK)
+    HTTP_EXCEPTION = ("0005", _("downstream HTTP call failed"), HTTPStatus.OK)
+    RATE_LIMITED = ("0006", _("too many requests, please try again later"), HTTPStatus.TOO_MANY_REQUESTS)
+    E0001 = ("E0001", _("no calculator for the discount's market plan"), HTTPStatus.OK)
+    E0002 = ("E0002", _("no group-buy configuration for this goods and channel"), HTTPStatus.OK)
+    E0003 = ("E0003", _("the activity is downgraded, please try again later"), HTTPStatus.OK)
+    E0004 = ("E0004", _("the activity is not open to this user yet (cut range)"), HTTPStatus.OK)
+    E0005 = ("E0005", _("joining the team failed, no row updated"), HTTPStatus.OK)
+    E0006 = ("E0006", _("the team is already full"), HTTPStatus.OK)
+    E0007 = ("E0007", _("this user may not see or join the activity (crowd tag)"), HTTPStatus.OK)
+    E0008 = ("E0008", _("no team stock left"), HTTPStatus.OK)
+    E0101 = ("E0101", _("the activity is not effective"), HTTPStatus.OK)
+    E0102 = ("E0102", _("not within the activity window"), HTTPStatus.OK)
+    E0103 = ("E0103", _("the user's take limit is reached"), HTTPStatus.OK)
+    E0104 = ("E0104", _("unknown outTradeNo, or the order is already refunded or closed"), HTTPStatus.OK)
+    E0105 = ("E0105", _("this source and channel are blacklisted"), HTTPStatus.OK)
+    E0106 = ("E0106", _("payment time is after the team's valid end time"), HTTPStatus.OK)
+    E0201 = ("E0201", _("signature missing or invalid"), HTTPStatus.UNAUTHORIZED)
+    E0202 = ("E0202", _("request timestamp outside the allowed window, or nonce reused"), HTTPStatus.UNAUTHORIZED)
+    E0203 = ("E0203", _("unknown or disabled source/channel"), HTTPStatus.UNAUTHORIZED)
+    # Not in the reference table; used for 401/403/404 answers of the generic HTTP layer.
+    UNAUTHORIZED = ("0401", _("authentication required"), HTTPStatus.UNAUTHORIZED)
+    FORBIDDEN = ("0403", _("forbidden"), HTTPStatus.FORBIDDEN)
+    NOT_FOUND = ("0404", _("not found"), HTTPStatus.NOT_FOUND)
+
+    def __init__(self, code: str, info, http_status: HTTPStatus) -> None:
+        self.code = code
+        self.info = info
+        self.http_status = http_status
+
+
+class GroupBuyError(Exception):
+    """Raised by services and chains; turned into the API envelope by one handler."""
+
+    def __init__(self, response_code: ResponseCode, info: str | None = None, data=None) -> None:
+        self.response_code = response_code
+        self.info = str(info) if info is not None else str(response_code.info)
+        self.data = data
+        super().__init__(f"{response_code.code}: {self.info}")
+
+    @property
+    def code(self) -> str:
+        return self.response_code.code
+
+    @property
+    def http_status(self) -> int:
+        return int(self.response_code.http_status)

@@ -1,0 +1,22 @@
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from apps.common.redis_state import rebuild_redis_state
+
+
+class Command(BaseCommand):
+    help = (
+        "Serve the demo in one process: the embedded Redis (fakeredis) and eager Celery live in this "
+        "process, so Redis state is rebuilt from the database first, then the threaded dev server runs."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("addrport", nargs="?", default="127.0.0.1:8000")
+
+    def handle(self, *args, addrport: str, **options) -> None:
+        for name, count in rebuild_redis_state().items():
+            self.stdout.write(f"redis: {name} rebuilt ({count})")
+        mode = "embedded" if settings.REDIS_EMBEDDED else settings.REDIS_URL
+        self.stdout.write(f"redis: {mode}; broker: {settings.CELERY_BROKER_URL}")
+        call_command("runserver", addrport, use_reloader=False, use_threading=True)

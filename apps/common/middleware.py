@@ -1,0 +1,57 @@
+"""Request ids and the JSON-only guarantee for /api/."""
+
+import re
+import uuid
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+
+from apps.common.api import json_error, unknown_error_json
+from apps.common.errors import ResponseCode
+from apps.common.logging import request_id_var
+
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+API_PREFIX = "/api/"
+
+
+class RequestIdMiddleware:
+    """Take the caller's X-Request-ID (nginx sets one) or make one; log with it; echo it back."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        incoming = request.headers.get("X-Request-ID", "")
+        request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request.request_id = request_id
+        token = request_id_var.set(request_id)
+        try:
+            response = self.get_response(request)
+        finally:
+            request_id_var.reset(token)
+        response["X-Request-ID"] = request_id
+        return response
+
+
+class ApiExceptionMiddleware:
+    """Below DRF: errors raised outside a DRF view (URL resolving, middleware) still answer JSON."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if request.path.startswith(API_PREFIX) and response.status_code == 404 and _is_html(response):
+            return json_error(ResponseCode.NOT_FOUND)
+        if request.path.startswith(API_PREFIX) and response.status_code == 405 and _is_html(response):
+            return json_error(ResponseCode.ILLEGAL_PARAMETER, status=405)
+        return response
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if request.path.startswith(API_PREFIX):
+            return unknown_error_json(exception)
+        return None
+
+
+def _is_html(response: HttpResponse) -> bool:
+    return "json" not in response.get("Content-Type", "")

@@ -1,0 +1,55 @@
+import uuid
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from apps.common.models import TimeStampedModel
+from apps.trade.models import NotifyType
+
+
+class NotifyTask(TimeStampedModel):
+    """Transactional outbox row: a callback to deliver over HTTP or MQ, written with the state change."""
+
+    class Category(models.TextChoices):
+        TRADE_SETTLEMENT = "trade_settlement", _("team completed")
+        TRADE_UNPAID2REFUND = "trade_unpaid2refund", _("unpaid lock released")
+        TRADE_PAID2REFUND = "trade_paid2refund", _("paid, team not formed, refunded")
+        TRADE_PAID_TEAM2REFUND = "trade_paid_team2refund", _("paid, team formed, refunded")
+
+    class Status(models.IntegerChoices):
+        NEW = 0, _("new")
+        DONE = 1, _("delivered")
+        RETRY = 2, _("retrying")
+        FAILED = 3, _("failed")
+
+    uuid = models.UUIDField(_("task uuid"), default=uuid.uuid4, unique=True, editable=False)
+    activity_id = models.PositiveBigIntegerField(_("activity id"))
+    team_id = models.CharField(_("team id"), max_length=8)
+    source = models.CharField(_("source"), max_length=16, blank=True)
+    channel = models.CharField(_("channel"), max_length=16, blank=True)
+    notify_category = models.CharField(_("category"), max_length=32, choices=Category.choices)
+    notify_type = models.CharField(_("notify type"), max_length=8, choices=NotifyType.choices)
+    notify_mq = models.CharField(_("routing key"), max_length=64, blank=True)
+    notify_url = models.CharField(_("notify URL"), max_length=512, blank=True)
+    notify_count = models.PositiveIntegerField(_("attempts"), default=0)
+    notify_status = models.PositiveSmallIntegerField(_("status"), choices=Status.choices, default=Status.NEW)
+    parameter_json = models.JSONField(_("payload"))
+    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+
+    class Meta:
+        db_table = "notify_task"
+        verbose_name = _("notify task")
+        verbose_name_plural = _("notify tasks")
+        indexes = [models.Index(fields=["notify_status", "next_attempt_at"], name="idx_notify_due")]
+        constraints = [
+            models.CheckConstraint(condition=Q(notify_status__in=[0, 1, 2, 3]), name="notify_status_known"),
+            models.CheckConstraint(
+                condition=Q(notify_type="MQ", notify_mq__gt="") | Q(notify_type="HTTP", notify_url__gt=""),
+                name="notify_target_present",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.notify_category} {self.team_id} ({self.uuid})"

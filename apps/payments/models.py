@@ -1,0 +1,124 @@
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+
+from apps.common.models import TimeStampedModel
+from apps.common.money import MONEY_FIELD
+
+
+class PayOrder(TimeStampedModel):
+    """The built-in mall's own order; its ``order_id`` is the group-buy ``out_trade_no``."""
+
+    class Status(models.TextChoices):
+        CREATE = "CREATE", _("created")
+        PAY_WAIT = "PAY_WAIT", _("waiting for payment")
+        PAY_SUCCESS = "PAY_SUCCESS", _("paid")
+        DEAL_DONE = "DEAL_DONE", _("deal done (team complete)")
+        CLOSE = "CLOSE", _("closed")
+
+    class MarketType(models.IntegerChoices):
+        NONE = 0, _("no marketing")
+        GROUP_BUY = 1, _("group buy")
+
+    order_id = models.CharField(_("order id"), max_length=32, unique=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        db_column="user_id",
+        related_name="pay_orders",
+        verbose_name=_("user"),
+    )
+    product_id = models.CharField(_("product id"), max_length=32)
+    product_name = models.CharField(_("product name"), max_length=128)
+    order_time = models.DateTimeField(_("ordered at"))
+    total_amount = models.DecimalField(_("total amount"), **MONEY_FIELD)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.CREATE)
+    pay_url = models.CharField(_("pay URL"), max_length=1024, blank=True)
+    pay_time = models.DateTimeField(_("paid at"), null=True, blank=True)
+    market_type = models.PositiveSmallIntegerField(
+        _("market type"), choices=MarketType.choices, default=MarketType.NONE
+    )
+    market_deduction_amount = models.DecimalField(_("deduction"), default=Decimal("0.00"), **MONEY_FIELD)
+    pay_amount = models.DecimalField(_("pay amount"), **MONEY_FIELD)
+    team_id = models.CharField(_("team id"), max_length=8, blank=True)
+    idempotency_key = models.CharField(_("idempotency key"), max_length=64, blank=True)
+
+    class Meta:
+        db_table = "pay_order"
+        verbose_name = _("mall order")
+        verbose_name_plural = _("mall orders")
+        indexes = [
+            models.Index(fields=["user", "status"], name="idx_pay_order_user_status"),
+            models.Index(fields=["status", "order_time"], name="idx_pay_order_status_time"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(
+                    total_amount__gte=Decimal("0"),
+                    pay_amount__gte=Decimal("0"),
+                    market_deduction_amount__gte=Decimal("0"),
+                ),
+                name="pay_order_amounts_non_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(total_amount=F("market_deduction_amount") + F("pay_amount")),
+                name="pay_order_amounts_add_up",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["CREATE", "PAY_WAIT", "PAY_SUCCESS", "DEAL_DONE", "CLOSE"]),
+                name="pay_order_status_known",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.order_id
+
+
+class RefundRecord(TimeStampedModel):
+    """A gateway refund request; ``out_request_no`` makes retries idempotent at the gateway."""
+
+    class Status(models.TextChoices):
+        PENDING = "PENDING", _("pending")
+        SUCCESS = "SUCCESS", _("refunded")
+        FAILED = "FAILED", _("failed")
+
+    out_request_no = models.CharField(_("refund request no"), max_length=64, unique=True)
+    pay_order = models.ForeignKey(
+        PayOrder,
+        on_delete=models.PROTECT,
+        to_field="order_id",
+        db_column="order_id",
+        related_name="refunds",
+        verbose_name=_("mall order"),
+    )
+    amount = models.DecimalField(_("amount"), **MONEY_FIELD)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
+    reason = models.CharField(_("reason"), max_length=256, blank=True)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    gateway_response = models.JSONField(_("gateway response"), default=dict, blank=True)
+    operator = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("operator"),
+    )
+    refunded_at = models.DateTimeField(_("refunded at"), null=True, blank=True)
+
+    class Meta:
+        db_table = "pay_refund"
+        verbose_name = _("refund record")
+        verbose_name_plural = _("refund records")
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=Decimal("0")), name="pay_refund_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(status__in=["PENDING", "SUCCESS", "FAILED"]), name="pay_refund_status_known"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.out_request_no

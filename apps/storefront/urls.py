@@ -1,0 +1,9 @@
+from django.urls import path
+
+from apps.storefront import views
+
+app_name = "storefront"
+
+urlpatterns = [
+    path("", views.index, name="index"),
+]

@@ -1,0 +1,52 @@
+"""Crowd-tag membership as one Redis bitmap per tag.
+
+Bit index of a user: ``int(md5(user_id).hexdigest(), 16) % (2**31 - 1)`` — stable across
+processes and languages, non-negative, and below Redis' 2^32-bit limit (a 256 MiB key at worst;
+real tags touch few pages). Two users may share a bit (a false positive, never a false negative);
+``crowd_tags_detail`` stays the exact source of truth the bitmap is rebuilt from.
+"""
+
+import hashlib
+
+from apps.common.redis import get_redis
+
+_MODULUS = 2**31 - 1
+
+
+def tag_bitmap_key(tag_id: str) -> str:
+    return f"gbm:crowd_tag:{tag_id}"
+
+
+def user_bit_index(user_id: str) -> int:
+    return int(hashlib.md5(user_id.encode("utf-8"), usedforsecurity=False).hexdigest(), 16) % _MODULUS
+
+
+def bitmap_exists(tag_id: str) -> bool:
+    return bool(get_redis().exists(tag_bitmap_key(tag_id)))
+
+
+def bitmap_contains(tag_id: str, user_id: str) -> bool:
+    return bool(get_redis().getbit(tag_bitmap_key(tag_id), user_bit_index(user_id)))
+
+
+def bitmap_add(tag_id: str, user_ids: list[str]) -> None:
+    pipe = get_redis().pipeline(transaction=False)
+    for user_id in user_ids:
+        pipe.setbit(tag_bitmap_key(tag_id), user_bit_index(user_id), 1)
+    pipe.execute()
+
+
+def bitmap_replace(tag_id: str, user_ids: list[str]) -> None:
+    """Build into a scratch key, then RENAME: readers never see a half-built bitmap."""
+    redis = get_redis()
+    key = tag_bitmap_key(tag_id)
+    scratch = f"{key}:rebuild"
+    pipe = redis.pipeline(transaction=False)
+    pipe.delete(scratch)
+    for user_id in user_ids:
+        pipe.setbit(scratch, user_bit_index(user_id), 1)
+    pipe.execute()
+    if user_ids:
+        redis.rename(scratch, key)
+    else:
+        redis.delete(key)

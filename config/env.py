@@ -1,0 +1,57 @@
+"""Environment access in one place.
+
+The same code runs in two shapes:
+
+* **embedded** (nothing set): SQLite, an in-process fakeredis with Lua, Celery eager with the
+  in-memory broker. This is what `make run` and a bare `make test` use.
+* **services**: ``DATABASE_URL`` (MariaDB), ``REDIS_URL`` and ``BROKER_URL`` (RabbitMQ) point at
+  real servers. Each URL switches its own part, so any mix works.
+"""
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+EMBEDDED_REDIS_URL = "redis://embedded:6379/0"
+EMBEDDED_BROKER_URL = "memory://"
+
+
+def database_config(default_sqlite: Path) -> dict:
+    """Django DATABASES['default'] from DATABASE_URL, or SQLite in the embedded shape."""
+    config = env.db_url("DATABASE_URL", default=f"sqlite:///{default_sqlite}")
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        default_sqlite.parent.mkdir(parents=True, exist_ok=True)
+    if config["ENGINE"] in ("django.db.backends.mysql",):
+        options = config.setdefault("OPTIONS", {})
+        options.setdefault("charset", "utf8mb4")
+        # Strict mode: truncation and bad values are errors, never silent rewrites.
+        options.setdefault(
+            "init_command",
+            "SET sql_mode='STRICT_TRANS_TABLES,NO_ZERO_DATE,NO_ZERO_IN_DATE,ERROR_FOR_DIVISION_BY_ZERO'",
+        )
+        options.setdefault("isolation_level", "read committed")
+        config.setdefault("TEST", {}).update({"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"})
+    config.setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=0))
+    config["ATOMIC_REQUESTS"] = False
+    return config
+
+
+def redis_url() -> str:
+    return env.str("REDIS_URL", default="") or EMBEDDED_REDIS_URL
+
+
+def redis_is_embedded() -> bool:
+    return redis_url() == EMBEDDED_REDIS_URL
+
+
+def broker_url() -> str:
+    return env.str("BROKER_URL", default="") or EMBEDDED_BROKER_URL
+
+
+def broker_is_embedded() -> bool:
+    return broker_url() == EMBEDDED_BROKER_URL

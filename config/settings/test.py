@@ -1,0 +1,20 @@
+"""pytest settings: the same services as local (embedded unless URLs are set), fast hashing."""
+
+from config.settings.base import *  # noqa: F403
+from config.settings.base import BASE_DIR, CACHES, REDIS_EMBEDDED, REDIS_URL, env
+
+DEBUG = False
+SECRET_KEY = "test-secret-key"  # noqa: S105 - tests only
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Keep test keys apart from anything a developer's `make run` left in a shared Redis.
+CACHES["default"]["KEY_PREFIX"] = env.str("REDIS_KEY_PREFIX", default="gbm-test")
+MEDIA_ROOT = BASE_DIR / "var" / "test-media"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+# Tests flush their Redis database between tests: never the one a developer's app uses.
+if not REDIS_EMBEDDED:
+    REDIS_URL = REDIS_URL.rsplit("/", 1)[0] + "/" + env.str("TEST_REDIS_DB", default="15")
+    CACHES["default"]["LOCATION"] = REDIS_URL
