@@ -1,6 +1,7 @@
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
@@ -122,9 +123,13 @@ class Activity(TimeStampedModel):
     group_type = models.PositiveSmallIntegerField(
         _("group type"), choices=GroupType.choices, default=GroupType.TARGET_REQUIRED
     )
-    take_limit_count = models.PositiveIntegerField(_("take limit per user"), default=1)
-    target = models.PositiveIntegerField(_("team size"), default=3)
-    valid_time = models.PositiveIntegerField(_("team validity (minutes)"), default=15)
+    take_limit_count = models.PositiveIntegerField(
+        _("take limit per user"), default=1, validators=[MinValueValidator(1)]
+    )
+    target = models.PositiveIntegerField(_("team size"), default=3, validators=[MinValueValidator(1)])
+    valid_time = models.PositiveIntegerField(
+        _("team validity (minutes)"), default=15, validators=[MinValueValidator(1)]
+    )
     status = models.PositiveSmallIntegerField(_("status"), choices=Status.choices, default=Status.CREATED)
     start_time = models.DateTimeField(_("start time"))
     end_time = models.DateTimeField(_("end time"))

@@ -117,9 +117,9 @@ _redis_options = {
 }
 if REDIS_EMBEDDED:
     # Every FakeConnection to the same host shares one in-process server (with Lua via lupa).
-    from fakeredis import FakeConnection
+    from fakeredis import FakeRedisConnection
 
-    _redis_options["CONNECTION_POOL_KWARGS"] = {"connection_class": FakeConnection}
+    _redis_options["CONNECTION_POOL_KWARGS"] = {"connection_class": FakeRedisConnection}
 CACHES = {
     "default": {
         "BACKEND": "django_redis.cache.RedisCache",

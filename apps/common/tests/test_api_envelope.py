@@ -1,0 +1,95 @@
+"""The API speaks only the envelope: successes, domain errors, DRF errors and crashes alike."""
+
+import pytest
+from rest_framework.test import APIClient
+
+from apps.accounts.tests.factories import StaffFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+UPDATE_URL = "/api/v1/gbm/dcc/update_config"
+
+
+@pytest.fixture
+def staff_client():
+    client = APIClient()
+    client.force_authenticate(StaffFactory())
+    return client
+
+
+def test_success_is_wrapped(staff_client):
+    response = staff_client.get(UPDATE_URL, {"key": "cutRange", "value": "50"})
+    assert response.status_code == 200
+    assert response.json() == {"code": "0000", "info": response.json()["info"], "data": True}
+
+
+def test_domain_error_keeps_its_code(staff_client):
+    response = staff_client.get(UPDATE_URL, {"key": "noSuchKey", "value": "1"})
+    body = response.json()
+    assert response.status_code == 400
+    assert body["code"] == "0002"
+    assert "noSuchKey" in body["info"]
+
+
+def test_missing_fields_are_0002_with_field_errors(staff_client):
+    response = staff_client.get(UPDATE_URL)
+    body = response.json()
+    assert response.status_code == 400
+    assert body["code"] == "0002"
+    assert set(body["data"]) == {"key", "value"}
+
+
+def test_anonymous_is_401_and_shoppers_are_403():
+    anonymous = APIClient().get(UPDATE_URL, {"key": "cutRange", "value": "1"})
+    assert anonymous.status_code == 401
+    assert anonymous.json()["code"] == "0401"
+
+    shopper = APIClient()
+    shopper.force_authenticate(UserFactory())
+    forbidden = shopper.get(UPDATE_URL, {"key": "cutRange", "value": "1"})
+    assert forbidden.status_code == 403
+    assert forbidden.json()["code"] == "0403"
+
+
+def test_unknown_api_path_answers_json_not_html(client):
+    response = client.get("/api/v1/nowhere")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("application/json")
+    assert response.json()["code"] == "0404"
+
+
+def test_wrong_method_is_enveloped(staff_client):
+    response = staff_client.delete(UPDATE_URL)
+    assert response.status_code == 405
+    assert response.json()["code"] == "0002"
+
+
+def test_crash_is_0001_with_request_id_and_no_trace(staff_client, monkeypatch, caplog):
+    def explode(**kwargs):
+        raise RuntimeError("database on fire")
+
+    monkeypatch.setattr("apps.dcc.apis.dcc_update", explode)
+    response = staff_client.get(UPDATE_URL, {"key": "cutRange", "value": "5"}, HTTP_X_REQUEST_ID="req-abc-1")
+    body = response.json()
+    assert response.status_code == 500
+    assert body["code"] == "0001"
+    assert body["data"] == {"requestId": "req-abc-1"}
+    assert response["X-Request-ID"] == "req-abc-1"
+    assert "database on fire" not in response.content.decode()
+    assert any("req-abc-1" in record.getMessage() for record in caplog.records)
+
+
+def test_request_id_is_generated_when_missing_or_unsafe(client):
+    generated = client.get("/healthz")
+    assert len(generated["X-Request-ID"]) == 32
+    unsafe = client.get("/healthz", HTTP_X_REQUEST_ID="bad id\nwith newline")
+    assert unsafe["X-Request-ID"] != "bad id\nwith newline"
+
+
+def test_openapi_schema_and_docs_are_served(client):
+    schema = client.get("/api/schema/")
+    assert schema.status_code == 200
+    assert b"/api/v1/gbm/dcc/update_config" in schema.content
+    docs = client.get("/api/docs/")
+    assert docs.status_code == 200
+    assert b"swagger" in docs.content.lower()

@@ -1,0 +1,63 @@
+from decimal import Decimal
+
+import pytest
+from django.apps import apps
+from django.core.management import call_command
+
+from apps.activities.selectors import channel_products
+from apps.tags.bitmap import bitmap_contains
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+DEMO_APPS = ["accounts", "tags", "activities", "dcc"]
+
+
+def _snapshot() -> dict:
+    rows = {}
+    for label in DEMO_APPS:
+        for model in apps.get_app_config(label).get_models():
+            rows[model._meta.label] = sorted(map(repr, model.objects.order_by("pk").values()))
+    return rows
+
+
+def test_load_demo_twice_changes_nothing():
+    call_command("load_demo")
+    first = _snapshot()
+    call_command("load_demo")
+    assert _snapshot() == first
+
+
+def test_demo_prices_match_the_spec():
+    call_command("load_demo")
+    prices = {p.goods_id: p.group_price for p in channel_products(source="s01", channel="c01")}
+    assert prices == {
+        "9890001": Decimal("80.00"),
+        "9890002": Decimal("110.00"),
+        "9890003": Decimal("72.00"),
+        "9890004": Decimal("1.99"),
+        "9890005": Decimal("70.00"),
+    }
+    assert [p.goods_id for p in channel_products(source="s02", channel="c02")] == ["9890001"]
+
+
+def test_demo_tag_bitmap_is_built_at_load():
+    call_command("load_demo")
+    assert bitmap_contains("RQ_KJHKL98UU78H66554GFDV", "xiaofuge")
+    assert bitmap_contains("RQ_KJHKL98UU78H66554GFDV", "liergou")
+    assert not bitmap_contains("RQ_KJHKL98UU78H66554GFDV", "demo1")
+
+
+def test_demo_logins_work(client):
+    call_command("load_demo")
+    assert client.login(username="admin", password="admin")
+    assert client.login(username="demo9", password="demo")
+
+
+def test_rebuild_redis_restores_bitmaps_after_a_redis_wipe():
+    from apps.common.redis import get_redis
+
+    call_command("load_demo")
+    get_redis().flushdb()
+    assert not bitmap_contains("RQ_KJHKL98UU78H66554GFDV", "xiaofuge")
+    call_command("rebuild_redis")
+    assert bitmap_contains("RQ_KJHKL98UU78H66554GFDV", "xiaofuge")
