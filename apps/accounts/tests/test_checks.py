@@ -1,0 +1,18 @@
+import pytest
+from django.core.management import call_command
+
+from apps.accounts.checks import demo_credentials_check
+from apps.accounts.models import ChannelCredential, User
+
+pytestmark = pytest.mark.django_db
+
+
+def test_deploy_check_flags_demo_credentials_until_they_are_changed():
+    call_command("load_demo")
+    assert {error.id for error in demo_credentials_check()} == {"groupbuy.E001", "groupbuy.E002"}
+
+    ChannelCredential.objects.update(secret="a-real-random-secret-0123456789")
+    for user in User.objects.all():
+        user.set_password("Str0ng-and-unique-passphrase")
+        user.save()
+    assert demo_credentials_check() == []
