@@ -179,6 +179,15 @@ SPECTACULAR_SETTINGS = {
 MALL_SOURCE = env.str("MALL_SOURCE", default="s01")
 MALL_CHANNEL = env.str("MALL_CHANNEL", default="c01")
 SIGNATURE_CLOCK_SKEW = timedelta(seconds=env.int("SIGNATURE_CLOCK_SKEW_SECONDS", default=300))
+SIGNATURE_NONCE_TTL = timedelta(seconds=env.int("SIGNATURE_NONCE_TTL_SECONDS", default=600))
+# Dynamic config: changes are broadcast on this Redis channel; each process also re-syncs
+# periodically in case it missed a message (e.g. while Redis was restarting).
+DCC_PUBSUB_CHANNEL = "group_buy_market_dcc"
+DCC_RESYNC_SECONDS = env.int("DCC_RESYNC_SECONDS", default=30)
+# Trial data loading: bounded thread pool and per-load timeout.
+TRIAL_LOADER_THREADS = env.int("TRIAL_LOADER_THREADS", default=4)
+TRIAL_LOADER_TIMEOUT_SECONDS = env.float("TRIAL_LOADER_TIMEOUT_SECONDS", default=2.0)
+ACTIVITY_CACHE_TTL_SECONDS = env.int("ACTIVITY_CACHE_TTL_SECONDS", default=300)
 
 LOGIN_URL = "/admin/login/"
 
