@@ -1,12 +1,142 @@
-"""Reads of activity configuration."""
+"""Reads of activity configuration, cached (see apps/common/cache.py) as small frozen snapshots."""
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import QuerySet
+from django.conf import settings
 
-from apps.activities.discounts import discount_strategies
-from apps.activities.models import Discount, ScSkuActivity
+from apps.activities.models import Activity, Discount, ScSkuActivity, Sku
+from apps.common.cache import cached
+
+
+@dataclass(frozen=True)
+class DiscountConfig:
+    discount_id: str
+    discount_type: int
+    market_plan: str
+    market_expr: str
+    tag_id: str | None
+
+    @property
+    def tag_only(self) -> bool:
+        return self.discount_type == Discount.DiscountType.TAG
+
+
+@dataclass(frozen=True)
+class ActivityConfig:
+    activity_id: int
+    activity_name: str
+    status: int
+    start_time: datetime
+    end_time: datetime
+    target: int
+    valid_time: int
+    take_limit_count: int
+    group_type: int
+    tag_id: str | None
+    tag_scope: str
+    discount: DiscountConfig
+
+    @property
+    def is_effective(self) -> bool:
+        return self.status == Activity.Status.EFFECTIVE
+
+    def is_open_at(self, moment: datetime) -> bool:
+        return self.start_time <= moment < self.end_time
+
+    @property
+    def restricts_visibility(self) -> bool:
+        return bool(self.tag_id) and "1" in self.tag_scope.split(",")
+
+    @property
+    def restricts_joining(self) -> bool:
+        return bool(self.tag_id) and "2" in self.tag_scope.split(",")
+
+
+@dataclass(frozen=True)
+class SkuConfig:
+    goods_id: str
+    goods_name: str
+    original_price: Decimal
+
+
+def sku_activity_key(source: str, channel: str, goods_id: str) -> str:
+    return f"sc_sku_activity:{source}:{channel}:{goods_id}"
+
+
+def activity_key(activity_id: int) -> str:
+    return f"activity:{activity_id}"
+
+
+def sku_key(goods_id: str) -> str:
+    return f"sku:{goods_id}"
+
+
+def _ttl() -> int:
+    return settings.ACTIVITY_CACHE_TTL_SECONDS
+
+
+def sku_activity_id(*, source: str, channel: str, goods_id: str) -> int | None:
+    """The activity a SKU is sold under on one channel (None: not a group-buy SKU there)."""
+
+    def load() -> int | None:
+        return (
+            ScSkuActivity.objects.filter(source=source, channel=channel, sku_id=goods_id)
+            .values_list("activity_id", flat=True)
+            .first()
+        )
+
+    return cached(sku_activity_key(source, channel, goods_id), load, ttl=_ttl(), namespace="sc_sku_activity")
+
+
+def activity_config(*, activity_id: int) -> ActivityConfig | None:
+    """The activity with its discount, one query on a miss."""
+
+    def load() -> ActivityConfig | None:
+        activity = Activity.objects.select_related("discount").filter(activity_id=activity_id).first()
+        if activity is None:
+            return None
+        discount = activity.discount
+        return ActivityConfig(
+            activity_id=activity.activity_id,
+            activity_name=activity.activity_name,
+            status=activity.status,
+            start_time=activity.start_time,
+            end_time=activity.end_time,
+            target=activity.target,
+            valid_time=activity.valid_time,
+            take_limit_count=activity.take_limit_count,
+            group_type=activity.group_type,
+            tag_id=activity.tag_id,
+            tag_scope=activity.tag_scope,
+            discount=DiscountConfig(
+                discount_id=discount.discount_id,
+                discount_type=discount.discount_type,
+                market_plan=discount.market_plan,
+                market_expr=discount.market_expr,
+                tag_id=discount.tag_id,
+            ),
+        )
+
+    return cached(activity_key(activity_id), load, ttl=_ttl(), namespace="activity")
+
+
+def sku_config(*, goods_id: str) -> SkuConfig | None:
+    def load() -> SkuConfig | None:
+        sku = Sku.objects.filter(goods_id=goods_id).first()
+        if sku is None:
+            return None
+        return SkuConfig(goods_id=sku.goods_id, goods_name=sku.goods_name, original_price=sku.original_price)
+
+    return cached(sku_key(goods_id), load, ttl=_ttl(), namespace="sku")
+
+
+def channel_goods_ids(*, source: str, channel: str) -> list[str]:
+    """The SKUs mapped to a group-buy activity on one channel, for product lists."""
+    return list(
+        ScSkuActivity.objects.filter(source=source, channel=channel).order_by("sku_id").values_list("sku_id", flat=True)
+    )
 
 
 @dataclass(frozen=True)
@@ -23,18 +153,17 @@ class ChannelProduct:
         return self.original_price - self.group_price
 
 
-def channel_mappings(*, source: str, channel: str) -> QuerySet[ScSkuActivity]:
-    return (
+def channel_products(*, source: str, channel: str) -> list[ChannelProduct]:
+    """Products of one channel with the price everyone gets (tag-only discounts show the original)."""
+    from apps.activities.discounts import discount_strategies
+
+    products = []
+    mappings = (
         ScSkuActivity.objects.filter(source=source, channel=channel)
         .select_related("sku", "activity__discount")
         .order_by("sku__goods_id")
     )
-
-
-def channel_products(*, source: str, channel: str) -> list[ChannelProduct]:
-    """Products of one channel with the price everyone gets (tag-only discounts show the original)."""
-    products = []
-    for mapping in channel_mappings(source=source, channel=channel):
+    for mapping in mappings:
         sku, activity = mapping.sku, mapping.activity
         discount = activity.discount
         strategy = discount_strategies.get(discount.market_plan)

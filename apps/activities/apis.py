@@ -1,0 +1,77 @@
+"""Group-buy index API (signed, server to server): the product page's trial."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.accounts.authentication import ChannelSignatureAuthentication, IsSignedChannel
+from apps.activities.market import market_config_query
+from apps.common.api import success
+from apps.common.ratelimit import rate_limit_check
+from apps.common.serializers import IdField, MoneyField
+
+
+class MarketConfigRequest(serializers.Serializer):
+    userId = IdField()  # wire names are camelCase, as in the reference contract
+    source = IdField(max_length=16)
+    channel = IdField(max_length=16)
+    goodsId = IdField(max_length=32)
+
+
+class GoodsOut(serializers.Serializer):
+    goodsId = serializers.CharField()
+    goodsName = serializers.CharField()
+    originalPrice = MoneyField()
+    deductionPrice = MoneyField()
+    payPrice = MoneyField()
+
+
+class TeamOut(serializers.Serializer):
+    userId = serializers.CharField()
+    teamId = serializers.CharField()
+    activityId = serializers.IntegerField()
+    targetCount = serializers.IntegerField()
+    completeCount = serializers.IntegerField()
+    lockCount = serializers.IntegerField()
+    validStartTime = serializers.DateTimeField()
+    validEndTime = serializers.DateTimeField()
+    validTimeCountdown = serializers.CharField()
+    outTradeNo = serializers.CharField(allow_null=True)
+
+
+class TeamStatisticOut(serializers.Serializer):
+    allTeamCount = serializers.IntegerField()
+    allTeamCompleteCount = serializers.IntegerField()
+    allTeamUserCount = serializers.IntegerField()
+
+
+class MarketConfigOut(serializers.Serializer):
+    activityId = serializers.IntegerField()
+    goods = GoodsOut()
+    isVisible = serializers.BooleanField()
+    isEnable = serializers.BooleanField()
+    teamList = TeamOut(many=True)
+    teamStatistic = TeamStatisticOut()
+
+
+class MarketConfigApi(APIView):
+    authentication_classes = [ChannelSignatureAuthentication]
+    permission_classes = [IsSignedChannel]
+
+    @extend_schema(
+        operation_id="query_group_buy_market_config",
+        request=MarketConfigRequest,
+        responses=MarketConfigOut,
+        summary="Trial for the product page: price, visibility, open teams, statistics (signed, rate limited)",
+    )
+    def post(self, request: Request) -> Response:
+        params = MarketConfigRequest(data=request.data)
+        params.is_valid(raise_exception=True)
+        data = params.validated_data
+        rate_limit_check(user_id=data["userId"])
+        config = market_config_query(
+            user_id=data["userId"], source=data["source"], channel=data["channel"], goods_id=data["goodsId"]
+        )
+        return success(MarketConfigOut(config.as_wire()).data)

@@ -1,0 +1,57 @@
+"""The product-page answer: the trial plus the teams a user can see.
+
+(Reads only; it lives beside the trial because it composes it with team reads.)
+"""
+
+from dataclasses import dataclass
+
+from apps.activities.trial import TrialRequest, TrialResult, trial_calculate
+from apps.trade.selectors import TeamStatistic, TeamView, countdown, open_teams_for_user, team_statistic
+
+
+@dataclass(frozen=True)
+class MarketConfig:
+    trial: TrialResult
+    teams: list[TeamView]
+    statistic: TeamStatistic
+
+    def as_wire(self) -> dict:
+        trial = self.trial
+        return {
+            "activityId": trial.activity_id,
+            "goods": {
+                "goodsId": trial.sku.goods_id,
+                "goodsName": trial.sku.goods_name,
+                "originalPrice": trial.original_price,
+                "deductionPrice": trial.deduction_price,
+                "payPrice": trial.pay_price,
+            },
+            "isVisible": trial.is_visible,
+            "isEnable": trial.is_enable,
+            "teamList": [
+                {
+                    "userId": team.user_id,
+                    "teamId": team.team_id,
+                    "activityId": team.activity_id,
+                    "targetCount": team.target_count,
+                    "completeCount": team.complete_count,
+                    "lockCount": team.lock_count,
+                    "validStartTime": team.valid_start_time,
+                    "validEndTime": team.valid_end_time,
+                    "validTimeCountdown": countdown(team.valid_end_time),
+                    "outTradeNo": team.out_trade_no,
+                }
+                for team in self.teams
+            ],
+            "teamStatistic": {
+                "allTeamCount": self.statistic.all_team_count,
+                "allTeamCompleteCount": self.statistic.all_team_complete_count,
+                "allTeamUserCount": self.statistic.all_team_user_count,
+            },
+        }
+
+
+def market_config_query(*, user_id: str, source: str, channel: str, goods_id: str) -> MarketConfig:
+    trial = trial_calculate(TrialRequest(user_id=user_id, source=source, channel=channel, goods_id=goods_id))
+    teams = open_teams_for_user(activity_id=trial.activity_id, user_id=user_id) if trial.is_visible else []
+    return MarketConfig(trial=trial, teams=teams, statistic=team_statistic(activity_id=trial.activity_id))

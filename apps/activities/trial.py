@@ -1,0 +1,222 @@
+"""Trial (试算): the price a user would pay for a SKU and whether they may see and join the offer.
+
+The rule tree (domain.md section 3):
+
+    root ──► switch ──► marketing ──► tag ──► end
+                            └──► error (E0002: no configuration)
+
+* root: validates the request.
+* switch: DCC ``downgradeSwitch`` = 1 → E0003; cut range: the user takes part when
+  ``abs(java_string_hash(user_id)) % 100 <= cutRange``, else E0004 (Java semantics kept, so a mall
+  migrating from the reference sees the same users cut).
+* marketing: loads the channel mapping, the SKU and — once the mapping names it — the activity with
+  its discount, in parallel where independent (cached, see selectors), then prices with the plan's
+  strategy; unknown plan → E0001. A tag-only discount applies to members of its tag only.
+* tag: visibility/joining from the activity's tag scope and bitmap membership; a user in the tag
+  is always allowed; a tag whose bitmap does not exist yet restricts nobody.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+
+from apps.activities.discounts import discount_strategies
+from apps.activities.selectors import (
+    ActivityConfig,
+    SkuConfig,
+    activity_config,
+    sku_activity_id,
+    sku_config,
+)
+from apps.common.errors import GroupBuyError, ResponseCode
+from apps.common.tree import RuleNode, RuleTree
+from apps.dcc.runtime import dcc_get
+from apps.tags.bitmap import bitmap_contains, bitmap_exists
+
+
+@dataclass(frozen=True)
+class TrialRequest:
+    user_id: str
+    source: str
+    channel: str
+    goods_id: str
+    # The lock flow names the activity it locks for; it must match the channel mapping.
+    activity_id: int | None = None
+
+
+@dataclass(frozen=True)
+class TrialResult:
+    activity: ActivityConfig
+    sku: SkuConfig
+    original_price: Decimal
+    deduction_price: Decimal
+    pay_price: Decimal
+    is_visible: bool
+    is_enable: bool
+
+    @property
+    def activity_id(self) -> int:
+        return self.activity.activity_id
+
+
+@dataclass
+class TrialContext:
+    activity_id: int | None = None
+    activity: ActivityConfig | None = None
+    sku: SkuConfig | None = None
+    pay_price: Decimal | None = None
+    loaded: dict[str, Any] = field(default_factory=dict)
+    is_visible: bool = True
+    is_enable: bool = True
+
+
+def java_string_hash(text: str) -> int:
+    """Java's ``String.hashCode()``: 31-polynomial over UTF-16 code units, as a signed 32-bit int."""
+    h = 0
+    encoded = text.encode("utf-16-be")
+    for i in range(0, len(encoded), 2):
+        h = (31 * h + int.from_bytes(encoded[i : i + 2], "big")) & 0xFFFFFFFF
+    return h - (1 << 32) if h & 0x80000000 else h
+
+
+def cut_range_bucket(user_id: str) -> int:
+    """``Math.abs(hash) % 100`` in Java: abs(MIN_VALUE) stays negative and % keeps the dividend's sign."""
+    h = java_string_hash(user_id)
+    magnitude = h if h == -(1 << 31) else abs(h)
+    remainder = abs(magnitude) % 100
+    return -remainder if magnitude < 0 else remainder
+
+
+class RootNode(RuleNode[TrialRequest, TrialContext]):
+    name = "root"
+
+    def apply(self, request: TrialRequest, ctx: TrialContext) -> None:
+        missing = [f for f in ("user_id", "source", "channel", "goods_id") if not str(getattr(request, f)).strip()]
+        if missing:
+            raise GroupBuyError(
+                ResponseCode.ILLEGAL_PARAMETER, data={f: ["This field may not be blank."] for f in missing}
+            )
+
+    def route(self, request: TrialRequest, ctx: TrialContext) -> str:
+        return "switch"
+
+
+class SwitchNode(RuleNode[TrialRequest, TrialContext]):
+    name = "switch"
+
+    def apply(self, request: TrialRequest, ctx: TrialContext) -> None:
+        if dcc_get("downgradeSwitch") == "1":
+            raise GroupBuyError(ResponseCode.E0003)
+        if cut_range_bucket(request.user_id) > dcc_get("cutRange"):
+            raise GroupBuyError(ResponseCode.E0004)
+
+    def route(self, request: TrialRequest, ctx: TrialContext) -> str:
+        return "marketing"
+
+
+class MarketingNode(RuleNode[TrialRequest, TrialContext]):
+    """Loads mapping and SKU in parallel; the activity follows the mapping (cached, so cheap)."""
+
+    name = "marketing"
+
+    def loaders(self, request: TrialRequest, ctx: TrialContext):
+        return {
+            "activity_id": lambda: sku_activity_id(
+                source=request.source, channel=request.channel, goods_id=request.goods_id
+            ),
+            "sku": lambda: sku_config(goods_id=request.goods_id),
+            # Prefetch the named activity in parallel when the caller knows it (the lock flow).
+            **({"activity": lambda: activity_config(activity_id=request.activity_id)} if request.activity_id else {}),
+        }
+
+    def accept_loaded(self, request: TrialRequest, ctx: TrialContext, loaded: dict[str, Any]) -> None:
+        ctx.activity_id = loaded["activity_id"]
+        ctx.sku = loaded["sku"]
+        ctx.activity = loaded.get("activity")
+
+    def apply(self, request: TrialRequest, ctx: TrialContext) -> None:
+        if ctx.activity_id is None or ctx.sku is None:
+            return
+        if request.activity_id is not None and request.activity_id != ctx.activity_id:
+            ctx.activity = None  # the SKU is not sold under that activity on this channel
+            return
+        if ctx.activity is None:
+            ctx.activity = activity_config(activity_id=ctx.activity_id)
+        if ctx.activity is None:
+            return
+        discount = ctx.activity.discount
+        strategy = discount_strategies.get(discount.market_plan)
+        if strategy is None:
+            raise GroupBuyError(ResponseCode.E0001)
+        original = ctx.sku.original_price
+        if discount.tag_only and not (discount.tag_id and bitmap_contains(discount.tag_id, request.user_id)):
+            ctx.pay_price = original
+        else:
+            ctx.pay_price = strategy.pay_price(original, discount.market_expr)
+
+    def route(self, request: TrialRequest, ctx: TrialContext) -> str:
+        return "tag" if ctx.pay_price is not None else "error"
+
+
+class ErrorNode(RuleNode[TrialRequest, TrialContext]):
+    name = "error"
+
+    def apply(self, request: TrialRequest, ctx: TrialContext) -> None:
+        raise GroupBuyError(ResponseCode.E0002)
+
+
+class TagNode(RuleNode[TrialRequest, TrialContext]):
+    name = "tag"
+
+    def apply(self, request: TrialRequest, ctx: TrialContext) -> None:
+        activity = ctx.activity
+        if not (activity.restricts_visibility or activity.restricts_joining):
+            return
+        if not bitmap_exists(activity.tag_id):
+            return  # a tag not built yet restricts nobody
+        member = bitmap_contains(activity.tag_id, request.user_id)
+        ctx.is_visible = member or not activity.restricts_visibility
+        ctx.is_enable = member or not activity.restricts_joining
+
+    def route(self, request: TrialRequest, ctx: TrialContext) -> str:
+        return "end"
+
+
+class EndNode(RuleNode[TrialRequest, TrialContext]):
+    name = "end"
+
+    def apply(self, request: TrialRequest, ctx: TrialContext) -> TrialResult:
+        original = ctx.sku.original_price
+        return TrialResult(
+            activity=ctx.activity,
+            sku=ctx.sku,
+            original_price=original,
+            deduction_price=original - ctx.pay_price,
+            pay_price=ctx.pay_price,
+            is_visible=ctx.is_visible,
+            is_enable=ctx.is_enable,
+        )
+
+
+_trial_tree: RuleTree[TrialRequest, TrialContext] | None = None
+
+
+def trial_tree() -> RuleTree[TrialRequest, TrialContext]:
+    global _trial_tree
+    if _trial_tree is None:
+        _trial_tree = RuleTree(
+            root="root",
+            nodes=[RootNode(), SwitchNode(), MarketingNode(), ErrorNode(), TagNode(), EndNode()],
+            threads=settings.TRIAL_LOADER_THREADS,
+            timeout=settings.TRIAL_LOADER_TIMEOUT_SECONDS,
+        )
+    return _trial_tree
+
+
+def trial_calculate(request: TrialRequest) -> TrialResult:
+    """Run the trial tree. Raises GroupBuyError with the spec's code on every rejection."""
+    return trial_tree().run(request, TrialContext())

@@ -1,0 +1,19 @@
+"""Field types shared by the API serializers."""
+
+from rest_framework import serializers
+
+
+class IdField(serializers.CharField):
+    """An identifier: non-blank text without surrounding spaces, bounded length."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("max_length", 64)
+        kwargs.setdefault("allow_blank", False)
+        super().__init__(**kwargs)
+
+
+class MoneyField(serializers.DecimalField):
+    """Money on the wire: a string with two decimals ("80.00")."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(max_digits=10, decimal_places=2, coerce_to_string=True, **kwargs)
