@@ -21,12 +21,18 @@ EMBEDDED_REDIS_URL = "redis://embedded:6379/0"
 EMBEDDED_BROKER_URL = "memory://"
 
 
+_PROMETHEUS_ENGINES = {
+    "django.db.backends.mysql": "django_prometheus.db.backends.mysql",
+    "django.db.backends.sqlite3": "django_prometheus.db.backends.sqlite3",
+}
+
+
 def database_config(default_sqlite: Path) -> dict:
     """Django DATABASES['default'] from DATABASE_URL, or SQLite in the embedded shape."""
     config = env.db_url("DATABASE_URL", default=f"sqlite:///{default_sqlite}")
     if config["ENGINE"] == "django.db.backends.sqlite3":
         default_sqlite.parent.mkdir(parents=True, exist_ok=True)
-    if config["ENGINE"] in ("django.db.backends.mysql",):
+    if config["ENGINE"] == "django.db.backends.mysql":
         options = config.setdefault("OPTIONS", {})
         options.setdefault("charset", "utf8mb4")
         # Strict mode: truncation and bad values are errors, never silent rewrites.
@@ -37,6 +43,8 @@ def database_config(default_sqlite: Path) -> dict:
         options.setdefault("isolation_level", "read committed")
         config.setdefault("TEST", {}).update({"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"})
     config.setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=0))
+    # Same drivers, wrapped so django_db_* query metrics are exported.
+    config["ENGINE"] = _PROMETHEUS_ENGINES.get(config["ENGINE"], config["ENGINE"])
     config["ATOMIC_REQUESTS"] = False
     return config
 

@@ -1,0 +1,367 @@
+"""The container stack in docker/ stays consistent with the code it runs.
+
+Static checks (no Docker daemon): compose services, commands, mounts, Prometheus targets, the
+Grafana dashboard's metric names, the gunicorn hooks; plus `nginx -t` where nginx is installed.
+"""
+
+import importlib.util
+import json
+import os
+import re
+import runpy
+import shlex
+import shutil
+import socket
+import subprocess
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[3]
+DOCKER = ROOT / "docker"
+COMPOSE = DOCKER / "compose.yml"
+DOCKERFILE = DOCKER / "Dockerfile"
+NGINX_CONF = DOCKER / "nginx" / "groupbuy.conf"
+DASHBOARDS = DOCKER / "grafana" / "dashboards"
+
+SERVICES = {
+    "web",
+    "worker",
+    "beat",
+    "consumer",
+    "migrate",
+    "mariadb",
+    "redis",
+    "rabbitmq",
+    "nginx",
+    "prometheus",
+    "grafana",
+}
+APP_SERVICES = {"web", "worker", "beat", "consumer", "migrate"}
+# manage.py commands a service may name before they exist: run_consumers lands with the MQ consumer issue.
+PENDING_COMMANDS = {"run_consumers"}
+METRIC_PREFIXES = ("django_", "gbm_", "process_", "python_")
+
+
+def service_missing(reason: str) -> None:
+    if os.environ.get("GBM_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"required tool missing: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load(COMPOSE.read_text())
+
+
+def _command_text(value) -> str:
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else shlex.join(str(part) for part in value)
+
+
+def _dockerfile_cmd() -> str:
+    match = re.search(r"^CMD\s+(\[.*\])\s*$", DOCKERFILE.read_text(), re.MULTILINE)
+    assert match, "docker/Dockerfile has no exec-form CMD"
+    return shlex.join(json.loads(match.group(1)))
+
+
+def _defines(module: str, name: str) -> bool:
+    spec = importlib.util.find_spec(module)
+    if spec is None or spec.origin is None:
+        return False
+    source = Path(spec.origin).read_text()
+    return re.search(rf"^(?:{name}\s*[:=]|class {name}\b|def {name}\b)", source, re.MULTILINE) is not None
+
+
+def _check_command(where: str, command: str) -> list[str]:
+    """Every module, object, file and manage.py command the command line names must exist."""
+    from django.core.management import get_commands
+
+    problems = []
+    for module, name in re.findall(r"\b([A-Za-z_][\w.]*):([A-Za-z_]\w*)\b", command):
+        if not _defines(module, name):
+            problems.append(f"{where}: {module}:{name} not found")
+    for module in re.findall(r"(?:-A|--app)[ =](\S+)", command):
+        if importlib.util.find_spec(module) is None or not _defines(module, "app"):
+            problems.append(f"{where}: celery app {module} not found")
+    for path in re.findall(r"gunicorn\b.*?\s(?:-c|--config)[ =](\S+)", command):
+        if not (ROOT / path).is_file():  # the image's WORKDIR is the repository root
+            problems.append(f"{where}: config file {path} missing")
+    for script in re.findall(r"python (\S+\.py)", command):
+        if not (ROOT / script).is_file():
+            problems.append(f"{where}: script {script} missing")
+    for name in re.findall(r"manage\.py\s+(\w+)", command):
+        if name not in get_commands() and name not in PENDING_COMMANDS:
+            problems.append(f"{where}: manage.py {name} does not exist")
+    return problems
+
+
+def test_compose_has_every_service(compose):
+    assert "version" not in compose, "the Compose spec has no version key"
+    assert set(compose["services"]) >= SERVICES, SERVICES - set(compose["services"])
+
+
+def test_built_services_use_the_repository_root_as_context(compose):
+    builders = {name for name, service in compose["services"].items() if "build" in service}
+    assert builders >= APP_SERVICES
+    for name in builders:
+        build = compose["services"][name]["build"]
+        assert build == {"context": "..", "dockerfile": "docker/Dockerfile"}, name
+        assert (DOCKER / build["context"]).resolve() == ROOT
+        assert (DOCKER / build["context"] / build["dockerfile"]).is_file()
+
+
+def test_app_commands_name_code_that_exists(compose):
+    problems = _check_command("Dockerfile CMD", _dockerfile_cmd())
+    for name in sorted(APP_SERVICES):
+        service = compose["services"][name]
+        command = _command_text(service.get("entrypoint")) + " " + _command_text(service.get("command"))
+        assert command.strip(), f"{name} has no command"
+        problems += _check_command(name, command)
+        problems += _check_command(f"{name} healthcheck", _command_text(service.get("healthcheck", {}).get("test")))
+    assert not problems, "\n".join(problems)
+    web = _command_text(compose["services"]["web"]["command"])
+    assert "config.wsgi:application" in web
+    for name in ("worker", "beat"):
+        assert "-A config.celery_app" in _command_text(compose["services"][name]["command"])
+
+
+def test_start_order_and_healthchecks(compose):
+    services = compose["services"]
+    for name in APP_SERVICES - {"migrate"}:
+        assert services[name]["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}, name
+    for name, service in services.items():
+        depends_on = service.get("depends_on", {})
+        if isinstance(depends_on, list):  # short form: just started, no condition
+            depends_on = {target: {} for target in depends_on}
+        for target, rule in depends_on.items():
+            assert target in services, f"{name} depends on unknown {target}"
+            if rule.get("condition") == "service_healthy":
+                check = services[target].get("healthcheck", {})
+                assert check.get("test") and not check.get("disable"), f"{name} waits for {target}, which has none"
+
+
+def _mounts(compose):
+    for name, service in compose["services"].items():
+        for volume in service.get("volumes", []):
+            if isinstance(volume, dict):
+                yield name, volume.get("type", "volume"), volume["source"], volume["target"]
+            else:
+                source, target = volume.split(":")[:2]
+                kind = "bind" if source.startswith((".", "/", "~")) else "volume"
+                yield name, kind, source, target
+
+
+def test_mounted_host_paths_exist_and_named_volumes_are_declared(compose):
+    declared = set(compose.get("volumes") or {})
+    for name, kind, source, _target in _mounts(compose):
+        if kind == "bind":
+            path = (DOCKER / source).resolve()
+            assert path.is_relative_to(ROOT), f"{name} mounts {source} from outside the repository"
+            assert path.exists(), f"{name} mounts missing {source}"
+        else:
+            assert source in declared, f"{name} uses undeclared volume {source}"
+
+
+def test_nginx_gets_its_config_and_proxies_to_web(compose):
+    mounts = {target: source for name, _, source, target in _mounts(compose) if name == "nginx"}
+    assert (DOCKER / mounts["/etc/nginx/conf.d/default.conf"]).resolve() == NGINX_CONF
+    upstreams = re.findall(r"^\s*server\s+([\w.-]+):(\d+)", NGINX_CONF.read_text(), re.MULTILINE)
+    assert upstreams == [("web", "8000")]
+    assert "0.0.0.0:8000" in (DOCKER / "gunicorn.conf.py").read_text()
+
+
+def test_prometheus_scrapes_compose_services(compose):
+    config = yaml.safe_load((DOCKER / "prometheus" / "prometheus.yml").read_text())
+    targets = {
+        target
+        for job in config["scrape_configs"]
+        for static in job.get("static_configs", [])
+        for target in static["targets"]
+    }
+    assert {"web:8000", "rabbitmq:15692"} <= targets
+    for target in targets:
+        assert target.split(":")[0] in set(compose["services"]) | {"localhost"}, target
+
+
+def test_grafana_provisioning(compose):
+    mounts = {
+        target: (DOCKER / source).resolve() for name, kind, source, target in _mounts(compose) if name == "grafana"
+    }
+    provisioning = mounts["/etc/grafana/provisioning"]
+    assert provisioning == DOCKER / "grafana" / "provisioning"
+
+    datasources = yaml.safe_load((provisioning / "datasources" / "prometheus.yml").read_text())["datasources"]
+    prometheus = next(source for source in datasources if source["type"] == "prometheus")
+    assert prometheus["url"].split("//")[1].split(":")[0] in compose["services"]
+
+    providers = yaml.safe_load((provisioning / "dashboards" / "groupbuy.yml").read_text())["providers"]
+    for provider in providers:
+        host_dir = mounts[provider["options"]["path"]]
+        assert host_dir == DASHBOARDS
+        assert list(host_dir.glob("*.json")), f"no dashboard in {host_dir}"
+    for dashboard in DASHBOARDS.glob("*.json"):
+        for panel in _panels(json.loads(dashboard.read_text())):
+            assert panel["datasource"]["uid"] == prometheus["uid"], panel["title"]
+
+
+def _panels(dashboard: dict):
+    for panel in dashboard.get("panels", []):
+        yield panel
+        yield from panel.get("panels", [])  # collapsed rows
+
+
+_PROMQL_WORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "offset"}
+_PROMQL_WORDS |= {"and", "or", "unless", "inf", "nan"}
+
+
+def metric_names(expr: str) -> set[str]:
+    """Metric names in a PromQL expression: identifiers that are not functions, labels or keywords."""
+    expr = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)
+    expr = re.sub(r"\{[^}]*\}|\[[^\]]*\]", " ", expr)  # label matchers, ranges ($__rate_interval)
+    expr = re.sub(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", " ", expr)
+    names = re.findall(r"(?<![\w:.$])([A-Za-z_:][\w:]*)(?![\w:])(?!\s*\()", expr)
+    return {name for name in names if name.lower() not in _PROMQL_WORDS}
+
+
+def test_metric_name_extraction():
+    expr = 'histogram_quantile(0.95, sum by (le, view) (rate(a_bucket{status=~"5.."}[$__rate_interval]))) / b'
+    assert metric_names(expr) == {"a_bucket", "b"}
+
+
+def _exported_metric_families() -> set[str]:
+    from django_prometheus.db import metrics as _db_metrics  # noqa: F401 - registers the db counters
+    from django_prometheus.middleware import Metrics
+    from prometheus_client import REGISTRY
+
+    Metrics.get_instance()  # the HTTP metrics register on first use
+    return {family.name for family in REGISTRY.collect()}
+
+
+def test_dashboard_queries_real_metrics():
+    dashboards = list(DASHBOARDS.glob("*.json"))
+    assert dashboards
+    names = set()
+    for dashboard in dashboards:
+        for panel in _panels(json.loads(dashboard.read_text())):
+            for target in panel.get("targets", []):
+                names |= metric_names(target["expr"])
+    assert names, "no metric names found in the dashboard queries"
+    assert all(name.startswith(METRIC_PREFIXES) for name in names), sorted(names)
+
+    families = _exported_metric_families()
+    for name in (name for name in names if name.startswith("django_")):
+        family = re.sub(r"_(total|bucket|sum|count|created)$", "", name)
+        assert family in families, f"{name} is not a django-prometheus metric"
+    assert {
+        "django_http_requests_total_by_view_transport_method_total",
+        "django_http_requests_latency_seconds_by_view_method_bucket",
+        "django_http_responses_total_by_status_total",
+        "django_db_execute_total",
+    } <= names
+
+
+def _nginx() -> str | None:
+    found = shutil.which("nginx")
+    if found:
+        return found
+    return "/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_nginx_config_passes_nginx_t(tmp_path):
+    nginx = _nginx()
+    if nginx is None:
+        service_missing("nginx is not installed (apt-get install nginx-light), so `nginx -t` cannot run")
+    conf = NGINX_CONF.read_text()
+    conf = conf.replace("web:8000", "127.0.0.1:8000")  # nginx -t resolves upstream host names
+    conf = conf.replace("/var/log/nginx/", f"{tmp_path}/")
+    # nginx -t binds the listen sockets: a free loopback port works unprivileged and beside a running nginx.
+    conf, listens = re.subn(r"\blisten\s+80\b", f"listen 127.0.0.1:{_free_port()}", conf)
+    assert listens == 1
+    (tmp_path / "groupbuy.conf").write_text(conf)
+    mime_types = "include /etc/nginx/mime.types;" if Path("/etc/nginx/mime.types").is_file() else ""
+    temp_paths = " ".join(
+        f"{kind}_temp_path {tmp_path}/{kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    (tmp_path / "nginx.conf").write_text(
+        f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
+        f"http {{\n{mime_types}\n{temp_paths}\ninclude {tmp_path}/groupbuy.conf;\n}}\n"
+    )
+    result = subprocess.run(
+        [nginx, "-t", "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_dockerfile_is_multi_stage_and_installs_production_requirements():
+    text = DOCKERFILE.read_text()
+    assert len(re.findall(r"^FROM\s", text, re.MULTILINE)) >= 2
+    assert re.search(r"^COPY\s+requirements/", text, re.MULTILINE)
+    assert "-r requirements/production.txt" in text
+    assert re.search(r"^USER\s+(?!root\b)\w+", text, re.MULTILINE), "the runtime must not run as root"
+    assert re.search(r"^EXPOSE\s+8000\b", text, re.MULTILINE)
+    assert "/healthz" in re.search(r"^HEALTHCHECK.*(?:\n\s+.*)*", text, re.MULTILINE).group(0)
+    # The build context allowlist must name files that exist (a typo would silently drop them).
+    for line in (DOCKER / "Dockerfile.dockerignore").read_text().splitlines():
+        if line.startswith("!"):
+            assert (ROOT / line[1:].rstrip("/")).exists() or line[1:] == "locale/", line
+
+
+def test_env_example_covers_required_settings():
+    example = (DOCKER / ".env.example").read_text()
+    values = dict(line.split("=", 1) for line in example.splitlines() if line and not line.startswith("#"))
+    for required in re.findall(r"\$\{(\w+):\?", COMPOSE.read_text()):
+        assert values.get(required), f"{required} is required by compose.yml but not in .env.example"
+    secret = values["DJANGO_SECRET_KEY"]
+    assert "CHANGE-ME" in secret and len(secret) >= 50
+
+
+def _gunicorn_config(monkeypatch, **env: str) -> dict:
+    for name in ("GUNICORN_WORKERS", "GUNICORN_MAX_WORKERS", "PROMETHEUS_MULTIPROC_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return runpy.run_path(str(DOCKER / "gunicorn.conf.py"))
+
+
+def test_gunicorn_config(monkeypatch):
+    config = _gunicorn_config(monkeypatch)
+    assert config["bind"] == "0.0.0.0:8000"
+    assert config["worker_class"] == "gthread"
+    assert 1 <= config["workers"] <= 8
+    assert config["default_workers"](cpus=64, cap=8) == 8
+    assert config["default_workers"](cpus=1, cap=8) == 3
+    assert config["timeout"] < 60, "must stay below nginx's proxy_read_timeout"
+    assert "x-request-id" in config["access_log_format"]
+    assert _gunicorn_config(monkeypatch, GUNICORN_WORKERS="5")["workers"] == 5
+    assert _gunicorn_config(monkeypatch, GUNICORN_WORKERS="")["workers"] == config["workers"]
+
+
+def test_gunicorn_prometheus_multiprocess_hooks(monkeypatch, tmp_path):
+    metrics_dir = tmp_path / "prometheus"
+    config = _gunicorn_config(monkeypatch, PROMETHEUS_MULTIPROC_DIR=str(metrics_dir))
+    metrics_dir.mkdir()
+    (metrics_dir / "counter_999.db").write_bytes(b"stale")
+    config["on_starting"](None)
+    assert metrics_dir.is_dir() and not list(metrics_dir.iterdir()), "stale files from a previous run survive"
+
+    (metrics_dir / "gauge_livesum_4242.db").write_bytes(b"")
+    (metrics_dir / "counter_4242.db").write_bytes(b"")
+    config["child_exit"](None, SimpleNamespace(pid=4242))
+    assert sorted(path.name for path in metrics_dir.iterdir()) == ["counter_4242.db"]  # counters outlive the worker
+
+    config = _gunicorn_config(monkeypatch)  # without the variable the hooks do nothing
+    config["on_starting"](None)
+    config["child_exit"](None, SimpleNamespace(pid=1))
