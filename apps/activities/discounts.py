@@ -26,10 +26,10 @@ def _positive_amount(text: str) -> Decimal:
         raise InvalidExpression(_("%(value)r is not a number.") % {"value": text}) from None
     if not value.is_finite() or value <= 0:
         raise InvalidExpression(_("The amount must be greater than 0."))
-    if value != quantize_money(value):
-        raise InvalidExpression(_("Amounts have at most two decimal places."))
     if value >= Decimal("100000000"):
         raise InvalidExpression(_("The amount is too large."))
+    if value != quantize_money(value):
+        raise InvalidExpression(_("Amounts have at most two decimal places."))
     return value
 
 
