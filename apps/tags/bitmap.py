@@ -1,16 +1,18 @@
 """Crowd-tag membership as one Redis bitmap per tag.
 
-Bit index of a user: ``int(md5(user_id).hexdigest(), 16) % (2**31 - 1)`` — stable across
-processes and languages, non-negative, and below Redis' 2^32-bit limit (a 256 MiB key at worst;
-real tags touch few pages). Two users may share a bit (a false positive, never a false negative);
-``crowd_tags_detail`` stays the exact source of truth the bitmap is rebuilt from.
+Bit index of a user: ``int(md5(user_id).hexdigest(), 16) % 2**27`` — stable across processes and
+languages and non-negative. The reference takes the MD5 modulo 2^31-1, which lets a single member
+allocate a 256 MiB Redis string; 2^27 bits caps a tag's bitmap at 16 MiB. Like any one-hash
+bitmap over string ids, two users may share a bit: a false positive (about members / 2^27, i.e.
+0.75 % for a one-million-member tag), never a false negative. ``crowd_tags_detail`` stays the
+exact source of truth the bitmap is rebuilt from.
 """
 
 import hashlib
 
 from apps.common.redis import get_redis
 
-_MODULUS = 2**31 - 1
+_MODULUS = 2**27
 
 
 def tag_bitmap_key(tag_id: str) -> str:
