@@ -7,4 +7,7 @@ class AccountsConfig(AppConfig):
     verbose_name = _("Accounts and channels")
 
     def ready(self) -> None:
-        from apps.accounts import checks  # noqa: F401  (registers the deploy check)
+        from apps.accounts import (
+            checks,  # noqa: F401  (registers the deploy check)
+            signals,  # noqa: F401  (credential cache busting)
+        )

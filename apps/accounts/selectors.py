@@ -1,0 +1,93 @@
+"""Reads of the accounts app.
+
+``channel_credential_get`` sits on the hot path of every signed request, so it is served from the
+Django cache (Redis) and costs no SQL query when warm:
+
+* the row is cached as a plain dict of its column values (not a pickled model), for
+  ``CREDENTIAL_CACHE_TTL`` seconds; an unknown pair is cached as "missing" for the shorter
+  ``CREDENTIAL_MISSING_TTL``, so a caller probing random channels cannot hammer the database;
+* ``apps.accounts.signals`` deletes the entry after every committed save or delete of a credential
+  (admin included), so a rotated secret or a disabled channel takes effect at once. Writes that bypass
+  signals (``QuerySet.update``, raw SQL) are picked up when the entry expires;
+* any cache failure (Redis down, timeout) is logged and the database answers: never a 500.
+
+Source and channel are matched exactly (case and trailing spaces included) even though MariaDB's
+default collation would match ``S01`` to ``s01``: one pair, one cache key, one answer on every backend.
+"""
+
+import logging
+from urllib.parse import quote
+
+from django.core.cache import cache
+from django.db import DEFAULT_DB_ALIAS
+
+from apps.accounts.models import ChannelCredential
+
+logger = logging.getLogger(__name__)
+
+CREDENTIAL_CACHE_TTL = 300
+CREDENTIAL_MISSING_TTL = 60
+_MISSING = "missing"
+
+_SOURCE_MAX = ChannelCredential._meta.get_field("source").max_length
+_CHANNEL_MAX = ChannelCredential._meta.get_field("channel").max_length
+_FIELD_NAMES = tuple(field.attname for field in ChannelCredential._meta.concrete_fields)
+
+
+def channel_credential_cache_key(*, source: str, channel: str) -> str:
+    # Quoted so that no ":" inside a value can make two pairs share a key.
+    return f"accounts:channel_credential:v1:{quote(source, safe='')}:{quote(channel, safe='')}"
+
+
+def _load(source: str, channel: str) -> ChannelCredential | None:
+    credential = ChannelCredential.objects.filter(source=source, channel=channel).first()
+    if credential is None or credential.source != source or credential.channel != channel:
+        return None
+    return credential
+
+
+def _to_cache(credential: ChannelCredential | None) -> dict | str:
+    if credential is None:
+        return _MISSING
+    return {name: getattr(credential, name) for name in _FIELD_NAMES}
+
+
+def _from_cache(values: dict) -> ChannelCredential:
+    # from_db builds the instance as if loaded (``_state.adding`` False): saving it updates the row.
+    return ChannelCredential.from_db(DEFAULT_DB_ALIAS, list(_FIELD_NAMES), [values[name] for name in _FIELD_NAMES])
+
+
+def channel_credential_get(*, source: str, channel: str) -> ChannelCredential | None:
+    """The credential of a calling mall's (source, channel), or ``None`` if there is none.
+
+    Disabled credentials are returned too: deciding what "disabled" means is the caller's job.
+    """
+    if not source or not channel or len(source) > _SOURCE_MAX or len(channel) > _CHANNEL_MAX:
+        return None  # cannot exist; keeps junk out of the cache and the database
+    key = channel_credential_cache_key(source=source, channel=channel)
+    try:
+        hit = cache.get(key)
+    except Exception as exc:  # any cache failure: the database answers
+        logger.warning("credential cache read failed for %s/%s, reading the database: %s", source, channel, exc)
+        return _load(source, channel)
+    if hit == _MISSING:
+        return None
+    if isinstance(hit, dict):
+        try:
+            return _from_cache(hit)
+        except (KeyError, TypeError, ValueError):  # an entry of an older shape: reload it
+            logger.warning("stale credential cache entry for %s/%s, reloading", source, channel)
+    credential = _load(source, channel)
+    try:
+        cache.set(key, _to_cache(credential), CREDENTIAL_CACHE_TTL if credential else CREDENTIAL_MISSING_TTL)
+    except Exception as exc:
+        logger.warning("credential cache write failed for %s/%s: %s", source, channel, exc)
+    return credential
+
+
+def channel_credential_cache_clear(*, source: str, channel: str) -> None:
+    """Forget the cached credential of a pair (called after commit by ``apps.accounts.signals``)."""
+    try:
+        cache.delete(channel_credential_cache_key(source=source, channel=channel))
+    except Exception as exc:  # the entry expires by its TTL
+        logger.warning("credential cache invalidation failed for %s/%s: %s", source, channel, exc)

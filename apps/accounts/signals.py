@@ -1,0 +1,34 @@
+"""Cache busting of channel credentials: after a save or delete commits, the cached entry goes.
+
+Busting after commit (``transaction.on_commit``) rather than at once means no concurrent request can
+re-cache the old row between our delete and the commit. A save that renames the pair busts the old
+key too, or the old name would keep working from the cache until it expired.
+"""
+
+from functools import partial
+
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save, pre_save
+from django.dispatch import receiver
+
+from apps.accounts.models import ChannelCredential
+from apps.accounts.selectors import channel_credential_cache_clear
+
+
+def _bust_on_commit(source: str, channel: str) -> None:
+    transaction.on_commit(partial(channel_credential_cache_clear, source=source, channel=channel))
+
+
+@receiver(pre_save, sender=ChannelCredential, dispatch_uid="accounts.credential_bust_old_pair")
+def credential_bust_old_pair(sender, instance: ChannelCredential, raw: bool = False, **kwargs) -> None:
+    if raw or instance.pk is None:
+        return
+    old = ChannelCredential.objects.filter(pk=instance.pk).values_list("source", "channel").first()
+    if old is not None and old != (instance.source, instance.channel):
+        _bust_on_commit(*old)
+
+
+@receiver(post_save, sender=ChannelCredential, dispatch_uid="accounts.credential_bust_saved")
+@receiver(post_delete, sender=ChannelCredential, dispatch_uid="accounts.credential_bust_deleted")
+def credential_bust(sender, instance: ChannelCredential, **kwargs) -> None:
+    _bust_on_commit(instance.source, instance.channel)
