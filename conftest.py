@@ -31,6 +31,28 @@ def _clean_redis(request):
     yield
 
 
+@pytest.fixture(autouse=True)
+def _fresh_dcc_copy():
+    """The process-local DCC copy outlives a test's rolled-back rows and flushed Redis: reset it too."""
+    from apps.dcc.runtime import dcc_reset_local_state
+
+    dcc_reset_local_state()
+    yield
+    dcc_reset_local_state()
+
+
+@pytest.fixture
+def set_dcc(django_capture_on_commit_callbacks):
+    """Change a DCC key the way staff do, and run the after-commit broadcast even inside a test transaction."""
+    from apps.dcc.services import dcc_update
+
+    def _set(key: str, value: str) -> None:
+        with django_capture_on_commit_callbacks(execute=True):
+            dcc_update(key=key, value=value, changed_by=None, via="api")
+
+    return _set
+
+
 @pytest.fixture
 def mariadb(db):
     if connection.vendor != "mysql":

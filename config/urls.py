@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from apps.accounts.apis import TokenLoginApi
 from apps.common import views as common_views
 
 urlpatterns = [
@@ -12,7 +13,10 @@ urlpatterns = [
     path("", include("django_prometheus.urls")),  # /metrics
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("api/v1/gbm/index/", include("apps.activities.urls")),
     path("api/v1/gbm/dcc/", include("apps.dcc.urls")),
+    path("api/v1/login/token", TokenLoginApi.as_view(), name="login-token"),
+    path("api/v1/mall/", include("apps.storefront.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("apps.storefront.urls")),

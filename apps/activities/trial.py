@@ -40,7 +40,8 @@ from apps.tags.bitmap import bitmap_contains, bitmap_exists
 
 @dataclass(frozen=True)
 class TrialRequest:
-    user_id: str
+    # None: an anonymous visitor — no cut range, not a member of any tag.
+    user_id: str | None
     source: str
     channel: str
     goods_id: str
@@ -91,11 +92,20 @@ def cut_range_bucket(user_id: str) -> int:
     return -remainder if magnitude < 0 else remainder
 
 
+def _is_member(tag_id: str | None, user_id: str | None) -> bool:
+    return bool(tag_id and user_id) and bitmap_contains(tag_id, user_id)
+
+
 class RootNode(RuleNode[TrialRequest, TrialContext]):
     name = "root"
 
     def apply(self, request: TrialRequest, ctx: TrialContext) -> None:
-        missing = [f for f in ("user_id", "source", "channel", "goods_id") if not str(getattr(request, f)).strip()]
+        fields = (
+            ("source", "channel", "goods_id")
+            if request.user_id is None
+            else ("user_id", "source", "channel", "goods_id")
+        )
+        missing = [f for f in fields if not str(getattr(request, f)).strip()]
         if missing:
             raise GroupBuyError(
                 ResponseCode.ILLEGAL_PARAMETER, data={f: ["This field may not be blank."] for f in missing}
@@ -111,7 +121,7 @@ class SwitchNode(RuleNode[TrialRequest, TrialContext]):
     def apply(self, request: TrialRequest, ctx: TrialContext) -> None:
         if dcc_get("downgradeSwitch") == "1":
             raise GroupBuyError(ResponseCode.E0003)
-        if cut_range_bucket(request.user_id) > dcc_get("cutRange"):
+        if request.user_id is not None and cut_range_bucket(request.user_id) > dcc_get("cutRange"):
             raise GroupBuyError(ResponseCode.E0004)
 
     def route(self, request: TrialRequest, ctx: TrialContext) -> str:
@@ -153,7 +163,7 @@ class MarketingNode(RuleNode[TrialRequest, TrialContext]):
         if strategy is None:
             raise GroupBuyError(ResponseCode.E0001)
         original = ctx.sku.original_price
-        if discount.tag_only and not (discount.tag_id and bitmap_contains(discount.tag_id, request.user_id)):
+        if discount.tag_only and not _is_member(discount.tag_id, request.user_id):
             ctx.pay_price = original
         else:
             ctx.pay_price = strategy.pay_price(original, discount.market_expr)
@@ -178,7 +188,7 @@ class TagNode(RuleNode[TrialRequest, TrialContext]):
             return
         if not bitmap_exists(activity.tag_id):
             return  # a tag not built yet restricts nobody
-        member = bitmap_contains(activity.tag_id, request.user_id)
+        member = _is_member(activity.tag_id, request.user_id)
         ctx.is_visible = member or not activity.restricts_visibility
         ctx.is_enable = member or not activity.restricts_joining
 

@@ -22,7 +22,7 @@ class DccValueAdmin(admin.ModelAdmin):
         return ("key", *self.readonly_fields) if obj else self.readonly_fields
 
     def save_model(self, request, obj: DccValue, form, change: bool) -> None:
-        # Through the service, so every change is audited (and, later, broadcast).
+        # Through the service, so every change is audited and broadcast.
         saved = dcc_update(key=obj.key, value=obj.value, changed_by=request.user, via="admin")
         obj.pk = saved.pk
 

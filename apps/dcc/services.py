@@ -1,11 +1,27 @@
-"""Writes of dynamic configuration: validate, store, audit, in one transaction."""
+"""Writes of dynamic configuration: validate, store, audit in one transaction; then mirror and broadcast.
 
+The database is the truth. After the commit the change is applied to this process, written into the
+Redis hash ``gbm:dcc`` and PUBLISHed on ``DCC_PUBSUB_CHANNEL`` (see ``apps.dcc.runtime``). A Redis
+failure there is logged, never raised: the update stands, and this process re-mirrors the database
+into Redis as soon as Redis answers again (``dcc_sync`` does the same by hand).
+"""
+
+import json
+import logging
+from functools import partial
+
+from django.conf import settings
 from django.db import transaction
 
 from apps.accounts.models import User
 from apps.common.errors import GroupBuyError, ResponseCode
+from apps.common.redis import get_redis
 from apps.dcc.keys import DCC_KEYS, InvalidValue
 from apps.dcc.models import DccChange, DccValue
+from apps.dcc.runtime import DCC_HASH_KEY, dcc_apply, dcc_mirror_failed
+from apps.dcc.selectors import dcc_stored_values
+
+logger = logging.getLogger(__name__)
 
 
 def dcc_update(*, key: str, value: str, changed_by: User | None, via: str) -> DccValue:
@@ -18,6 +34,8 @@ def dcc_update(*, key: str, value: str, changed_by: User | None, via: str) -> Dc
     except InvalidValue as exc:
         raise GroupBuyError(ResponseCode.ILLEGAL_PARAMETER, str(exc)) from None
     with transaction.atomic():
+        # Broadcast even an unchanged value: setting a key again is the cheap repair of a lost publish.
+        transaction.on_commit(partial(dcc_publish, key=key, value=normalized), robust=True)
         row, created = DccValue.objects.select_for_update().get_or_create(
             key=key, defaults={"value": normalized, "updated_by": changed_by}
         )
@@ -30,3 +48,40 @@ def dcc_update(*, key: str, value: str, changed_by: User | None, via: str) -> Dc
             row.save(update_fields=["value", "updated_by", "update_time"])
         DccChange.objects.create(key=key, old_value=old_value, new_value=normalized, changed_by=changed_by, via=via)
     return row
+
+
+def dcc_publish(*, key: str, value: str) -> bool:
+    """Apply a committed value here, mirror it into Redis and broadcast it; False if Redis failed."""
+    dcc_apply(key, value)  # this process first: it must not depend on Redis to see its own change
+    try:
+        pipe = get_redis().pipeline(transaction=True)
+        pipe.hset(DCC_HASH_KEY, key, value)
+        pipe.publish(settings.DCC_PUBSUB_CHANNEL, _message(key, value))
+        pipe.execute()
+    except Exception as exc:  # the database already holds the change; Redis catches up later
+        logger.warning("DCC: %s=%s is committed but could not be published to Redis: %s", key, value, exc)
+        dcc_mirror_failed()
+        return False
+    return True
+
+
+def dcc_publish_all() -> int:
+    """Mirror every key from the database into Redis, broadcast each, apply here; return the count.
+
+    For ``manage.py dcc_sync`` / ``rebuild_redis`` and the re-mirror after a failed publish: Redis errors
+    propagate so the caller knows it did not happen.
+    """
+    values = dcc_stored_values()
+    for key, value in values.items():
+        dcc_apply(key, value)
+    pipe = get_redis().pipeline(transaction=True)
+    pipe.delete(DCC_HASH_KEY)  # in the same MULTI: readers never see the hash half-written
+    pipe.hset(DCC_HASH_KEY, mapping=values)
+    for key, value in values.items():
+        pipe.publish(settings.DCC_PUBSUB_CHANNEL, _message(key, value))
+    pipe.execute()
+    return len(values)
+
+
+def _message(key: str, value: str) -> str:
+    return json.dumps({"key": key, "value": value}, ensure_ascii=False)

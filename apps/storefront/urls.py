@@ -6,4 +6,5 @@ app_name = "storefront"
 
 urlpatterns = [
     path("", views.index, name="index"),
+    path("goods/<str:goods_id>", views.goods_detail, name="goods"),
 ]

@@ -1,10 +1,23 @@
-from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+"""Shop pages (server-rendered). Thin: one selector call, then render."""
+
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from apps.activities.selectors import channel_products
+from apps.common.errors import GroupBuyError, ResponseCode
+from apps.storefront.selectors import product_cards, product_detail
 
 
 def index(request: HttpRequest) -> HttpResponse:
-    products = channel_products(source=settings.MALL_SOURCE, channel=settings.MALL_CHANNEL)
-    return render(request, "storefront/index.html", {"products": products})
+    return render(request, "storefront/index.html", {"cards": product_cards(user=request.user)})
+
+
+def goods_detail(request: HttpRequest, goods_id: str) -> HttpResponse:
+    try:
+        config = product_detail(user=request.user, goods_id=goods_id)
+    except GroupBuyError as exc:
+        if exc.response_code is ResponseCode.E0002:
+            raise Http404(exc.info) from exc
+        return render(request, "storefront/unavailable.html", {"error": exc, "goods_id": goods_id}, status=200)
+    if not config.trial.is_visible:
+        raise Http404("not visible")
+    return render(request, "storefront/goods.html", {"config": config, "trial": config.trial})

@@ -18,3 +18,5 @@ STORAGES = {
 if not REDIS_EMBEDDED:
     REDIS_URL = REDIS_URL.rsplit("/", 1)[0] + "/" + env.str("TEST_REDIS_DB", default="15")
     CACHES["default"]["LOCATION"] = REDIS_URL
+# Pub/sub channels span every Redis database: keep test broadcasts away from a running app.
+DCC_PUBSUB_CHANNEL = "group_buy_market_dcc_test"

@@ -4,7 +4,7 @@ import pytest
 from django.apps import apps
 from django.core.management import call_command
 
-from apps.activities.selectors import channel_products
+from apps.activities.trial import TrialRequest, trial_calculate
 from apps.tags.bitmap import bitmap_contains
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -29,7 +29,10 @@ def test_load_demo_twice_changes_nothing():
 
 def test_demo_prices_match_the_spec():
     call_command("load_demo")
-    prices = {p.goods_id: p.group_price for p in channel_products(source="s01", channel="c01")}
+    prices = {
+        goods_id: trial_calculate(TrialRequest(user_id=None, source="s01", channel="c01", goods_id=goods_id)).pay_price
+        for goods_id in ["9890001", "9890002", "9890003", "9890004", "9890005"]
+    }
     assert prices == {
         "9890001": Decimal("80.00"),
         "9890002": Decimal("110.00"),
@@ -37,7 +40,8 @@ def test_demo_prices_match_the_spec():
         "9890004": Decimal("1.99"),
         "9890005": Decimal("70.00"),
     }
-    assert [p.goods_id for p in channel_products(source="s02", channel="c02")] == ["9890001"]
+    s02 = TrialRequest(user_id=None, source="s02", channel="c02", goods_id="9890001")
+    assert trial_calculate(s02).pay_price == Decimal("80.00")
 
 
 def test_demo_tag_bitmap_is_built_at_load():

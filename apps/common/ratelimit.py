@@ -1,0 +1,73 @@
+"""Per-user rate limiting across every process, with a 24 h blacklist for repeat offenders (domain.md 10).
+
+One Redis Lua script (``apps.common.redis_scripts.RATE_LIMIT``, GCRA) decides atomically: blacklisted →
+refused without touching the bucket; within rate → allowed; over → refused, the violation counted
+(24 h TTL) and, at DCC ``rateLimitBlacklistCount`` violations (0 = never), the user blacklisted for 24 h.
+Rate and burst are both DCC ``rateLimitPermitsPerSecond``; ``rateLimiterSwitch`` = "close" turns it off.
+The time is passed in from Python (``now_ms``) so the script stays deterministic; the processes' clocks
+only need to agree to well under one permit interval (NTP does).
+
+Redis unreachable → **fail open**: the request is allowed, a warning is logged (at most every few
+seconds) and ``gbm_rate_limit_fail_open_total`` counted. The limiter protects the service from abusive
+clients; refusing (or answering 500 to) every trial while Redis is down would turn a cache outage into a
+full outage of the product pages, which is worse than serving a few extra requests.
+"""
+
+import logging
+import time
+
+from prometheus_client import Counter
+from redis.exceptions import RedisError
+
+from apps.common.errors import GroupBuyError, ResponseCode
+from apps.common.redis_scripts import RATE_LIMIT
+from apps.dcc.runtime import dcc_get
+
+logger = logging.getLogger(__name__)
+
+BLACKLIST_TTL_SECONDS = 24 * 60 * 60
+_FAIL_OPEN_LOG_INTERVAL_SECONDS = 10.0
+_last_fail_open_log = 0.0
+
+RATE_LIMITED = Counter("gbm_rate_limited_total", "Requests refused by the rate limiter", ["scope", "reason"])
+RATE_LIMIT_FAIL_OPEN = Counter(
+    "gbm_rate_limit_fail_open_total", "Requests allowed unchecked because Redis was unreachable", ["scope"]
+)
+
+
+def now_ms() -> int:
+    """The clock handed to the script, in milliseconds (tests replace it)."""
+    return time.time_ns() // 1_000_000
+
+
+def rate_limit_keys(*, user_id: str, scope: str) -> list[str]:
+    # One hash tag per (scope, user): the three keys share a cluster slot, as a script requires.
+    base = f"gbm:ratelimit:{{{scope}:{user_id}}}"
+    return [f"{base}:tat", f"{base}:violations", f"{base}:blacklist"]
+
+
+def rate_limit_check(*, user_id: str, scope: str = "trial") -> None:
+    """Refuse with 0006 (HTTP 429) when ``user_id`` is over the limit or blacklisted; else do nothing."""
+    if dcc_get("rateLimiterSwitch") == "close":
+        return
+    args = [now_ms(), dcc_get("rateLimitPermitsPerSecond"), dcc_get("rateLimitBlacklistCount"), BLACKLIST_TTL_SECONDS]
+    try:
+        allowed, blacklisted, _retry_after_ms = RATE_LIMIT(
+            keys=rate_limit_keys(user_id=user_id, scope=scope), args=args
+        )
+    except (RedisError, OSError) as exc:
+        _fail_open(scope, exc)
+        return
+    if not allowed:
+        RATE_LIMITED.labels(scope, "blacklisted" if blacklisted else "rate").inc()
+        raise GroupBuyError(ResponseCode.RATE_LIMITED)
+
+
+def _fail_open(scope: str, exc: Exception) -> None:
+    global _last_fail_open_log
+    RATE_LIMIT_FAIL_OPEN.labels(scope).inc()
+    # Every request would log during an outage; one line every few seconds says the same.
+    now = time.monotonic()
+    if now - _last_fail_open_log >= _FAIL_OPEN_LOG_INTERVAL_SECONDS:
+        _last_fail_open_log = now
+        logger.warning("rate limiter: Redis unreachable, allowing requests unchecked (%s): %s", scope, exc)

@@ -1,0 +1,92 @@
+"""Redis Lua scripts: their sources and the one way to run them.
+
+Rules (STYLE.md 5): every key comes in through ``KEYS`` (cluster-safe and visible to readers), a script
+never reads the clock or random state (the caller passes the time in), and each script is registered
+once per Redis client. ``RedisScript`` wraps redis-py's ``register_script``: the first call on a
+client creates the ``Script`` object (no round trip), later calls reuse it; redis-py runs it with
+EVALSHA and loads it again by itself when the server has forgotten it (e.g. after a restart).
+
+Other apps define their scripts the same way, next to the code that calls them::
+
+    TEAM_LOCK = RedisScript("team_lock", "...lua...")
+    TEAM_LOCK(keys=[...], args=[...])
+"""
+
+from collections.abc import Sequence
+from typing import Any
+
+from redis import Redis
+from redis.commands.core import Script
+
+from apps.common.redis import get_redis
+
+# Registered Script objects are kept on the client itself, so they live and die with it (no
+# process-wide registry keyed by id() that could outlive a client or leak test clients).
+_CLIENT_CACHE_ATTR = "_gbm_registered_scripts"
+
+
+class RedisScript:
+    """A Lua script registered lazily, once per Redis client."""
+
+    def __init__(self, name: str, source: str) -> None:
+        self.name = name
+        self.source = source
+
+    def __repr__(self) -> str:
+        return f"RedisScript({self.name!r})"
+
+    def registered(self, client: Redis) -> Script:
+        cache: dict[RedisScript, Script] = vars(client).setdefault(_CLIENT_CACHE_ATTR, {})
+        script = cache.get(self)
+        if script is None:
+            # A race here registers twice; both Script objects are equal, the last one stays.
+            script = cache[self] = client.register_script(self.source)
+        return script
+
+    def __call__(self, *, keys: Sequence[str], args: Sequence[Any] = (), client: Redis | None = None) -> Any:
+        """Run the script on ``client`` (default: the process' Redis). Redis errors propagate."""
+        target = client if client is not None else get_redis()
+        return self.registered(target)(keys=list(keys), args=list(args))
+
+
+# --- Rate limiting (apps/common/ratelimit.py) -----------------------------------------------------
+# GCRA (generic cell rate algorithm): one stored number per user, the theoretical arrival time (TAT)
+# of the next request, in microseconds so that integer arithmetic stays exact in Lua's doubles
+# (now_ms * 1000 stays below 2^53 until the year 2255). Rate = burst = ``permits`` per second.
+#
+# KEYS[1] TAT of the user's bucket, KEYS[2] violation counter, KEYS[3] blacklist flag
+# ARGV[1] now in ms (from the caller: deterministic), ARGV[2] permits per second (>= 1),
+# ARGV[3] violations before the blacklist (0 = never), ARGV[4] violation/blacklist TTL in seconds
+# Returns {allowed 1|0, blacklisted 1|0, retry_after_ms}.
+RATE_LIMIT_SOURCE = """
+if redis.call('EXISTS', KEYS[3]) == 1 then
+  return {0, 1, redis.call('PTTL', KEYS[3])}
+end
+local now = tonumber(ARGV[1]) * 1000
+local permits = tonumber(ARGV[2])
+local ttl = tonumber(ARGV[4])
+local interval = math.floor(1000000 / permits)
+local tolerance = interval * permits
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then
+  tat = now
+end
+local new_tat = tat + interval
+if new_tat - now <= tolerance then
+  redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', math.ceil((new_tat - now) / 1000))
+  return {1, 0, 0}
+end
+local violations = redis.call('INCR', KEYS[2])
+if violations == 1 then
+  redis.call('EXPIRE', KEYS[2], ttl)
+end
+local blacklist_after = tonumber(ARGV[3])
+if blacklist_after > 0 and violations >= blacklist_after then
+  redis.call('SET', KEYS[3], '1', 'EX', ttl)
+  redis.call('DEL', KEYS[2])
+  return {0, 1, ttl * 1000}
+end
+return {0, 0, math.ceil((new_tat - now - tolerance) / 1000)}
+"""
+
+RATE_LIMIT = RedisScript("rate_limit_gcra", RATE_LIMIT_SOURCE)
