@@ -1,6 +1,19 @@
-from django.contrib import admin
+from functools import partial
 
+from django.contrib import admin, messages
+from django.db import transaction
+from django.utils.translation import gettext_lazy as _
+
+from apps.common.errors import GroupBuyError
+from apps.tags.forms import CrowdTagJobForm
 from apps.tags.models import CrowdTag, CrowdTagDetail, CrowdTagJob
+from apps.tags.services import CLAIMABLE_STATUSES, crowd_tag_job_reset
+from apps.tags.tasks import rebuild_crowd_tag_bitmap, run_crowd_tag_job
+
+
+def _rebuild_after_commit(tag_ids) -> None:
+    for tag_id in sorted(set(tag_ids)):
+        transaction.on_commit(partial(rebuild_crowd_tag_bitmap.delay, tag_id))
 
 
 @admin.register(CrowdTag)
@@ -8,20 +21,117 @@ class CrowdTagAdmin(admin.ModelAdmin):
     list_display = ("tag_id", "tag_name", "statistics", "update_time")
     search_fields = ("tag_id", "tag_name")
     readonly_fields = ("statistics",)
+    actions = ("rebuild_bitmaps",)
+
+    @admin.action(description=_("Rebuild the Redis bitmap from the members"))
+    def rebuild_bitmaps(self, request, queryset):
+        tag_ids = list(queryset.values_list("tag_id", flat=True))
+        _rebuild_after_commit(tag_ids)
+        self.message_user(
+            request,
+            _("Bitmap rebuild queued for %(count)d tag(s): %(tags)s. Member counts are recounted too.")
+            % {"count": len(tag_ids), "tags": ", ".join(tag_ids)},
+            messages.SUCCESS,
+        )
 
 
 @admin.register(CrowdTagDetail)
 class CrowdTagDetailAdmin(admin.ModelAdmin):
+    """Members edited by hand: every change queues a rebuild, which also recounts the tag's statistics."""
+
     list_display = ("tag", "user_id", "create_time")
     list_filter = ("tag",)
     search_fields = ("user_id", "tag__tag_id")
     autocomplete_fields = ("tag",)
 
+    def save_model(self, request, obj, form, change):
+        old_tag_id = form.initial.get("tag") if change else None
+        super().save_model(request, obj, form, change)
+        _rebuild_after_commit([tag_id for tag_id in (obj.tag_id, old_tag_id) if tag_id])
+
+    def delete_model(self, request, obj):
+        tag_id = obj.tag_id
+        super().delete_model(request, obj)
+        _rebuild_after_commit([tag_id])
+
+    def delete_queryset(self, request, queryset):
+        tag_ids = list(queryset.values_list("tag_id", flat=True).distinct())
+        super().delete_queryset(request, queryset)
+        _rebuild_after_commit(tag_ids)
+
 
 @admin.register(CrowdTagJob)
 class CrowdTagJobAdmin(admin.ModelAdmin):
-    list_display = ("batch_id", "tag", "tag_type", "status", "progress", "stat_start_time", "stat_end_time")
+    form = CrowdTagJobForm
+    list_display = ("batch_id", "tag", "tag_type", "status", "progress", "short_error", "update_time")
     list_filter = ("status", "tag_type")
     search_fields = ("batch_id", "tag__tag_id")
     autocomplete_fields = ("tag",)
-    readonly_fields = ("status", "progress", "error")
+    readonly_fields = ("status", "progress", "error", "update_time")
+    actions = ("run_jobs", "reset_jobs")
+    fieldsets = (
+        (None, {"fields": ("batch_id", "tag", "tag_type")}),
+        (_("CSV import"), {"fields": ("source_file",)}),
+        (_("Trading history"), {"fields": ("tag_rule", "stat_start_time", "stat_end_time")}),
+        (_("Progress"), {"fields": ("status", "progress", "error", "update_time")}),
+    )
+
+    @admin.display(description=_("last error"))
+    def short_error(self, job: CrowdTagJob) -> str:
+        return job.error if len(job.error) <= 120 else f"{job.error[:117]}..."
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and obj.status == CrowdTagJob.Status.RUNNING:
+            return (*self.form.Meta.fields, *self.readonly_fields)
+        return self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        # Write only what the form edited: status/progress belong to the running job, not to this page.
+        fields = [name for name in form.changed_data if name in form.Meta.fields]
+        if fields:
+            obj.save(update_fields=[*fields, "update_time"])
+
+    @admin.action(description=_("Run the selected jobs"))
+    def run_jobs(self, request, queryset):
+        jobs = list(queryset.only("pk", "batch_id", "status").order_by("pk"))
+        runnable = [job for job in jobs if job.status in CLAIMABLE_STATUSES]
+        skipped = [job for job in jobs if job.status not in CLAIMABLE_STATUSES]
+        for job in runnable:
+            transaction.on_commit(partial(run_crowd_tag_job.delay, job.pk))
+        if runnable:
+            self.message_user(
+                request,
+                _("Queued %(count)d job(s): %(jobs)s. Their status and progress show in this list.")
+                % {"count": len(runnable), "jobs": ", ".join(job.batch_id for job in runnable)},
+                messages.SUCCESS,
+            )
+        if skipped:
+            self.message_user(
+                request,
+                _("Not run, only new or reset jobs run (reset a done or failed job first): %(jobs)s")
+                % {"jobs": ", ".join(f"{job.batch_id} ({job.get_status_display()})" for job in skipped)},
+                messages.WARNING,
+            )
+
+    @admin.action(description=_("Reset the selected jobs (members are kept)"))
+    def reset_jobs(self, request, queryset):
+        done, refused = [], []
+        for job in queryset.only("pk", "batch_id").order_by("pk"):
+            try:
+                crowd_tag_job_reset(job_id=job.pk)
+            except GroupBuyError as exc:
+                refused.append(f"{job.batch_id}: {exc.info}")
+            else:
+                done.append(job.batch_id)
+        if done:
+            self.message_user(
+                request,
+                _("Reset %(count)d job(s): %(jobs)s. Their members are kept; run them again to re-import.")
+                % {"count": len(done), "jobs": ", ".join(done)},
+                messages.SUCCESS,
+            )
+        for reason in refused:
+            self.message_user(request, _("Not reset: %(reason)s") % {"reason": reason}, messages.ERROR)

@@ -1,0 +1,42 @@
+"""Celery tasks of crowd tags: receive ids, call one service, own the retry policy.
+
+Both tasks are idempotent: a job runs only when it can be claimed (NEW/RESET), and a rebuild always
+produces the same bitmap from the same details. Transient database/Redis errors are retried up to 3 times
+with exponential backoff; a job interrupted that way goes back to RESET so the retry can claim it again,
+and ends FAILED on the last attempt.
+"""
+
+import logging
+
+from celery import shared_task
+
+from apps.tags.models import CrowdTag
+from apps.tags.services import TRANSIENT_ERRORS, crowd_tag_job_run, crowd_tag_rebuild_bitmap
+
+logger = logging.getLogger(__name__)
+
+RETRY_POLICY = {
+    "autoretry_for": TRANSIENT_ERRORS,
+    "max_retries": 3,
+    "retry_backoff": 2,
+    "retry_backoff_max": 60,
+    "retry_jitter": True,
+    "acks_late": True,
+}
+
+
+@shared_task(bind=True, **RETRY_POLICY)
+def run_crowd_tag_job(self, job_id: int) -> int | None:
+    """Run crowd tag job ``job_id`` (pk). Returns its final status, or None if it was not claimed."""
+    job = crowd_tag_job_run(job_id=job_id, retry_transient=self.request.retries < self.max_retries)
+    return None if job is None else job.status
+
+
+@shared_task(**RETRY_POLICY)
+def rebuild_crowd_tag_bitmap(tag_id: str) -> int | None:
+    """Rebuild the bitmap of tag ``tag_id`` (the natural key) from its details. Returns the member count."""
+    tag = CrowdTag.objects.filter(tag_id=tag_id).first()
+    if tag is None:
+        logger.warning("crowd tag %s no longer exists; nothing to rebuild", tag_id)
+        return None
+    return crowd_tag_rebuild_bitmap(tag=tag)
