@@ -13,7 +13,8 @@ The rule tree (domain.md section 3):
   its discount, in parallel where independent (cached, see selectors), then prices with the plan's
   strategy; unknown plan → E0001. A tag-only discount applies to members of its tag only.
 * tag: visibility/joining from the activity's tag scope and bitmap membership; a user in the tag
-  is always allowed; a tag whose bitmap does not exist yet restricts nobody.
+  is always allowed; a tag without members yet restricts nobody. A bitmap lost from Redis falls
+  back to ``crowd_tags_detail`` (see apps/tags/selectors.py), never to "everyone may join".
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from apps.activities.selectors import (
 from apps.common.errors import GroupBuyError, ResponseCode
 from apps.common.tree import RuleNode, RuleTree
 from apps.dcc.runtime import dcc_get
-from apps.tags.bitmap import bitmap_contains, bitmap_exists
+from apps.tags.selectors import crowd_tag_membership
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ def cut_range_bucket(user_id: str) -> int:
 
 
 def _is_member(tag_id: str | None, user_id: str | None) -> bool:
-    return bool(tag_id and user_id) and bitmap_contains(tag_id, user_id)
+    return bool(tag_id) and crowd_tag_membership(tag_id=tag_id, user_id=user_id) is True
 
 
 class RootNode(RuleNode[TrialRequest, TrialContext]):
@@ -186,9 +187,10 @@ class TagNode(RuleNode[TrialRequest, TrialContext]):
         activity = ctx.activity
         if not (activity.restricts_visibility or activity.restricts_joining):
             return
-        if not bitmap_exists(activity.tag_id):
-            return  # a tag not built yet restricts nobody
-        member = _is_member(activity.tag_id, request.user_id)
+        membership = crowd_tag_membership(tag_id=activity.tag_id, user_id=request.user_id)
+        if membership is None:
+            return  # a tag without members yet restricts nobody
+        member = membership
         ctx.is_visible = member or not activity.restricts_visibility
         ctx.is_enable = member or not activity.restricts_joining
 

@@ -1,11 +1,18 @@
 """Reads of crowd tags: membership from the Redis bitmap, candidate users from trading history."""
 
+import logging
 from datetime import datetime
 
+from django.db import transaction
 from django.db.models import Count
 
-from apps.tags.bitmap import bitmap_contains, bitmap_exists
+from apps.common.redis import get_redis
+from apps.tags.bitmap import bitmap_contains, bitmap_exists, tag_bitmap_key, user_bit_index
+from apps.tags.models import CrowdTagDetail
 from apps.trade.models import Order
+
+logger = logging.getLogger(__name__)
+_REBUILD_QUEUED_SECONDS = 60
 
 
 def crowd_tag_contains(*, tag_id: str, user_id: str) -> bool:
@@ -15,6 +22,41 @@ def crowd_tag_contains(*, tag_id: str, user_id: str) -> bool:
 
 def crowd_tag_bitmap_exists(*, tag_id: str) -> bool:
     return bitmap_exists(tag_id)
+
+
+def crowd_tag_membership(*, tag_id: str, user_id: str | None) -> bool | None:
+    """Is the user in the tag? ``None`` when the tag has no members yet (it restricts nobody).
+
+    Fast path: one Redis round trip (EXISTS + GETBIT). When the bitmap is missing (Redis restarted
+    or flushed) or Redis is down, the exact answer comes from ``crowd_tags_detail`` and a rebuild
+    is queued, so a lost bitmap never opens a restricted offer to everyone.
+    """
+    key = tag_bitmap_key(tag_id)
+    redis_up = True
+    try:
+        pipe = get_redis().pipeline(transaction=False)
+        pipe.exists(key)
+        pipe.getbit(key, user_bit_index(user_id or ""))
+        exists, bit = pipe.execute()
+        if exists:
+            return bool(bit) and user_id is not None
+    except Exception as exc:  # Redis down: the database answers
+        redis_up = False
+        logger.warning("crowd tag %s: bitmap unreadable, asking the database: %s", tag_id, exc)
+    if not CrowdTagDetail.objects.filter(tag_id=tag_id).exists():
+        return None
+    if redis_up:
+        _queue_rebuild(tag_id)
+    return user_id is not None and CrowdTagDetail.objects.filter(tag_id=tag_id, user_id=user_id).exists()
+
+
+def _queue_rebuild(tag_id: str) -> None:
+    """Queue one bitmap rebuild per minute at most, however many trials notice the gap."""
+    from apps.tags.tasks import rebuild_crowd_tag_bitmap
+
+    if get_redis().set(f"{tag_bitmap_key(tag_id)}:rebuild-queued", 1, nx=True, ex=_REBUILD_QUEUED_SECONDS):
+        logger.warning("crowd tag %s: members exist but the bitmap is missing; rebuilding", tag_id)
+        transaction.on_commit(lambda: rebuild_crowd_tag_bitmap.delay(tag_id))
 
 
 def crowd_tag_trading_user_ids(*, start: datetime, end: datetime, min_paid_orders: int) -> list[str]:

@@ -139,6 +139,7 @@ class Order(TimeStampedModel):
             models.Index(fields=["user_id", "activity"], name="idx_order_user_activity"),
             models.Index(fields=["team", "status"], name="idx_order_team_status"),
             models.Index(fields=["status", "create_time"], name="idx_order_status_created"),
+            models.Index(fields=["status", "out_trade_time"], name="idx_order_status_paid_at"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["source", "channel", "out_trade_no"], name="uniq_order_out_trade_no"),

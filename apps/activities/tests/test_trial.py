@@ -12,6 +12,7 @@ from apps.activities.tests.factories import ScSkuActivityFactory
 from apps.activities.trial import TrialRequest, cut_range_bucket, java_string_hash, trial_calculate
 from apps.common.errors import GroupBuyError
 from apps.tags.bitmap import tag_bitmap_key
+from apps.tags.models import CrowdTag
 from apps.tags.tests.factories import CrowdTagFactory
 
 pytestmark = pytest.mark.django_db
@@ -94,12 +95,28 @@ def test_scope_2_restricts_joining_only(demo):
     assert (outsider.is_visible, outsider.is_enable) == (True, False)
 
 
-def test_a_tag_without_bitmap_restricts_nobody(demo):
-    from apps.common.redis import get_redis
+def test_a_tag_without_members_restricts_nobody(demo):
+    from apps.tags.models import CrowdTagDetail
+    from apps.tags.services import crowd_tag_rebuild_bitmap
 
-    get_redis().delete(tag_bitmap_key(TAG))
+    CrowdTagDetail.objects.filter(tag_id=TAG).delete()
+    crowd_tag_rebuild_bitmap(tag=CrowdTag.objects.get(tag_id=TAG))
     outsider = trial("9890005", user_id="demo1")
     assert (outsider.is_visible, outsider.is_enable) == (True, True)
+
+
+def test_a_lost_bitmap_falls_back_to_the_members_and_is_rebuilt(demo, django_capture_on_commit_callbacks):
+    from apps.common.redis import get_redis
+    from apps.tags.bitmap import bitmap_contains
+
+    get_redis().delete(tag_bitmap_key(TAG))
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        outsider = trial("9890005", user_id="demo1")
+        member = trial("9890005", user_id="xiaofuge")
+    assert (outsider.is_visible, outsider.is_enable) == (False, False)
+    assert (member.is_visible, member.is_enable) == (True, True)
+    assert len(callbacks) == 1  # one rebuild queued, however many trials noticed
+    assert bitmap_contains(TAG, "xiaofuge")
 
 
 def test_tag_only_discount_applies_to_members_only(demo):
