@@ -54,6 +54,21 @@ def set_dcc(django_capture_on_commit_callbacks):
 
 
 @pytest.fixture
+def tasks_run_inline(monkeypatch):
+    """``task.delay`` runs the task in process, whatever the broker (eager or RabbitMQ). Returns the calls."""
+    from celery.app.task import Task
+
+    calls: list[tuple[str, tuple]] = []
+
+    def delay(task, *args, **kwargs):
+        calls.append((task.name, args))
+        return task.apply(args=args, kwargs=kwargs)
+
+    monkeypatch.setattr(Task, "delay", delay)
+    return calls
+
+
+@pytest.fixture
 def mariadb(db):
     if connection.vendor != "mysql":
         service_missing("DATABASE_URL does not point at MariaDB (set DATABASE_URL=mysql://...)")

@@ -105,7 +105,9 @@ def test_a_tag_without_members_restricts_nobody(demo):
     assert (outsider.is_visible, outsider.is_enable) == (True, True)
 
 
-def test_a_lost_bitmap_falls_back_to_the_members_and_is_rebuilt(demo, django_capture_on_commit_callbacks):
+def test_a_lost_bitmap_falls_back_to_the_members_and_is_rebuilt(
+    demo, django_capture_on_commit_callbacks, tasks_run_inline
+):
     from apps.common.redis import get_redis
     from apps.tags.bitmap import bitmap_contains
 
@@ -116,6 +118,7 @@ def test_a_lost_bitmap_falls_back_to_the_members_and_is_rebuilt(demo, django_cap
     assert (outsider.is_visible, outsider.is_enable) == (False, False)
     assert (member.is_visible, member.is_enable) == (True, True)
     assert len(callbacks) == 1  # one rebuild queued, however many trials noticed
+    assert tasks_run_inline == [("apps.tags.tasks.rebuild_crowd_tag_bitmap", (TAG,))]
     assert bitmap_contains(TAG, "xiaofuge")
 
 
