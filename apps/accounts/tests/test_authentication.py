@@ -26,8 +26,9 @@ SECRET = "s01c01-secret-0123456789abcdef"
 
 
 @pytest.fixture(autouse=True)
-def _signed_urls(settings):
+def _signed_urls(settings, client):
     settings.ROOT_URLCONF = "apps.accounts.tests.urls_signed"
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"  # messages are asserted in the source language
 
 
 @pytest.fixture
