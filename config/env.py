@@ -32,6 +32,8 @@ def database_config(default_sqlite: Path) -> dict:
     config = env.db_url("DATABASE_URL", default=f"sqlite:///{default_sqlite}")
     if config["ENGINE"] == "django.db.backends.sqlite3":
         default_sqlite.parent.mkdir(parents=True, exist_ok=True)
+        # Writers take the lock when their transaction begins: no upgrade deadlocks between threads.
+        config.setdefault("OPTIONS", {}).update({"transaction_mode": "IMMEDIATE", "timeout": 20})
     if config["ENGINE"] == "django.db.backends.mysql":
         options = config.setdefault("OPTIONS", {})
         options.setdefault("charset", "utf8mb4")

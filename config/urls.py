@@ -14,6 +14,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/gbm/index/", include("apps.activities.urls")),
+    path("api/v1/gbm/trade/", include("apps.trade.urls")),
     path("api/v1/gbm/dcc/", include("apps.dcc.urls")),
     path("api/v1/login/token", TokenLoginApi.as_view(), name="login-token"),
     path("api/v1/mall/", include("apps.storefront.api_urls")),

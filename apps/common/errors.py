@@ -16,6 +16,8 @@ class ResponseCode(Enum):
     UPDATE_ZERO = ("0004", _("update affected no row"), HTTPStatus.OK)
     HTTP_EXCEPTION = ("0005", _("downstream HTTP call failed"), HTTPStatus.OK)
     RATE_LIMITED = ("0006", _("too many requests, please try again later"), HTTPStatus.TOO_MANY_REQUESTS)
+    # Not in the reference table: a dependency (Redis) is down and the request must not proceed.
+    SERVICE_UNAVAILABLE = ("0007", _("service temporarily unavailable, please retry"), HTTPStatus.SERVICE_UNAVAILABLE)
     E0001 = ("E0001", _("no calculator for the discount's market plan"), HTTPStatus.OK)
     E0002 = ("E0002", _("no group-buy configuration for this goods and channel"), HTTPStatus.OK)
     E0003 = ("E0003", _("the activity is downgraded, please try again later"), HTTPStatus.OK)

@@ -13,6 +13,7 @@ root until a node routes nowhere; that node's return value is the result.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -26,6 +27,15 @@ Req = TypeVar("Req")
 Ctx = TypeVar("Ctx")
 
 _pools: dict[int, ThreadPoolExecutor] = {}
+
+
+def _forget_pools_in_child() -> None:
+    # A forked child (gunicorn/celery prefork, multiprocessing) inherits the pool objects but not their
+    # threads: work submitted to them would never run. Each process builds its own.
+    _pools.clear()
+
+
+os.register_at_fork(after_in_child=_forget_pools_in_child)
 
 
 def _pool(size: int) -> ThreadPoolExecutor:

@@ -5,3 +5,9 @@ from django.utils.translation import gettext_lazy as _
 class TradeConfig(AppConfig):
     name = "apps.trade"
     verbose_name = _("Teams and orders")
+
+    def ready(self) -> None:
+        from apps.common.redis_state import register_rebuilder
+        from apps.trade.redis_state import rebuild_team_stock
+
+        register_rebuilder("team stock", rebuild_team_stock)

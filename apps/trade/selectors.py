@@ -93,3 +93,14 @@ def countdown(valid_end_time: datetime, now: datetime | None = None) -> str:
     """ "HH:mm:ss" until the team expires (00:00:00 once past)."""
     seconds = max(0, int((valid_end_time - (now or timezone.now())).total_seconds()))
     return f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def live_teams_for_stock() -> list[tuple[Team, list[str]]]:
+    """Teams in progress with the out_trade_nos of their live orders (for rebuilding team stock)."""
+    teams = list(Team.objects.filter(status=Team.Status.IN_PROGRESS).select_related("activity"))
+    live: dict[str, list[str]] = {team.team_id: [] for team in teams}
+    for team_id, out_trade_no in Order.objects.filter(
+        team_id__in=list(live), status__in=OPEN_ORDER_STATUSES
+    ).values_list("team_id", "out_trade_no"):
+        live[team_id].append(out_trade_no)
+    return [(team, live[team.team_id]) for team in teams]

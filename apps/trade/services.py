@@ -1,0 +1,160 @@
+"""Writes of teams and orders. Every state change of a team or order goes through here."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.db import IntegrityError, OperationalError, transaction
+from django.db.models import F
+from django.utils import timezone
+from prometheus_client import Counter
+from redis.exceptions import RedisError
+
+from apps.common.errors import GroupBuyError, ResponseCode
+from apps.trade.ids import ID_ATTEMPTS, new_order_id, new_team_id
+from apps.trade.lock import LockCommand, LockContext, LockResult, existing_order, lock_chain, replay
+from apps.trade.models import Order, Team
+from apps.trade.team_stock import Occupation, team_seat_occupy, team_seat_release
+
+logger = logging.getLogger(__name__)
+
+LOCKS = Counter("gbm_locks_total", "Lock order attempts by outcome", ["outcome"])
+_DEADLOCK_ATTEMPTS = 3
+_RETRYABLE_DB_ERRORS = {1205, 1213}  # MariaDB lock wait timeout, deadlock
+
+
+def order_lock(*, command: LockCommand) -> LockResult:
+    """Lock a seat for ``command``: open a new team or join ``command.team_id``.
+
+    Idempotent on (source, channel, out_trade_no): a retry returns the same order, also when
+    retries race each other — a retry refused because its twin just won (take limit, unique keys)
+    looks again and answers with the twin's order. A join first occupies a Redis seat; every
+    failure after that gives the seat back. The database's ``lock_count < target_count`` guard is
+    the last word.
+    """
+    try:
+        result, outcome = _lock(command)
+    except GroupBuyError as exc:
+        winner = existing_order(command)
+        if winner is None:
+            LOCKS.labels(exc.code).inc()
+            raise
+        result, outcome = replay(winner, command), "replay"
+    LOCKS.labels(outcome).inc()
+    return result
+
+
+def _lock(command: LockCommand) -> tuple[LockResult, str]:
+    ctx = LockContext()
+    replayed = lock_chain.run(command, ctx)
+    if replayed is not None:
+        return replayed, "replay"
+    seat_taken = _occupy_seat(command, ctx) if ctx.team is not None else False
+    try:
+        order = _write_with_retry(command, ctx)
+    except BaseException as exc:
+        if seat_taken:
+            team_seat_release(team_id=ctx.team.team_id, out_trade_no=command.out_trade_no)
+        if isinstance(exc, IntegrityError):
+            # A concurrent lock with the same out_trade_no or the same take slot (biz_id) won.
+            raise GroupBuyError(ResponseCode.E0103) from None
+        raise
+    return LockResult.of(order), "locked"
+
+
+def _occupy_seat(command: LockCommand, ctx: LockContext) -> bool:
+    """True when this call took a seat (and so must give it back on failure)."""
+    team = ctx.team
+    try:
+        occupation = team_seat_occupy(
+            team_id=team.team_id,
+            out_trade_no=command.out_trade_no,
+            target=team.target_count,
+            valid_minutes=ctx.trial.activity.valid_time,
+        )
+    except (RedisError, OSError) as exc:
+        logger.warning("team stock unavailable for team %s: %s", team.team_id, exc)
+        raise GroupBuyError(ResponseCode.SERVICE_UNAVAILABLE, "team stock unavailable, please retry") from None
+    if occupation is Occupation.FULL:
+        raise GroupBuyError(ResponseCode.E0008)
+    # DUPLICATE: a retry of this very order holds the seat; the database settles which one wins.
+    return occupation is Occupation.TAKEN
+
+
+def _write_with_retry(command: LockCommand, ctx: LockContext) -> Order:
+    for attempt in range(1, _DEADLOCK_ATTEMPTS + 1):
+        try:
+            with transaction.atomic():
+                return _write(command, ctx)
+        except OperationalError as exc:
+            if exc.args and exc.args[0] in _RETRYABLE_DB_ERRORS and attempt < _DEADLOCK_ATTEMPTS:
+                logger.info("lock transaction retried after %s", exc.args)
+                continue
+            raise
+    raise AssertionError("unreachable")
+
+
+def _write(command: LockCommand, ctx: LockContext) -> Order:
+    now = timezone.now()
+    trial = ctx.trial
+    if ctx.team is not None:
+        joined = Team.objects.filter(
+            team_id=ctx.team.team_id,
+            status=Team.Status.IN_PROGRESS,
+            lock_count__lt=F("target_count"),
+            valid_end_time__gt=now,
+        ).update(lock_count=F("lock_count") + 1, update_time=now)
+        if not joined:
+            raise GroupBuyError(ResponseCode.E0005)
+        team = ctx.team
+    else:
+        team = _create_with_fresh_id(
+            Team,
+            "team_id",
+            new_team_id,
+            activity_id=command.activity_id,
+            source=command.source,
+            channel=command.channel,
+            original_price=trial.original_price,
+            deduction_price=trial.deduction_price,
+            pay_price=trial.pay_price,
+            target_count=trial.activity.target,
+            lock_count=1,
+            complete_count=0,
+            status=Team.Status.IN_PROGRESS,
+            valid_start_time=now,
+            valid_end_time=now + timedelta(minutes=trial.activity.valid_time),
+            notify_type=command.notify_type,
+            notify_url=command.notify_url,
+        )
+    return _create_with_fresh_id(
+        Order,
+        "order_id",
+        new_order_id,
+        user_id=command.user_id,
+        team=team,
+        activity_id=command.activity_id,
+        sku_id=command.goods_id,
+        source=command.source,
+        channel=command.channel,
+        original_price=trial.original_price,
+        deduction_price=trial.deduction_price,
+        pay_price=trial.pay_price,
+        status=Order.Status.LOCKED,
+        out_trade_no=command.out_trade_no,
+        biz_id=ctx.biz_id,
+    )
+
+
+def _create_with_fresh_id(model, id_field: str, make_id, **fields):
+    """Insert with a random id; a collision on the id (only) is retried in a savepoint."""
+    for _ in range(ID_ATTEMPTS):
+        candidate = make_id()
+        try:
+            with transaction.atomic():
+                return model.objects.create(**{id_field: candidate}, **fields)
+        except IntegrityError:
+            if not model.objects.filter(**{id_field: candidate}).exists():
+                raise  # another unique key (out_trade_no, biz_id): the caller decides
+    raise IntegrityError(f"no free {id_field} after {ID_ATTEMPTS} attempts")

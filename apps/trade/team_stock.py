@@ -1,0 +1,113 @@
+"""Team stock in Redis: lock-free seat occupation for joiners, with recovery.
+
+Per team (all keys share one hash tag, so a script may touch them together):
+
+* ``occupied`` — seats taken by joiners so far (the leader's seat is implicit);
+* ``recovered`` — seats given back by refunds of unformed teams (issue: refunds), each once;
+* ``seat:{out_trade_no}`` — the marker of one order's seat, so a retry of the same order never
+  takes a second seat.
+
+A joiner may take a seat while ``occupied < target - 1 + recovered``. The counters only grow
+(a refund raises ``recovered`` rather than lowering ``occupied``), so there is no read-modify-write
+race to lose; the only decrement is giving back a seat whose order never got written.
+
+Redis is a cache of the database: ``team_stock_rebuild`` recomputes it from ``lock_count``, and
+the database's ``lock_count < target_count`` guard alone already makes oversell impossible.
+Every key expires ``valid_time + 60`` minutes after the team opened.
+"""
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+from apps.common.redis import get_redis
+from apps.common.redis_scripts import RedisScript
+
+
+class Occupation(IntEnum):
+    FULL = 0
+    TAKEN = 1
+    DUPLICATE = 2  # this order already holds a seat (a retry)
+
+
+def _keys(team_id: str, out_trade_no: str = "") -> list[str]:
+    base = f"gbm:team_stock:{{{team_id}}}"
+    return [f"{base}:occupied", f"{base}:recovered", f"{base}:seat:{out_trade_no}"]
+
+
+# KEYS: occupied, recovered, seat marker. ARGV: joiner capacity (target - 1), TTL seconds.
+_OCCUPY = RedisScript(
+    "team_seat_occupy",
+    """
+if redis.call('EXISTS', KEYS[3]) == 1 then
+  return 2
+end
+local capacity = tonumber(ARGV[1]) + tonumber(redis.call('GET', KEYS[2]) or '0')
+if tonumber(redis.call('GET', KEYS[1]) or '0') >= capacity then
+  return 0
+end
+redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+redis.call('SET', KEYS[3], '1', 'EX', ARGV[2])
+return 1
+""",
+)
+
+# Give back a seat whose order was never written. KEYS: occupied, recovered, seat marker.
+_RELEASE = RedisScript(
+    "team_seat_release",
+    """
+if redis.call('DEL', KEYS[3]) == 1 and tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then
+  redis.call('DECR', KEYS[1])
+  return 1
+end
+return 0
+""",
+)
+
+# Set both counters and the markers of the live orders. KEYS: occupied, recovered, then markers.
+_REBUILD = RedisScript(
+    "team_stock_rebuild",
+    """
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+redis.call('SET', KEYS[2], '0', 'EX', ARGV[2])
+for i = 3, #KEYS do
+  redis.call('SET', KEYS[i], '1', 'EX', ARGV[2])
+end
+return #KEYS - 2
+""",
+)
+
+
+def _ttl_seconds(valid_minutes: int) -> int:
+    return (valid_minutes + 60) * 60
+
+
+def team_seat_occupy(*, team_id: str, out_trade_no: str, target: int, valid_minutes: int) -> Occupation:
+    """Take one joiner seat for this order. Redis errors propagate (the caller refuses the lock)."""
+    result = _OCCUPY(keys=_keys(team_id, out_trade_no), args=[target - 1, _ttl_seconds(valid_minutes)])
+    return Occupation(int(result))
+
+
+def team_seat_release(*, team_id: str, out_trade_no: str) -> bool:
+    """Give the seat back after a failure between occupation and commit."""
+    return bool(_RELEASE(keys=_keys(team_id, out_trade_no)))
+
+
+@dataclass(frozen=True)
+class TeamStock:
+    occupied: int
+    recovered: int
+
+    def joiners(self) -> int:
+        """Joiner seats held right now: what ``lock_count - 1`` must equal."""
+        return self.occupied - self.recovered
+
+
+def team_stock_read(*, team_id: str) -> TeamStock:
+    occupied, recovered = get_redis().mget(_keys(team_id)[:2])
+    return TeamStock(int(occupied or 0), int(recovered or 0))
+
+
+def team_stock_rebuild_one(*, team_id: str, lock_count: int, live_out_trade_nos: list[str], valid_minutes: int) -> None:
+    keys = _keys(team_id)[:2] + [_keys(team_id, no)[2] for no in live_out_trade_nos]
+    _REBUILD(keys=keys, args=[max(lock_count - 1, 0), _ttl_seconds(valid_minutes)])

@@ -1,0 +1,227 @@
+"""Lock order through the service and the signed API: every rule of the chain, faults, rebuild."""
+
+import json
+import re
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.db import DatabaseError
+from django.utils import timezone
+
+from apps.accounts.signing import signed_headers
+from apps.activities.models import Activity
+from apps.common.errors import GroupBuyError
+from apps.common.redis import get_redis
+from apps.trade.lock import LockCommand
+from apps.trade.models import NotifyType, Order, Team
+from apps.trade.services import order_lock
+from apps.trade.team_stock import team_stock_read
+from apps.trade.tests.invariants import assert_trade_invariants
+
+pytestmark = pytest.mark.django_db
+
+URL = "/api/v1/gbm/trade/lock_market_pay_order"
+
+
+@pytest.fixture
+def demo():
+    call_command("load_demo")
+
+
+def lock(user_id="demo1", out_trade_no=None, team_id=None, goods_id="9890001", activity_id=100123, **kwargs):
+    return order_lock(
+        command=LockCommand(
+            user_id=user_id, source="s01", channel="c01", goods_id=goods_id, activity_id=activity_id,
+            out_trade_no=out_trade_no or f"OTN-{user_id}-{goods_id}", team_id=team_id, **kwargs,
+        )
+    )  # fmt: skip
+
+
+def refused(**kwargs) -> str:
+    with pytest.raises(GroupBuyError) as caught:
+        lock(**kwargs)
+    return caught.value.code
+
+
+def test_first_lock_opens_a_team(demo):
+    before = timezone.now()
+    result = lock(user_id="demo1", notify_type=NotifyType.HTTP, notify_url="http://127.0.0.1:9/cb")
+    team = Team.objects.get(team_id=result.team_id)
+    order = Order.objects.get(order_id=result.order_id)
+    assert re.fullmatch(r"\d{8}", result.team_id) and re.fullmatch(r"\d{12}", result.order_id)
+    assert (team.lock_count, team.complete_count, team.target_count, team.status) == (1, 0, 3, 0)
+    assert before + timedelta(minutes=15) <= team.valid_end_time <= timezone.now() + timedelta(minutes=15)
+    assert (team.notify_type, team.notify_url) == ("HTTP", "http://127.0.0.1:9/cb")
+    assert (order.status, str(order.pay_price), order.biz_id) == (0, "80.00", "100123_demo1_1")
+    assert (str(result.original_price), str(result.deduction_price)) == ("100.00", "20.00")
+    assert_trade_invariants()
+
+
+def test_joiners_take_seats_until_the_team_is_full(demo):
+    team_id = lock(user_id="demo1").team_id
+    lock(user_id="demo2", team_id=team_id)
+    assert team_stock_read(team_id=team_id).joiners() == 1
+    lock(user_id="demo3", team_id=team_id)
+    assert Team.objects.get(team_id=team_id).lock_count == 3
+    assert refused(user_id="demo4", team_id=team_id) == "E0006"
+    assert_trade_invariants()
+
+
+def test_a_retry_returns_the_same_order(demo):
+    first = lock(user_id="demo1", out_trade_no="RETRY-1")
+    again = lock(user_id="demo1", out_trade_no="RETRY-1", goods_id="9890002", activity_id=100124)
+    assert again == first
+    assert Order.objects.count() == 1
+
+
+def test_another_user_cannot_reuse_an_out_trade_no(demo):
+    lock(user_id="demo1", out_trade_no="MINE")
+    assert refused(user_id="demo2", out_trade_no="MINE") == "0002"
+    assert Order.objects.count() == 1
+
+
+def test_take_limit(demo):
+    lock(user_id="demo1", out_trade_no="A")
+    assert refused(user_id="demo1", out_trade_no="B") == "E0103"
+
+
+def test_unknown_foreign_and_expired_teams(demo):
+    assert refused(user_id="demo1", team_id="99999999") == "0002"
+    other = lock(user_id="demo2", goods_id="9890002", activity_id=100124).team_id
+    assert refused(user_id="demo1", team_id=other) == "0002"  # a team of another activity
+    team_id = lock(user_id="demo3").team_id
+    Team.objects.filter(team_id=team_id).update(valid_start_time=timezone.now() - timedelta(hours=1),
+                                                valid_end_time=timezone.now() - timedelta(minutes=1))  # fmt: skip
+    assert refused(user_id="demo4", team_id=team_id) == "E0005"
+
+
+def test_crowd_tag_and_activity_state(demo):
+    assert refused(user_id="demo1", goods_id="9890005", activity_id=100127) == "E0007"
+    assert lock(user_id="xiaofuge", goods_id="9890005", activity_id=100127).order_id
+    Activity.objects.filter(activity_id=100124).update(status=Activity.Status.CREATED)
+    assert refused(user_id="demo1", goods_id="9890002", activity_id=100124) == "E0101"
+    Activity.objects.filter(activity_id=100125).update(start_time=timezone.now() + timedelta(days=1))
+    assert refused(user_id="demo1", goods_id="9890003", activity_id=100125) == "E0102"
+
+
+def test_activity_must_match_the_goods_mapping(demo):
+    assert refused(user_id="demo1", goods_id="9890001", activity_id=100124) == "E0002"
+
+
+def test_redis_stock_full_is_e0008_and_writes_nothing(demo):
+    team_id = lock(user_id="demo1").team_id
+    get_redis().set(f"gbm:team_stock:{{{team_id}}}:occupied", 2)  # Redis believes both seats are gone
+    assert refused(user_id="demo2", team_id=team_id) == "E0008"
+    assert Team.objects.get(team_id=team_id).lock_count == 1
+
+
+def test_a_database_failure_after_occupation_gives_the_seat_back(demo, monkeypatch):
+    team_id = lock(user_id="demo1").team_id
+
+    def broken_id():
+        raise DatabaseError("disk full")
+
+    monkeypatch.setattr("apps.trade.services.new_order_id", broken_id)
+    with pytest.raises(DatabaseError):
+        lock(user_id="demo2", team_id=team_id)
+    assert team_stock_read(team_id=team_id).joiners() == 0
+    assert Team.objects.get(team_id=team_id).lock_count == 1  # the join was rolled back
+    monkeypatch.undo()
+    lock(user_id="demo2", team_id=team_id)
+    assert_trade_invariants()
+
+
+def test_redis_unreachable_refuses_joins_cleanly_and_still_opens_teams(demo, settings):
+    team_id = lock(user_id="demo1").team_id
+    settings.CACHES = {
+        "default": {
+            **settings.CACHES["default"],
+            "LOCATION": "redis://127.0.0.1:1/0",
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2},
+        }
+    }
+    assert refused(user_id="demo2", team_id=team_id) == "0007"
+    assert Team.objects.get(team_id=team_id).lock_count == 1
+    assert not Order.objects.filter(user_id="demo2").exists()
+    opened = lock(user_id="demo3")  # a new team needs no seat counter
+    assert Team.objects.get(team_id=opened.team_id).lock_count == 1
+
+
+def test_rebuild_team_stock_restores_redis_from_the_database(demo):
+    team_id = lock(user_id="demo1").team_id
+    lock(user_id="demo2", team_id=team_id)
+    get_redis().flushdb()
+    call_command("rebuild_team_stock")
+    assert team_stock_read(team_id=team_id).joiners() == 1
+    lock(user_id="demo3", team_id=team_id)  # the last seat, counted on the rebuilt stock
+    assert team_stock_read(team_id=team_id).joiners() == 2
+    assert_trade_invariants()
+
+
+# --- the signed API ---------------------------------------------------------------------------
+
+
+def post(client, body: dict):
+    raw = json.dumps(body).encode()
+    headers = signed_headers("s01c01-demo-secret", "POST", URL, raw)
+    return client.post(URL, data=raw, content_type="application/json", headers=headers, HTTP_ACCEPT_LANGUAGE="en")
+
+
+def body(**overrides):
+    data = {"userId": "demo1", "activityId": 100123, "goodsId": "9890001", "source": "s01", "channel": "c01",
+            "outTradeNo": "API-1", "notifyConfigVO": {"notifyType": "MQ"}}  # fmt: skip
+    data.update(overrides)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def test_api_locks_and_replays(client, demo):
+    first = post(client, body()).json()
+    assert first["code"] == "0000", first
+    data = first["data"]
+    assert set(data) == {"orderId", "teamId", "originalPrice", "deductionPrice", "payPrice", "tradeOrderStatus"}
+    assert (data["payPrice"], data["tradeOrderStatus"]) == ("80.00", 0)
+    assert post(client, body()).json()["data"] == data
+    join = post(client, body(userId="demo2", outTradeNo="API-2", teamId=data["teamId"], notifyConfigVO=None))
+    assert join.json()["data"]["teamId"] == data["teamId"]
+
+
+def test_api_notify_config(client, demo):
+    http = post(client, body(notifyConfigVO={"notifyType": "HTTP", "notifyUrl": "http://127.0.0.1:8000/cb"}))
+    team = Team.objects.get(team_id=http.json()["data"]["teamId"])
+    assert (team.notify_type, team.notify_url) == ("HTTP", "http://127.0.0.1:8000/cb")
+    flat = post(client, body(userId="demo2", outTradeNo="API-F", notifyConfigVO=None, notifyUrl="https://m.example/cb"))
+    assert Team.objects.get(team_id=flat.json()["data"]["teamId"]).notify_type == "HTTP"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "fields"),
+    [
+        ({"activityId": None}, {"activityId"}),
+        ({"activityId": "abc"}, {"activityId"}),
+        ({"teamId": "123"}, {"teamId"}),
+        ({"outTradeNo": ""}, {"outTradeNo"}),
+        ({"notifyConfigVO": {"notifyType": "HTTP"}}, {"notifyUrl"}),
+        ({"notifyConfigVO": {"notifyType": "SMS"}}, {"notifyConfigVO"}),
+        ({"notifyUrl": "not a url", "notifyConfigVO": None}, {"notifyUrl"}),
+    ],
+)
+def test_api_bad_input_is_0002(client, demo, overrides, fields):
+    response = post(client, body(**overrides))
+    payload = response.json()
+    assert (response.status_code, payload["code"]) == (400, "0002"), payload
+    assert set(payload["data"]) == fields
+    assert not Order.objects.exists()
+
+
+def test_api_business_rejections_are_200_with_codes(client, demo):
+    post(client, body())
+    limited = post(client, body(outTradeNo="API-X"))
+    assert (limited.status_code, limited.json()["code"]) == (200, "E0103")
+    stolen = post(client, body(userId="demo2"))
+    assert (stolen.status_code, stolen.json()["code"]) == (400, "0002")
+
+
+def test_api_requires_a_signature(client, demo):
+    response = client.post(URL, data=json.dumps(body()), content_type="application/json")
+    assert (response.status_code, response.json()["code"]) == (401, "E0201")
