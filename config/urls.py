@@ -4,7 +4,6 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from apps.accounts.apis import TokenLoginApi
 from apps.common import views as common_views
 
 urlpatterns = [
@@ -16,10 +15,13 @@ urlpatterns = [
     path("api/v1/gbm/index/", include("apps.activities.urls")),
     path("api/v1/gbm/trade/", include("apps.trade.urls")),
     path("api/v1/gbm/dcc/", include("apps.dcc.urls")),
-    path("api/v1/login/token", TokenLoginApi.as_view(), name="login-token"),
+    path("api/v1/", include("apps.accounts.api_urls")),
+    path("api/v1/", include("apps.payments.api_urls")),
     path("api/v1/mall/", include("apps.storefront.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("", include("apps.accounts.urls")),
+    path("", include("apps.payments.urls")),
     path("", include("apps.storefront.urls")),
 ]
 
