@@ -8,10 +8,13 @@ from rest_framework.views import APIView
 
 from apps.accounts.authentication import ChannelSignatureAuthentication, IsSignedChannel
 from apps.common.api import success
+from apps.common.errors import GroupBuyError, ResponseCode
 from apps.common.serializers import IdField, MoneyField
 from apps.trade.lock import LockCommand
 from apps.trade.models import NotifyType
-from apps.trade.services import order_lock
+from apps.trade.selectors import team_progress
+from apps.trade.services import order_lock, order_settle
+from apps.trade.settle import SettleCommand
 
 
 class NotifyConfigIn(serializers.Serializer):
@@ -87,6 +90,109 @@ class LockApi(APIView):
                     "deductionPrice": result.deduction_price,
                     "payPrice": result.pay_price,
                     "tradeOrderStatus": result.status,
+                }
+            ).data
+        )
+
+
+class TradeTimeField(serializers.DateTimeField):
+    """Accepts "yyyy-MM-dd HH:mm:ss" (the reference's format, local time) or ISO-8601."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(input_formats=["%Y-%m-%d %H:%M:%S", "iso-8601"], **kwargs)
+
+
+class SettleRequest(serializers.Serializer):
+    userId = IdField()
+    source = IdField(max_length=16)
+    channel = IdField(max_length=16)
+    outTradeNo = IdField()
+    outTradeTime = TradeTimeField()
+
+
+class SettleOut(serializers.Serializer):
+    userId = serializers.CharField()
+    teamId = serializers.CharField()
+    activityId = serializers.IntegerField()
+    outTradeNo = serializers.CharField()
+
+
+class SettleApi(APIView):
+    authentication_classes = [ChannelSignatureAuthentication]
+    permission_classes = [IsSignedChannel]
+
+    @extend_schema(
+        operation_id="settlement_market_pay_order",
+        request=SettleRequest,
+        responses=SettleOut,
+        summary="Record a payment; the last seat paid completes the team (idempotent)",
+    )
+    def post(self, request: Request) -> Response:
+        params = SettleRequest(data=request.data)
+        params.is_valid(raise_exception=True)
+        data = params.validated_data
+        result = order_settle(
+            command=SettleCommand(
+                user_id=data["userId"],
+                source=data["source"],
+                channel=data["channel"],
+                out_trade_no=data["outTradeNo"],
+                out_trade_time=data["outTradeTime"],
+            )
+        )
+        return success(
+            SettleOut(
+                {
+                    "userId": result.user_id,
+                    "teamId": result.team_id,
+                    "activityId": result.activity_id,
+                    "outTradeNo": result.out_trade_no,
+                }
+            ).data
+        )
+
+
+class TeamProgressParams(serializers.Serializer):
+    teamId = serializers.RegexField(r"^\d{8}$")
+    source = IdField(max_length=16)
+    channel = IdField(max_length=16)
+
+
+class TeamProgressOut(serializers.Serializer):
+    teamId = serializers.CharField()
+    status = serializers.IntegerField()
+    targetCount = serializers.IntegerField()
+    lockCount = serializers.IntegerField()
+    completeCount = serializers.IntegerField()
+    validEndTime = serializers.DateTimeField()
+
+
+class TeamProgressApi(APIView):
+    authentication_classes = [ChannelSignatureAuthentication]
+    permission_classes = [IsSignedChannel]
+
+    @extend_schema(
+        operation_id="team_progress",
+        parameters=[TeamProgressParams],
+        responses=TeamProgressOut,
+        summary="A team's seats and status (the calling channel's teams only)",
+    )
+    def get(self, request: Request) -> Response:
+        params = TeamProgressParams(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        data = params.validated_data
+        team = team_progress(team_id=data["teamId"], source=data["source"], channel=data["channel"])
+        if team is None:
+            raise GroupBuyError(ResponseCode.ILLEGAL_PARAMETER, "no such team", data={"teamId": ["no such team"]})
+        return success(
+            TeamProgressOut(
+                {
+                    "teamId": team.team_id,
+                    "status": team.status,
+                    "targetCount": team.target_count,
+                    "lockCount": team.lock_count,
+                    "completeCount": team.complete_count,
+                    "validEndTime": team.valid_end_time,
                 }
             ).data
         )

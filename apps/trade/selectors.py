@@ -104,3 +104,8 @@ def live_teams_for_stock() -> list[tuple[Team, list[str]]]:
     ).values_list("team_id", "out_trade_no"):
         live[team_id].append(out_trade_no)
     return [(team, live[team.team_id]) for team in teams]
+
+
+def team_progress(*, team_id: str, source: str, channel: str) -> Team | None:
+    """A team as one channel may see it: teams of other channels are not found."""
+    return Team.objects.filter(team_id=team_id, source=source, channel=channel).first()

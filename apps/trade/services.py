@@ -12,9 +12,12 @@ from prometheus_client import Counter
 from redis.exceptions import RedisError
 
 from apps.common.errors import GroupBuyError, ResponseCode
+from apps.notifications.models import NotifyTask
+from apps.notifications.services import notify_task_create
 from apps.trade.ids import ID_ATTEMPTS, new_order_id, new_team_id
 from apps.trade.lock import LockCommand, LockContext, LockResult, existing_order, lock_chain, replay
 from apps.trade.models import Order, Team
+from apps.trade.settle import SettleCommand, SettleContext, SettleResult, settle_chain
 from apps.trade.team_stock import Occupation, team_seat_occupy, team_seat_release
 
 logger = logging.getLogger(__name__)
@@ -158,3 +161,66 @@ def _create_with_fresh_id(model, id_field: str, make_id, **fields):
             if not model.objects.filter(**{id_field: candidate}).exists():
                 raise  # another unique key (out_trade_no, biz_id): the caller decides
     raise IntegrityError(f"no free {id_field} after {ID_ATTEMPTS} attempts")
+
+
+SETTLEMENTS = Counter("gbm_settlements_total", "Settlement attempts by outcome", ["outcome"])
+TEAMS_COMPLETED = Counter("gbm_teams_completed_total", "Teams that reached their target")
+
+
+def order_settle(*, command: SettleCommand) -> SettleResult:
+    """Record the payment of a locked order; the payment that fills the team completes it.
+
+    One transaction: order 0→1 (only from 0), ``complete_count + 1`` guarded by
+    ``complete_count < lock_count`` and ``< target_count``; at the target the team turns complete
+    and one ``trade_settlement`` notify task is written. A repeated or racing settlement of the same
+    order changes nothing and answers the same success.
+    """
+    ctx = SettleContext()
+    try:
+        replayed = settle_chain.run(command, ctx)
+        if replayed is not None:
+            SETTLEMENTS.labels("replay").inc()
+            return replayed
+        with transaction.atomic():
+            settled = _settle_write(command, ctx)
+    except GroupBuyError as exc:
+        SETTLEMENTS.labels(exc.code).inc()
+        raise
+    SETTLEMENTS.labels("settled" if settled else "replay").inc()
+    return SettleResult.of(ctx.order)
+
+
+def _settle_write(command: SettleCommand, ctx: SettleContext) -> bool:
+    """False when a concurrent settlement of the same order got there first."""
+    now = timezone.now()
+    paid = Order.objects.filter(pk=ctx.order.pk, status=Order.Status.LOCKED).update(
+        status=Order.Status.PAID, out_trade_time=command.out_trade_time, update_time=now
+    )
+    if not paid:
+        current = Order.objects.get(pk=ctx.order.pk)
+        if current.status == Order.Status.PAID:
+            return False
+        raise GroupBuyError(ResponseCode.E0104)  # refunded meanwhile
+    counted = Team.objects.filter(
+        pk=ctx.team.pk,
+        status=Team.Status.IN_PROGRESS,
+        complete_count__lt=F("lock_count"),
+    ).update(complete_count=F("complete_count") + 1, update_time=now)
+    if not counted:
+        raise GroupBuyError(ResponseCode.UPDATE_ZERO, "the team changed meanwhile, please retry")
+    team = Team.objects.get(pk=ctx.team.pk)
+    if team.complete_count >= team.target_count:
+        team.status = Team.Status.COMPLETE
+        team.save(update_fields=["status", "update_time"])
+        out_trade_nos = list(
+            team.orders.filter(status=Order.Status.PAID)
+            .order_by("out_trade_time", "id")
+            .values_list("out_trade_no", flat=True)
+        )
+        notify_task_create(
+            team=team,
+            category=NotifyTask.Category.TRADE_SETTLEMENT,
+            payload={"teamId": team.team_id, "outTradeNoList": out_trade_nos},
+        )
+        TEAMS_COMPLETED.inc()
+    return True

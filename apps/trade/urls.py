@@ -4,4 +4,6 @@ from apps.trade import apis
 
 urlpatterns = [
     path("lock_market_pay_order", apis.LockApi.as_view(), name="gbm-lock"),
+    path("settlement_market_pay_order", apis.SettleApi.as_view(), name="gbm-settle"),
+    path("team_progress", apis.TeamProgressApi.as_view(), name="gbm-team-progress"),
 ]

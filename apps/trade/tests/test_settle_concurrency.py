@@ -1,0 +1,73 @@
+"""Duplicate and racing settlements on real MariaDB: money state changes once."""
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from django.core.management import call_command
+from django.db import connections
+from django.utils import timezone
+
+from apps.common.errors import GroupBuyError
+from apps.notifications.models import NotifyTask
+from apps.trade.lock import LockCommand
+from apps.trade.models import Order, Team
+from apps.trade.services import order_lock, order_settle
+from apps.trade.settle import SettleCommand
+from apps.trade.tests.invariants import assert_trade_invariants
+
+pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def full_team(mariadb, real_redis):
+    call_command("load_demo")
+    team_id = None
+    for user in ("demo1", "demo2", "demo3"):
+        team_id = order_lock(
+            command=LockCommand(
+                user_id=user,
+                source="s01",
+                channel="c01",
+                goods_id="9890001",
+                activity_id=100123,
+                out_trade_no=f"OTN-{user}",
+                team_id=team_id,
+            )  # fmt: skip
+        ).team_id
+    return team_id
+
+
+def settle(user_id: str) -> str:
+    try:
+        return order_settle(
+            command=SettleCommand(
+                user_id=user_id,
+                source="s01",
+                channel="c01",
+                out_trade_no=f"OTN-{user_id}",
+                out_trade_time=timezone.now(),
+            )  # fmt: skip
+        ).team_id
+    except GroupBuyError as exc:
+        return exc.code
+    finally:
+        connections.close_all()
+
+
+def test_twenty_duplicate_settlements_pay_once(full_team):
+    with ThreadPoolExecutor(20) as pool:
+        answers = list(pool.map(settle, ["demo1"] * 20))
+    assert set(answers) == {full_team}
+    assert Team.objects.get(team_id=full_team).complete_count == 1
+    assert Order.objects.get(out_trade_no="OTN-demo1").status == Order.Status.PAID
+    assert_trade_invariants()
+
+
+def test_the_whole_team_settling_at_once_completes_it_once(full_team):
+    with ThreadPoolExecutor(15) as pool:
+        answers = list(pool.map(settle, ["demo1", "demo2", "demo3"] * 5))
+    assert set(answers) == {full_team}
+    team = Team.objects.get(team_id=full_team)
+    assert (team.status, team.complete_count) == (Team.Status.COMPLETE, 3)
+    assert NotifyTask.objects.filter(team_id=full_team, notify_category="trade_settlement").count() == 1
+    assert_trade_invariants()
