@@ -1,21 +1,40 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy as _
 
 from apps.common.admin import ReadOnlyAdmin
-from apps.notifications.models import NotifyTask
+from apps.notifications.models import NotifyTask, ProcessedMessage
+from apps.notifications.services import notify_tasks_requeue
 
 
 @admin.register(NotifyTask)
 class NotifyTaskAdmin(ReadOnlyAdmin):
     list_display = (
-        "uuid",
-        "notify_category",
-        "team_id",
-        "notify_type",
-        "notify_status",
-        "notify_count",
-        "next_attempt_at",
-        "create_time",
-    )
+        "uuid", "notify_category", "team_id", "notify_type", "notify_status", "notify_count", "next_attempt_at",
+        "short_error", "create_time",
+    )  # fmt: skip
     list_filter = ("notify_status", "notify_type", "notify_category")
     search_fields = ("uuid", "team_id", "notify_url")
     date_hierarchy = "create_time"
+    actions = ["requeue"]
+
+    @admin.display(description=_("last error"))
+    def short_error(self, task: NotifyTask) -> str:
+        return task.last_error[:80]
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_requeue_permission(self, request) -> bool:
+        return request.user.has_perm("notifications.change_notifytask")
+
+    @admin.action(description=_("Re-queue the selected failed tasks"), permissions=["requeue"])
+    def requeue(self, request, queryset) -> None:
+        count = notify_tasks_requeue(task_ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, _("%(count)d failed task(s) re-queued.") % {"count": count}, messages.SUCCESS)
+
+
+@admin.register(ProcessedMessage)
+class ProcessedMessageAdmin(ReadOnlyAdmin):
+    list_display = ("consumer", "message_uuid", "processed_at")
+    list_filter = ("consumer",)
+    search_fields = ("message_uuid",)

@@ -36,6 +36,9 @@ class NotifyTask(TimeStampedModel):
     notify_status = models.PositiveSmallIntegerField(_("status"), choices=Status.choices, default=Status.NEW)
     parameter_json = models.JSONField(_("payload"))
     next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
+    # A deliverer claims a task until this time, so two deliverers never send it at once.
+    leased_until = models.DateTimeField(_("leased until"), null=True, blank=True)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
     last_error = models.TextField(_("last error"), blank=True)
 
     class Meta:
@@ -53,3 +56,22 @@ class NotifyTask(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.notify_category} {self.team_id} ({self.uuid})"
+
+
+class ProcessedMessage(models.Model):
+    """A consumer's record of a message it applied: at-least-once delivery, exactly-once effect."""
+
+    consumer = models.CharField(_("consumer"), max_length=64)
+    message_uuid = models.CharField(_("message uuid"), max_length=64)
+    processed_at = models.DateTimeField(_("processed at"), auto_now_add=True)
+
+    class Meta:
+        db_table = "notify_processed_message"
+        verbose_name = _("processed message")
+        verbose_name_plural = _("processed messages")
+        constraints = [
+            models.UniqueConstraint(fields=["consumer", "message_uuid"], name="uniq_processed_message"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.consumer}:{self.message_uuid}"

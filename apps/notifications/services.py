@@ -1,7 +1,28 @@
-"""Writes of the notify outbox. Rows are written inside the caller's transaction (the state change)."""
+"""The notify outbox: rows written in the caller's transaction, delivered after commit and by a
+periodic sweep, each attempt under a lease so no two deliverers send a task at once.
+
+Delivery is at-least-once (a crash between the receiver's answer and our bookkeeping sends it
+again): receivers deduplicate by the task uuid (``X-GBM-Task`` header / ``uuid`` message header).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from prometheus_client import Counter
 
 from apps.notifications.models import NotifyTask
+from apps.notifications.transports import DeliveryFailed, transports
 from apps.trade.models import NotifyType, Team
+
+logger = logging.getLogger(__name__)
+
+DELIVERIES = Counter("gbm_notify_deliveries_total", "Notify delivery attempts", ["type", "result"])
 
 ROUTING_KEYS = {
     NotifyTask.Category.TRADE_SETTLEMENT: "topic.team_success",
@@ -9,12 +30,13 @@ ROUTING_KEYS = {
     NotifyTask.Category.TRADE_PAID2REFUND: "topic.team_refund",
     NotifyTask.Category.TRADE_PAID_TEAM2REFUND: "topic.team_refund",
 }
+PENDING = (NotifyTask.Status.NEW, NotifyTask.Status.RETRY)
 
 
 def notify_task_create(*, team: Team, category: str, payload: dict) -> NotifyTask:
-    """One callback to deliver about ``team``, over the team's notify type (HTTP URL or MQ)."""
+    """One callback about ``team`` over its notify type; delivered right after the caller commits."""
     is_http = team.notify_type == NotifyType.HTTP
-    return NotifyTask.objects.create(
+    task = NotifyTask.objects.create(
         activity_id=team.activity_id,
         team_id=team.team_id,
         source=team.source,
@@ -25,3 +47,91 @@ def notify_task_create(*, team: Team, category: str, payload: dict) -> NotifyTas
         notify_url=team.notify_url if is_http else "",
         parameter_json=payload,
     )
+    transaction.on_commit(lambda: _enqueue(task.pk))
+    return task
+
+
+def _enqueue(task_id: int) -> None:
+    from apps.notifications.tasks import deliver_notify_task
+
+    try:
+        deliver_notify_task.delay(task_id)
+    except Exception as exc:  # broker down: the periodic sweep delivers it
+        logger.warning("notify task %s not enqueued (%s); the sweep will deliver it", task_id, exc)
+
+
+def _claim(task_id: int) -> bool:
+    """Lease a pending, due task for one delivery attempt. False when someone else holds it."""
+    now = timezone.now()
+    return bool(
+        NotifyTask.objects.filter(pk=task_id, notify_status__in=PENDING)
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .filter(Q(leased_until__isnull=True) | Q(leased_until__lt=now))
+        .update(leased_until=now + timedelta(seconds=settings.NOTIFY_LEASE_SECONDS))
+    )
+
+
+def backoff(attempts: int) -> timedelta:
+    """15 s, 30 s, 60 s, … capped (settings), after the n-th failed attempt."""
+    seconds = settings.NOTIFY_BACKOFF_SECONDS * 2 ** max(attempts - 1, 0)
+    return timedelta(seconds=min(seconds, settings.NOTIFY_BACKOFF_MAX_SECONDS))
+
+
+def notify_task_deliver(*, task_id: int) -> NotifyTask | None:
+    """One delivery attempt of one task; None when it was not due or someone else holds it."""
+    if not _claim(task_id):
+        return None
+    task = NotifyTask.objects.get(pk=task_id)
+    attempts = task.notify_count + 1
+    try:
+        transports.get(task.notify_type).deliver(task)
+    except DeliveryFailed as exc:
+        failed = attempts >= settings.NOTIFY_MAX_ATTEMPTS
+        task.notify_status = NotifyTask.Status.FAILED if failed else NotifyTask.Status.RETRY
+        task.next_attempt_at = None if failed else timezone.now() + backoff(attempts)
+        task.last_error = str(exc)[:2000]
+        DELIVERIES.labels(task.notify_type, "failed" if failed else "retry").inc()
+        log = logger.error if failed else logger.warning
+        log("notify task %s (%s) attempt %s failed: %s", task.uuid, task.notify_category, attempts, exc)
+    else:
+        task.notify_status = NotifyTask.Status.DONE
+        task.delivered_at = timezone.now()
+        task.next_attempt_at = None
+        task.last_error = ""
+        DELIVERIES.labels(task.notify_type, "done").inc()
+    task.notify_count = attempts
+    task.leased_until = None
+    task.save(
+        update_fields=["notify_status", "notify_count", "next_attempt_at", "leased_until", "delivered_at",
+                       "last_error", "update_time"]
+    )  # fmt: skip
+    return task
+
+
+def notify_tasks_due(*, limit: int) -> list[int]:
+    now = timezone.now()
+    return list(
+        NotifyTask.objects.filter(notify_status__in=PENDING)
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .filter(Q(leased_until__isnull=True) | Q(leased_until__lt=now))
+        .order_by("id")
+        .values_list("id", flat=True)[:limit]
+    )
+
+
+def notify_tasks_deliver_due(*, limit: int | None = None) -> int:
+    """Deliver every new or due task in batches; returns how many attempts were made here."""
+    limit = limit or settings.NOTIFY_BATCH_SIZE
+    attempted = 0
+    for task_id in notify_tasks_due(limit=limit):
+        if notify_task_deliver(task_id=task_id) is not None:
+            attempted += 1
+    return attempted
+
+
+def notify_tasks_requeue(*, task_ids: list[int]) -> int:
+    """Staff: give failed tasks another round of attempts, now."""
+    return NotifyTask.objects.filter(pk__in=task_ids, notify_status=NotifyTask.Status.FAILED).update(
+        notify_status=NotifyTask.Status.RETRY, notify_count=0, next_attempt_at=None, leased_until=None,
+        update_time=timezone.now(),
+    )  # fmt: skip

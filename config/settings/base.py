@@ -145,10 +145,22 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    # Each job takes a Redis lock first, so several beat/worker instances never run it twice at once.
+    "deliver-due-notify-tasks": {"task": "apps.notifications.tasks.deliver_due_notify_tasks", "schedule": 15.0},
+}
 
-# Message exchange for team callbacks (notify tasks of type MQ).
+# Message bus for team callbacks (notify tasks of type MQ): the broker unless set apart.
 GBM_EXCHANGE = "group_buy_market_exchange"
+GBM_MQ_URL = env.str("GBM_MQ_URL", default="") or CELERY_BROKER_URL
+GBM_MQ_CONNECT_TIMEOUT = env.float("GBM_MQ_CONNECT_TIMEOUT", default=3.0)
+# Notify outbox delivery: attempts before a task is marked failed, and the backoff between them.
+NOTIFY_MAX_ATTEMPTS = env.int("NOTIFY_MAX_ATTEMPTS", default=5)
+NOTIFY_BACKOFF_SECONDS = env.int("NOTIFY_BACKOFF_SECONDS", default=15)
+NOTIFY_BACKOFF_MAX_SECONDS = env.int("NOTIFY_BACKOFF_MAX_SECONDS", default=3600)
+NOTIFY_HTTP_TIMEOUT_SECONDS = env.float("NOTIFY_HTTP_TIMEOUT_SECONDS", default=5.0)
+NOTIFY_LEASE_SECONDS = env.int("NOTIFY_LEASE_SECONDS", default=60)
+NOTIFY_BATCH_SIZE = env.int("NOTIFY_BATCH_SIZE", default=100)
 
 # --- DRF / OpenAPI ------------------------------------------------------------------------------
 REST_FRAMEWORK = {

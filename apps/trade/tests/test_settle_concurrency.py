@@ -32,7 +32,7 @@ def full_team(mariadb, real_redis):
                 activity_id=100123,
                 out_trade_no=f"OTN-{user}",
                 team_id=team_id,
-            )  # fmt: skip
+            )
         ).team_id
     return team_id
 
@@ -46,7 +46,7 @@ def settle(user_id: str) -> str:
                 channel="c01",
                 out_trade_no=f"OTN-{user_id}",
                 out_trade_time=timezone.now(),
-            )  # fmt: skip
+            )
         ).team_id
     except GroupBuyError as exc:
         return exc.code

@@ -1,0 +1,127 @@
+"""The outbox end to end: a settlement's callback reaches a real HTTP receiver or RabbitMQ."""
+
+import json
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+from django.utils import timezone
+
+from apps.accounts.signing import verify_callback_signature
+from apps.accounts.tests.factories import StaffFactory
+from apps.notifications.models import NotifyTask
+from apps.notifications.services import notify_task_deliver, notify_tasks_deliver_due
+from apps.trade.lock import LockCommand
+from apps.trade.models import NotifyType
+from apps.trade.services import order_lock, order_settle
+from apps.trade.settle import SettleCommand
+
+pytestmark = pytest.mark.django_db
+
+SECRET = "s01c01-demo-secret"
+
+
+def complete_team(notify_type: str = NotifyType.HTTP, notify_url: str = "") -> str:
+    team_id = None
+    for user in ("demo1", "demo2", "demo3"):
+        team_id = order_lock(
+            command=LockCommand(
+                user_id=user, source="s01", channel="c01", goods_id="9890001", activity_id=100123,
+                out_trade_no=f"OTN-{user}", team_id=team_id, notify_type=notify_type, notify_url=notify_url,
+            )
+        ).team_id  # fmt: skip
+    for user in ("demo1", "demo2", "demo3"):
+        order_settle(
+            command=SettleCommand(
+                user_id=user, source="s01", channel="c01", out_trade_no=f"OTN-{user}", out_trade_time=timezone.now()
+            )
+        )  # fmt: skip
+    return team_id
+
+
+@pytest.fixture
+def demo():
+    call_command("load_demo")
+
+
+def make_due(task: NotifyTask) -> None:
+    NotifyTask.objects.filter(pk=task.pk).update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+
+
+def test_completion_is_delivered_after_commit_signed(
+    demo, receiver, django_capture_on_commit_callbacks, tasks_run_inline
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        team_id = complete_team(notify_url=receiver.url)
+    task = NotifyTask.objects.get()
+    assert (task.notify_status, task.notify_count) == (NotifyTask.Status.DONE, 1)
+    assert task.delivered_at is not None
+    [request] = receiver.received
+    assert json.loads(request.body) == {"teamId": team_id, "outTradeNoList": ["OTN-demo1", "OTN-demo2", "OTN-demo3"]}
+    assert request.headers["X-GBM-Task"] == str(task.uuid)
+    assert verify_callback_signature(
+        SECRET, request.headers["X-GBM-Timestamp"], request.body, request.headers["X-GBM-Signature"]
+    )
+
+
+def test_a_500_then_success_is_delivered_once_on_the_second_attempt(demo, receiver):
+    receiver.answers = [(500, "oops", 0.0)]
+    complete_team(notify_url=receiver.url)
+    task = NotifyTask.objects.get()
+    first = notify_task_deliver(task_id=task.pk)
+    assert (first.notify_status, first.notify_count) == (NotifyTask.Status.RETRY, 1)
+    assert "HTTP 500" in first.last_error
+    assert timedelta(seconds=14) < first.next_attempt_at - timezone.now() <= timedelta(seconds=15)
+    assert notify_tasks_deliver_due() == 0  # not due yet: nothing sent
+    make_due(task)
+    assert notify_tasks_deliver_due() == 1
+    task.refresh_from_db()
+    assert (task.notify_status, task.notify_count) == (NotifyTask.Status.DONE, 2)
+    assert len(receiver.received) == 2
+    assert notify_tasks_deliver_due() == 0  # done stays done
+
+
+def test_an_answer_other_than_success_is_a_failure(demo, receiver):
+    receiver.answers = [(200, "ok", 0.0)]
+    complete_team(notify_url=receiver.url)
+    assert notify_task_deliver(task_id=NotifyTask.objects.get().pk).notify_status == NotifyTask.Status.RETRY
+
+
+def test_a_receiver_that_times_out(demo, receiver, settings):
+    settings.NOTIFY_HTTP_TIMEOUT_SECONDS = 0.3
+    receiver.answers = [(200, "success", 1.0)]
+    complete_team(notify_url=receiver.url)
+    task = notify_task_deliver(task_id=NotifyTask.objects.get().pk)
+    assert task.notify_status == NotifyTask.Status.RETRY
+    assert "Timeout" in task.last_error
+
+
+def test_five_failures_mark_the_task_failed_and_staff_can_requeue(demo, receiver, client):
+    receiver.default = (503, "busy", 0.0)
+    complete_team(notify_url=receiver.url)
+    task = NotifyTask.objects.get()
+    for _ in range(5):
+        make_due(task)
+        notify_task_deliver(task_id=task.pk)
+    task.refresh_from_db()
+    assert (task.notify_status, task.notify_count) == (NotifyTask.Status.FAILED, 5)
+    assert notify_tasks_deliver_due() == 0
+
+    client.force_login(StaffFactory())
+    response = client.post(
+        reverse("admin:notifications_notifytask_changelist"), {"action": "requeue", "_selected_action": [task.pk]}
+    )
+    assert response.status_code == 302
+    receiver.default = (200, "success", 0.0)
+    assert notify_tasks_deliver_due() == 1
+    task.refresh_from_db()
+    assert task.notify_status == NotifyTask.Status.DONE
+
+
+def test_a_leased_task_is_not_delivered_twice(demo, receiver):
+    complete_team(notify_url=receiver.url)
+    task = NotifyTask.objects.get()
+    NotifyTask.objects.filter(pk=task.pk).update(leased_until=timezone.now() + timedelta(seconds=30))
+    assert notify_task_deliver(task_id=task.pk) is None
+    assert receiver.received == []
