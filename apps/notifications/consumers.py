@@ -10,6 +10,7 @@ try counter); then it is rejected into the dead-letter queue.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -107,3 +108,18 @@ class TeamCallbackConsumer(ConsumerMixin):
             headers={"uuid": message_uuid, TRIES_HEADER: tries}, message_id=message_uuid,
         )  # fmt: skip
         message.ack()
+
+
+def consumer_thread_start(routing_keys: list[str] | None = None) -> threading.Thread:
+    """Consume in a daemon thread of this process: the embedded demo's bus is in-memory, per process."""
+    from apps.common.mq import ROUTES, mq_connection
+
+    keys = routing_keys or [key for key in ROUTES if handlers_for(key)]
+
+    def run() -> None:
+        with mq_connection() as conn:
+            TeamCallbackConsumer(conn, keys).run()
+
+    thread = threading.Thread(target=run, name="mq-consumer", daemon=True)
+    thread.start()
+    return thread

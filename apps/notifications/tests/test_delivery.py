@@ -125,3 +125,23 @@ def test_a_leased_task_is_not_delivered_twice(demo, receiver):
     NotifyTask.objects.filter(pk=task.pk).update(leased_until=timezone.now() + timedelta(seconds=30))
     assert notify_task_deliver(task_id=task.pk) is None
     assert receiver.received == []
+
+
+def test_the_in_memory_bus_carries_a_callback_to_an_in_process_consumer(demo, settings):
+    """The embedded shape: publish and consume on kombu's memory transport in one process."""
+    from contextlib import suppress
+
+    from kombu import Connection
+
+    from apps.common.mq import TEAM_SUCCESS
+    from apps.notifications.consumers import TeamCallbackConsumer, register_handler
+
+    seen: list[dict] = []
+    register_handler(name="memory-test", routing_key=TEAM_SUCCESS, handle=seen.append)
+    settings.GBM_MQ_URL = "memory://"
+    team_id = complete_team(notify_type=NotifyType.MQ)
+    assert notify_task_deliver(task_id=NotifyTask.objects.get().pk).notify_status == NotifyTask.Status.DONE
+    with Connection("memory://") as conn, suppress(TimeoutError):
+        for _ in TeamCallbackConsumer(conn, [TEAM_SUCCESS]).consume(timeout=0.5, safety_interval=0.1):
+            pass
+    assert [body["teamId"] for body in seen] == [team_id]

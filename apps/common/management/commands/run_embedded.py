@@ -19,4 +19,10 @@ class Command(BaseCommand):
             self.stdout.write(f"redis: {name} rebuilt ({count})")
         mode = "embedded" if settings.REDIS_EMBEDDED else settings.REDIS_URL
         self.stdout.write(f"redis: {mode}; broker: {settings.CELERY_BROKER_URL}")
+        if settings.BROKER_EMBEDDED:
+            # The in-memory bus lives in this process: consume team callbacks here too.
+            from apps.notifications.consumers import consumer_thread_start
+
+            consumer_thread_start()
+            self.stdout.write("mq: in-process consumer on the in-memory bus")
         call_command("runserver", addrport, use_reloader=False, use_threading=True)
