@@ -33,16 +33,17 @@ ROUTING_KEYS = {
 PENDING = (NotifyTask.Status.NEW, NotifyTask.Status.RETRY)
 
 
-def notify_task_create(*, team: Team, category: str, payload: dict) -> NotifyTask:
-    """One callback about ``team`` over its notify type; delivered right after the caller commits."""
-    is_http = team.notify_type == NotifyType.HTTP
+def notify_task_create(*, team: Team, category: str, payload: dict, notify_type: str | None = None) -> NotifyTask:
+    """One callback about ``team`` over its notify type (or ``notify_type``); delivered after the commit."""
+    notify_type = notify_type or team.notify_type
+    is_http = notify_type == NotifyType.HTTP
     task = NotifyTask.objects.create(
         activity_id=team.activity_id,
         team_id=team.team_id,
         source=team.source,
         channel=team.channel,
         notify_category=category,
-        notify_type=team.notify_type,
+        notify_type=notify_type,
         notify_mq="" if is_http else ROUTING_KEYS[category],
         notify_url=team.notify_url if is_http else "",
         parameter_json=payload,

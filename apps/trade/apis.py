@@ -13,7 +13,7 @@ from apps.common.serializers import IdField, MoneyField
 from apps.trade.lock import LockCommand
 from apps.trade.models import NotifyType
 from apps.trade.selectors import team_progress
-from apps.trade.services import order_lock, order_settle
+from apps.trade.services import order_lock, order_refund, order_settle
 from apps.trade.settle import SettleCommand
 
 
@@ -193,6 +193,51 @@ class TeamProgressApi(APIView):
                     "lockCount": team.lock_count,
                     "completeCount": team.complete_count,
                     "validEndTime": team.valid_end_time,
+                }
+            ).data
+        )
+
+
+class RefundRequest(serializers.Serializer):
+    userId = IdField()
+    source = IdField(max_length=16)
+    channel = IdField(max_length=16)
+    outTradeNo = IdField()
+
+
+class RefundOut(serializers.Serializer):
+    userId = serializers.CharField()
+    orderId = serializers.CharField()
+    teamId = serializers.CharField()
+    code = serializers.ChoiceField(choices=["success", "repeat"])
+    info = serializers.CharField()
+
+
+class RefundApi(APIView):
+    authentication_classes = [ChannelSignatureAuthentication]
+    permission_classes = [IsSignedChannel]
+
+    @extend_schema(
+        operation_id="refund_market_pay_order",
+        request=RefundRequest,
+        responses=RefundOut,
+        summary="Give the seat (and the money, when paid) back; a refunded order answers repeat",
+    )
+    def post(self, request: Request) -> Response:
+        params = RefundRequest(data=request.data)
+        params.is_valid(raise_exception=True)
+        data = params.validated_data
+        outcome = order_refund(
+            source=data["source"], channel=data["channel"], out_trade_no=data["outTradeNo"], user_id=data["userId"]
+        )
+        return success(
+            RefundOut(
+                {
+                    "userId": outcome.order.user_id,
+                    "orderId": outcome.order.order_id,
+                    "teamId": outcome.team.team_id,
+                    "code": "repeat" if outcome.repeat else "success",
+                    "info": "already refunded" if outcome.repeat else outcome.strategy,
                 }
             ).data
         )

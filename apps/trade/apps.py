@@ -11,3 +11,9 @@ class TradeConfig(AppConfig):
         from apps.trade.redis_state import rebuild_team_stock
 
         register_rebuilder("team stock", rebuild_team_stock)
+
+        from apps.common.mq import TEAM_REFUND
+        from apps.notifications.consumers import register_handler
+        from apps.trade.consumers import recover_team_seat
+
+        register_handler(name="trade.recover_team_seat", routing_key=TEAM_REFUND, handle=recover_team_seat)

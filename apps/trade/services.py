@@ -16,7 +16,8 @@ from apps.notifications.models import NotifyTask
 from apps.notifications.services import notify_task_create
 from apps.trade.ids import ID_ATTEMPTS, new_order_id, new_team_id
 from apps.trade.lock import LockCommand, LockContext, LockResult, existing_order, lock_chain, replay
-from apps.trade.models import Order, Team
+from apps.trade.models import NotifyType, Order, Team
+from apps.trade.refunds import RefundOutcome, strategy_for
 from apps.trade.settle import SettleCommand, SettleContext, SettleResult, settle_chain
 from apps.trade.team_stock import Occupation, team_seat_occupy, team_seat_release
 
@@ -224,3 +225,59 @@ def _settle_write(command: SettleCommand, ctx: SettleContext) -> bool:
         )
         TEAMS_COMPLETED.inc()
     return True
+
+
+REFUNDS = Counter("gbm_refunds_total", "Refunds by strategy", ["strategy"])
+
+
+def order_refund(*, source: str, channel: str, out_trade_no: str, user_id: str | None = None) -> RefundOutcome:
+    """Give a seat (and, when paid, the money) back: the strategy follows (team status, order status).
+
+    ``user_id`` None: staff or a timeout job acting for the user. A refunded order answers
+    ``repeat`` and changes nothing. Locks the order, then its team (settlement's order), so a refund
+    racing a settlement of the same order serializes: whichever commits first wins, the other sees
+    the new state. Writes one ``topic.team_refund`` bus message (seat recovery, the built-in mall) and,
+    for an HTTP team, the mall's HTTP callback.
+    """
+    order = Order.objects.filter(source=source, channel=channel, out_trade_no=out_trade_no).first()
+    if order is None:
+        raise GroupBuyError(ResponseCode.E0104)
+    if user_id is not None and order.user_id != user_id:
+        raise GroupBuyError(
+            ResponseCode.ILLEGAL_PARAMETER, "outTradeNo belongs to another user's order",
+            data={"outTradeNo": ["belongs to another user"]},
+        )  # fmt: skip
+    for attempt in range(1, _DEADLOCK_ATTEMPTS + 1):
+        try:
+            with transaction.atomic():
+                return _refund_locked(order.pk)
+        except OperationalError as exc:
+            if exc.args and exc.args[0] in _RETRYABLE_DB_ERRORS and attempt < _DEADLOCK_ATTEMPTS:
+                continue
+            raise
+    raise AssertionError("unreachable")
+
+
+def _refund_locked(order_pk: int) -> RefundOutcome:
+    order = Order.objects.select_for_update().get(pk=order_pk)
+    team = Team.objects.select_for_update().get(team_id=order.team_id)
+    if order.status == Order.Status.REFUNDED:
+        REFUNDS.labels("repeat").inc()
+        return RefundOutcome(order=order, team=team, strategy="", repeat=True)
+    strategy = strategy_for(team, order)
+    strategy.apply(order, team)
+    team.refresh_from_db()
+    order.refresh_from_db()
+    payload = {
+        "type": strategy.category,
+        "userId": order.user_id,
+        "teamId": team.team_id,
+        "orderId": order.order_id,
+        "outTradeNo": order.out_trade_no,
+        "activityId": order.activity_id,
+    }
+    notify_task_create(team=team, category=strategy.category, payload=payload, notify_type=NotifyType.MQ)
+    if team.notify_type == NotifyType.HTTP:
+        notify_task_create(team=team, category=strategy.category, payload=payload)
+    REFUNDS.labels(strategy.name).inc()
+    return RefundOutcome(order=order, team=team, strategy=strategy.name, repeat=False)

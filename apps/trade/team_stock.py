@@ -34,6 +34,10 @@ def _keys(team_id: str, out_trade_no: str = "") -> list[str]:
     return [f"{base}:occupied", f"{base}:recovered", f"{base}:seat:{out_trade_no}"]
 
 
+def _recovery_marker(team_id: str, order_id: str) -> str:
+    return f"gbm:team_stock:{{{team_id}}}:recovered:{order_id}"
+
+
 # KEYS: occupied, recovered, seat marker. ARGV: joiner capacity (target - 1), TTL seconds.
 _OCCUPY = RedisScript(
     "team_seat_occupy",
@@ -58,6 +62,20 @@ _RELEASE = RedisScript(
     """
 if redis.call('DEL', KEYS[3]) == 1 and tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then
   redis.call('DECR', KEYS[1])
+  return 1
+end
+return 0
+""",
+)
+
+# Recover one seat per refunded order, once. KEYS: recovered, the order's recovery marker, its seat marker.
+_RECOVER = RedisScript(
+    "team_seat_recover",
+    """
+if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[1]) then
+  redis.call('INCR', KEYS[1])
+  redis.call('EXPIRE', KEYS[1], ARGV[1])
+  redis.call('DEL', KEYS[3])
   return 1
 end
 return 0
@@ -91,6 +109,12 @@ def team_seat_occupy(*, team_id: str, out_trade_no: str, target: int, valid_minu
 def team_seat_release(*, team_id: str, out_trade_no: str) -> bool:
     """Give the seat back after a failure between occupation and commit."""
     return bool(_RELEASE(keys=_keys(team_id, out_trade_no)))
+
+
+def team_seat_recover(*, team_id: str, order_id: str, out_trade_no: str, valid_minutes: int) -> bool:
+    """A refunded order's seat goes back to the team (once per order, however often it is asked)."""
+    keys = [_keys(team_id)[1], _recovery_marker(team_id, order_id), _keys(team_id, out_trade_no)[2]]
+    return bool(_RECOVER(keys=keys, args=[_ttl_seconds(valid_minutes)]))
 
 
 @dataclass(frozen=True)

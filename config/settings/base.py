@@ -148,6 +148,7 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE: dict = {
     # Each job takes a Redis lock first, so several beat/worker instances never run it twice at once.
     "deliver-due-notify-tasks": {"task": "apps.notifications.tasks.deliver_due_notify_tasks", "schedule": 15.0},
+    "trade-timeouts": {"task": "apps.trade.tasks.run_trade_timeouts", "schedule": 30.0},
 }
 
 # Message bus for team callbacks (notify tasks of type MQ): the broker unless set apart.

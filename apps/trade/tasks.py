@@ -1,0 +1,20 @@
+import logging
+
+from celery import shared_task
+
+from apps.common.locks import single_instance
+from apps.trade.timeouts import trade_timeouts_run
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(ignore_result=True)
+def run_trade_timeouts() -> dict:
+    """Beat, every 30 s: release unpaid locks and close expired teams; one instance at a time."""
+    with single_instance("trade_timeouts", ttl_seconds=300) as acquired:
+        if not acquired:
+            return {}
+        result = trade_timeouts_run()
+        if any(result.values()):
+            logger.info("trade timeouts: %s", result)
+        return result

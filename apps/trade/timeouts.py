@@ -1,0 +1,106 @@
+"""Timeouts (domain.md section 7), run by Celery beat under a Redis lock (one instance at a time).
+
+1. Unpaid locks past their payment deadline — the team's valid end time, or DCC
+   ``lockTimeoutMinutes`` after locking if sooner — are refunded as ``unpaid_unlock`` (the bus
+   message closes the built-in mall's order and recovers the seat).
+2. Teams past their valid end time still in progress: ``group_type 0`` (auto-form) completes with
+   whoever paid (fails when nobody did); ``group_type 1`` (target required) fails and every paid
+   member is refunded (``paid_unformed``: the money goes back).
+
+A payment arriving after its order was released is refused by settlement (E0104/E0106) and the
+mall refunds it; a payment settled just before the job looks is simply not unpaid any more.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from apps.activities.models import Activity
+from apps.common.errors import GroupBuyError
+from apps.dcc.runtime import dcc_get
+from apps.notifications.models import NotifyTask
+from apps.notifications.services import notify_task_create
+from apps.trade.models import Order, Team
+from apps.trade.services import TEAMS_COMPLETED, order_refund
+
+logger = logging.getLogger(__name__)
+
+
+def unpaid_locks_expired(*, now=None) -> list[Order]:
+    now = now or timezone.now()
+    deadline = now - timedelta(minutes=dcc_get("lockTimeoutMinutes"))
+    return list(
+        Order.objects.filter(status=Order.Status.LOCKED)
+        .filter(Q(team__valid_end_time__lte=now) | Q(create_time__lte=deadline))
+        .order_by("id")
+    )
+
+
+def trade_release_unpaid_locks(*, now=None) -> int:
+    released = 0
+    for order in unpaid_locks_expired(now=now):
+        try:
+            outcome = order_refund(source=order.source, channel=order.channel, out_trade_no=order.out_trade_no)
+        except GroupBuyError as exc:  # settled or refunded meanwhile: nothing to release
+            logger.info("timeout: order %s not released: %s", order.order_id, exc)
+            continue
+        released += not outcome.repeat
+    return released
+
+
+def trade_close_expired_teams(*, now=None) -> dict[str, int]:
+    now = now or timezone.now()
+    closed = {"completed": 0, "failed": 0, "refunded": 0}
+    for team_pk in Team.objects.filter(status=Team.Status.IN_PROGRESS, valid_end_time__lte=now).values_list(
+        "pk", flat=True
+    ):
+        outcome = _close_team(team_pk)
+        if outcome:
+            closed[outcome] += 1
+        if outcome == "failed":
+            closed["refunded"] += _refund_paid_members(team_pk)
+    return closed
+
+
+def _close_team(team_pk: int) -> str | None:
+    with transaction.atomic():
+        team = Team.objects.select_for_update().select_related("activity").get(pk=team_pk)
+        if team.status != Team.Status.IN_PROGRESS:
+            return None
+        auto_form = team.activity.group_type == Activity.GroupType.AUTO_FORM
+        if auto_form and team.complete_count > 0:
+            team.status = Team.Status.COMPLETE
+            team.save(update_fields=["status", "update_time"])
+            paid = list(
+                team.orders.filter(status=Order.Status.PAID)
+                .order_by("out_trade_time", "id")
+                .values_list("out_trade_no", flat=True)
+            )
+            notify_task_create(
+                team=team, category=NotifyTask.Category.TRADE_SETTLEMENT,
+                payload={"teamId": team.team_id, "outTradeNoList": paid},
+            )  # fmt: skip
+            TEAMS_COMPLETED.inc()
+            return "completed"
+        team.status = Team.Status.FAILED
+        team.save(update_fields=["status", "update_time"])
+        return "failed"
+
+
+def _refund_paid_members(team_pk: int) -> int:
+    refunded = 0
+    for order in Order.objects.filter(team__pk=team_pk, status=Order.Status.PAID):
+        outcome = order_refund(source=order.source, channel=order.channel, out_trade_no=order.out_trade_no)
+        refunded += not outcome.repeat
+    return refunded
+
+
+def trade_timeouts_run(*, now=None) -> dict[str, int]:
+    """Both sweeps, locks first (so a failing team's unpaid seats are already released)."""
+    released = trade_release_unpaid_locks(now=now)
+    return {"released": released, **trade_close_expired_teams(now=now)}
