@@ -1,0 +1,97 @@
+"""Refund races on real MariaDB and Redis; after each, the shared invariants hold."""
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.db import connections
+from django.utils import timezone
+
+from apps.common.errors import GroupBuyError
+from apps.trade.lock import LockCommand
+from apps.trade.models import Order, Team
+from apps.trade.services import order_lock, order_refund, order_settle
+from apps.trade.settle import SettleCommand
+from apps.trade.tests.invariants import assert_trade_invariants
+from apps.trade.timeouts import trade_timeouts_run
+
+pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def team(mariadb, real_redis):
+    call_command("load_demo")
+    team_id = None
+    for user in ("demo1", "demo2"):
+        team_id = order_lock(
+            command=LockCommand(
+                user_id=user, source="s01", channel="c01", goods_id="9890001", activity_id=100123,
+                out_trade_no=f"OTN-{user}", team_id=team_id,
+            )
+        ).team_id  # fmt: skip
+    return team_id
+
+
+def _isolated(fn):
+    def run(*args):
+        try:
+            return fn(*args)
+        except GroupBuyError as exc:
+            return exc.code
+        finally:
+            connections.close_all()
+
+    return run
+
+
+@_isolated
+def settle(user: str, at=None) -> str:
+    order_settle(command=SettleCommand(user_id=user, source="s01", channel="c01", out_trade_no=f"OTN-{user}",
+                                       out_trade_time=at or timezone.now()))  # fmt: skip
+    return "settled"
+
+
+@_isolated
+def refund(user: str) -> str:
+    outcome = order_refund(source="s01", channel="c01", out_trade_no=f"OTN-{user}")
+    return "repeat" if outcome.repeat else outcome.strategy
+
+
+def race(*calls):
+    with ThreadPoolExecutor(len(calls)) as pool:
+        return [future.result() for future in [pool.submit(fn, *args) for fn, *args in calls]]
+
+
+@pytest.mark.parametrize("rounds", range(3))
+def test_refund_racing_settlement_of_the_same_order(team, rounds):
+    outcomes = race((settle, "demo1"), (refund, "demo1"))
+    order = Order.objects.get(out_trade_no="OTN-demo1")
+    assert order.status == Order.Status.REFUNDED  # the refund always ends last or wins
+    # Whichever commits first wins; the other sees the new state: money never counted twice.
+    assert outcomes in (["settled", "paid_unformed"], ["E0104", "unpaid_unlock"])
+    assert_trade_invariants(check_redis=False)
+
+
+def test_two_refunds_of_the_same_order_at_once(team):
+    outcomes = sorted(race((refund, "demo1"), (refund, "demo1"), (refund, "demo1")))
+    assert outcomes == ["repeat", "repeat", "unpaid_unlock"]
+    assert Team.objects.get(team_id=team).lock_count == 1
+    assert_trade_invariants(check_redis=False)
+
+
+def test_timeout_job_racing_a_late_payment(team):
+    later = timezone.now() + timedelta(minutes=16)
+
+    @_isolated
+    def timeouts():
+        return str(trade_timeouts_run(now=later))
+
+    outcomes = race((timeouts,), (settle, "demo1", timezone.now()))
+    order = Order.objects.get(out_trade_no="OTN-demo1")
+    team_row = Team.objects.get(team_id=team)
+    assert team_row.status == Team.Status.FAILED
+    # Paid first and then refunded by the failing team, or released unpaid and the payment refused.
+    assert order.status == Order.Status.REFUNDED
+    assert outcomes[1] in {"settled", "E0104"}
+    assert_trade_invariants(check_redis=False)
