@@ -1,16 +1,45 @@
-"""Mobile login: username/password for a DRF token (demo users; production adds scan login)."""
+"""Login API (api.md "Login"): token login, scan login (ticket, polling, confirm) and the WeChat portal.
+
+Thin adapters: validate, call one service, answer in the envelope. The flow and its decisions are
+documented in ``apps.accounts.services`` (tickets) and ``apps.accounts.weixin`` (portal).
+"""
+
+from typing import Any
 
 from django.contrib.auth import authenticate
-from drf_spectacular.utils import extend_schema, inline_serializer
+from django.http import HttpResponse
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
-from rest_framework.authtoken.models import Token
-from rest_framework.permissions import AllowAny
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.accounts.browser import browser_login, has_browser_session, ticket_owner
+from apps.accounts.services import (
+    api_token_get_or_create,
+    login_ticket_confirm,
+    login_ticket_consume,
+    login_ticket_issue,
+    weixin_delivery_record,
+    weixin_scan_receive,
+)
+from apps.accounts.weixin import (
+    MAX_BODY_BYTES,
+    WeixinXmlError,
+    delivery_ttl_seconds,
+    parse_weixin_xml,
+    scan_event_of,
+    weixin_query_verify,
+)
 from apps.common.api import success
 from apps.common.errors import GroupBuyError, ResponseCode
+
+TICKET_MAX_LENGTH = 64
 
 
 class TokenLoginRequest(serializers.Serializer):
@@ -34,5 +63,164 @@ class TokenLoginApi(APIView):
         user = authenticate(request, **params.validated_data)
         if user is None or not user.is_active:
             raise GroupBuyError(ResponseCode.UNAUTHORIZED, "wrong username or password")
-        token, _ = Token.objects.get_or_create(user=user)
-        return success({"token": token.key})
+        return success({"token": api_token_get_or_create(user=user)})
+
+
+# --- scan login -----------------------------------------------------------------------------------
+
+
+class TicketIn(serializers.Serializer):
+    ticket = serializers.CharField(max_length=TICKET_MAX_LENGTH)
+
+
+class LoginTicketApi(APIView):
+    """A new QR ticket. A browser (session cookie) gets it bound to its session."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="login_weixin_qrcode_ticket",
+        request=None,
+        responses=inline_serializer(
+            "LoginTicketOut",
+            {
+                "ticket": serializers.CharField(),
+                "qrCodeUrl": serializers.URLField(help_text="SVG QR code of the phone's confirm page"),
+                "expireSeconds": serializers.IntegerField(),
+            },
+        ),
+        summary="Issue a scan-login QR ticket",
+    )
+    def get(self, request: Request) -> Response:
+        django_request = request._request
+        owner = ticket_owner(django_request, bind=True) if has_browser_session(django_request) else ""
+        issued = login_ticket_issue(owner=owner)
+        qr_url = request.build_absolute_uri(reverse("accounts:login-qr", args=[issued.ticket]))
+        return success({"ticket": issued.ticket, "qrCodeUrl": qr_url, "expireSeconds": issued.expire_seconds})
+
+
+class CheckLoginApi(APIView):
+    """Poll a ticket. ``confirmed`` comes once, with the API token; a browser is also logged in."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="login_check_login",
+        parameters=[OpenApiParameter("ticket", OpenApiTypes.STR, required=True)],
+        responses=inline_serializer(
+            "CheckLoginOut",
+            {
+                "status": serializers.ChoiceField(choices=["waiting", "confirmed", "expired"]),
+                "token": serializers.CharField(required=False, help_text="only with status confirmed"),
+            },
+        ),
+        summary="Poll a scan-login ticket",
+        description=(
+            "`confirmed` is answered exactly once per ticket; any later poll of that ticket answers `expired`. "
+            "Unknown tickets and tickets bound to another browser session answer `expired` too."
+        ),
+    )
+    def get(self, request: Request) -> Response:
+        params = TicketIn(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        django_request = request._request
+        owner = ticket_owner(django_request, bind=False)
+        poll = login_ticket_consume(ticket=params.validated_data["ticket"], owner=owner)
+        if poll.user is None:
+            return success({"status": poll.status})
+        response = success({"status": "confirmed", "token": api_token_get_or_create(user=poll.user)})
+        if has_browser_session(django_request):
+            browser_login(django_request, response, poll.user)
+        return response
+
+
+class LoginConfirmApi(APIView):
+    """The phone side: an authenticated mobile user confirms the ticket it scanned."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        operation_id="login_confirm",
+        request=TicketIn,
+        responses=inline_serializer("LoginConfirmOut", {"status": serializers.CharField()}),
+        summary="Confirm a scanned ticket as the authenticated user",
+        description="An expired or unknown ticket, or one another account confirmed first, answers 0002 (HTTP 400).",
+    )
+    def post(self, request: Request) -> Response:
+        params = TicketIn(data=request.data)
+        params.is_valid(raise_exception=True)
+        login_ticket_confirm(ticket=params.validated_data["ticket"], user=request.user)
+        return success({"status": "confirmed"})
+
+
+# --- WeChat portal --------------------------------------------------------------------------------
+
+
+class IgnoreAcceptHeader(BaseContentNegotiation):
+    """WeChat's Accept header is not ours to honour: errors are always the JSON envelope."""
+
+    def select_parser(self, request: Request, parsers: list) -> Any:
+        return parsers[0]
+
+    def select_renderer(self, request: Request, renderers: list, format_suffix: str | None = None) -> tuple:
+        return renderers[0], renderers[0].media_type
+
+
+def _plain(text: str) -> HttpResponse:
+    return HttpResponse(text, content_type="text/plain; charset=utf-8")
+
+
+class WeixinPortalApi(APIView):
+    """WeChat's server calls this: GET to verify the URL (echo), POST with event XML (scan login)."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    content_negotiation_class = IgnoreAcceptHeader
+
+    @extend_schema(
+        operation_id="weixin_portal_verify",
+        parameters=[
+            OpenApiParameter(name, OpenApiTypes.STR, required=True)
+            for name in ("signature", "timestamp", "nonce", "echostr")
+        ],
+        responses={(200, "text/plain"): OpenApiTypes.STR},
+        summary="WeChat URL verification: echoes echostr when the SHA1 signature is valid (else 401 E0201)",
+    )
+    def get(self, request: Request) -> HttpResponse:
+        weixin_query_verify(request.query_params, fresh=False)
+        echostr = request.query_params.get("echostr", "")
+        if not echostr or len(echostr) > 512 or not echostr.isprintable():
+            raise GroupBuyError(ResponseCode.ILLEGAL_PARAMETER, data={"echostr": [_("This field is required.")]})
+        return _plain(echostr)
+
+    @extend_schema(
+        operation_id="weixin_portal_receive",
+        parameters=[
+            OpenApiParameter(name, OpenApiTypes.STR, required=True) for name in ("signature", "timestamp", "nonce")
+        ],
+        request={"text/xml": OpenApiTypes.STR},
+        responses={(200, "text/plain"): OpenApiTypes.STR},
+        summary="WeChat event push: SCAN/subscribe with a login ticket binds it to the scanning user",
+    )
+    def post(self, request: Request) -> HttpResponse:
+        signed = weixin_query_verify(request.query_params, fresh=True)
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0
+        if declared > MAX_BODY_BYTES:  # refused before reading a byte of it
+            raise GroupBuyError(ResponseCode.ILLEGAL_PARAMETER, _("The message is too large."))
+        body = request.body
+        try:
+            message = parse_weixin_xml(body)
+        except WeixinXmlError as exc:
+            raise GroupBuyError(ResponseCode.ILLEGAL_PARAMETER, str(exc)) from exc
+        weixin_delivery_record(
+            timestamp=signed.timestamp, nonce=signed.nonce, body=body, ttl_seconds=delivery_ttl_seconds()
+        )
+        event = scan_event_of(message)
+        if event is not None:
+            weixin_scan_receive(event=event)
+        return _plain("success")

@@ -1,4 +1,4 @@
-"""Reads of the accounts app.
+"""Reads of the accounts app (channel credentials here; trusted devices at the end).
 
 ``channel_credential_get`` sits on the hot path of every signed request, so it is served from the
 Django cache (Redis) and costs no SQL query when warm:
@@ -16,12 +16,15 @@ default collation would match ``S01`` to ``s01``: one pair, one cache key, one a
 """
 
 import logging
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from urllib.parse import quote
 
 from django.core.cache import cache
 from django.db import DEFAULT_DB_ALIAS
 
-from apps.accounts.models import ChannelCredential
+from apps.accounts.models import ChannelCredential, TrustedDevice
 
 logger = logging.getLogger(__name__)
 
@@ -91,3 +94,71 @@ def channel_credential_cache_clear(*, source: str, channel: str) -> None:
         cache.delete(channel_credential_cache_key(source=source, channel=channel))
     except Exception as exc:  # the entry expires by its TTL
         logger.warning("credential cache invalidation failed for %s/%s: %s", source, channel, exc)
+
+
+# --- trusted devices (seamless login) ---------------------------------------------------------------
+#
+# Every request of a session that logged in through a device asks whether that device still counts
+# (``apps.accounts.middleware``), so the answer is cached like the credentials above: no SQL when
+# warm, dropped after every committed revocation (``services.trusted_devices_revoke``) and every
+# save or delete of a row (``apps.accounts.signals``), database on any cache failure. The TTL is short
+# because a request reading the row just before a revocation commits may cache the old state after
+# the bust; a minute bounds that (rare) window.
+
+TRUSTED_DEVICE_CACHE_TTL = 60
+
+
+@dataclass(frozen=True)
+class DeviceState:
+    user_id: int
+    expires_at: datetime
+    revoked: bool
+
+    def counts_for(self, *, user_id: object, now: datetime) -> bool:
+        """Still a valid login of ``user_id`` (the session's user id, any type)?"""
+        return not self.revoked and self.expires_at > now and str(self.user_id) == str(user_id)
+
+
+def trusted_device_cache_key(device_id: uuid.UUID) -> str:
+    return f"accounts:trusted_device:v1:{device_id.hex}"
+
+
+def _device_state_load(device_id: uuid.UUID) -> DeviceState | None:
+    row = TrustedDevice.objects.filter(device_id=device_id).values("user_id", "expires_at", "revoked_at").first()
+    if row is None:
+        return None
+    return DeviceState(user_id=row["user_id"], expires_at=row["expires_at"], revoked=row["revoked_at"] is not None)
+
+
+def trusted_device_state(*, device_id: uuid.UUID) -> DeviceState | None:
+    """What the middleware needs to know about a device, or ``None`` if there is no such device."""
+    key = trusted_device_cache_key(device_id)
+    try:
+        hit = cache.get(key)
+    except Exception as exc:
+        logger.warning("device cache read failed, reading the database: %s", exc)
+        return _device_state_load(device_id)
+    if isinstance(hit, dict):
+        try:
+            return DeviceState(
+                user_id=hit["user_id"],
+                expires_at=datetime.fromtimestamp(hit["expires_at"], tz=UTC),
+                revoked=bool(hit["revoked"]),
+            )
+        except (KeyError, TypeError, ValueError, OverflowError):
+            logger.warning("stale device cache entry %s, reloading", device_id.hex)
+    state = _device_state_load(device_id)
+    if state is not None:
+        entry = {"user_id": state.user_id, "expires_at": state.expires_at.timestamp(), "revoked": state.revoked}
+        try:
+            cache.set(key, entry, TRUSTED_DEVICE_CACHE_TTL)
+        except Exception as exc:
+            logger.warning("device cache write failed: %s", exc)
+    return state
+
+
+def trusted_device_cache_clear(*, device_id: uuid.UUID) -> None:
+    try:
+        cache.delete(trusted_device_cache_key(device_id))
+    except Exception as exc:  # the entry expires by its TTL
+        logger.warning("device cache invalidation failed for %s: %s", device_id.hex, exc)

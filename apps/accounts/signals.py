@@ -1,4 +1,4 @@
-"""Cache busting of channel credentials: after a save or delete commits, the cached entry goes.
+"""Cache busting of channel credentials and trusted devices: after a save or delete commits, the entry goes.
 
 Busting after commit (``transaction.on_commit``) rather than at once means no concurrent request can
 re-cache the old row between our delete and the commit. A save that renames the pair busts the old
@@ -11,8 +11,8 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 
-from apps.accounts.models import ChannelCredential
-from apps.accounts.selectors import channel_credential_cache_clear
+from apps.accounts.models import ChannelCredential, TrustedDevice
+from apps.accounts.selectors import channel_credential_cache_clear, trusted_device_cache_clear
 
 
 def _bust_on_commit(source: str, channel: str) -> None:
@@ -32,3 +32,10 @@ def credential_bust_old_pair(sender, instance: ChannelCredential, raw: bool = Fa
 @receiver(post_delete, sender=ChannelCredential, dispatch_uid="accounts.credential_bust_deleted")
 def credential_bust(sender, instance: ChannelCredential, **kwargs) -> None:
     _bust_on_commit(instance.source, instance.channel)
+
+
+@receiver(post_save, sender=TrustedDevice, dispatch_uid="accounts.device_bust_saved")
+@receiver(post_delete, sender=TrustedDevice, dispatch_uid="accounts.device_bust_deleted")
+def device_bust(sender, instance: TrustedDevice, **kwargs) -> None:
+    """Bulk revocations bust explicitly (``services.trusted_devices_revoke``); row saves and deletes here."""
+    transaction.on_commit(partial(trusted_device_cache_clear, device_id=instance.device_id))

@@ -53,6 +53,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "apps.accounts.middleware.TrustedDeviceMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "apps.common.middleware.ApiExceptionMiddleware",
@@ -202,7 +203,9 @@ TRIAL_LOADER_THREADS = env.int("TRIAL_LOADER_THREADS", default=4)
 TRIAL_LOADER_TIMEOUT_SECONDS = env.float("TRIAL_LOADER_TIMEOUT_SECONDS", default=2.0)
 ACTIVITY_CACHE_TTL_SECONDS = env.int("ACTIVITY_CACHE_TTL_SECONDS", default=300)
 
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "/login"
+# WeChat official-account token for the scan-login portal (signature = sha1 of sorted token/timestamp/nonce).
+WEIXIN_TOKEN = env.str("WEIXIN_TOKEN", default="groupbuy-weixin-token")
 
 # --- Logging: one line per record, request id attached ---------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

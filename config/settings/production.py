@@ -9,6 +9,7 @@ DEBUG = False
 SECRET_KEY = env.str("DJANGO_SECRET_KEY")  # no default: fail fast
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+WEIXIN_TOKEN = env.str("WEIXIN_TOKEN")  # no default: fail fast
 
 if len(SECRET_KEY) < 50 or SECRET_KEY.startswith(("dev-", "django-insecure")):
     raise ImproperlyConfigured("DJANGO_SECRET_KEY must be a long random value in production.")

@@ -1,7 +1,7 @@
 import pytest
 from django.core.management import call_command
 
-from apps.accounts.checks import demo_credentials_check
+from apps.accounts.checks import demo_credentials_check, weixin_token_check
 from apps.accounts.models import ChannelCredential, User
 
 pytestmark = pytest.mark.django_db
@@ -16,3 +16,12 @@ def test_deploy_check_flags_demo_credentials_until_they_are_changed():
         user.set_password("Str0ng-and-unique-passphrase")
         user.save()
     assert demo_credentials_check() == []
+
+
+def test_deploy_check_refuses_the_demo_weixin_token(settings):
+    settings.WEIXIN_TOKEN = "groupbuy-weixin-token"
+    assert [error.id for error in weixin_token_check()] == ["groupbuy.E003"]
+    settings.WEIXIN_TOKEN = ""
+    assert [error.id for error in weixin_token_check()] == ["groupbuy.E003"]
+    settings.WEIXIN_TOKEN = "a-real-token-from-the-wechat-console"
+    assert weixin_token_check() == []

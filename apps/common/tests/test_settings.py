@@ -13,6 +13,7 @@ GOOD_ENV = {
     "DATABASE_URL": "mysql://u:p@127.0.0.1:3306/db",
     "REDIS_URL": "redis://127.0.0.1:6379/0",
     "BROKER_URL": "amqp://guest:guest@127.0.0.1:5672//",
+    "WEIXIN_TOKEN": "a-real-weixin-token",
 }
 
 

@@ -1,0 +1,60 @@
+"""Lua scripts of scan login (STYLE.md 5: every key via KEYS, no clock, registered once per client).
+
+A login ticket is one Redis hash, ``gbm:login:ticket:{ticket}``, created with a TTL::
+
+    state  waiting | confirmed
+    user   the confirming user's id (once confirmed)
+    owner  sha256 of the issuing browser session's binding secret, or "" (not bound)
+
+"expired" is not stored: it is the key being gone (TTL ran out, or the ticket was consumed).
+"""
+
+from apps.common.redis_scripts import RedisScript
+
+# KEYS[1] the ticket hash; ARGV[1] the confirming user's id; ARGV[2] minimum ms left after confirming.
+# Returns 'confirmed' (now, or earlier by the same user: WeChat re-delivers), 'taken' (another user
+# confirmed first) or 'expired' (no such ticket). Fields changed by HSET keep the key's TTL; it is
+# only stretched to ARGV[2] so that a confirmation in the last second still reaches the polling page.
+LOGIN_TICKET_CONFIRM = RedisScript(
+    "login_ticket_confirm",
+    """
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then
+  return 'expired'
+end
+if state == 'waiting' then
+  redis.call('HSET', KEYS[1], 'state', 'confirmed', 'user', ARGV[1])
+  if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then
+    redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  end
+  return 'confirmed'
+end
+if redis.call('HGET', KEYS[1], 'user') == ARGV[1] then
+  return 'confirmed'
+end
+return 'taken'
+""",
+)
+
+# KEYS[1] the ticket hash; ARGV[1] the poller's owner hash ('' when it has no binding).
+# Returns {status, user id}: {'confirmed', id} exactly once (the key is deleted in the same step),
+# {'waiting', ''} or {'expired', ''}. A ticket bound to another browser answers 'expired': to that
+# poller it does not exist.
+LOGIN_TICKET_CONSUME = RedisScript(
+    "login_ticket_consume",
+    """
+local record = redis.call('HMGET', KEYS[1], 'state', 'owner', 'user')
+local state, owner, user = record[1], record[2], record[3]
+if not state then
+  return {'expired', ''}
+end
+if owner and owner ~= '' and owner ~= ARGV[1] then
+  return {'expired', ''}
+end
+if state == 'confirmed' then
+  redis.call('DEL', KEYS[1])
+  return {'confirmed', user}
+end
+return {'waiting', ''}
+""",
+)
