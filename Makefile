@@ -67,5 +67,12 @@ messages: install
 	$(MANAGE) makemessages -l zh_Hans -l en --ignore=.venv --ignore=var --no-obsolete
 	$(MANAGE) compilemessages --ignore=.venv
 
+# gunicorn + production settings on a free loopback port, against MariaDB (its own database groupbuy_bench),
+# Redis DB 14 and RabbitMQ on this machine; JSON to benchmarks/results/. e.g. BENCH_ARGS="--duration 30".
+BENCH_ARGS ?=
+bench: install
+	@$(BIN)/python -c 'import MySQLdb' 2>/dev/null || $(BIN)/pip install --quiet -r requirements/mysql.txt
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) var

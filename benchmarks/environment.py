@@ -1,0 +1,143 @@
+"""Where the benchmarked server runs: its own MariaDB database, Redis database 14, the local RabbitMQ.
+
+Nothing here touches the development or test data: the defaults name a database (``groupbuy_bench``) and
+a Redis database (14) of their own; ``BENCH_DATABASE_URL``, ``BENCH_REDIS_URL`` and ``BENCH_BROKER_URL``
+override them. Every service must be on this machine (loopback), and so is the server under test.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import secrets
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+DEFAULT_DATABASE_URL = "mysql://root@127.0.0.1:3306/groupbuy_bench"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/14"
+DEFAULT_BROKER_URL = "amqp://guest:guest@127.0.0.1:5672//"
+
+SETTINGS_MODULE = "config.settings.production"
+_DB_NAME = re.compile(r"[A-Za-z0-9_]{1,64}")
+_REQUIRED_SECRETS = ("DJANGO_SECRET_KEY", "WEIXIN_TOKEN")  # production.py reads them with no default
+# Inherited from a developer's shell, these would change what is measured; the bench sets its own.
+_DROPPED_PREFIXES = ("DJANGO_", "GUNICORN_", "PROMETHEUS_", "CELERY_")
+
+
+class SetupError(RuntimeError):
+    """The bench could not be set up: services misconfigured or unreachable, server not starting."""
+
+
+def _is_loopback(host: str | None) -> bool:
+    if host in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host or "").is_loopback
+    except ValueError:
+        return False
+
+
+def mask_url(url: str) -> str:
+    """The URL without its password, for reports and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()
+
+
+@dataclass(frozen=True)
+class BenchEnvironment:
+    database_url: str = DEFAULT_DATABASE_URL
+    redis_url: str = DEFAULT_REDIS_URL
+    broker_url: str = DEFAULT_BROKER_URL
+
+    @classmethod
+    def from_environ(cls, environ: os._Environ[str] | dict[str, str] = os.environ) -> BenchEnvironment:
+        return cls(
+            database_url=environ.get("BENCH_DATABASE_URL") or DEFAULT_DATABASE_URL,
+            redis_url=environ.get("BENCH_REDIS_URL") or DEFAULT_REDIS_URL,
+            broker_url=environ.get("BENCH_BROKER_URL") or DEFAULT_BROKER_URL,
+        )
+
+    def check(self) -> None:
+        """Refuse anything but MariaDB and services on this machine."""
+        if urlsplit(self.database_url).scheme not in ("mysql", "mariadb"):
+            raise SetupError(f"the bench needs MariaDB, got {mask_url(self.database_url)}")
+        for url in (self.database_url, self.redis_url, self.broker_url):
+            if not _is_loopback(urlsplit(url).hostname):
+                raise SetupError(f"the bench only talks to services on loopback, not {mask_url(url)}")
+
+    def describe(self) -> dict[str, str]:
+        return {
+            "settings": SETTINGS_MODULE,
+            "database": mask_url(self.database_url),
+            "redis": mask_url(self.redis_url),
+            "broker": mask_url(self.broker_url),
+        }
+
+    def django_environ(self, **extra: str) -> dict[str, str]:
+        """The environment of every Django process of the bench: production settings, the bench's services."""
+        environ = {key: value for key, value in os.environ.items() if not key.startswith(_DROPPED_PREFIXES)}
+        # Production settings require their secrets with no default (fail fast); fresh random ones per run
+        # are all a benchmark needs. A secret production settings start to require goes here too.
+        environ.update({name: f"bench-{secrets.token_urlsafe(48)}" for name in _REQUIRED_SECRETS})
+        environ.update(
+            DJANGO_SETTINGS_MODULE=SETTINGS_MODULE,
+            DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
+            # No TLS on loopback: without this every request would be a redirect to https.
+            DJANGO_SECURE_SSL_REDIRECT="false",
+            DB_CONN_MAX_AGE="60",
+            DATABASE_URL=self.database_url,
+            REDIS_URL=self.redis_url,
+            BROKER_URL=self.broker_url,
+            LOG_LEVEL="INFO",
+        )
+        environ.pop("GUNICORN_CMD_ARGS", None)
+        environ.update(extra)
+        return environ
+
+    def create_database(self) -> None:
+        """``CREATE DATABASE IF NOT EXISTS`` (utf8mb4, as the test database): the bench's own schema."""
+        import MySQLdb  # installed by `make bench` (requirements/mysql.txt)
+
+        parts = urlsplit(self.database_url)
+        name = unquote(parts.path.lstrip("/"))
+        if not _DB_NAME.fullmatch(name):
+            raise SetupError(f"unexpected database name {name!r}")
+        try:
+            connection = MySQLdb.connect(
+                host=parts.hostname or "127.0.0.1",
+                port=parts.port or 3306,
+                user=unquote(parts.username or "root"),
+                password=unquote(parts.password or ""),
+                connect_timeout=5,
+            )
+        except MySQLdb.Error as exc:
+            raise SetupError(f"MariaDB at {mask_url(self.database_url)} is unreachable: {exc}") from exc
+        try:
+            connection.cursor().execute(
+                f"CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+            )
+        finally:
+            connection.close()
+
+    def load_fixtures(self, *, timeout_s: float = 600.0) -> None:
+        """Migrate, load the demo data and rebuild Redis state, in one Django process (``benchmarks.fixtures``)."""
+        completed = subprocess.run(
+            [sys.executable, "-m", "benchmarks.fixtures"],
+            cwd=REPO_ROOT,
+            env=self.django_environ(),
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=False,
+        )
+        if completed.returncode != 0:
+            raise SetupError("preparing the bench database failed:\n" + (completed.stdout + completed.stderr)[-4000:])
