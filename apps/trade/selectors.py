@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count, Exists, F, OuterRef, Q, Subquery, Sum
+from django.db.models import Count, F, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 
 from apps.common.cache import cached
@@ -33,42 +33,86 @@ class TeamStatistic:
     all_team_user_count: int
 
 
+def _team_view(row: dict, *, activity_id: int, user_id: str, mine: bool, out_trade_no: str | None) -> TeamView:
+    return TeamView(
+        user_id=user_id if mine else (row.get("leader_user_id") or ""),
+        team_id=row["team_id"],
+        activity_id=activity_id,
+        target_count=row["target_count"],
+        complete_count=row["complete_count"],
+        lock_count=row["lock_count"],
+        valid_start_time=row["valid_start_time"],
+        valid_end_time=row["valid_end_time"],
+        out_trade_no=out_trade_no,
+        mine=mine,
+    )
+
+
+_TEAM_FIELDS = ("team_id", "target_count", "complete_count", "lock_count", "valid_start_time", "valid_end_time")
+_JOINABLE_CACHED = 8  # more than shown, so teams expiring or filling within the TTL still leave enough
+JOINABLE_TTL_SECONDS = 2
+
+
+def joinable_teams(*, activity_id: int) -> list[dict]:
+    """Open, unexpired, not-full teams of an activity, soonest ending first, with their leader.
+
+    Cached for two seconds and shared by every product-page request: a countdown list may be that
+    stale; the lock itself checks the live row.
+    """
+
+    def load() -> list[dict]:
+        leader = Order.objects.filter(team_id=OuterRef("team_id")).order_by("id").values("user_id")[:1]
+        return list(
+            Team.objects.filter(
+                activity_id=activity_id,
+                status=Team.Status.IN_PROGRESS,
+                valid_end_time__gt=timezone.now(),
+                lock_count__lt=F("target_count"),
+            )
+            .annotate(leader_user_id=Subquery(leader))
+            .order_by("valid_end_time", "id")
+            .values(*_TEAM_FIELDS, "leader_user_id")[:_JOINABLE_CACHED]
+        )
+
+    return cached(f"joinable_teams:{activity_id}", load, ttl=JOINABLE_TTL_SECONDS, namespace="joinable_teams") or []
+
+
 def open_teams_for_user(*, activity_id: int, user_id: str, others: int = 2) -> list[TeamView]:
-    """The user's own open team(s) first, then up to ``others`` joinable teams ending soonest. One query."""
+    """The user's own open team first, then up to ``others`` joinable teams ending soonest.
+
+    One small indexed query for the user's own live orders (two when they have one); the joinable
+    list comes from a short shared cache.
+    """
     now = timezone.now()
-    my_orders = Order.objects.filter(team_id=OuterRef("team_id"), user_id=user_id, status__in=OPEN_ORDER_STATUSES)
-    leader = Order.objects.filter(team_id=OuterRef("team_id")).order_by("id").values("user_id")[:1]
-    rows = list(
-        Team.objects.filter(activity_id=activity_id, status=Team.Status.IN_PROGRESS, valid_end_time__gt=now)
-        .annotate(
-            mine=Exists(my_orders),
-            my_out_trade_no=Subquery(my_orders.values("out_trade_no")[:1]),
-            leader_user_id=Subquery(leader),
+    views: list[TeamView] = []
+    my_orders = (
+        dict(
+            Order.objects.filter(user_id=user_id, activity_id=activity_id, status__in=OPEN_ORDER_STATUSES).values_list(
+                "team_id", "out_trade_no"
+            )[:5]
         )
-        .filter(Q(mine=True) | Q(lock_count__lt=F("target_count")))
-        .order_by("-mine", "valid_end_time", "id")
-        .values(
-            "team_id", "target_count", "complete_count", "lock_count", "valid_start_time", "valid_end_time",
-            "mine", "my_out_trade_no", "leader_user_id",
-        )[: others + 1]
-    )  # fmt: skip
-    own = [r for r in rows if r["mine"]][:1]
-    joinable = [r for r in rows if not r["mine"]][:others]
-    return [
-        TeamView(
-            user_id=user_id if r["mine"] else (r["leader_user_id"] or ""),
-            team_id=r["team_id"],
-            activity_id=activity_id,
-            target_count=r["target_count"],
-            complete_count=r["complete_count"],
-            lock_count=r["lock_count"],
-            valid_start_time=r["valid_start_time"],
-            valid_end_time=r["valid_end_time"],
-            out_trade_no=r["my_out_trade_no"] if r["mine"] else None,
-            mine=r["mine"],
+        if user_id
+        else {}
+    )
+    if my_orders:
+        own = (
+            Team.objects.filter(team_id__in=list(my_orders), status=Team.Status.IN_PROGRESS, valid_end_time__gt=now)
+            .order_by("valid_end_time")
+            .values(*_TEAM_FIELDS)
+            .first()
         )
-        for r in own + joinable
-    ]
+        if own:
+            views.append(
+                _team_view(own, activity_id=activity_id, user_id=user_id, mine=True,
+                           out_trade_no=my_orders[own["team_id"]])
+            )  # fmt: skip
+    for row in joinable_teams(activity_id=activity_id):
+        if len(views) >= others + (1 if views and views[0].mine else 0):
+            break
+        if row["team_id"] in my_orders or row["valid_end_time"] <= now:
+            continue
+        views.append(_team_view(row, activity_id=activity_id, user_id=user_id, mine=False, out_trade_no=None))
+    return views
 
 
 def team_statistic(*, activity_id: int) -> TeamStatistic:
