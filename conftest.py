@@ -68,6 +68,17 @@ def tasks_run_inline(monkeypatch):
     return calls
 
 
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    """Debian's Chromium for browser tests (Playwright drives it; no browser download)."""
+    import shutil
+
+    path = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or shutil.which("chromium-browser")
+    if not path:
+        service_missing("Chromium is not installed (apt-get install chromium)")
+    return path
+
+
 @pytest.fixture
 def mariadb(db):
     if connection.vendor != "mysql":
