@@ -36,15 +36,24 @@ class PayOrder(TimeStampedModel):
     order_time = models.DateTimeField(_("ordered at"))
     total_amount = models.DecimalField(_("total amount"), **MONEY_FIELD)
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.CREATE)
-    pay_url = models.CharField(_("pay URL"), max_length=1024, blank=True)
+    # Alipay's signed page-pay URL (sign + URL-encoded biz_content) runs past 1 KB.
+    pay_url = models.CharField(_("pay URL"), max_length=2048, blank=True)
     pay_time = models.DateTimeField(_("paid at"), null=True, blank=True)
     market_type = models.PositiveSmallIntegerField(
         _("market type"), choices=MarketType.choices, default=MarketType.NONE
     )
     market_deduction_amount = models.DecimalField(_("deduction"), default=Decimal("0.00"), **MONEY_FIELD)
     pay_amount = models.DecimalField(_("pay amount"), **MONEY_FIELD)
+    # The team to join while CREATE (blank: open one); the team actually locked from PAY_WAIT on.
     team_id = models.CharField(_("team id"), max_length=8, blank=True)
-    idempotency_key = models.CharField(_("idempotency key"), max_length=64, blank=True)
+    # NULL when the client sent none: NULLs never collide in the unique key below (MariaDB ignores
+    # conditional unique constraints, so "unique when not blank" is expressed this way).
+    idempotency_key = models.CharField(_("idempotency key"), max_length=64, null=True, blank=True)  # noqa: DJ001
+    trade_no = models.CharField(_("gateway trade no"), max_length=64, blank=True)
+    # The group-buy code that closed the order (lock rejection) or refused its settlement.
+    market_code = models.CharField(_("group-buy code"), max_length=8, blank=True)
+    # Paid but without a seat (settlement refused, or paid after closing): the money goes back.
+    refund_required = models.BooleanField(_("refund required"), default=False)
 
     class Meta:
         db_table = "pay_order"
@@ -55,6 +64,7 @@ class PayOrder(TimeStampedModel):
             models.Index(fields=["status", "order_time"], name="idx_pay_order_status_time"),
         ]
         constraints = [
+            models.UniqueConstraint(fields=["user", "idempotency_key"], name="uniq_pay_order_user_idem_key"),
             models.CheckConstraint(
                 condition=Q(
                     total_amount__gte=Decimal("0"),
@@ -122,3 +132,62 @@ class RefundRecord(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.out_request_no
+
+
+class SandboxTrade(TimeStampedModel):
+    """The built-in sandbox gateway's own record of a payment (what Alipay keeps on its side).
+
+    One per mall order (``out_trade_no``); its asynchronous notify is retried like a real gateway's
+    until the mall answers ``success``.
+    """
+
+    class NotifyStatus(models.TextChoices):
+        PENDING = "PENDING", _("pending")
+        DELIVERED = "DELIVERED", _("delivered")
+        FAILED = "FAILED", _("failed")
+
+    trade_no = models.CharField(_("trade no"), max_length=64, unique=True)
+    out_trade_no = models.CharField(_("mall order id"), max_length=32, unique=True)
+    app_id = models.CharField(_("app id"), max_length=64)
+    subject = models.CharField(_("subject"), max_length=128)
+    total_amount = models.DecimalField(_("amount"), **MONEY_FIELD)
+    paid_at = models.DateTimeField(_("paid at"))
+    notify_url = models.CharField(_("notify URL"), max_length=512)
+    notify_id = models.CharField(_("notify id"), max_length=64)
+    notify_status = models.CharField(
+        _("notify status"), max_length=16, choices=NotifyStatus.choices, default=NotifyStatus.PENDING
+    )
+    notify_attempts = models.PositiveIntegerField(_("notify attempts"), default=0)
+    last_error = models.CharField(_("last error"), max_length=512, blank=True)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+
+    class Meta:
+        db_table = "pay_sandbox_trade"
+        verbose_name = _("sandbox payment")
+        verbose_name_plural = _("sandbox payments")
+        constraints = [
+            models.CheckConstraint(condition=Q(total_amount__gt=Decimal("0")), name="pay_sandbox_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(notify_status__in=["PENDING", "DELIVERED", "FAILED"]), name="pay_sandbox_notify_known"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.trade_no
+
+
+class SandboxKey(TimeStampedModel):
+    """The sandbox gateway's RSA key pair when none is configured: generated once per database,
+    so the web and worker processes sign and verify with the same key."""
+
+    name = models.CharField(_("name"), max_length=32, unique=True)
+    private_key_pem = models.TextField(_("private key (PEM)"))
+    public_key_pem = models.TextField(_("public key (PEM)"))
+
+    class Meta:
+        db_table = "pay_sandbox_key"
+        verbose_name = _("sandbox key")
+        verbose_name_plural = _("sandbox keys")
+
+    def __str__(self) -> str:
+        return self.name

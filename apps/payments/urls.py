@@ -1,5 +1,15 @@
-"""Mall pages: cashier, my orders, team share page, sandbox gateway. Filled by the payments work."""
+"""Mall pages: buy, cashier, my orders, team share page, sandbox gateway."""
+
+from django.urls import path
+
+from apps.payments import views
 
 app_name = "payments"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("goods/<str:goods_id>/buy", views.goods_buy, name="goods-buy"),
+    path("cashier/<str:order_id>", views.cashier, name="cashier"),
+    path("orders", views.my_orders, name="orders"),
+    path("teams/<str:team_id>", views.team_page, name="team"),
+    path("pay/sandbox/<str:order_id>", views.sandbox_pay, name="sandbox-pay"),
+]

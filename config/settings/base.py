@@ -150,6 +150,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     # Each job takes a Redis lock first, so several beat/worker instances never run it twice at once.
     "deliver-due-notify-tasks": {"task": "apps.notifications.tasks.deliver_due_notify_tasks", "schedule": 15.0},
     "trade-timeouts": {"task": "apps.trade.tasks.run_trade_timeouts", "schedule": 30.0},
+    "close-expired-mall-orders": {"task": "apps.payments.tasks.close_expired_mall_orders", "schedule": 60.0},
 }
 
 # Message bus for team callbacks (notify tasks of type MQ): the broker unless set apart.
@@ -202,6 +203,14 @@ DCC_RESYNC_SECONDS = env.int("DCC_RESYNC_SECONDS", default=30)
 TRIAL_LOADER_THREADS = env.int("TRIAL_LOADER_THREADS", default=4)
 TRIAL_LOADER_TIMEOUT_SECONDS = env.float("TRIAL_LOADER_TIMEOUT_SECONDS", default=2.0)
 ACTIVITY_CACHE_TTL_SECONDS = env.int("ACTIVITY_CACHE_TTL_SECONDS", default=300)
+
+# Payment gateway: Alipay when configured, else the built-in sandbox gateway (apps/payments/gateways).
+ALIPAY_APP_ID = env.str("ALIPAY_APP_ID", default="")
+ALIPAY_APP_PRIVATE_KEY = env.str("ALIPAY_APP_PRIVATE_KEY", default="")
+ALIPAY_PUBLIC_KEY = env.str("ALIPAY_PUBLIC_KEY", default="")
+ALIPAY_DEBUG = env.bool("ALIPAY_DEBUG", default=False)
+# Where gateways send payment notifies (production must set it; dev uses the shopper's host).
+PAYMENT_NOTIFY_BASE_URL = env.str("PAYMENT_NOTIFY_BASE_URL", default="")
 
 LOGIN_URL = "/login"
 # WeChat official-account token for the scan-login portal (signature = sha1 of sorted token/timestamp/nonce).

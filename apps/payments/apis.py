@@ -1,0 +1,229 @@
+"""Mall API for mobile clients (token auth, envelope) and the payment gateway's notify endpoint."""
+
+from __future__ import annotations
+
+import logging
+
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.authentication import TokenAuthentication
+from rest_framework.exceptions import NotFound
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.common.api import success
+from apps.common.money import format_money
+from apps.common.serializers import IdField, MoneyField
+from apps.payments.models import PayOrder
+from apps.payments.selectors import mall_order_of, mall_order_pay_deadline, mall_orders_of, team_share
+from apps.payments.services import mall_order_create, payment_notify_handle
+
+logger = logging.getLogger(__name__)
+
+
+class MallApi(APIView):
+    authentication_classes = [TokenAuthentication]
+    permission_classes = [IsAuthenticated]
+
+
+class OrderCreateIn(serializers.Serializer):
+    goodsId = IdField(max_length=32)
+    teamId = serializers.RegexField(r"^\d{8}$", required=False, allow_blank=True, allow_null=True)
+
+
+class OrderCreatedOut(serializers.Serializer):
+    orderId = serializers.CharField()
+    payUrl = serializers.CharField(allow_null=True, help_text="null once the order no longer waits for payment")
+    payAmount = MoneyField()
+    teamId = serializers.CharField()
+    status = serializers.CharField()
+
+
+class OrderOut(serializers.Serializer):
+    orderId = serializers.CharField()
+    goodsId = serializers.CharField()
+    goodsName = serializers.CharField()
+    status = serializers.CharField()
+    statusText = serializers.CharField()
+    totalAmount = MoneyField()
+    deductionAmount = MoneyField()
+    payAmount = MoneyField()
+    teamId = serializers.CharField()
+    orderTime = serializers.DateTimeField()
+    payDeadline = serializers.DateTimeField(allow_null=True)
+    payTime = serializers.DateTimeField(allow_null=True)
+    payUrl = serializers.CharField(allow_null=True)
+    refundRequired = serializers.BooleanField()
+
+
+class OrderPageOut(serializers.Serializer):
+    count = serializers.IntegerField()
+    limit = serializers.IntegerField()
+    offset = serializers.IntegerField()
+    results = OrderOut(many=True)
+
+
+class MemberOut(serializers.Serializer):
+    userId = serializers.CharField()
+    leader = serializers.BooleanField()
+    paid = serializers.BooleanField()
+    mine = serializers.BooleanField()
+
+
+class TeamDetailOut(serializers.Serializer):
+    teamId = serializers.CharField()
+    activityId = serializers.IntegerField()
+    goodsId = serializers.CharField()
+    goodsName = serializers.CharField()
+    originalPrice = MoneyField()
+    payPrice = MoneyField()
+    status = serializers.IntegerField()
+    targetCount = serializers.IntegerField()
+    lockCount = serializers.IntegerField()
+    completeCount = serializers.IntegerField()
+    seatsLeft = serializers.IntegerField()
+    validStartTime = serializers.DateTimeField()
+    validEndTime = serializers.DateTimeField()
+    validTimeCountdown = serializers.CharField()
+    members = MemberOut(many=True)
+    mine = serializers.BooleanField()
+    canJoin = serializers.BooleanField()
+
+
+def _pay_url(request: Request, order: PayOrder) -> str | None:
+    return request.build_absolute_uri(order.pay_url) if order.pay_url else None
+
+
+def order_wire(request: Request, order: PayOrder) -> dict:
+    waiting = order.status == PayOrder.Status.PAY_WAIT
+    return {
+        "orderId": order.order_id,
+        "goodsId": order.product_id,
+        "goodsName": order.product_name,
+        "status": order.status,
+        "statusText": str(order.get_status_display()),
+        "totalAmount": format_money(order.total_amount),
+        "deductionAmount": format_money(order.market_deduction_amount),
+        "payAmount": format_money(order.pay_amount),
+        "teamId": order.team_id,
+        "orderTime": order.order_time,
+        "payDeadline": mall_order_pay_deadline(order=order) if waiting else None,
+        "payTime": order.pay_time,
+        "payUrl": _pay_url(request, order) if waiting else None,
+        "refundRequired": order.refund_required,
+    }
+
+
+class MallOrdersApi(MallApi):
+    @extend_schema(
+        operation_id="mall_order_create",
+        request=OrderCreateIn,
+        responses=OrderCreatedOut,
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                description="Retries with the same key return the same order (at most 64 characters).",
+            )
+        ],
+        summary="Order at the group-buy price: open a team, or join teamId; answers the pay URL",
+    )
+    def post(self, request: Request) -> Response:
+        params = OrderCreateIn(data=request.data)
+        params.is_valid(raise_exception=True)
+        order = mall_order_create(
+            user=request.user,
+            goods_id=params.validated_data["goodsId"],
+            team_id=params.validated_data.get("teamId") or None,
+            idempotency_key=request.headers.get("Idempotency-Key"),
+        )
+        return success(
+            {
+                "orderId": order.order_id,
+                "payUrl": _pay_url(request, order) if order.status == PayOrder.Status.PAY_WAIT else None,
+                "payAmount": format_money(order.pay_amount),
+                "teamId": order.team_id,
+                "status": order.status,
+            }
+        )
+
+    @extend_schema(
+        operation_id="mall_orders",
+        responses=OrderPageOut,
+        parameters=[
+            OpenApiParameter("limit", OpenApiTypes.INT, description="page size (default 20, at most 100)"),
+            OpenApiParameter("offset", OpenApiTypes.INT, description="rows to skip"),
+        ],
+        summary="My orders, newest first",
+    )
+    def get(self, request: Request) -> Response:
+        paginator = LimitOffsetPagination()
+        paginator.default_limit, paginator.max_limit = 20, 100
+        page = paginator.paginate_queryset(mall_orders_of(user=request.user), request, view=self)
+        return success(
+            {
+                "count": paginator.count,
+                "limit": paginator.limit,
+                "offset": paginator.offset,
+                "results": [order_wire(request, order) for order in page],
+            }
+        )
+
+
+class MallOrderDetailApi(MallApi):
+    @extend_schema(operation_id="mall_order", responses=OrderOut, summary="One of my orders")
+    def get(self, request: Request, order_id: str) -> Response:
+        order = mall_order_of(user=request.user, order_id=order_id)
+        if order is None:
+            raise NotFound("no such order")
+        return success(order_wire(request, order))
+
+
+class MallTeamApi(MallApi):
+    @extend_schema(operation_id="mall_team", responses=TeamDetailOut, summary="A team's progress, members masked")
+    def get(self, request: Request, team_id: str) -> Response:
+        share = team_share(team_id=team_id, user=request.user)
+        if share is None:
+            raise NotFound("no such team")
+        team = share.team
+        return success(
+            {
+                "teamId": team.team_id,
+                "activityId": team.activity_id,
+                "goodsId": share.goods_id,
+                "goodsName": share.goods_name,
+                "originalPrice": format_money(share.original_price),
+                "payPrice": format_money(share.pay_price),
+                "status": team.status,
+                "targetCount": team.target_count,
+                "lockCount": team.lock_count,
+                "completeCount": team.complete_count,
+                "seatsLeft": share.seats_left,
+                "validStartTime": team.valid_start_time,
+                "validEndTime": team.valid_end_time,
+                "validTimeCountdown": share.countdown,
+                "members": [
+                    {"userId": m.masked_user_id, "leader": m.leader, "paid": m.paid, "mine": m.mine}
+                    for m in share.members
+                ],
+                "mine": share.viewer_in_team,
+                "canJoin": share.can_join,
+            }
+        )
+
+
+@csrf_exempt
+@require_POST
+def alipay_notify(request: HttpRequest) -> HttpResponse:
+    """The gateway's asynchronous notify (Alipay protocol): form fields in, plain ``success``/``fail``
+    out — never the JSON envelope. Unexpected errors stay 500 (logged); the gateway retries."""
+    accepted = payment_notify_handle(params=request.POST.dict())
+    return HttpResponse("success" if accepted else "fail", content_type="text/plain; charset=utf-8")

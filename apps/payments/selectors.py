@@ -1,0 +1,143 @@
+"""Reads of the mall: my orders, an order's pay deadline, a team's share view."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db.models import OuterRef, QuerySet, Subquery
+from django.utils import timezone
+
+from apps.activities.selectors import sku_config
+from apps.dcc.runtime import dcc_get
+from apps.payments.models import PayOrder, SandboxTrade
+from apps.trade.models import Order, Team
+from apps.trade.selectors import countdown, team_progress
+
+UNPAID_STATUSES = (PayOrder.Status.CREATE, PayOrder.Status.PAY_WAIT)
+_LOOK_UP = object()
+
+
+def team_end_subquery() -> Subquery:
+    return Subquery(Team.objects.filter(team_id=OuterRef("team_id")).values("valid_end_time")[:1])
+
+
+def mall_order_pay_deadline(*, order: PayOrder) -> datetime:
+    """Pay before this: ``order_time + lockTimeoutMinutes`` (DCC), or the team's end if sooner.
+
+    Uses ``order.team_end`` when the queryset annotated it (no extra query per row).
+    """
+    deadline = order.order_time + timedelta(minutes=dcc_get("lockTimeoutMinutes"))
+    team_end = getattr(order, "team_end", _LOOK_UP)
+    if team_end is _LOOK_UP:
+        team_end = (
+            Team.objects.filter(team_id=order.team_id).values_list("valid_end_time", flat=True).first()
+            if order.team_id
+            else None
+        )
+    return min(deadline, team_end) if team_end else deadline
+
+
+def mall_orders_of(*, user) -> QuerySet[PayOrder]:
+    """The user's orders, newest first, each with its team's end (for the deadline).
+
+    Attempts the lock refused (CLOSE with a ``market_code``) are left out: the shopper saw the
+    refusal and never got that order (staff still see them in admin).
+    """
+    return (
+        PayOrder.objects.filter(user=user)
+        .exclude(status=PayOrder.Status.CLOSE, market_code__gt="")
+        .annotate(team_end=team_end_subquery())
+        .order_by("-order_time", "-id")
+    )
+
+
+def mall_order_of(*, user, order_id: str) -> PayOrder | None:
+    """One of the user's orders; another user's order is not found."""
+    return mall_orders_of(user=user).filter(order_id=order_id).first()
+
+
+def sandbox_trade_of(*, order_id: str) -> SandboxTrade | None:
+    return SandboxTrade.objects.filter(out_trade_no=order_id).first()
+
+
+def mask_user_id(user_id: str) -> str:
+    """What others see of a member: "xiaofuge" → "xi***ge", "demo1" → "de***o1", "bob" → "b***b"."""
+    if len(user_id) <= 2:
+        return f"{user_id[:1]}***"
+    if len(user_id) <= 4:
+        return f"{user_id[0]}***{user_id[-1]}"
+    return f"{user_id[:2]}***{user_id[-2:]}"
+
+
+@dataclass(frozen=True)
+class TeamMember:
+    masked_user_id: str
+    leader: bool
+    paid: bool
+    mine: bool
+
+
+@dataclass(frozen=True)
+class TeamShare:
+    team: Team
+    goods_id: str
+    goods_name: str
+    original_price: Decimal
+    pay_price: Decimal
+    members: list[TeamMember]
+    viewer_in_team: bool
+
+    @property
+    def joinable(self) -> bool:
+        team = self.team
+        return (
+            team.status == Team.Status.IN_PROGRESS
+            and team.lock_count < team.target_count
+            and team.valid_end_time > timezone.now()
+        )
+
+    @property
+    def can_join(self) -> bool:
+        return self.joinable and not self.viewer_in_team
+
+    @property
+    def seats_left(self) -> int:
+        return max(0, self.team.target_count - self.team.lock_count)
+
+    @property
+    def countdown(self) -> str:
+        return countdown(self.team.valid_end_time)
+
+
+def team_share(*, team_id: str, user) -> TeamShare | None:
+    """A mall team as its share page shows it: members masked, the viewer's own place marked."""
+    team = team_progress(team_id=team_id, source=settings.MALL_SOURCE, channel=settings.MALL_CHANNEL)
+    if team is None:
+        return None
+    orders = list(Order.objects.filter(team=team).order_by("id").values("user_id", "status", "sku_id"))
+    if not orders:
+        return None
+    viewer = user.get_username() if user is not None and user.is_authenticated else None
+    leader = orders[0]["user_id"]
+    live = [o for o in orders if o["status"] in (Order.Status.LOCKED, Order.Status.PAID)]
+    sku = sku_config(goods_id=orders[0]["sku_id"])
+    return TeamShare(
+        team=team,
+        goods_id=orders[0]["sku_id"],
+        goods_name=sku.goods_name if sku else orders[0]["sku_id"],
+        original_price=team.original_price,
+        pay_price=team.pay_price,
+        members=[
+            TeamMember(
+                masked_user_id=mask_user_id(o["user_id"]),
+                leader=o["user_id"] == leader,
+                paid=o["status"] == Order.Status.PAID,
+                mine=o["user_id"] == viewer,
+            )
+            for o in live
+        ],
+        viewer_in_team=any(o["user_id"] == viewer for o in live),
+    )

@@ -1,0 +1,359 @@
+"""Writes of the built-in mall (pay_order): create an order with a locked seat, record its payment
+and settle it, close unpaid orders, accept the gateway's notify.
+
+The mall calls the group-buy services in process (``order_lock``, ``order_settle``) on
+``MALL_SOURCE``/``MALL_CHANNEL``; its order id is the group-buy ``out_trade_no`` and the user's
+username the ``userId``.
+
+Order states: CREATE (row written, seat not locked yet) → PAY_WAIT (seat locked, pay URL) →
+PAY_SUCCESS (paid and settled, or flagged ``refund_required``) → DEAL_DONE (team complete);
+CREATE/PAY_WAIT → CLOSE (lock rejected, or not paid in time). Every transition is a conditional
+UPDATE on the expected state, so racing callers (a retried create, duplicate notifies, the close
+job against a late notify) change a row once.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from datetime import datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+from prometheus_client import Counter
+
+from apps.activities.selectors import sku_activity_id
+from apps.activities.trial import TrialRequest, trial_calculate
+from apps.common.errors import GroupBuyError, ResponseCode
+from apps.dcc.runtime import dcc_get
+from apps.payments import conf
+from apps.payments.gateways import payment_gateway
+from apps.payments.models import PayOrder
+from apps.payments.selectors import UNPAID_STATUSES, team_end_subquery
+from apps.trade.lock import LockCommand
+from apps.trade.models import NotifyType
+from apps.trade.services import order_lock, order_settle
+from apps.trade.settle import SettleCommand
+
+logger = logging.getLogger(__name__)
+
+MALL_ORDERS = Counter("gbm_mall_orders_total", "Mall order creations by outcome", ["outcome"])
+PAYMENT_NOTIFIES = Counter("gbm_payment_notifies_total", "Gateway payment notifies by outcome", ["outcome"])
+
+# Codes that say "try again" rather than "no": the order stays as it was (CREATE, or PAY_WAIT
+# for a payment), so a retry resumes it.
+TRANSIENT_CODES = frozenset({"0001", "0004", "0005", "0007"})
+PAID_TRADE_STATUSES = frozenset({"TRADE_SUCCESS", "TRADE_FINISHED"})
+_ID_ATTEMPTS = 5
+_TEAM_ID = re.compile(r"^\d{8}$")
+_AMOUNT = re.compile(r"^\d{1,8}(\.\d{1,2})?$")
+_GATEWAY_TZ = ZoneInfo("Asia/Shanghai")
+
+
+def new_mall_order_id() -> str:
+    """18 digits: local time to the second, then 6 random digits (unique key; collisions retried)."""
+    return timezone.localtime().strftime("%y%m%d%H%M%S") + f"{secrets.randbelow(10**6):06d}"
+
+
+def response_code_of(code: str) -> ResponseCode:
+    return next((rc for rc in ResponseCode if rc.code == code), ResponseCode.UN_ERROR)
+
+
+# --- create ------------------------------------------------------------------------------------------------
+
+
+def mall_order_create(
+    *, user, goods_id: str, team_id: str | None = None, idempotency_key: str | None = None
+) -> PayOrder:
+    """Order ``goods_id`` at the group-buy price: open a team, or join ``team_id``.
+
+    1. Write the order as CREATE (the intent, with the trial's prices). 2. Lock a seat in process
+    (``order_lock``, out_trade_no = order id, MQ callback). 3. CREATE → PAY_WAIT with the locked
+    prices, the team and the gateway's pay URL. Not one transaction: the lock is the trade's own
+    transaction; a crash between the steps leaves a CREATE order that the close job closes (a seat
+    it may hold is released by the trade's timeout job).
+
+    Rejections before step 1 (unknown goods E0002, downgrade E0003, ...) write nothing. A lock
+    rejection (E0006, E0103, ...) closes the order with ``market_code`` = the code and re-raises;
+    a transient one (0007 Redis down) leaves it CREATE, so a retry with the same key resumes it.
+
+    ``idempotency_key``: the same user and key always mean the same order, also for racing calls
+    (the unique key (user, idempotency_key) lets one insert win; the others resume that order —
+    the lock is idempotent on its out_trade_no). A key reused for other goods or another team is
+    refused (0002); a replay of a rejected create raises its rejection again.
+    """
+    key = (idempotency_key or "").strip() or None
+    team_id = (team_id or "").strip() or None
+    if key is not None and len(key) > 64:
+        raise _illegal("Idempotency-Key", "at most 64 characters")
+    if team_id is not None and not _TEAM_ID.match(team_id):
+        raise _illegal("teamId", "no such team")
+    order = _keyed_order(user, key) if key else None
+    if order is None:
+        trial = trial_calculate(
+            TrialRequest(
+                user_id=user.get_username(),
+                source=settings.MALL_SOURCE,
+                channel=settings.MALL_CHANNEL,
+                goods_id=goods_id,
+            )
+        )
+        order = _insert_created(user=user, trial=trial, team_id=team_id, key=key)
+    if order.product_id != goods_id or (team_id and order.team_id != team_id):
+        raise _illegal("Idempotency-Key", "already used for another order")
+    if order.status == PayOrder.Status.CREATE:
+        order = _lock_seat(order)
+    elif order.status == PayOrder.Status.CLOSE and order.market_code:
+        raise GroupBuyError(response_code_of(order.market_code))
+    return order
+
+
+def _illegal(field: str, message: str) -> GroupBuyError:
+    return GroupBuyError(ResponseCode.ILLEGAL_PARAMETER, f"{field}: {message}", data={field: [message]})
+
+
+def _keyed_order(user, key: str) -> PayOrder | None:
+    return PayOrder.objects.select_related("user").filter(user=user, idempotency_key=key).first()
+
+
+def _insert_created(*, user, trial, team_id: str | None, key: str | None) -> PayOrder:
+    for _ in range(_ID_ATTEMPTS):
+        candidate = new_mall_order_id()
+        try:
+            with transaction.atomic():
+                return PayOrder.objects.create(
+                    order_id=candidate,
+                    user=user,
+                    product_id=trial.sku.goods_id,
+                    product_name=trial.sku.goods_name,
+                    order_time=timezone.now(),
+                    total_amount=trial.original_price,
+                    market_deduction_amount=trial.deduction_price,
+                    pay_amount=trial.pay_price,
+                    market_type=PayOrder.MarketType.GROUP_BUY,
+                    status=PayOrder.Status.CREATE,
+                    team_id=team_id or "",
+                    idempotency_key=key,
+                )
+        except IntegrityError:
+            twin = _keyed_order(user, key) if key else None
+            if twin is not None:
+                MALL_ORDERS.labels("replay").inc()
+                return twin
+            if not PayOrder.objects.filter(order_id=candidate).exists():
+                raise
+    raise IntegrityError(f"no free mall order id after {_ID_ATTEMPTS} attempts")
+
+
+def _lock_seat(order: PayOrder) -> PayOrder:
+    activity_id = sku_activity_id(source=settings.MALL_SOURCE, channel=settings.MALL_CHANNEL, goods_id=order.product_id)
+    command = LockCommand(
+        user_id=order.user.get_username(),
+        source=settings.MALL_SOURCE,
+        channel=settings.MALL_CHANNEL,
+        goods_id=order.product_id,
+        activity_id=activity_id or 0,
+        out_trade_no=order.order_id,
+        team_id=order.team_id or None,
+        notify_type=NotifyType.MQ,
+    )
+    try:
+        if activity_id is None:
+            raise GroupBuyError(ResponseCode.E0002)
+        locked = order_lock(command=command)
+    except GroupBuyError as exc:
+        if exc.code not in TRANSIENT_CODES:
+            PayOrder.objects.filter(pk=order.pk, status=PayOrder.Status.CREATE).update(
+                status=PayOrder.Status.CLOSE, market_code=exc.code, update_time=timezone.now()
+            )
+        MALL_ORDERS.labels(exc.code).inc()
+        logger.info("mall order %s: lock refused %s (%s)", order.order_id, exc.code, exc.info)
+        raise
+    order.team_id = locked.team_id
+    order.total_amount = locked.original_price
+    order.market_deduction_amount = locked.deduction_price
+    order.pay_amount = locked.pay_price
+    pay_url = payment_gateway().page_pay_url(order)
+    PayOrder.objects.filter(pk=order.pk, status=PayOrder.Status.CREATE).update(
+        team_id=locked.team_id,
+        total_amount=locked.original_price,
+        market_deduction_amount=locked.deduction_price,
+        pay_amount=locked.pay_price,
+        market_type=PayOrder.MarketType.GROUP_BUY,
+        status=PayOrder.Status.PAY_WAIT,
+        pay_url=pay_url,
+        update_time=timezone.now(),
+    )
+    MALL_ORDERS.labels("created").inc()
+    return PayOrder.objects.select_related("user").get(pk=order.pk)  # whoever moved it: the row as it is
+
+
+# --- pay ---------------------------------------------------------------------------------------------------
+
+
+def mall_order_paid(*, order_id: str, trade_no: str, paid_amount: Decimal, paid_at: datetime) -> PayOrder:
+    """The gateway took ``paid_amount`` for ``order_id``: PAY_WAIT → PAY_SUCCESS once, then settle.
+
+    One transaction: the conditional UPDATE and ``order_settle``. A settlement refusal (E0106 paid
+    after the team's end, E0104 team no longer in progress, E0105 blacklisted) keeps the payment:
+    the order stays PAY_SUCCESS with ``refund_required`` and ``market_code`` (the refund work
+    returns the money). A transient failure (0004, 0007, a deadlock) rolls the whole thing back
+    and raises, so the notify answers ``fail`` and the gateway retries.
+
+    Again for a paid order: nothing changes (a second, different trade_no is logged: a double
+    payment to refund). For an order already closed (not paid in time): flagged ``refund_required``.
+    """
+    with transaction.atomic():
+        marked = PayOrder.objects.filter(
+            order_id=order_id, status=PayOrder.Status.PAY_WAIT, pay_amount=paid_amount
+        ).update(status=PayOrder.Status.PAY_SUCCESS, trade_no=trade_no, pay_time=paid_at, update_time=timezone.now())
+        order = PayOrder.objects.select_related("user").get(order_id=order_id)
+        if not marked:
+            return _paid_again(order, trade_no=trade_no, paid_amount=paid_amount, paid_at=paid_at)
+        if order.market_type == PayOrder.MarketType.GROUP_BUY:
+            _settle(order, paid_at)
+    logger.info("mall order %s paid (trade %s)", order_id, trade_no)
+    return order
+
+
+def _settle(order: PayOrder, paid_at: datetime) -> None:
+    command = SettleCommand(
+        user_id=order.user.get_username(),
+        source=settings.MALL_SOURCE,
+        channel=settings.MALL_CHANNEL,
+        out_trade_no=order.order_id,
+        out_trade_time=paid_at,
+    )
+    try:
+        order_settle(command=command)
+    except GroupBuyError as exc:
+        if exc.code in TRANSIENT_CODES:
+            raise
+        PayOrder.objects.filter(pk=order.pk).update(refund_required=True, market_code=exc.code)
+        order.refund_required, order.market_code = True, exc.code
+        logger.error(
+            "mall order %s paid but settlement refused %s (%s): flagged for refund", order.order_id, exc.code, exc.info
+        )
+
+
+def _paid_again(order: PayOrder, *, trade_no: str, paid_amount: Decimal, paid_at: datetime) -> PayOrder:
+    if order.pay_amount != paid_amount:
+        raise GroupBuyError(ResponseCode.ILLEGAL_PARAMETER, "the paid amount differs from the order's pay amount")
+    if order.status in (PayOrder.Status.PAY_SUCCESS, PayOrder.Status.DEAL_DONE):
+        if order.trade_no and order.trade_no != trade_no:
+            logger.error(
+                "mall order %s paid twice: trade %s after %s; refund it", order.order_id, trade_no, order.trade_no
+            )
+        return order
+    if order.status == PayOrder.Status.CLOSE:
+        flagged = PayOrder.objects.filter(pk=order.pk, status=PayOrder.Status.CLOSE, refund_required=False).update(
+            refund_required=True, trade_no=trade_no, pay_time=paid_at, update_time=timezone.now()
+        )
+        if flagged:
+            logger.error(
+                "mall order %s paid after it was closed (trade %s): flagged for refund", order.order_id, trade_no
+            )
+            order.refresh_from_db()
+        return order
+    raise GroupBuyError(ResponseCode.UPDATE_ZERO, "the order is not waiting for payment yet")  # CREATE: retry later
+
+
+def payment_notify_handle(*, params: dict[str, str]) -> bool:
+    """The gateway's asynchronous notify; True → answer ``success``, False → ``fail``.
+
+    Checked in order, each failure logged and changing nothing: RSA2 signature by the active
+    gateway, app id, a known order, the amount equal to the order's pay amount (exact Decimal).
+    A paying trade status marks the order paid and settles it (idempotent: a replayed notify
+    answers ``success`` again); other statuses are acknowledged without change.
+    """
+    gateway = payment_gateway()
+    ref = f"out_trade_no={params.get('out_trade_no', '')!r} notify_id={params.get('notify_id', '')!r}"
+
+    def reject(outcome: str) -> bool:
+        PAYMENT_NOTIFIES.labels(outcome).inc()
+        logger.warning("payment notify rejected (%s): %s trade_no=%r", outcome, ref, params.get("trade_no", ""))
+        return False
+
+    if not gateway.verify_notify(params):
+        return reject("bad_signature")
+    if params.get("app_id") != gateway.app_id:
+        return reject("wrong_app_id")
+    order = PayOrder.objects.filter(order_id=params.get("out_trade_no", "")).first()
+    if order is None:
+        return reject("unknown_order")
+    amount = params.get("total_amount", "")
+    if not _AMOUNT.match(amount) or Decimal(amount) != order.pay_amount:
+        return reject("amount_mismatch")
+    trade_status = params.get("trade_status", "")
+    if trade_status not in PAID_TRADE_STATUSES:
+        PAYMENT_NOTIFIES.labels("ignored").inc()
+        logger.info("payment notify %s with trade_status %s: nothing to do", ref, trade_status)
+        return True
+    trade_no = params.get("trade_no", "")
+    if not trade_no:
+        return reject("no_trade_no")
+    try:
+        mall_order_paid(
+            order_id=order.order_id,
+            trade_no=trade_no,
+            paid_amount=Decimal(amount),
+            paid_at=_gateway_time(params.get("gmt_payment", "")),
+        )
+    except GroupBuyError as exc:
+        return reject(f"not_applied_{exc.code}")
+    PAYMENT_NOTIFIES.labels("applied").inc()
+    return True
+
+
+def _gateway_time(text: str) -> datetime:
+    try:
+        return datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=_GATEWAY_TZ)
+    except ValueError:
+        return timezone.now()
+
+
+# --- close and complete ------------------------------------------------------------------------------------
+
+
+def mall_order_close_expired(*, now: datetime | None = None) -> int:
+    """Close unpaid orders (CREATE, PAY_WAIT) past their pay deadline; returns how many.
+
+    The deadline is ``order_time + lockTimeoutMinutes`` (DCC), or the team's end if sooner. The
+    UPDATE repeats the state condition, so an order paid meanwhile stays paid. The group-buy seat
+    such an order holds is released by the trade's own timeout job (domain.md section 7), which
+    refunds the lock as ``unpaid_unlock``.
+    """
+    now = now or timezone.now()
+    cutoff = now - timedelta(minutes=dcc_get("lockTimeoutMinutes"))
+    batch = conf.setting_int("MALL_ORDER_CLOSE_BATCH", 500)
+    closed = 0
+    while True:
+        ids = list(
+            PayOrder.objects.filter(status__in=UNPAID_STATUSES)
+            .annotate(team_end=team_end_subquery())
+            .filter(Q(order_time__lt=cutoff) | Q(team_end__lte=now))
+            .order_by("id")
+            .values_list("pk", flat=True)[:batch]
+        )
+        if not ids:
+            break
+        closed += PayOrder.objects.filter(pk__in=ids, status__in=UNPAID_STATUSES).update(
+            status=PayOrder.Status.CLOSE, update_time=now
+        )
+        if len(ids) < batch:
+            break
+    if closed:
+        logger.info("closed %s unpaid mall orders", closed)
+    return closed
+
+
+def mall_orders_deal_done(*, out_trade_nos: list[str]) -> int:
+    """The team completed (its ``trade_settlement`` callback): its paid mall orders → DEAL_DONE."""
+    return PayOrder.objects.filter(
+        order_id__in=out_trade_nos, status=PayOrder.Status.PAY_SUCCESS, refund_required=False
+    ).update(status=PayOrder.Status.DEAL_DONE, update_time=timezone.now())

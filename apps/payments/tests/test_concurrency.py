@@ -1,0 +1,86 @@
+"""Racing creates and notifies on real MariaDB and Redis: one order per key, paid and settled once."""
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from django.core.management import call_command
+from django.db import IntegrityError, connections, transaction
+
+from apps.common.errors import GroupBuyError
+from apps.payments.models import PayOrder
+from apps.payments.services import payment_notify_handle
+from apps.payments.tests.factories import PayOrderFactory
+from apps.payments.tests.helpers import create_order, notify_params, user
+from apps.trade.models import Order, Team
+from apps.trade.tests.invariants import assert_trade_invariants
+
+pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def services_demo(mariadb, real_redis):
+    call_command("load_demo")
+
+
+def in_thread(fn):
+    def run(*args):
+        try:
+            return fn(*args)
+        except GroupBuyError as exc:
+            return exc.code
+        finally:
+            connections.close_all()
+
+    return run
+
+
+def test_twenty_creates_with_one_key_make_one_order(services_demo):
+    create = in_thread(lambda _: create_order("xiaofuge", idempotency_key="race-1").order_id)
+    with ThreadPoolExecutor(20) as pool:
+        answers = list(pool.map(create, range(20)))
+    (order,) = PayOrder.objects.all()
+    assert set(answers) == {order.order_id}
+    assert order.status == PayOrder.Status.PAY_WAIT
+    assert Order.objects.get().out_trade_no == order.order_id
+    assert Team.objects.get().lock_count == 1
+    assert_trade_invariants()
+
+
+def test_ten_identical_notifies_pay_and_settle_once(services_demo):
+    order = create_order("xiaofuge")
+    params = notify_params(order)
+    handle = in_thread(lambda _: payment_notify_handle(params=dict(params)))
+    with ThreadPoolExecutor(10) as pool:
+        answers = list(pool.map(handle, range(10)))
+    assert answers == [True] * 10
+    paid = PayOrder.objects.get(pk=order.pk)
+    assert (paid.status, paid.refund_required) == (PayOrder.Status.PAY_SUCCESS, False)
+    assert Order.objects.get(out_trade_no=order.order_id).status == Order.Status.PAID
+    assert Team.objects.get(team_id=order.team_id).complete_count == 1
+    assert_trade_invariants()
+
+
+def test_a_whole_team_paying_at_once_completes_it_once(services_demo):
+    from apps.notifications.models import NotifyTask
+
+    leader = create_order("demo1")
+    orders = [leader, create_order("demo2", team_id=leader.team_id), create_order("demo3", team_id=leader.team_id)]
+    notifies = [notify_params(order) for order in orders] * 4
+    handle = in_thread(lambda params: payment_notify_handle(params=dict(params)))
+    with ThreadPoolExecutor(12) as pool:
+        assert all(pool.map(handle, notifies))
+    team = Team.objects.get(team_id=leader.team_id)
+    assert (team.status, team.complete_count) == (Team.Status.COMPLETE, 3)
+    assert NotifyTask.objects.filter(team_id=team.team_id, notify_category="trade_settlement").count() == 1
+    assert set(PayOrder.objects.values_list("status", flat=True)) == {PayOrder.Status.PAY_SUCCESS}
+    assert_trade_invariants()
+
+
+def test_the_idempotency_key_is_unique_per_user_on_mariadb(mariadb):
+    shopper = PayOrderFactory(idempotency_key=None).user
+    PayOrderFactory(user=shopper, idempotency_key=None)  # NULLs never collide
+    PayOrderFactory(user=shopper, idempotency_key="k")
+    PayOrderFactory(idempotency_key="k")  # another user
+    with pytest.raises(IntegrityError), transaction.atomic():
+        PayOrderFactory(user=shopper, idempotency_key="k")
+    assert user(shopper.username).pay_orders.count() == 3

@@ -1,0 +1,117 @@
+"""Mall pages: buy (from the goods and team pages), cashier, my orders, team share page, and the
+built-in sandbox gateway's cashier. Login required; thin: one service or selector call, then render."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from apps.common.errors import GroupBuyError
+from apps.payments import conf
+from apps.payments.forms import BuyForm
+from apps.payments.gateways import sandbox_active
+from apps.payments.gateways.sandbox import sandbox_trade_pay
+from apps.payments.models import PayOrder
+from apps.payments.selectors import (
+    mall_order_of,
+    mall_order_pay_deadline,
+    mall_orders_of,
+    sandbox_trade_of,
+    team_share,
+)
+from apps.payments.services import mall_order_create
+
+ORDERS_SHOWN = 50
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def goods_buy(request: HttpRequest, goods_id: str) -> HttpResponse:
+    """POST from the goods page ("Open a team", "Join") or the team page ("Join") → the cashier.
+    A GET (e.g. back from the login page) goes to the goods page."""
+    goods_page = reverse("storefront:goods", args=[goods_id])
+    if request.method == "GET":
+        return redirect(goods_page)
+    form = BuyForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("This team cannot be joined."))
+        return redirect(goods_page)
+    try:
+        order = mall_order_create(
+            user=request.user,
+            goods_id=goods_id,
+            team_id=form.cleaned_data["team_id"] or None,
+            idempotency_key=form.cleaned_data["idempotency_key"] or None,
+        )
+    except GroupBuyError as exc:
+        messages.error(request, f"{exc.info} ({exc.code})")
+        return redirect(goods_page)
+    return redirect("payments:cashier", order_id=order.order_id)
+
+
+@login_required
+def cashier(request: HttpRequest, order_id: str) -> HttpResponse:
+    order = mall_order_of(user=request.user, order_id=order_id)
+    if order is None:
+        raise Http404("no such order")
+    waiting = order.status == PayOrder.Status.PAY_WAIT
+    trade = sandbox_trade_of(order_id=order.order_id) if waiting else None
+    context = {
+        "order": order,
+        "waiting": waiting,
+        "deadline": mall_order_pay_deadline(order=order) if waiting else None,
+        "pay_url": request.build_absolute_uri(order.pay_url) if order.pay_url else "",
+        "sandbox": waiting and sandbox_active(),
+        # Paid at the sandbox, its notify not applied yet: the page reloads until it is.
+        "confirming": trade is not None,
+        "team_url": reverse("payments:team", args=[order.team_id]) if order.team_id else "",
+    }
+    return render(request, "payments/cashier.html", context)
+
+
+@login_required
+def my_orders(request: HttpRequest) -> HttpResponse:
+    orders = list(mall_orders_of(user=request.user)[:ORDERS_SHOWN])
+    return render(request, "payments/orders.html", {"orders": orders})
+
+
+@login_required
+def team_page(request: HttpRequest, team_id: str) -> HttpResponse:
+    share = team_share(team_id=team_id, user=request.user)
+    if share is None:
+        raise Http404("no such team")
+    return render(request, "payments/team.html", {"share": share, "share_url": request.build_absolute_uri()})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def sandbox_pay(request: HttpRequest, order_id: str) -> HttpResponse:
+    """The sandbox gateway's cashier: GET shows it; POST (the Pay button) pays and goes back to
+    the mall's cashier, where the notify's effect shows."""
+    if not sandbox_active():
+        raise Http404("the sandbox gateway is off")
+    order = mall_order_of(user=request.user, order_id=order_id)
+    if order is None:
+        raise Http404("no such order")
+    if request.method == "POST":
+        # The configured base, else the origin this shopper reached us on (any port of the dev server).
+        notify_path, base = reverse("alipay-notify"), conf.notify_base_url()
+        notify_url = base + notify_path if base else request.build_absolute_uri(notify_path)
+        try:
+            sandbox_trade_pay(order_id=order.order_id, user=request.user, notify_url=notify_url)
+        except GroupBuyError as exc:
+            messages.error(request, exc.info)
+        return redirect("payments:cashier", order_id=order.order_id)
+    context = {
+        "order": order,
+        "payable": order.status == PayOrder.Status.PAY_WAIT,
+        "deadline": mall_order_pay_deadline(order=order),
+        "page_url": request.build_absolute_uri(),
+        "trade": sandbox_trade_of(order_id=order.order_id),
+    }
+    return render(request, "payments/sandbox_pay.html", context)
