@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from prometheus_client import Counter
 
@@ -33,7 +33,7 @@ from apps.common.errors import GroupBuyError, ResponseCode
 from apps.dcc.runtime import dcc_get
 from apps.payments import conf
 from apps.payments.gateways import payment_gateway
-from apps.payments.models import PayOrder
+from apps.payments.models import PayOrder, RefundRecord
 from apps.payments.selectors import UNPAID_STATUSES, team_end_subquery
 from apps.trade.lock import LockCommand
 from apps.trade.models import NotifyType
@@ -236,6 +236,8 @@ def _settle(order: PayOrder, paid_at: datetime) -> None:
             raise
         PayOrder.objects.filter(pk=order.pk).update(refund_required=True, market_code=exc.code)
         order.refund_required, order.market_code = True, exc.code
+        refused = f"settlement refused {exc.code}"
+        transaction.on_commit(lambda: _enqueue_refund(order.order_id, refused))
         logger.error(
             "mall order %s paid but settlement refused %s (%s): flagged for refund", order.order_id, exc.code, exc.info
         )
@@ -255,6 +257,7 @@ def _paid_again(order: PayOrder, *, trade_no: str, paid_amount: Decimal, paid_at
             refund_required=True, trade_no=trade_no, pay_time=paid_at, update_time=timezone.now()
         )
         if flagged:
+            transaction.on_commit(lambda: _enqueue_refund(order.order_id, "paid after the order closed"))
             logger.error(
                 "mall order %s paid after it was closed (trade %s): flagged for refund", order.order_id, trade_no
             )
@@ -357,3 +360,68 @@ def mall_orders_deal_done(*, out_trade_nos: list[str]) -> int:
     return PayOrder.objects.filter(
         order_id__in=out_trade_nos, status=PayOrder.Status.PAY_SUCCESS, refund_required=False
     ).update(status=PayOrder.Status.DEAL_DONE, update_time=timezone.now())
+
+
+# --- refunds of the mall's money ----------------------------------------------------------------------
+
+PAID_STATUSES = (PayOrder.Status.PAY_SUCCESS, PayOrder.Status.DEAL_DONE)
+
+
+def mall_order_refund_money(*, order_id: str, reason: str, operator=None) -> RefundRecord | None:
+    """Give a paid mall order's money back through its gateway and close the order.
+
+    Idempotent: one RefundRecord per order (``out_request_no`` = ``RF`` + order id, which the gateway
+    deduplicates too), a succeeded refund is never sent again. An unpaid order is just closed.
+    Returns the record, or None when there was no money to return.
+    """
+    order = PayOrder.objects.filter(order_id=order_id).first()
+    if order is None:
+        return None
+    paid = order.status in PAID_STATUSES or (order.status == PayOrder.Status.CLOSE and order.refund_required)
+    if not paid:
+        PayOrder.objects.filter(pk=order.pk, status__in=UNPAID_STATUSES).update(
+            status=PayOrder.Status.CLOSE, update_time=timezone.now()
+        )
+        return None
+    record, _ = RefundRecord.objects.get_or_create(
+        out_request_no=f"RF{order.order_id}",
+        defaults={"pay_order": order, "amount": order.pay_amount, "reason": reason[:256], "operator": operator},
+    )
+    if record.status == RefundRecord.Status.SUCCESS:
+        return record
+    result = payment_gateway().refund(order=order, amount=record.amount, out_request_no=record.out_request_no,
+                                      reason=reason)  # fmt: skip
+    now = timezone.now()
+    with transaction.atomic():
+        RefundRecord.objects.filter(pk=record.pk).update(
+            attempts=F("attempts") + 1, gateway_response=result.raw, update_time=now,
+            status=RefundRecord.Status.SUCCESS if result.success else RefundRecord.Status.FAILED,
+            refunded_at=now if result.success else None,
+        )  # fmt: skip
+        if result.success:
+            PayOrder.objects.filter(pk=order.pk).update(
+                status=PayOrder.Status.CLOSE, refund_required=False, update_time=now
+            )
+    record.refresh_from_db()
+    if not result.success:
+        logger.error("refund %s of mall order %s failed: %s", record.out_request_no, order.order_id, result.raw)
+    return record
+
+
+def mall_on_team_success(body: dict) -> None:
+    """Bus/HTTP callback ``trade_settlement``: the team completed, its paid orders are done."""
+    mall_orders_deal_done(out_trade_nos=list(body.get("outTradeNoList") or []))
+
+
+def mall_on_team_refund(body: dict) -> None:
+    """Bus/HTTP callback of a refund: close the order; return the money when it was paid."""
+    order_id = body.get("outTradeNo") or ""
+    if not PayOrder.objects.filter(order_id=order_id).exists():
+        return  # another mall's order on the shared bus
+    transaction.on_commit(lambda: _enqueue_refund(order_id, body.get("type", "")))
+
+
+def _enqueue_refund(order_id: str, reason: str) -> None:
+    from apps.payments.tasks import refund_mall_order
+
+    refund_mall_order.delay(order_id, reason)

@@ -7,7 +7,7 @@ from celery import shared_task
 from apps.common.locks import single_instance
 from apps.payments import conf
 from apps.payments.gateways.sandbox import sandbox_notify_attempt, sandbox_notify_give_up
-from apps.payments.services import mall_order_close_expired
+from apps.payments.services import mall_order_close_expired, mall_order_refund_money
 
 logger = logging.getLogger(__name__)
 
@@ -42,3 +42,14 @@ def close_expired_mall_orders() -> int:
             logger.info("mall order close job already running elsewhere")
             return 0
         return mall_order_close_expired()
+
+
+@shared_task(bind=True, ignore_result=True, max_retries=5)
+def refund_mall_order(self, order_id: str, reason: str = "") -> str:
+    """Return a mall order's money (idempotent); a failed gateway call is retried with backoff."""
+    record = mall_order_refund_money(order_id=order_id, reason=reason)
+    if record is not None and record.status != record.Status.SUCCESS:
+        if self.request.is_eager:
+            return record.status  # the demo has no broker to hold a delayed retry; staff can retry in admin
+        raise self.retry(countdown=30 * 2**self.request.retries)
+    return record.status if record else "closed"

@@ -133,12 +133,15 @@ def test_the_in_memory_bus_carries_a_callback_to_an_in_process_consumer(demo, se
 
     from kombu import Connection
 
-    from apps.common.mq import TEAM_SUCCESS
+    from apps.common.mq import TEAM_SUCCESS, queue_for
     from apps.notifications.consumers import TeamCallbackConsumer, register_handler
 
     seen: list[dict] = []
     register_handler(name="memory-test", routing_key=TEAM_SUCCESS, handle=seen.append)
     settings.GBM_MQ_URL = "memory://"
+    with Connection("memory://") as conn:  # the in-memory broker lives as long as the process: start empty
+        queue_for(TEAM_SUCCESS)(conn.default_channel).declare()
+        queue_for(TEAM_SUCCESS)(conn.default_channel).purge()
     team_id = complete_team(notify_type=NotifyType.MQ)
     assert notify_task_deliver(task_id=NotifyTask.objects.get().pk).notify_status == NotifyTask.Status.DONE
     with Connection("memory://") as conn, suppress(TimeoutError):

@@ -23,6 +23,7 @@ import secrets
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -38,6 +39,7 @@ from apps.common.money import format_money
 from apps.payments import conf
 from apps.payments.gateways.base import (
     PaymentGateway,
+    RefundResult,
     generate_private_key,
     load_private_key,
     private_key_pem,
@@ -67,6 +69,17 @@ class SandboxGateway(PaymentGateway):
 
     def page_pay_url(self, order: PayOrder) -> str:
         return reverse("payments:sandbox-pay", args=[order.order_id])
+
+    def refund(self, *, order: PayOrder, amount: Decimal, out_request_no: str, reason: str = "") -> RefundResult:
+        """The sandbox holds no money: a refund of at most what was paid always succeeds."""
+        if amount <= 0 or amount > order.pay_amount:
+            return RefundResult(success=False, refund_amount=Decimal("0"), raw={"msg": "invalid refund amount"})
+        return RefundResult(
+            success=True,
+            refund_amount=amount,
+            raw={"code": "10000", "out_trade_no": order.order_id, "out_request_no": out_request_no,
+                 "refund_fee": f"{amount:.2f}", "gmt_refund_pay": gateway_time(timezone.now())},
+        )  # fmt: skip
 
     def sign(self, params: Mapping[str, str]) -> dict[str, str]:
         return sign_params(self._private_key, params)

@@ -131,8 +131,3 @@ def test_with_alipay_the_handler_verifies_alipays_signature_only(demo, alipay_se
     assert PayOrder.objects.get(pk=order.pk).status == PayOrder.Status.PAY_WAIT
     assert gateway.post(NOTIFY_URL, alipay_signed).content == b"success"
     assert PayOrder.objects.get(pk=order.pk).status == PayOrder.Status.PAY_SUCCESS
-
-
-def test_refunds_are_not_implemented_yet():
-    with pytest.raises(NotImplementedError):
-        sandbox_gateway().refund(order=None, amount=None, out_request_no="r1")

@@ -1,0 +1,81 @@
+"""The mall's money comes back: refund callbacks close orders and refund through the gateway, once."""
+
+import pytest
+from django.conf import settings
+
+from apps.common.mq import TEAM_REFUND, TEAM_SUCCESS
+from apps.notifications.consumers import message_apply
+from apps.notifications.models import NotifyTask
+from apps.payments.models import PayOrder, RefundRecord
+from apps.payments.services import payment_notify_handle
+from apps.payments.tests.helpers import create_order, notify_params
+from apps.trade.services import order_refund
+
+pytestmark = pytest.mark.django_db
+
+
+def pay(order: PayOrder) -> None:
+    assert payment_notify_handle(params=notify_params(order))
+
+
+def deliver_bus_messages(routing_key: str, capture) -> None:
+    """What the consumer does with the outbox's bus messages (each applied twice: a redelivery)."""
+    for task in NotifyTask.objects.filter(notify_type="MQ", notify_mq=routing_key):
+        for _ in range(2):
+            with capture(execute=True):
+                message_apply(routing_key=routing_key, message_uuid=str(task.uuid), body=task.parameter_json)
+
+
+def refund_as_shopper(order: PayOrder) -> str:
+    outcome = order_refund(
+        source=settings.MALL_SOURCE, channel=settings.MALL_CHANNEL, out_trade_no=order.order_id,
+        user_id=order.user.username,
+    )  # fmt: skip
+    return outcome.strategy
+
+
+def test_a_paid_order_of_an_unformed_team_is_refunded_once(demo, tasks_run_inline, django_capture_on_commit_callbacks):
+    order = create_order("demo1")
+    pay(order)
+    assert refund_as_shopper(order) == "paid_unformed"
+    deliver_bus_messages(TEAM_REFUND, django_capture_on_commit_callbacks)
+    record = RefundRecord.objects.get()
+    assert (record.status, record.amount, record.pay_order_id) == ("SUCCESS", order.pay_amount, order.order_id)
+    assert record.attempts == 1  # the redelivered message did not refund again
+    order.refresh_from_db()
+    assert order.status == PayOrder.Status.CLOSE
+
+
+def test_an_unpaid_order_is_just_closed(demo, tasks_run_inline, django_capture_on_commit_callbacks):
+    order = create_order("demo1")
+    assert refund_as_shopper(order) == "unpaid_unlock"
+    deliver_bus_messages(TEAM_REFUND, django_capture_on_commit_callbacks)
+    order.refresh_from_db()
+    assert order.status == PayOrder.Status.CLOSE
+    assert not RefundRecord.objects.exists()
+
+
+def test_team_success_marks_orders_done_then_a_formed_refund_returns_money(
+    demo, tasks_run_inline, django_capture_on_commit_callbacks
+):
+    first = create_order("demo1")
+    others = [create_order(user, team_id=first.team_id) for user in ("demo2", "demo3")]
+    for order in (first, *others):
+        pay(order)
+    deliver_bus_messages(TEAM_SUCCESS, django_capture_on_commit_callbacks)
+    assert set(PayOrder.objects.values_list("status", flat=True)) == {PayOrder.Status.DEAL_DONE}
+    assert refund_as_shopper(others[0]) == "paid_formed"
+    deliver_bus_messages(TEAM_REFUND, django_capture_on_commit_callbacks)
+    assert RefundRecord.objects.get().pay_order_id == others[0].order_id
+    assert PayOrder.objects.get(pk=others[0].pk).status == PayOrder.Status.CLOSE
+    assert PayOrder.objects.filter(status=PayOrder.Status.DEAL_DONE).count() == 2
+
+
+def test_sandbox_refuses_refunding_more_than_was_paid(demo):
+    from decimal import Decimal
+
+    from apps.payments.gateways import sandbox_gateway
+
+    order = create_order("demo1")
+    assert not sandbox_gateway().refund(order=order, amount=order.pay_amount + Decimal("1"), out_request_no="x").success
+    assert sandbox_gateway().refund(order=order, amount=order.pay_amount, out_request_no="y").success
