@@ -23,7 +23,12 @@ from apps.common.money import format_money
 from apps.common.serializers import IdField, MoneyField
 from apps.payments.models import PayOrder
 from apps.payments.selectors import mall_order_of, mall_order_pay_deadline, mall_orders_of, team_share
-from apps.payments.services import mall_order_create, payment_notify_handle
+from apps.payments.services import (
+    group_buy_callback_handle,
+    mall_order_create,
+    mall_order_refund_request,
+    payment_notify_handle,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -227,3 +232,35 @@ def alipay_notify(request: HttpRequest) -> HttpResponse:
     out — never the JSON envelope. Unexpected errors stay 500 (logged); the gateway retries."""
     accepted = payment_notify_handle(params=request.POST.dict())
     return HttpResponse("success" if accepted else "fail", content_type="text/plain; charset=utf-8")
+
+
+class RefundOutWire(serializers.Serializer):
+    orderId = serializers.CharField()
+    code = serializers.ChoiceField(choices=["success", "repeat"])
+    strategy = serializers.CharField(allow_blank=True)
+
+
+class MallOrderRefundApi(MallApi):
+    @extend_schema(
+        operation_id="mall_order_refund", request=None, responses=RefundOutWire,
+        summary="Give my seat back; a paid order's money is returned through the gateway",
+    )  # fmt: skip
+    def post(self, request: Request, order_id: str) -> Response:
+        outcome = mall_order_refund_request(user=request.user, order_id=order_id)
+        return success(
+            {"orderId": order_id, "code": "repeat" if outcome.repeat else "success", "strategy": outcome.strategy}
+        )
+
+
+@csrf_exempt
+@require_POST
+def group_buy_notify(request: HttpRequest) -> HttpResponse:
+    """The built-in mall's HTTP receiver of our team callbacks (signed; applied once per X-GBM-Task)."""
+    accepted = group_buy_callback_handle(
+        task_uuid=request.headers.get("X-GBM-Task", ""),
+        timestamp=request.headers.get("X-GBM-Timestamp", ""),
+        signature=request.headers.get("X-GBM-Signature", ""),
+        body=request.body,
+    )
+    return HttpResponse("success" if accepted else "fail", content_type="text/plain; charset=utf-8",
+                        status=200 if accepted else 401)  # fmt: skip

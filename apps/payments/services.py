@@ -37,7 +37,7 @@ from apps.payments.models import PayOrder, RefundRecord
 from apps.payments.selectors import UNPAID_STATUSES, team_end_subquery
 from apps.trade.lock import LockCommand
 from apps.trade.models import NotifyType
-from apps.trade.services import order_lock, order_settle
+from apps.trade.services import order_lock, order_refund, order_settle
 from apps.trade.settle import SettleCommand
 
 logger = logging.getLogger(__name__)
@@ -425,3 +425,48 @@ def _enqueue_refund(order_id: str, reason: str) -> None:
     from apps.payments.tasks import refund_mall_order
 
     refund_mall_order.delay(order_id, reason)
+
+
+REFUNDABLE = (PayOrder.Status.PAY_WAIT, PayOrder.Status.PAY_SUCCESS, PayOrder.Status.DEAL_DONE)
+
+
+def mall_order_refund_request(*, user, order_id: str):
+    """The shopper gives their seat back (and their money, once the refund callback arrives).
+
+    Goes through the group-buy refund, whose ``topic.team_refund`` message closes this order and
+    returns the money (``mall_on_team_refund``), so the mall and the team never disagree.
+    """
+    order = PayOrder.objects.filter(order_id=order_id, user=user).first()
+    if order is None:
+        raise GroupBuyError(ResponseCode.NOT_FOUND)
+    if order.status not in REFUNDABLE and order.status != PayOrder.Status.CLOSE:
+        raise GroupBuyError(ResponseCode.E0104, "this order has no seat to give back yet")
+    return order_refund(
+        source=settings.MALL_SOURCE, channel=settings.MALL_CHANNEL, out_trade_no=order.order_id,
+        user_id=user.get_username(),
+    )  # fmt: skip
+
+
+def group_buy_callback_handle(*, task_uuid: str, timestamp: str, signature: str, body: bytes) -> bool:
+    """The mall's HTTP receiver of our team callbacks: verify our signature, apply once per task uuid."""
+    import json
+
+    from apps.accounts.selectors import channel_credential_get
+    from apps.accounts.signing import verify_callback_signature
+    from apps.notifications.models import ProcessedMessage
+
+    credential = channel_credential_get(source=settings.MALL_SOURCE, channel=settings.MALL_CHANNEL)
+    if credential is None or not verify_callback_signature(credential.secret, timestamp, body, signature):
+        logger.warning("group-buy callback %s: bad signature, ignored", task_uuid)
+        return False
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return False
+    if not isinstance(payload, dict) or not task_uuid:
+        return False
+    with transaction.atomic():
+        _, created = ProcessedMessage.objects.get_or_create(consumer="mall.http_callback", message_uuid=task_uuid)
+        if created:
+            (mall_on_team_refund if payload.get("type") else mall_on_team_success)(payload)
+    return True

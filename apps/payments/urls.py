@@ -10,6 +10,7 @@ urlpatterns = [
     path("goods/<str:goods_id>/buy", views.goods_buy, name="goods-buy"),
     path("cashier/<str:order_id>", views.cashier, name="cashier"),
     path("orders", views.my_orders, name="orders"),
+    path("orders/<str:order_id>/refund", views.order_refund_page, name="order-refund"),
     path("teams/<str:team_id>", views.team_page, name="team"),
     path("pay/sandbox/<str:order_id>", views.sandbox_pay, name="sandbox-pay"),
 ]

@@ -9,7 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from apps.common.errors import GroupBuyError
 from apps.payments import conf
@@ -24,7 +24,7 @@ from apps.payments.selectors import (
     sandbox_trade_of,
     team_share,
 )
-from apps.payments.services import mall_order_create
+from apps.payments.services import mall_order_create, mall_order_refund_request
 
 ORDERS_SHOWN = 50
 
@@ -115,3 +115,21 @@ def sandbox_pay(request: HttpRequest, order_id: str) -> HttpResponse:
         "trade": sandbox_trade_of(order_id=order.order_id),
     }
     return render(request, "payments/sandbox_pay.html", context)
+
+
+@login_required
+@require_POST
+def order_refund_page(request: HttpRequest, order_id: str) -> HttpResponse:
+    """The refund button on /orders: give the seat back; paid money returns through the gateway."""
+    try:
+        outcome = mall_order_refund_request(user=request.user, order_id=order_id)
+    except GroupBuyError as exc:
+        messages.error(request, exc.info)
+    else:
+        messages.success(
+            request,
+            _("Refund requested: the seat is given back and any payment is returned.")
+            if not outcome.repeat
+            else _("This order was already refunded."),
+        )
+    return redirect("payments:orders")

@@ -79,3 +79,49 @@ def test_sandbox_refuses_refunding_more_than_was_paid(demo):
     order = create_order("demo1")
     assert not sandbox_gateway().refund(order=order, amount=order.pay_amount + Decimal("1"), out_request_no="x").success
     assert sandbox_gateway().refund(order=order, amount=order.pay_amount, out_request_no="y").success
+
+
+def test_shopper_refunds_from_the_api_and_the_orders_page(demo, client, tasks_run_inline):
+    from apps.payments.tests.helpers import login, mobile_client
+
+    paid = create_order("demo1")
+    pay(paid)
+    api = mobile_client("demo1").post(f"/api/v1/mall/orders/{paid.order_id}/refund")
+    assert api.json()["data"] == {"orderId": paid.order_id, "code": "success", "strategy": "paid_unformed"}
+    again = mobile_client("demo1").post(f"/api/v1/mall/orders/{paid.order_id}/refund")
+    assert again.json()["data"]["code"] == "repeat"
+    stranger = mobile_client("demo2").post(f"/api/v1/mall/orders/{paid.order_id}/refund")
+    assert (stranger.status_code, stranger.json()["code"]) == (404, "0404")
+
+    unpaid = create_order("demo3", goods_id="9890002")
+    login(client, "demo3")
+    response = client.post(f"/orders/{unpaid.order_id}/refund")
+    assert response.status_code == 302
+    from apps.trade.models import Order
+
+    assert Order.objects.get(out_trade_no=unpaid.order_id).status == Order.Status.REFUNDED
+
+
+def _signed_callback(body: dict, task_uuid: str, secret: str = "s01c01-demo-secret") -> dict:  # noqa: S107
+    import json
+
+    from apps.accounts.signing import callback_headers
+
+    raw = json.dumps(body).encode()
+    headers = {"X-GBM-Task": task_uuid, **callback_headers(secret, raw)}
+    return {"data": raw, "content_type": "application/json", "headers": headers}
+
+
+def test_the_malls_http_receiver_verifies_our_signature_and_applies_once(demo, client):
+    orders = [create_order("demo1")]
+    orders += [create_order(user, team_id=orders[0].team_id) for user in ("demo2", "demo3")]
+    for order in orders:
+        pay(order)
+    body = {"teamId": orders[0].team_id, "outTradeNoList": [o.order_id for o in orders]}
+    forged = client.post("/api/v1/alipay/group_buy_notify", **_signed_callback(body, "t-1", secret="wrong"))
+    assert (forged.status_code, forged.content) == (401, b"fail")
+    assert not PayOrder.objects.filter(status=PayOrder.Status.DEAL_DONE).exists()
+    for _ in range(2):
+        answer = client.post("/api/v1/alipay/group_buy_notify", **_signed_callback(body, "t-1"))
+        assert (answer.status_code, answer.content) == (200, b"success")
+    assert PayOrder.objects.filter(status=PayOrder.Status.DEAL_DONE).count() == 3
