@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -13,3 +14,21 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+
+def confirm_action(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset, *, action: str, question: str):
+    """None once staff confirmed (POST with confirm=yes); otherwise the confirmation page to show."""
+    if request.POST.get("confirm") == "yes":
+        return None
+    return TemplateResponse(
+        request,
+        "admin/confirm_action.html",
+        {
+            **modeladmin.admin_site.each_context(request),
+            "title": question,
+            "objects": list(queryset),
+            "action": action,
+            "opts": modeladmin.model._meta,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        },
+    )
