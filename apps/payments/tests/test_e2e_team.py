@@ -1,0 +1,78 @@
+"""The whole purchase in a real browser (Debian's Chromium driven by Playwright): A logs in, opens a
+team and pays; B and C join from the share page and pay; the team shows complete.
+
+On failure each browser page's screenshot is saved under test-artifacts/ (CI keeps them)."""
+
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from apps.payments.models import PayOrder
+from apps.trade.models import Team
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]  # fmt: skip
+
+
+@pytest.fixture
+def live_demo(live_server, tasks_run_inline):
+    call_command("load_demo")
+    return live_server
+
+
+def log_in(page, base: str, username: str) -> None:
+    page.goto(f"{base}/login")
+    page.fill("section.password-login input[name=username]", username)
+    page.fill("section.password-login input[name=password]", "demo")
+    page.click("section.password-login button[type=submit]")
+    page.wait_for_url(lambda url: "/login" not in url)
+
+
+def pay_at_cashier(page) -> None:
+    page.wait_for_url("**/cashier/*")
+    page.click("button.pay-button")
+    page.wait_for_selector("p.paid")
+
+
+def test_three_shoppers_complete_a_team_in_the_browser(live_demo, chromium_path, monkeypatch, request):
+    playwright = pytest.importorskip("playwright.sync_api")
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API keeps an event loop
+    base = live_demo.url
+    with playwright.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        pages = {}
+        try:
+            for name in ("xiaofuge", "liergou", "demo1"):
+                pages[name] = browser.new_context(locale="en-US").new_page()
+            leader = pages["xiaofuge"]
+            log_in(leader, base, "xiaofuge")
+            leader.goto(f"{base}/goods/9890001")
+            leader.click("button.open-team")
+            pay_at_cashier(leader)
+            team_id = Team.objects.get().team_id
+
+            for name in ("liergou", "demo1"):
+                page = pages[name]
+                log_in(page, base, name)
+                page.goto(f"{base}/teams/{team_id}")  # the share page a friend opens
+                page.click("button.join-team")
+                pay_at_cashier(page)
+
+            leader.goto(f"{base}/teams/{team_id}")
+            status = leader.get_attribute("article.team-share", "data-team-status")
+            assert status == str(Team.Status.COMPLETE)
+            assert "3/3 joined" in leader.text_content("p.seats")
+        except BaseException:
+            ARTIFACTS.mkdir(exist_ok=True)
+            for name, page in pages.items():
+                page.screenshot(path=str(ARTIFACTS / f"{request.node.name}-{name}.png"), full_page=True)
+            raise
+        finally:
+            browser.close()
+    team = Team.objects.get()
+    assert (team.status, team.complete_count) == (Team.Status.COMPLETE, 3)
+    assert PayOrder.objects.filter(status__in=[PayOrder.Status.PAY_SUCCESS, PayOrder.Status.DEAL_DONE]).count() == 3
