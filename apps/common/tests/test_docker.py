@@ -40,8 +40,6 @@ SERVICES = {
     "grafana",
 }
 APP_SERVICES = {"web", "worker", "beat", "consumer", "migrate"}
-# manage.py commands a service may name before they exist: run_consumers lands with the MQ consumer issue.
-PENDING_COMMANDS = {"run_consumers"}
 METRIC_PREFIXES = ("django_", "gbm_", "process_", "python_")
 
 
@@ -94,7 +92,7 @@ def _check_command(where: str, command: str) -> list[str]:
         if not (ROOT / script).is_file():
             problems.append(f"{where}: script {script} missing")
     for name in re.findall(r"manage\.py\s+(\w+)", command):
-        if name not in get_commands() and name not in PENDING_COMMANDS:
+        if name not in get_commands():
             problems.append(f"{where}: manage.py {name} does not exist")
     return problems
 

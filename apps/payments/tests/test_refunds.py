@@ -125,3 +125,39 @@ def test_the_malls_http_receiver_verifies_our_signature_and_applies_once(demo, c
         answer = client.post("/api/v1/alipay/group_buy_notify", **_signed_callback(body, "t-1"))
         assert (answer.status_code, answer.content) == (200, b"success")
     assert PayOrder.objects.filter(status=PayOrder.Status.DEAL_DONE).count() == 3
+
+
+def test_full_story_with_money(demo, tasks_run_inline, django_capture_on_commit_callbacks, set_dcc):
+    """A team of 3: one unpaid member times out, a newcomer takes the freed seat, all pay, the team
+    completes, then a paid member refunds: the team is complete-with-refund and the money is back."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.trade.models import Team
+    from apps.trade.timeouts import trade_timeouts_run
+
+    leader = create_order("xiaofuge")
+    slow = create_order("liergou", team_id=leader.team_id)
+    friend = create_order("demo1", team_id=leader.team_id)
+    pay(leader)
+    pay(friend)
+    set_dcc("lockTimeoutMinutes", "5")
+    assert trade_timeouts_run(now=timezone.now() + timedelta(minutes=6))["released"] == 1  # liergou never paid
+    deliver_bus_messages(TEAM_REFUND, django_capture_on_commit_callbacks)
+    assert PayOrder.objects.get(pk=slow.pk).status == PayOrder.Status.CLOSE
+
+    newcomer = create_order("demo2", team_id=leader.team_id)  # the recovered seat
+    pay(newcomer)
+    deliver_bus_messages(TEAM_SUCCESS, django_capture_on_commit_callbacks)
+    team = Team.objects.get(team_id=leader.team_id)
+    assert (team.status, team.complete_count) == (Team.Status.COMPLETE, 3)
+    assert PayOrder.objects.filter(status=PayOrder.Status.DEAL_DONE).count() == 3
+
+    assert refund_as_shopper(friend) == "paid_formed"
+    deliver_bus_messages(TEAM_REFUND, django_capture_on_commit_callbacks)
+    team.refresh_from_db()
+    assert (team.status, team.complete_count, team.lock_count) == (Team.Status.COMPLETE_WITH_REFUND, 2, 2)
+    record = RefundRecord.objects.get()
+    assert (record.pay_order_id, record.amount, record.status) == (friend.order_id, friend.pay_amount, "SUCCESS")
+    assert PayOrder.objects.get(pk=friend.pk).status == PayOrder.Status.CLOSE
