@@ -16,7 +16,6 @@ slot is free again.
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 from django.db.models import F
@@ -43,7 +42,7 @@ class RefundOutcome:
     repeat: bool
 
 
-class RefundStrategy(ABC):
+class RefundStrategy:
     name: str
     category: str
     recovers_seat: bool
@@ -66,9 +65,8 @@ class RefundStrategy(ABC):
             raise GroupBuyError(ResponseCode.UPDATE_ZERO, "the team changed meanwhile, please retry")
         self.after_counts(team)
 
-    @abstractmethod
     def after_counts(self, team: Team) -> None:
-        """Team status changes of this kind of refund."""
+        """Team status changes of this kind of refund (an unformed team keeps its status)."""
 
 
 refund_strategies: dict[tuple[int, int], RefundStrategy] = {}
@@ -91,9 +89,6 @@ class UnpaidUnlock(RefundStrategy):
     recovers_seat = True
     returns_money = False
 
-    def after_counts(self, team: Team) -> None:
-        pass
-
 
 @_register((IN_PROGRESS, PAID), (FAILED, PAID))
 class PaidUnformed(RefundStrategy):
@@ -101,9 +96,6 @@ class PaidUnformed(RefundStrategy):
     category = NotifyTask.Category.TRADE_PAID2REFUND
     recovers_seat = True
     returns_money = True
-
-    def after_counts(self, team: Team) -> None:
-        pass
 
 
 @_register((COMPLETE, PAID), (COMPLETE_WITH_REFUND, PAID))
