@@ -126,16 +126,18 @@ def test_pay_is_recorded_once_and_sent_after_commit(order, django_capture_on_com
 def test_only_a_waiting_order_before_its_deadline_is_payable(order):
     from datetime import timedelta
 
-    from django.utils import timezone
+    from django.utils import timezone, translation
 
     from apps.common.errors import GroupBuyError
 
+    translation.activate("en")  # the messages are asserted in the source language (zh-Hans is the default)
     PayOrder.objects.filter(pk=order.pk).update(order_time=timezone.now() - timedelta(minutes=16))
     with pytest.raises(GroupBuyError, match="deadline"):
         pay(PayOrder.objects.get(pk=order.pk))
     PayOrder.objects.filter(pk=order.pk).update(status=PayOrder.Status.CLOSE)
     with pytest.raises(GroupBuyError, match="not waiting"):
         pay(PayOrder.objects.get(pk=order.pk))
+    translation.deactivate()
     assert not SandboxTrade.objects.exists()
 
 
