@@ -130,14 +130,13 @@ def test_only_a_waiting_order_before_its_deadline_is_payable(order):
 
     from apps.common.errors import GroupBuyError
 
-    translation.activate("en")  # the messages are asserted in the source language (zh-Hans is the default)
-    PayOrder.objects.filter(pk=order.pk).update(order_time=timezone.now() - timedelta(minutes=16))
-    with pytest.raises(GroupBuyError, match="deadline"):
-        pay(PayOrder.objects.get(pk=order.pk))
-    PayOrder.objects.filter(pk=order.pk).update(status=PayOrder.Status.CLOSE)
-    with pytest.raises(GroupBuyError, match="not waiting"):
-        pay(PayOrder.objects.get(pk=order.pk))
-    translation.deactivate()
+    with translation.override("en"):  # messages asserted in the source language (zh-Hans is the default)
+        PayOrder.objects.filter(pk=order.pk).update(order_time=timezone.now() - timedelta(minutes=16))
+        with pytest.raises(GroupBuyError, match="deadline"):
+            pay(PayOrder.objects.get(pk=order.pk))
+        PayOrder.objects.filter(pk=order.pk).update(status=PayOrder.Status.CLOSE)
+        with pytest.raises(GroupBuyError, match="not waiting"):
+            pay(PayOrder.objects.get(pk=order.pk))
     assert not SandboxTrade.objects.exists()
 
 
