@@ -24,6 +24,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from prometheus_client import Counter
 
 from apps.activities.discounts import discount_strategies
 from apps.activities.selectors import (
@@ -229,6 +230,15 @@ def trial_tree() -> RuleTree[TrialRequest, TrialContext]:
     return _trial_tree
 
 
+TRIALS = Counter("gbm_trials_total", "Trials by outcome (ok or the rejection code)", ["outcome"])
+
+
 def trial_calculate(request: TrialRequest) -> TrialResult:
     """Run the trial tree. Raises GroupBuyError with the spec's code on every rejection."""
-    return trial_tree().run(request, TrialContext())
+    try:
+        result = trial_tree().run(request, TrialContext())
+    except GroupBuyError as exc:
+        TRIALS.labels(exc.code).inc()
+        raise
+    TRIALS.labels("ok").inc()
+    return result

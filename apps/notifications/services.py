@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
 from apps.notifications.models import NotifyTask
 from apps.notifications.transports import DeliveryFailed, transports
@@ -23,6 +23,11 @@ from apps.trade.models import NotifyType, Team
 logger = logging.getLogger(__name__)
 
 DELIVERIES = Counter("gbm_notify_deliveries_total", "Notify delivery attempts", ["type", "result"])
+OLDEST_PENDING = Gauge(
+    "gbm_notify_oldest_pending_age_seconds",
+    "Age of the oldest undelivered notify task, set by each sweep",
+    multiprocess_mode="max",
+)
 
 ROUTING_KEYS = {
     NotifyTask.Category.TRADE_SETTLEMENT: "topic.team_success",
@@ -127,6 +132,13 @@ def notify_tasks_deliver_due(*, limit: int | None = None) -> int:
     for task_id in notify_tasks_due(limit=limit):
         if notify_task_deliver(task_id=task_id) is not None:
             attempted += 1
+    oldest = (
+        NotifyTask.objects.filter(notify_status__in=PENDING)
+        .order_by("create_time")
+        .values_list("create_time", flat=True)
+        .first()
+    )
+    OLDEST_PENDING.set((timezone.now() - oldest).total_seconds() if oldest else 0)
     return attempted
 
 

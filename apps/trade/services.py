@@ -166,6 +166,7 @@ def _create_with_fresh_id(model, id_field: str, make_id, **fields):
 
 SETTLEMENTS = Counter("gbm_settlements_total", "Settlement attempts by outcome", ["outcome"])
 TEAMS_COMPLETED = Counter("gbm_teams_completed_total", "Teams that reached their target")
+TEAMS_FAILED = Counter("gbm_teams_failed_total", "Teams that expired without forming")
 
 
 def order_settle(*, command: SettleCommand) -> SettleResult:

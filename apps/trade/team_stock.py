@@ -19,8 +19,17 @@ Every key expires ``valid_time + 60`` minutes after the team opened.
 from dataclasses import dataclass
 from enum import IntEnum
 
+from prometheus_client import Histogram
+
 from apps.common.redis import get_redis
 from apps.common.redis_scripts import RedisScript
+
+SEAT_SCRIPT_SECONDS = Histogram(
+    "gbm_team_seat_script_seconds",
+    "Latency of the Redis team-seat Lua scripts",
+    ["script"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+)
 
 
 class Occupation(IntEnum):
@@ -102,19 +111,22 @@ def _ttl_seconds(valid_minutes: int) -> int:
 
 def team_seat_occupy(*, team_id: str, out_trade_no: str, target: int, valid_minutes: int) -> Occupation:
     """Take one joiner seat for this order. Redis errors propagate (the caller refuses the lock)."""
-    result = _OCCUPY(keys=_keys(team_id, out_trade_no), args=[target - 1, _ttl_seconds(valid_minutes)])
+    with SEAT_SCRIPT_SECONDS.labels("occupy").time():
+        result = _OCCUPY(keys=_keys(team_id, out_trade_no), args=[target - 1, _ttl_seconds(valid_minutes)])
     return Occupation(int(result))
 
 
 def team_seat_release(*, team_id: str, out_trade_no: str) -> bool:
     """Give the seat back after a failure between occupation and commit."""
-    return bool(_RELEASE(keys=_keys(team_id, out_trade_no)))
+    with SEAT_SCRIPT_SECONDS.labels("release").time():
+        return bool(_RELEASE(keys=_keys(team_id, out_trade_no)))
 
 
 def team_seat_recover(*, team_id: str, order_id: str, out_trade_no: str, valid_minutes: int) -> bool:
     """A refunded order's seat goes back to the team (once per order, however often it is asked)."""
     keys = [_keys(team_id)[1], _recovery_marker(team_id, order_id), _keys(team_id, out_trade_no)[2]]
-    return bool(_RECOVER(keys=keys, args=[_ttl_seconds(valid_minutes)]))
+    with SEAT_SCRIPT_SECONDS.labels("recover").time():
+        return bool(_RECOVER(keys=keys, args=[_ttl_seconds(valid_minutes)]))
 
 
 @dataclass(frozen=True)

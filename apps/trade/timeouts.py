@@ -26,7 +26,7 @@ from apps.dcc.runtime import dcc_get
 from apps.notifications.models import NotifyTask
 from apps.notifications.services import notify_task_create
 from apps.trade.models import Order, Team
-from apps.trade.services import TEAMS_COMPLETED, order_refund
+from apps.trade.services import TEAMS_COMPLETED, TEAMS_FAILED, order_refund
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +89,7 @@ def _close_team(team_pk: int) -> str | None:
             return "completed"
         team.status = Team.Status.FAILED
         team.save(update_fields=["status", "update_time"])
+        TEAMS_FAILED.inc()
         return "failed"
 
 
