@@ -254,6 +254,18 @@ def test_dashboard_queries_real_metrics():
     for name in (name for name in names if name.startswith("django_")):
         family = re.sub(r"_(total|bucket|sum|count|created)$", "", name)
         assert family in families, f"{name} is not a django-prometheus metric"
+    import apps.activities.trial
+    import apps.common.cache
+    import apps.common.ratelimit
+    import apps.notifications.services
+    import apps.trade.services
+    import apps.trade.team_stock  # noqa: F401
+
+    families = _exported_metric_families()
+    for name in (name for name in names if name.startswith("gbm_")):
+        family = re.sub(r"_(total|bucket|sum|count|created)$", "", name)
+        assert family in families, f"{name} is not exported by the app"
+    assert {"gbm_trials_total", "gbm_locks_total", "gbm_notify_oldest_pending_age_seconds"} <= names
     assert {
         "django_http_requests_total_by_view_transport_method_total",
         "django_http_requests_latency_seconds_by_view_method_bucket",
