@@ -68,7 +68,8 @@ messages: install
 	$(MANAGE) compilemessages --ignore=.venv
 
 # gunicorn + production settings on a free loopback port, against MariaDB (its own database groupbuy_bench),
-# Redis DB 14 and RabbitMQ on this machine; JSON to benchmarks/results/. e.g. BENCH_ARGS="--duration 30".
+# Redis DB 14 and RabbitMQ (its own queue groupbuy_bench) on this machine; suites trial, lock and notify (the
+# last with a Celery worker), ~80 s; JSON to benchmarks/results/. e.g. BENCH_ARGS="--suite lock --duration 30".
 BENCH_ARGS ?=
 bench: install
 	@$(BIN)/python -c 'import MySQLdb' 2>/dev/null || $(BIN)/pip install --quiet -r requirements/mysql.txt

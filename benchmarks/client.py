@@ -40,6 +40,7 @@ class HttpRequest:
     path: str
     headers: Mapping[str, str] = field(default_factory=dict)
     body: bytes = b""
+    tag: Any = None  # the scenario's note about this request (never sent)
 
 
 @dataclass(frozen=True)

@@ -59,12 +59,17 @@ def machine_busy_s() -> float:
     return (sum(fields[:8]) - idle) / _CLOCK_TICKS  # user..steal; guest time is already counted in user
 
 
-def make_probe(server_pids: Callable[[], list[int]]) -> CpuProbe:
-    """A probe of cumulative CPU seconds: gunicorn (master + workers), each service, this process, the machine."""
+def make_probe(
+    server_pids: Callable[[], list[int]], extra: dict[str, Callable[[], list[int]]] | None = None
+) -> CpuProbe:
+    """A probe of cumulative CPU seconds: gunicorn (master + workers), ``extra`` parts (the Celery worker), each
+    service, this process (the load generator, and the notify receiver's thread), the machine."""
     services = {name: pids_named(names) for name, names in SERVICE_PROCESSES.items()}
+    extra = extra or {}
 
     def probe() -> dict[str, float]:
         sample = {"gunicorn": sum(process_cpu_s(pid) for pid in server_pids())}
+        sample.update({part: sum(process_cpu_s(pid) for pid in pids()) for part, pids in extra.items()})
         sample.update({name: sum(process_cpu_s(pid) for pid in pids) for name, pids in services.items()})
         sample["loadgen"] = time.process_time()
         sample["machine"] = machine_busy_s()

@@ -1,8 +1,10 @@
 """Where the benchmarked server runs: its own MariaDB database, Redis database 14, the local RabbitMQ.
 
-Nothing here touches the development or test data: the defaults name a database (``groupbuy_bench``) and
-a Redis database (14) of their own; ``BENCH_DATABASE_URL``, ``BENCH_REDIS_URL`` and ``BENCH_BROKER_URL``
-override them. Every service must be on this machine (loopback), and so is the server under test.
+Nothing here touches the development or test data: the defaults name a database (``groupbuy_bench``), a
+Redis database (14) and a Celery queue (``groupbuy_bench``, ``benchmarks/settings.py``) of their own;
+``BENCH_DATABASE_URL``, ``BENCH_REDIS_URL`` and ``BENCH_BROKER_URL`` override the first two and the broker.
+Every service must be on this machine (loopback), and so is the server under test. The harness reads the
+bench database and Redis itself (``connect_database``, ``connect_redis``) to check invariants after a run.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ import re
 import secrets
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -23,7 +26,9 @@ DEFAULT_DATABASE_URL = "mysql://root@127.0.0.1:3306/groupbuy_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/14"
 DEFAULT_BROKER_URL = "amqp://guest:guest@127.0.0.1:5672//"
 
-SETTINGS_MODULE = "config.settings.production"
+# config.settings.production with the bench's own Celery queue (benchmarks/settings.py says why).
+SETTINGS_MODULE = "benchmarks.settings"
+BENCH_QUEUE = "groupbuy_bench"
 _DB_NAME = re.compile(r"[A-Za-z0-9_]{1,64}")
 _REQUIRED_SECRETS = ("DJANGO_SECRET_KEY", "WEIXIN_TOKEN")  # production.py reads them with no default
 # Inherited from a developer's shell, these would change what is measured; the bench sets its own.
@@ -57,6 +62,14 @@ class BenchEnvironment:
     database_url: str = DEFAULT_DATABASE_URL
     redis_url: str = DEFAULT_REDIS_URL
     broker_url: str = DEFAULT_BROKER_URL
+    # Production settings require these secrets with no default (fail fast): fresh random ones per run are all
+    # a benchmark needs, the same for every process of the run (gunicorn, the Celery worker). A secret
+    # production settings start to require goes into _REQUIRED_SECRETS.
+    django_secrets: dict[str, str] = field(
+        default_factory=lambda: {name: f"bench-{secrets.token_urlsafe(48)}" for name in _REQUIRED_SECRETS},
+        repr=False,
+        compare=False,
+    )
 
     @classmethod
     def from_environ(cls, environ: os._Environ[str] | dict[str, str] = os.environ) -> BenchEnvironment:
@@ -76,7 +89,7 @@ class BenchEnvironment:
 
     def describe(self) -> dict[str, str]:
         return {
-            "settings": SETTINGS_MODULE,
+            "settings": f"{SETTINGS_MODULE} (config.settings.production, Celery queue {BENCH_QUEUE})",
             "database": mask_url(self.database_url),
             "redis": mask_url(self.redis_url),
             "broker": mask_url(self.broker_url),
@@ -85,9 +98,7 @@ class BenchEnvironment:
     def django_environ(self, **extra: str) -> dict[str, str]:
         """The environment of every Django process of the bench: production settings, the bench's services."""
         environ = {key: value for key, value in os.environ.items() if not key.startswith(_DROPPED_PREFIXES)}
-        # Production settings require their secrets with no default (fail fast); fresh random ones per run
-        # are all a benchmark needs. A secret production settings start to require goes here too.
-        environ.update({name: f"bench-{secrets.token_urlsafe(48)}" for name in _REQUIRED_SECRETS})
+        environ.update(self.django_secrets)
         environ.update(
             DJANGO_SETTINGS_MODULE=SETTINGS_MODULE,
             DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
@@ -105,12 +116,26 @@ class BenchEnvironment:
 
     def create_database(self) -> None:
         """``CREATE DATABASE IF NOT EXISTS`` (utf8mb4, as the test database): the bench's own schema."""
+        name = self.database_name()
+        connection = self.connect_database(with_database=False)
+        try:
+            connection.cursor().execute(
+                f"CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+            )
+        finally:
+            connection.close()
+
+    def database_name(self) -> str:
+        name = unquote(urlsplit(self.database_url).path.lstrip("/"))
+        if not _DB_NAME.fullmatch(name):
+            raise SetupError(f"unexpected database name {name!r}")
+        return name
+
+    def connect_database(self, *, with_database: bool = True) -> Any:
+        """A MySQLdb connection (autocommit: every query sees the latest commits) to the bench database."""
         import MySQLdb  # installed by `make bench` (requirements/mysql.txt)
 
         parts = urlsplit(self.database_url)
-        name = unquote(parts.path.lstrip("/"))
-        if not _DB_NAME.fullmatch(name):
-            raise SetupError(f"unexpected database name {name!r}")
         try:
             connection = MySQLdb.connect(
                 host=parts.hostname or "127.0.0.1",
@@ -118,15 +143,19 @@ class BenchEnvironment:
                 user=unquote(parts.username or "root"),
                 password=unquote(parts.password or ""),
                 connect_timeout=5,
+                charset="utf8mb4",
+                **({"database": self.database_name()} if with_database else {}),
             )
         except MySQLdb.Error as exc:
             raise SetupError(f"MariaDB at {mask_url(self.database_url)} is unreachable: {exc}") from exc
-        try:
-            connection.cursor().execute(
-                f"CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-            )
-        finally:
-            connection.close()
+        connection.autocommit(True)
+        return connection
+
+    def connect_redis(self) -> Any:
+        """A client of the bench's Redis database (the one the server uses)."""
+        import redis  # a dependency of django-redis
+
+        return redis.Redis.from_url(self.redis_url, socket_timeout=5, socket_connect_timeout=5)
 
     def load_fixtures(self, *, timeout_s: float = 600.0) -> None:
         """Migrate, load the demo data and rebuild Redis state, in one Django process (``benchmarks.fixtures``)."""

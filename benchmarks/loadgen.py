@@ -61,7 +61,7 @@ async def _drive(
                     await asyncio.sleep(0.01)  # a refused/reset connection must not spin
                     continue
                 latencies.append(time.perf_counter_ns() - t0)
-                outcomes[scenario.outcome(response)] += 1
+                outcomes[scenario.judge(request, response)] += 1
         finally:
             connection.close()
 

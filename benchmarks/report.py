@@ -14,14 +14,14 @@ from typing import Any
 
 from benchmarks.environment import REPO_ROOT
 from benchmarks.loadgen import LoadResult
-from benchmarks.scenarios import RATE_LIMITED, SUCCESS, Scenario
+from benchmarks.scenarios import RATE_LIMITED, SUCCESS
 from benchmarks.suites import Suite
 
 RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
 MAX_ERROR_SHARE = 0.01  # above this the run measured failures, not the endpoint: the harness fails
 
 
-def percentile(sorted_values: list[int], q: float) -> int:
+def percentile(sorted_values: list[Any], q: float) -> Any:
     """Nearest-rank percentile (q in 0..100) of an ascending list; 0 for an empty one."""
     if not sorted_values:
         return 0
@@ -29,23 +29,46 @@ def percentile(sorted_values: list[int], q: float) -> int:
     return sorted_values[rank - 1]
 
 
+def distribution_ms(values_ms: list[float]) -> dict[str, Any]:
+    """Count, min, p50/p90/p99, max and mean of durations in milliseconds."""
+    values = sorted(values_ms)
+    figures: dict[str, Any] = {"count": len(values)}
+    if values:
+        figures["min_ms"] = round(values[0], 3)
+        figures.update({f"p{q}_ms": round(percentile(values, q), 3) for q in (50, 90, 99)})
+        figures["max_ms"] = round(values[-1], 3)
+        figures["mean_ms"] = round(sum(values) / len(values), 3)
+    return figures
+
+
 def _ms(ns: int) -> float:
     return round(ns / 1e6, 3)
 
 
-def endpoint_figures(scenario: Scenario, result: LoadResult, *, concurrency: int) -> dict[str, Any]:
+def endpoint_figures(
+    endpoint: str, result: LoadResult, *, concurrency: int, expected_codes: frozenset[str] = frozenset()
+) -> dict[str, Any]:
+    """Throughput, latency percentiles, outcomes and CPU of one endpoint; ``expected_codes`` are not errors."""
     latencies = sorted(result.latencies_ns)
     requests = result.requests
-    errors = {code: count for code, count in sorted(result.outcomes.items()) if code != SUCCESS}
+    expected = expected_codes
+    errors = {
+        code: count for code, count in sorted(result.outcomes.items()) if code != SUCCESS and code not in expected
+    }
+    rejections = {code: count for code, count in sorted(result.outcomes.items()) if code in expected}
+    ok = result.outcomes.get(SUCCESS, 0)
     return {
-        "endpoint": scenario.endpoint,
+        "endpoint": endpoint,
         "requests": requests,
-        "ok": result.outcomes.get(SUCCESS, 0),
+        "ok": ok,
+        # Business answers the scenario provokes on purpose (joins losing the race for a seat): not errors.
+        "rejections": rejections,
         "errors": errors,
         "error_count": sum(errors.values()),
         "rate_limited": result.outcomes.get(RATE_LIMITED, 0),
         "duration_s": round(result.wall_s, 3),
         "throughput_rps": round(requests / result.wall_s, 1) if result.wall_s else 0.0,
+        "ok_rps": round(ok / result.wall_s, 1) if result.wall_s else 0.0,
         "p50_ms": _ms(percentile(latencies, 50)),
         "p90_ms": _ms(percentile(latencies, 90)),
         "p99_ms": _ms(percentile(latencies, 99)),
@@ -93,6 +116,8 @@ def ratios_and_targets(
         if name == baseline:
             continue
         ratios[f"{name}_vs_{baseline}_throughput"] = _ratio(figures["throughput_rps"], base["throughput_rps"])
+        # Successful answers only: below the one above when the scenario provokes rejections (lock races).
+        ratios[f"{name}_vs_{baseline}_ok_throughput"] = _ratio(figures["ok_rps"], base["throughput_rps"])
         ratios[f"{name}_vs_{baseline}_p50"] = _ratio(figures["p50_ms"], base["p50_ms"])
         ratios[f"{name}_vs_{baseline}_p99"] = _ratio(figures["p99_ms"], base["p99_ms"])
         # The throughput ratio if gunicorn's CPU were the only limit: steadier than the measured one when
@@ -182,10 +207,13 @@ def write_report(report: dict[str, Any], *, results_dir: Path = RESULTS_DIR, lat
 def format_summary(report: dict[str, Any]) -> str:
     lines = [f"benchmark {report['name']!r}: {report['description']}"]
     load, server = report["load"], report["server"]
-    lines.append(
-        f"  {server['workers']} {server['worker_class']} workers, concurrency {load['concurrency']}, "
-        f"{load['duration_s']} s per endpoint in {load['rounds']} alternating rounds"
-    )
+    if "rounds" in load:
+        lines.append(
+            f"  {server['workers']} {server['worker_class']} workers, concurrency {load['concurrency']}, "
+            f"{load['duration_s']} s per endpoint in {load['rounds']} alternating rounds"
+        )
+    else:
+        lines.append(f"  {server['workers']} {server['worker_class']} workers, {load['model']}")
     header = ("scenario", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors", "gunicorn CPU ms/req")
     lines.append("  {:<10} {:>9} {:>8} {:>8} {:>8} {:>8} {:>7} {:>20}".format(*header))
     for name, figures in report["endpoints"].items():
@@ -195,10 +223,40 @@ def format_summary(report: dict[str, Any]) -> str:
             f"{figures['cpu'].get('ms_per_request', {}).get('gunicorn', 0):>20.2f}"
         )
     for name, figures in report["endpoints"].items():
-        cores = ", ".join(f"{part} {value}" for part, value in figures["cpu"].get("cores_used", {}).items())
-        lines.append(f"  {name} cores used: {cores}")
+        if figures["cpu"]:
+            cores = ", ".join(f"{part} {value}" for part, value in figures["cpu"]["cores_used"].items())
+            lines.append(f"  {name} cores used: {cores}")
+    if report.get("cpu"):  # the notify suite: CPU of the whole run, per completed team
+        cores = ", ".join(f"{part} {value}" for part, value in report["cpu"]["cores_used"].items())
+        per_team = ", ".join(f"{part} {value}" for part, value in report["cpu"]["ms_per_team"].items())
+        lines.append(f"  cores used: {cores}; CPU ms per team: {per_team}")
     limited = ", ".join(f"{name} {figures['rate_limited']}" for name, figures in report["endpoints"].items())
     lines.append(f"  rate-limited answers (0006, expected 0): {limited}")
+    for name, figures in report["endpoints"].items():
+        if figures["rejections"]:
+            lines.append(
+                f"  {name}: {figures['ok']} ok ({figures['ok_rps']}/s), expected rejections {figures['rejections']}"
+            )
+    if "delivery" in report:
+        delivery = report["delivery"]
+        lines.append(
+            f"  notify callbacks: {delivery['delivered_once']} of {delivery['expected']} delivered exactly once, "
+            f"missing {delivery['missing']}, duplicated {delivery['duplicated']}, unexpected {delivery['unexpected']}"
+        )
+        for key, figures in report["latency"].items():
+            if isinstance(figures, dict) and figures.get("count"):
+                lines.append(
+                    f"  latency {key}: p50 {figures['p50_ms']} ms, p90 {figures['p90_ms']} ms, "
+                    f"p99 {figures['p99_ms']} ms, max {figures['max_ms']} ms (n={figures['count']})"
+                )
+    if "invariants" in report:
+        inv = report["invariants"]
+        lines.append(
+            f"  invariants ({'ok' if inv['ok'] else 'VIOLATED'}): oversold teams {inv['oversold_teams']}, "
+            f"lock_count mismatches {inv['lock_count_mismatches']}, Redis mismatches {inv['redis_mismatches']} "
+            f"({inv['teams_checked']} teams, {inv['teams_checked_in_redis']} with Redis keys)"
+        )
+        lines.extend(f"    {example}" for example in inv["examples"])
     for key, value in report["ratios"].items():
         lines.append(f"  {key}: {value}")
     for key, target in report["targets"].items():

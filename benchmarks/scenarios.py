@@ -1,9 +1,12 @@
 """What a benchmark sends: one scenario per endpoint, each building requests and judging answers.
 
 A scenario is a small class: ``next_request()`` returns the next request to send (it may differ on every
-call: fresh nonces, fresh users), ``outcome(response)`` turns an answer into a code, ``"0000"`` for success
-and anything else counted as an error under that code (the envelope's code, or ``HTTP<status>`` when the
-answer is not the envelope). Add a scenario for a new endpoint and list it in a suite (``suites.py``).
+call: fresh nonces, fresh users), ``outcome(response)`` turns an answer into a code, ``"0000"`` for success,
+a code of ``expected_codes`` for a business rejection the scenario provokes on purpose (counted apart), and
+anything else counted as an error under that code (the envelope's code, or ``HTTP<status>`` when the answer
+is not the envelope). The load generator calls ``judge(request, response)``, which is ``outcome`` unless a
+scenario learns from its answers (the lock scenario pools the teams it opened). Add a scenario for a new
+endpoint and list it in a suite (``suites.py``).
 """
 
 from __future__ import annotations
@@ -11,6 +14,9 @@ from __future__ import annotations
 import itertools
 import json
 from abc import ABC, abstractmethod
+from collections import deque
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from apps.accounts.signing import signed_headers
@@ -25,6 +31,10 @@ DEMO_SOURCE = "s01"
 DEMO_CHANNEL = "c01"
 DEMO_SECRET = "s01c01-demo-secret"  # noqa: S105 - public demo credential, loaded only into the bench database
 DEMO_GOODS = ("9890001", "9890002", "9890003", "9890004")
+# Their activities (target 3, take limit 1 per user, teams valid 15 min), in the order of DEMO_GOODS.
+DEMO_ACTIVITIES = (100123, 100124, 100125, 100126)
+LOCK_PATH = "/api/v1/gbm/trade/lock_market_pay_order"
+SETTLE_PATH = "/api/v1/gbm/trade/settlement_market_pay_order"
 
 
 class Scenario(ABC):
@@ -33,6 +43,8 @@ class Scenario(ABC):
     name: ClassVar[str]
     method: ClassVar[str]
     path: ClassVar[str]
+    # Business answers this scenario provokes on purpose (joins racing for the last seat): not errors.
+    expected_codes: ClassVar[frozenset[str]] = frozenset()
 
     @property
     def endpoint(self) -> str:
@@ -45,14 +57,27 @@ class Scenario(ABC):
         """Checks run once after the measurement, reported beside the figures (none by default)."""
         return {}
 
+    def judge(self, request: HttpRequest, response: HttpResponse) -> str:
+        """The outcome of one exchange (the load generator's call); a scenario that learns from answers overrides it."""
+        return self.outcome(response)
+
     def outcome(self, response: HttpResponse) -> str:
         """The envelope's code (``HTTP<status>`` when the answer is not an envelope)."""
-        try:
-            body: Any = response.json()
-        except ValueError:
-            return f"HTTP{response.status}"
-        code = body.get("code") if isinstance(body, dict) else None
-        return code if isinstance(code, str) else f"HTTP{response.status}"
+        return envelope_code(response)
+
+    def describe(self) -> dict[str, Any]:
+        """What the report should know about this scenario's mix (nothing by default)."""
+        return {}
+
+
+def envelope_code(response: HttpResponse) -> str:
+    """The API envelope's ``code`` (``HTTP<status>`` when the answer is not an envelope)."""
+    try:
+        body: Any = response.json()
+    except ValueError:
+        return f"HTTP{response.status}"
+    code = body.get("code") if isinstance(body, dict) else None
+    return code if isinstance(code, str) else f"HTTP{response.status}"
 
 
 class HealthzScenario(Scenario):
@@ -73,15 +98,21 @@ class HealthzScenario(Scenario):
         return f"HTTP{response.status}"
 
 
-class SignedScenario(Scenario):
-    """A channel-signed JSON POST (api.md "Channel request signing"): every request gets a fresh nonce."""
+def signed_post(path: str, payload: dict[str, Any], *, secret: str = DEMO_SECRET) -> HttpRequest:
+    """A channel-signed JSON POST (api.md "Channel request signing") with a fresh nonce."""
+    body = json.dumps(payload, separators=(",", ":")).encode()
+    headers = {"Content-Type": "application/json", **signed_headers(secret, "POST", path, body)}
+    return HttpRequest("POST", path, headers, body)
 
+
+class SignedScenario(Scenario):
+    """A channel-signed JSON POST: every request gets a fresh nonce."""
+
+    method = "POST"
     secret: str = DEMO_SECRET
 
     def signed(self, payload: dict[str, Any]) -> HttpRequest:
-        body = json.dumps(payload, separators=(",", ":")).encode()
-        headers = {"Content-Type": "application/json", **signed_headers(self.secret, self.method, self.path, body)}
-        return HttpRequest(self.method, self.path, headers, body)
+        return signed_post(self.path, payload, secret=self.secret)
 
 
 class TrialScenario(SignedScenario):
@@ -118,3 +149,116 @@ class TrialScenario(SignedScenario):
         user_id = f"bench-{self.run_id}-limiter-check"
         codes = [self.outcome(await connection.request(self._request(user_id, self.goods_ids[0]))) for _ in range(2)]
         return {"rate_limiter_codes": codes, "rate_limiter_active": codes == [SUCCESS, RATE_LIMITED]}
+
+
+def lock_request(
+    *,
+    user_id: str,
+    activity_id: int,
+    goods_id: str,
+    out_trade_no: str,
+    team_id: str | None = None,
+    notify: dict[str, str] | None = None,
+) -> HttpRequest:
+    """``lock_market_pay_order``: open a team (no ``team_id``) or join one; the notify config is the team's."""
+    payload: dict[str, Any] = {
+        "userId": user_id,
+        "activityId": activity_id,
+        "goodsId": goods_id,
+        "source": DEMO_SOURCE,
+        "channel": DEMO_CHANNEL,
+        "outTradeNo": out_trade_no,
+        "notifyConfigVO": notify or {"notifyType": "MQ"},
+    }
+    if team_id:
+        payload["teamId"] = team_id
+    return signed_post(LOCK_PATH, payload)
+
+
+def settle_request(*, user_id: str, out_trade_no: str, paid_at: datetime | None = None) -> HttpRequest:
+    """``settlement_market_pay_order``: the mall reports the payment of a locked order (ISO time, UTC)."""
+    paid_at = paid_at or datetime.now(UTC)
+    payload = {
+        "userId": user_id,
+        "source": DEMO_SOURCE,
+        "channel": DEMO_CHANNEL,
+        "outTradeNo": out_trade_no,
+        "outTradeTime": paid_at.isoformat(timespec="seconds"),
+    }
+    return signed_post(SETTLE_PATH, payload)
+
+
+def envelope_data(response: HttpResponse) -> dict[str, Any]:
+    """The ``data`` of a success envelope ({} when there is none)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    data = body.get("data") if isinstance(body, dict) else None
+    return data if isinstance(data, dict) else {}
+
+
+@dataclass
+class _OpenTeam:
+    team_id: str
+    activity_id: int
+    goods_id: str
+    joins_left: int
+
+
+class LockScenario(SignedScenario):
+    """Many users opening and joining teams at once: every join races others for the team's last seats.
+
+    Each request is a fresh user and a fresh ``outTradeNo`` (the take limit, 1 per user and activity, never
+    refuses). A team this scenario opened goes into a pool shared by all connections with ``joiners`` joins
+    to hand out; the next requests, whichever connection sends them, join the newest team of the pool, so
+    its joins are in flight together. With 3 joiners for the 2 free seats of a target-3 team, one join per
+    team loses: in Redis (seat script: E0008), at the team check (already full: E0006) or at the database
+    guard (E0005). Those answers are the expected outcome of the race, counted by code apart from errors.
+    An open is sent only when the pool is empty, so the mix is one open to ``joiners`` joins.
+    """
+
+    name = "lock"
+    path = LOCK_PATH
+    expected_codes = frozenset({"E0005", "E0006", "E0008", "E0103"})
+
+    def __init__(self, *, run_id: str, joiners: int = 3) -> None:
+        self.run_id = run_id
+        self.joiners = joiners
+        self._seq = itertools.count()
+        self._pool: deque[_OpenTeam] = deque()
+        self.opened = 0  # teams this scenario opened (the pool saw them all)
+
+    def next_request(self) -> HttpRequest:
+        n = next(self._seq)
+        user_id, out_trade_no = f"bench-{self.run_id}-L{n}", f"bench{self.run_id}L{n}"
+        if self._pool:
+            team = self._pool[-1]
+            team.joins_left -= 1
+            if team.joins_left <= 0:
+                self._pool.pop()
+            return lock_request(
+                user_id=user_id,
+                activity_id=team.activity_id,
+                goods_id=team.goods_id,
+                out_trade_no=out_trade_no,
+                team_id=team.team_id,
+            )
+        offer = n % len(DEMO_GOODS)
+        request = lock_request(
+            user_id=user_id, activity_id=DEMO_ACTIVITIES[offer], goods_id=DEMO_GOODS[offer], out_trade_no=out_trade_no
+        )
+        return replace(request, tag=(DEMO_ACTIVITIES[offer], DEMO_GOODS[offer]))  # an open: pool its team
+
+    def describe(self) -> dict[str, Any]:
+        return {"joiners_per_team": self.joiners, "teams_opened_with_warmup": self.opened}
+
+    def judge(self, request: HttpRequest, response: HttpResponse) -> str:
+        code = self.outcome(response)
+        if code == SUCCESS and request.tag is not None:
+            team_id = envelope_data(response).get("teamId")
+            if isinstance(team_id, str):
+                activity_id, goods_id = request.tag
+                self._pool.append(_OpenTeam(team_id, activity_id, goods_id, joins_left=self.joiners))
+                self.opened += 1
+        return code

@@ -9,7 +9,7 @@ shared by every gunicorn of the user).
 
 The server runs in its own process group and is stopped on every exit path: ``stop()`` from the context
 manager (errors and Ctrl-C included) and, should the harness itself be killed, the kernel's parent-death
-signal.
+signal. So does the Celery worker the notify suite needs (``CeleryWorker``), with the server's environment.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from types import TracebackType
 
 from benchmarks.client import LOOPBACK
 from benchmarks.cpu import children
-from benchmarks.environment import REPO_ROOT, BenchEnvironment, SetupError
+from benchmarks.environment import BENCH_QUEUE, REPO_ROOT, BenchEnvironment, SetupError
 
 GUNICORN_CONFIG = REPO_ROOT / "docker" / "gunicorn.conf.py"
 _PR_SET_PDEATHSIG = 1
@@ -119,17 +119,7 @@ class GunicornServer:
             "config.wsgi:application",
         ]  # fmt: skip
         env = self.env.django_environ(PROMETHEUS_MULTIPROC_DIR=str(metrics_dir))
-        with self.log_path.open("ab") as log:
-            self._process = subprocess.Popen(  # noqa: S603 - fixed argv: this interpreter's gunicorn
-                argv,
-                cwd=REPO_ROOT,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                process_group=0,  # its own group: stop() can end the workers too, never the harness
-                preexec_fn=_die_with_parent,  # the harness is single-threaded here, as preexec_fn requires
-            )
+        self._process = _spawn(argv, env, self.log_path)
 
     def _wait_ready(self) -> bool:
         """Poll ``/healthz`` until it answers 200, the process exits, or the start timeout passes."""
@@ -153,15 +143,7 @@ class GunicornServer:
     def stop(self, *, cleanup: bool = True) -> None:
         """SIGTERM (graceful: gunicorn ends its workers first), SIGKILL to the whole group after 10 s. Idempotent."""
         process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                # The master is not reaped yet, so its process group id still names our processes only.
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=5)
+        _stop(process)
         if cleanup:
             self._tmp.cleanup()
 
@@ -174,7 +156,103 @@ class GunicornServer:
         return self.pids()[1:]
 
     def log_tail(self, lines: int = 30) -> str:
+        return _log_tail(self.log_path, lines)
+
+
+def _spawn(argv: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    with log_path.open("ab") as log:
+        return subprocess.Popen(  # noqa: S603 - fixed argv: this interpreter's gunicorn or celery
+            argv,
+            cwd=REPO_ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            process_group=0,  # its own group: _stop() can end its children too, never the harness
+            preexec_fn=_die_with_parent,  # the harness is single-threaded here, as preexec_fn requires
+        )
+
+
+def _stop(process: subprocess.Popen[bytes] | None, *, grace_s: float = 10.0) -> None:
+    """SIGTERM to the process (which ends its children), SIGKILL to its whole group after ``grace_s``."""
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        # The parent is not reaped yet, so its process group id still names our processes only.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=5)
+
+
+def _log_tail(path: Path, lines: int) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+class CeleryWorker:
+    """``with CeleryWorker(env, name=...) as worker:`` a Celery worker consuming the bench's queue until the block ends.
+
+    The command of the brief (``celery -A config.celery_app worker -l warning --concurrency 2``) with the
+    bench's queue (``benchmarks/settings.py``), a node name of its own, and none of the chatter between
+    workers (gossip, mingle, heartbeat): they only slow its start and would talk to other users' workers.
+    Readiness is not polled here: the notify suite's warm-up waits until the worker has delivered.
+    """
+
+    def __init__(self, env: BenchEnvironment, *, name: str, concurrency: int = 2) -> None:
+        self.env = env
+        self.name = name
+        self.concurrency = concurrency
+        self._process: subprocess.Popen[bytes] | None = None
+        self._tmp = tempfile.TemporaryDirectory(prefix="gbm-bench-celery-")
+        self.log_path = Path(self._tmp.name) / "celery.log"
+
+    def __enter__(self) -> CeleryWorker:
+        argv = [
+            sys.executable, "-m", "celery", "-A", "config.celery_app", "worker",
+            "--loglevel", "warning",
+            "--concurrency", str(self.concurrency),
+            "--queues", BENCH_QUEUE,
+            "--hostname", f"{self.name}@%h",
+            "--without-gossip", "--without-mingle", "--without-heartbeat",
+        ]  # fmt: skip
         try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
+            self._process = _spawn(argv, self.env.django_environ(), self.log_path)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "worker": "celery prefork",
+            "concurrency": self.concurrency,
+            "queue": BENCH_QUEUE,
+            "loglevel": "warning",
+        }
+
+    def alive(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def pids(self) -> list[int]:
+        if self._process is None:
+            return []
+        return [self._process.pid, *children(self._process.pid)]
+
+    def stop(self) -> None:
+        """Warm shutdown (running tasks finish), SIGKILL to the group after 10 s. Idempotent."""
+        process, self._process = self._process, None
+        _stop(process)
+        self._tmp.cleanup()
+
+    def log_tail(self, lines: int = 30) -> str:
+        return _log_tail(self.log_path, lines)

@@ -1,18 +1,21 @@
 """Suites: which scenarios run together against one server, compared with which baseline, held to which targets.
 
-Every suite measures its baseline (the trivial endpoint) in the same run, at the same concurrency, so its
-figures read as ratios that survive a slower or busier machine. Later suites (the lock endpoint, notify
-delivery latency) add a scenario class and an entry in ``SUITES``.
+A throughput suite (``Suite``) measures its baseline (the trivial endpoint) in the same run, at the same
+concurrency, so its figures read as ratios that survive a slower or busier machine; it may check the
+database's invariants afterwards (``benchmarks/invariants.py``). The notify suite (``NotifySuite``,
+``benchmarks/notify.py``) measures a latency instead: from a team's completion to the mall's receiver.
+``make bench`` runs every suite of ``SUITES`` in order, each with a gunicorn of its own.
 """
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from benchmarks.scenarios import HealthzScenario, Scenario, TrialScenario
+from benchmarks.scenarios import HealthzScenario, LockScenario, Scenario, TrialScenario
 
-ScenarioFactory = Callable[[str], Scenario]  # run id -> scenario
+ScenarioFactory = Callable[[str, argparse.Namespace], Scenario]  # run id, command line -> scenario
 
 
 @dataclass(frozen=True)
@@ -33,20 +36,43 @@ class Suite:
     baseline: ScenarioFactory
     subjects: tuple[ScenarioFactory, ...]
     targets: tuple[Target, ...] = ()
+    # After the measurement: no team oversold, lock counts and Redis team stock agree with the orders.
+    check_invariants: bool = False
 
-    def scenarios(self, run_id: str) -> list[Scenario]:
-        return [self.baseline(run_id), *(factory(run_id) for factory in self.subjects)]
+    def scenarios(self, run_id: str, args: argparse.Namespace) -> list[Scenario]:
+        return [self.baseline(run_id, args), *(factory(run_id, args) for factory in self.subjects)]
 
 
-SUITES: dict[str, Suite] = {
+@dataclass(frozen=True)
+class NotifySuite:
+    """Teams completed over the API with an HTTP callback to a receiver of the harness, a Celery worker delivering."""
+
+    name: str
+    description: str
+    check_invariants: bool = True
+
+
+SUITES: dict[str, Suite | NotifySuite] = {
     suite.name: suite
     for suite in [
         Suite(
             name="trial",
             description="signed trial (query_group_buy_market_config), warm caches, vs /healthz",
-            baseline=lambda run_id: HealthzScenario(),
-            subjects=(lambda run_id: TrialScenario(run_id=run_id),),
+            baseline=lambda run_id, args: HealthzScenario(),
+            subjects=(lambda run_id, args: TrialScenario(run_id=run_id),),
             targets=(Target(subject="trial", minimum=0.5),),
+        ),
+        Suite(
+            name="lock",
+            description="lock_market_pay_order: users opening teams and racing to join them, vs /healthz",
+            baseline=lambda run_id, args: HealthzScenario(),
+            subjects=(lambda run_id, args: LockScenario(run_id=run_id, joiners=args.joiners),),
+            targets=(Target(subject="lock", minimum=0.25),),
+            check_invariants=True,
+        ),
+        NotifySuite(
+            name="notify",
+            description="notify delivery latency: team completion committed -> HTTP receiver, via a Celery worker",
         ),
     ]
 }
