@@ -1,5 +1,6 @@
 """Staff-only DCC endpoints (api.md): read all keys, update one key."""
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import IsAdminUser
@@ -24,6 +25,7 @@ class DccUpdateApi(APIView):
     @extend_schema(
         operation_id="dcc_update_config",
         parameters=[OpenApiParameter("key", str, required=True), OpenApiParameter("value", str, required=True)],
+        responses=OpenApiTypes.BOOL,
         summary="Set one dynamic-config key (staff only)",
     )
     def get(self, request: Request) -> Response:
@@ -33,6 +35,7 @@ class DccUpdateApi(APIView):
         operation_id="dcc_update_config_post",
         parameters=[OpenApiParameter("key", str, required=True), OpenApiParameter("value", str, required=True)],
         request=None,
+        responses=OpenApiTypes.BOOL,
         summary="Set one dynamic-config key (staff only)",
     )
     def post(self, request: Request) -> Response:
@@ -48,6 +51,10 @@ class DccUpdateApi(APIView):
 class DccConfigApi(APIView):
     permission_classes = [IsAdminUser]
 
-    @extend_schema(operation_id="dcc_config", summary="All dynamic-config keys and values (staff only)")
+    @extend_schema(
+        operation_id="dcc_config",
+        responses=OpenApiTypes.OBJECT,
+        summary="All dynamic-config keys and values (staff only)",
+    )
     def get(self, request: Request) -> Response:
         return success(dcc_stored_values())

@@ -1,0 +1,134 @@
+"""`manage.py check --deploy` passes with production settings and real secrets, and fails on demo credentials.
+
+The check runs in a subprocess (production settings are import-time: they cannot be swapped into this
+process) against the test database this suite uses, so it needs MariaDB: production refuses SQLite.
+"""
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.hashers import PBKDF2PasswordHasher, make_password
+from django.core.management import call_command
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parents[3]
+# Inherited from the developer's shell these would change what is checked; the test sets its own.
+_DROPPED_PREFIXES = ("DJANGO_", "CELERY_", "GUNICORN_", "ALIPAY_", "SANDBOX_")
+_DROPPED = {"DATABASE_URL", "REDIS_URL", "BROKER_URL", "GBM_MQ_URL", "WEIXIN_TOKEN", "PAYMENT_NOTIFY_BASE_URL"}
+
+pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
+
+
+def database_url(settings_dict: dict) -> str:
+    """A DATABASE_URL for the database Django is connected to (the test database during tests)."""
+    user = quote(settings_dict.get("USER") or "", safe="")
+    password = settings_dict.get("PASSWORD") or ""
+    credentials = f"{user}:{quote(password, safe='')}@" if password else (f"{user}@" if user else "")
+    host = settings_dict.get("HOST") or "127.0.0.1"
+    port = f":{settings_dict['PORT']}" if settings_dict.get("PORT") else ""
+    return f"mysql://{credentials}{host}{port}/{quote(settings_dict['NAME'], safe='')}"
+
+
+def production_environ(**extra: str) -> dict[str, str]:
+    """A complete, non-demo production environment on the services (and test database) of this suite."""
+    environ = {
+        key: value for key, value in os.environ.items() if not key.startswith(_DROPPED_PREFIXES) and key not in _DROPPED
+    }
+    environ.update(
+        DJANGO_SETTINGS_MODULE="config.settings.production",
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(64)[:64],
+        DJANGO_ALLOWED_HOSTS="shop.example.com",
+        DATABASE_URL=database_url(connection.settings_dict),
+        # The check connects to neither; production only refuses the embedded stand-ins.
+        REDIS_URL=settings.REDIS_URL if not settings.REDIS_EMBEDDED else "redis://127.0.0.1:6379/15",
+        BROKER_URL=settings.CELERY_BROKER_URL if not settings.BROKER_EMBEDDED else "amqp://127.0.0.1:5672//",
+        WEIXIN_TOKEN=secrets.token_urlsafe(32),
+        PAYMENT_NOTIFY_BASE_URL="https://shop.example.com",
+        # payments.W001 warns while the sandbox gateway is active; a deployment configures Alipay.
+        ALIPAY_APP_ID="2021000000000000",
+        ALIPAY_APP_PRIVATE_KEY="deploy-check-app-private-key",
+        ALIPAY_PUBLIC_KEY="deploy-check-alipay-public-key",
+    )
+    environ.update(extra)
+    return environ
+
+
+def check_deploy(**extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=production_environ(**extra),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def _demo_rows() -> tuple[int, int]:
+    from apps.accounts.models import ChannelCredential, User
+    from apps.common.demo import DEMO_CHANNELS
+
+    demo_secrets = {secret for _, _, secret, _ in DEMO_CHANNELS}
+    return (
+        ChannelCredential.objects.filter(secret__in=demo_secrets).count(),
+        User.objects.filter(username__in=["admin", "xiaofuge", "liergou", "demo1"]).count(),
+    )
+
+
+class _QuickPBKDF2(PBKDF2PasswordHasher):
+    iterations = 1000  # the stored hash names its iterations: production's PBKDF2 hasher verifies it
+
+
+def _rehash_for_production() -> None:
+    """Keep the demo passwords, hashed with a hasher production knows (test settings hash with MD5 only)."""
+    from apps.accounts.models import User
+    from apps.common.demo import DEMO_PASSWORD
+
+    for user in User.objects.filter(username__in=["admin", "xiaofuge", "liergou", "demo1"]):
+        for password in ("admin", DEMO_PASSWORD):
+            if user.check_password(password):
+                user.password = make_password(password, hasher=_QuickPBKDF2())
+                user.save(update_fields=["password"])
+                break
+
+
+def test_database_url_round_trips():
+    import environ
+
+    url = database_url({"USER": "gb user", "PASSWORD": "p@ss:word/", "HOST": "db", "PORT": 3307, "NAME": "test_x"})
+    parsed = environ.Env.db_url_config(url)
+    assert (parsed["USER"], parsed["PASSWORD"], parsed["HOST"], parsed["PORT"], parsed["NAME"]) == (
+        "gb user", "p@ss:word/", "db", 3307, "test_x",
+    )  # fmt: skip
+
+
+def test_check_deploy_passes_with_a_real_production_configuration(mariadb):
+    assert _demo_rows() == (0, 0), "the test database holds demo credentials: another test leaked committed rows"
+    result = check_deploy()
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert "System check identified no issues" in result.stdout, result.stdout
+    assert "WARNINGS" not in result.stderr and "ERRORS" not in result.stderr, result.stderr
+
+
+def test_check_deploy_fails_while_demo_credentials_are_in_the_database(mariadb):
+    call_command("load_demo")  # committed: the subprocess reads the same test database
+    _rehash_for_production()
+    assert _demo_rows() != (0, 0)
+    result = check_deploy()
+    assert result.returncode != 0
+    assert "groupbuy.E001" in result.stderr, result.stderr
+    assert "groupbuy.E002" in result.stderr, result.stderr
+
+
+def test_check_deploy_fails_on_the_demo_weixin_token(mariadb):
+    from apps.accounts.weixin import DEFAULT_WEIXIN_TOKEN
+
+    result = check_deploy(WEIXIN_TOKEN=DEFAULT_WEIXIN_TOKEN)
+    assert result.returncode != 0
+    assert "groupbuy.E003" in result.stderr, result.stderr
