@@ -8,14 +8,14 @@ from django.http import HttpRequest, HttpResponse
 
 from apps.common.api import json_error, unknown_error_json
 from apps.common.errors import ResponseCode
-from apps.common.logging import request_id_var
+from apps.common.logging import bound_context, current_request_var, request_id_var
 
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 API_PREFIX = "/api/"
 
 
 class RequestIdMiddleware:
-    """Take the caller's X-Request-ID (nginx sets one) or make one; log with it; echo it back."""
+    """Take the caller's X-Request-ID (nginx sets one) or make one; bind it to the logs; echo it back."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -25,9 +25,12 @@ class RequestIdMiddleware:
         request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         request.request_id = request_id
         token = request_id_var.set(request_id)
+        request_token = current_request_var.set(request)  # add_request_context reads the user from it
         try:
-            response = self.get_response(request)
+            with bound_context(request_id=request_id):
+                response = self.get_response(request)
         finally:
+            current_request_var.reset(request_token)
             request_id_var.reset(token)
         response["X-Request-ID"] = request_id
         return response

@@ -19,6 +19,7 @@ from kombu import Connection
 from kombu.mixins import ConsumerMixin
 from prometheus_client import Counter
 
+from apps.common.logging import bound_context
 from apps.common.mq import exchange, queue_for
 from apps.notifications.models import ProcessedMessage
 
@@ -78,20 +79,21 @@ class TeamCallbackConsumer(ConsumerMixin):
     def on_message(self, body, message) -> None:
         routing_key = message.delivery_info.get("routing_key", "")
         message_uuid = (message.headers or {}).get("uuid") or message.properties.get("message_id")
-        if not message_uuid or not isinstance(body, dict):
-            logger.error("MQ message without uuid or JSON object body on %s: dead-lettered", routing_key)
-            CONSUMED.labels(routing_key, "poison").inc()
-            message.reject(requeue=False)
-            return
-        if not connection.in_atomic_block:  # a long-lived consumer: drop dead or too old DB connections
-            close_old_connections()
-        try:
-            applied = message_apply(routing_key=routing_key, message_uuid=message_uuid, body=body)
-        except Exception:
-            self._retry_or_dead_letter(body, message, routing_key, message_uuid)
-            return
-        CONSUMED.labels(routing_key, "applied" if applied else "duplicate").inc()
-        message.ack()
+        with bound_context(message_uuid=message_uuid, routing_key=routing_key):
+            if not message_uuid or not isinstance(body, dict):
+                logger.error("MQ message without uuid or JSON object body on %s: dead-lettered", routing_key)
+                CONSUMED.labels(routing_key, "poison").inc()
+                message.reject(requeue=False)
+                return
+            if not connection.in_atomic_block:  # a long-lived consumer: drop dead or too old DB connections
+                close_old_connections()
+            try:
+                applied = message_apply(routing_key=routing_key, message_uuid=message_uuid, body=body)
+            except Exception:
+                self._retry_or_dead_letter(body, message, routing_key, message_uuid)
+                return
+            CONSUMED.labels(routing_key, "applied" if applied else "duplicate").inc()
+            message.ack()
 
     def _retry_or_dead_letter(self, body, message, routing_key: str, message_uuid: str) -> None:
         tries = int((message.headers or {}).get(TRIES_HEADER, 0)) + 1

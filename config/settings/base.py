@@ -216,17 +216,16 @@ LOGIN_URL = "/login"
 # WeChat official-account token for the scan-login portal (signature = sha1 of sorted token/timestamp/nonce).
 WEIXIN_TOKEN = env.str("WEIXIN_TOKEN", default="groupbuy-weixin-token")
 
-# --- Logging: one line per record, request id attached ---------------------------------------
+# --- Logging: structlog over stdlib, one handler; see apps/common/logging.py ------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+# "json" (one JSON object per line) or "console" (for people); empty: console when DEBUG, else json.
+LOG_FORMAT = env.str("LOG_FORMAT", default="")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "apps.common.logging.RequestIdFilter"}},
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
-    },
+    "formatters": {"structured": {"()": "apps.common.logging.StructuredFormatter"}},
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]},
+        "console": {"class": "logging.StreamHandler", "formatter": "structured"},
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {

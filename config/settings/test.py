@@ -5,6 +5,7 @@ from config.settings.base import BASE_DIR, CACHES, REDIS_EMBEDDED, REDIS_URL, en
 
 DEBUG = False
 SECRET_KEY = "test-secret-key"  # noqa: S105 - tests only
+LOG_FORMAT = env.str("LOG_FORMAT", default="console")  # readable in pytest and CI output; json in production
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Keep test keys apart from anything a developer's `make run` left in a shared Redis.
 CACHES["default"]["KEY_PREFIX"] = env.str("REDIS_KEY_PREFIX", default="gbm-test")
