@@ -6,6 +6,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf_exceptions
+from rest_framework.metadata import SimpleMetadata
 from rest_framework.response import Response
 
 from apps.common.errors import GroupBuyError, ResponseCode
@@ -86,3 +87,10 @@ def unknown_error_json(exc: BaseException) -> JsonResponse:
 
 def json_error(code: ResponseCode, status: int | None = None) -> JsonResponse:
     return JsonResponse(envelope(code), status=status or code.http_status, json_dumps_params={"ensure_ascii": False})
+
+
+class EnvelopeMetadata(SimpleMetadata):
+    """OPTIONS answers are API answers too: the metadata goes in the envelope's ``data``."""
+
+    def determine_metadata(self, request, view) -> dict:
+        return envelope(ResponseCode.SUCCESS, super().determine_metadata(request, view))
