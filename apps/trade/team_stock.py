@@ -95,10 +95,10 @@ return 0
 _REBUILD = RedisScript(
     "team_stock_rebuild",
     """
-redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-redis.call('SET', KEYS[2], '0', 'EX', ARGV[2])
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
+redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
 for i = 3, #KEYS do
-  redis.call('SET', KEYS[i], '1', 'EX', ARGV[2])
+  redis.call('SET', KEYS[i], '1', 'EX', ARGV[3])
 end
 return #KEYS - 2
 """,
@@ -145,5 +145,8 @@ def team_stock_read(*, team_id: str) -> TeamStock:
 
 
 def team_stock_rebuild_one(*, team_id: str, lock_count: int, live_out_trade_nos: list[str], valid_minutes: int) -> None:
+    """Counters such that ``occupied - recovered == lock_count - 1``: a team whose every member left
+    (lock_count 0) gets one recovered seat, so joiners can still fill it to the target."""
     keys = _keys(team_id)[:2] + [_keys(team_id, no)[2] for no in live_out_trade_nos]
-    _REBUILD(keys=keys, args=[max(lock_count - 1, 0), _ttl_seconds(valid_minutes)])
+    occupied, recovered = max(lock_count - 1, 0), max(1 - lock_count, 0)
+    _REBUILD(keys=keys, args=[occupied, recovered, _ttl_seconds(valid_minutes)])
