@@ -8,7 +8,7 @@ MANAGE := $(BIN)/python manage.py
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help install run test lint format migrate demo messages bench clean
+.PHONY: help install run test lint format migrate demo messages bench load clean
 
 help:
 	@echo "make run    - install, migrate, load demo data, serve on 127.0.0.1:$(PORT) (embedded services)"
@@ -75,5 +75,22 @@ bench: install
 	@$(BIN)/python -c 'import MySQLdb' 2>/dev/null || $(BIN)/pip install --quiet -r requirements/mysql.txt
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
+# The whole purchase flow (trial, lock, team_progress, settle, refund) under locust, headless on loopback, at
+# 4, 8 and 16 users x 20 s, then every invariant (no oversell, no double settlement, no lost notify); ~75 s.
+# Its own database groupbuy_load, Redis DB 13, Celery queue and bus groupbuy_load; JSON to benchmarks/results/.
+# e.g. LOAD_ARGS="--stages 8,16,32 --stage-seconds 30".
+LOAD_ARGS ?=
+load: install
+	@$(BIN)/python -c 'import MySQLdb' 2>/dev/null || $(BIN)/pip install --quiet -r requirements/mysql.txt
+	$(BIN)/python -m benchmarks.load $(LOAD_ARGS)
+
 clean:
 	rm -rf $(VENV) var
+
+# Fault suite: a private redis-server and RabbitMQ node (killed and restarted), the shared MariaDB's own database
+# groupbuy_faults (its connections KILLed), a Celery worker SIGKILLed mid-callback; invariants after each. ~2-3 min.
+FAULTS_ARGS ?=
+.PHONY: faults
+faults: install
+	@$(BIN)/python -c 'import MySQLdb' 2>/dev/null || $(BIN)/pip install --quiet -r requirements/mysql.txt
+	$(BIN)/python -m benchmarks.faults $(FAULTS_ARGS)

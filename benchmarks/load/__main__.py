@@ -1,0 +1,3 @@
+from benchmarks.load.runner import main
+
+raise SystemExit(main())
