@@ -78,7 +78,9 @@ def add_request_context(logger: WrappedLogger, method_name: str, event_dict: Eve
         return event_dict
     if getattr(user, "is_authenticated", False):
         event_dict["user_id"] = user.pk
-        event_dict["username"] = user.get_username()
+        # Signed channels authenticate as a ChannelPrincipal, which has no username.
+        get_username = getattr(user, "get_username", None)
+        event_dict["username"] = get_username() if get_username else str(user)
     return event_dict
 
 

@@ -58,7 +58,8 @@ def _lock(command: LockCommand) -> tuple[LockResult, str]:
     try:
         order = _write_with_retry(command, ctx)
     except BaseException as exc:
-        if seat_taken:
+        # A connection lost during COMMIT leaves the outcome unknown: keep the seat if the order exists.
+        if seat_taken and (isinstance(exc, GroupBuyError) or existing_order(command) is None):
             team_seat_release(team_id=ctx.team.team_id, out_trade_no=command.out_trade_no)
         if isinstance(exc, IntegrityError):
             # A concurrent lock with the same out_trade_no or the same take slot (biz_id) won.

@@ -1,0 +1,3 @@
+from benchmarks.faults.suite import main
+
+raise SystemExit(main())
