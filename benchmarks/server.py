@@ -143,7 +143,7 @@ class GunicornServer:
     def stop(self, *, cleanup: bool = True) -> None:
         """SIGTERM (graceful: gunicorn ends its workers first), SIGKILL to the whole group after 10 s. Idempotent."""
         process, self._process = self._process, None
-        _stop(process)
+        stop_process(process)
         if cleanup:
             self._tmp.cleanup()
 
@@ -168,12 +168,12 @@ def _spawn(argv: list[str], env: dict[str, str], log_path: Path) -> subprocess.P
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
-            process_group=0,  # its own group: _stop() can end its children too, never the harness
+            process_group=0,  # its own group: stop_process() can end its children too, never the harness
             preexec_fn=_die_with_parent,  # the harness is single-threaded here, as preexec_fn requires
         )
 
 
-def _stop(process: subprocess.Popen[bytes] | None, *, grace_s: float = 10.0) -> None:
+def stop_process(process: subprocess.Popen | None, *, grace_s: float = 10.0) -> None:
     """SIGTERM to the process (which ends its children), SIGKILL to its whole group after ``grace_s``."""
     if process is None or process.poll() is not None:
         return
@@ -251,7 +251,7 @@ class CeleryWorker:
     def stop(self) -> None:
         """Warm shutdown (running tasks finish), SIGKILL to the group after 10 s. Idempotent."""
         process, self._process = self._process, None
-        _stop(process)
+        stop_process(process)
         self._tmp.cleanup()
 
     def log_tail(self, lines: int = 30) -> str:

@@ -45,7 +45,7 @@ from benchmarks.environment import REPO_ROOT, BenchEnvironment, SetupError
 from benchmarks.invariants import check_invariants, stock_keys
 from benchmarks.receiver import CallbackReceiver
 from benchmarks.report import MAX_ERROR_SHARE, RESULTS_DIR, git_commit, machine_info, percentile, write_report
-from benchmarks.server import GunicornServer, ServerOptions, _log_tail, _spawn, _stop
+from benchmarks.server import GunicornServer, ServerOptions, _log_tail, _spawn, stop_process
 
 LOAD_QUEUE = "groupbuy_load"  # benchmarks/load/settings.py
 SETTINGS_MODULE = "benchmarks.load.settings"
@@ -102,7 +102,7 @@ class Helper:
 
     def stop(self) -> str:
         process, self._process = self._process, None
-        _stop(process)
+        stop_process(process)
         tail = _log_tail(self.log_path, 10)
         self._tmp.cleanup()
         return tail
@@ -214,7 +214,7 @@ def run_locust(
             with CpuSampler(probe) as sampler:
                 locust.wait(timeout=budget)
         finally:
-            _stop(locust)  # only when it overran its budget or the runner is interrupted
+            stop_process(locust)  # only when it overran its budget or the runner is interrupted
     summary = _log_tail(log_path, 40)
     if not samples_path.exists():
         raise SetupError(f"locust wrote no samples (exit {locust.returncode}):\n{summary}")

@@ -16,7 +16,6 @@ import pwd
 import re
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -32,6 +31,7 @@ from django.utils import timezone
 
 from apps.accounts.signing import signed_headers
 from apps.common.tests.test_deploy_check import database_url
+from benchmarks.server import stop_process
 
 ROOT = Path(__file__).resolve().parents[3]
 NGINX_CONF = ROOT / "docker" / "nginx" / "groupbuy.conf"
@@ -120,19 +120,6 @@ def _spawn(argv: list[str], *, env: dict[str, str] | None, log: Path) -> subproc
             stderr=subprocess.STDOUT,
             process_group=0,  # its own group: _stop() can end its children too, never pytest
         )
-
-
-def _stop(process: subprocess.Popen | None, *, grace_s: float = 10.0) -> None:
-    """SIGTERM (gunicorn and nginx end their workers), SIGKILL to the whole group after ``grace_s``."""
-    if process is None or process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=grace_s)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=5)
 
 
 def _tail(path: Path, lines: int = 40) -> str:
@@ -285,7 +272,7 @@ def stack(tools, mariadb, real_redis, rabbitmq, tmp_path):
         yield nginx_port
     finally:
         for name in ("nginx", "gunicorn"):
-            _stop(processes.get(name))
+            stop_process(processes.get(name))
 
 
 @pytest.fixture
