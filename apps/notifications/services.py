@@ -16,6 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 from prometheus_client import Counter, Gauge
 
+from apps.common.mq import TEAM_REFUND, TEAM_SUCCESS
 from apps.notifications.models import NotifyTask
 from apps.notifications.transports import DeliveryFailed, transports
 from apps.trade.models import NotifyType, Team
@@ -30,10 +31,10 @@ OLDEST_PENDING = Gauge(
 )
 
 ROUTING_KEYS = {
-    NotifyTask.Category.TRADE_SETTLEMENT: "topic.team_success",
-    NotifyTask.Category.TRADE_UNPAID2REFUND: "topic.team_refund",
-    NotifyTask.Category.TRADE_PAID2REFUND: "topic.team_refund",
-    NotifyTask.Category.TRADE_PAID_TEAM2REFUND: "topic.team_refund",
+    NotifyTask.Category.TRADE_SETTLEMENT: TEAM_SUCCESS,
+    NotifyTask.Category.TRADE_UNPAID2REFUND: TEAM_REFUND,
+    NotifyTask.Category.TRADE_PAID2REFUND: TEAM_REFUND,
+    NotifyTask.Category.TRADE_PAID_TEAM2REFUND: TEAM_REFUND,
 }
 PENDING = (NotifyTask.Status.NEW, NotifyTask.Status.RETRY)
 
