@@ -22,7 +22,13 @@ def service_missing(reason: str) -> None:
 
 @pytest.fixture(autouse=True)
 def _clean_redis(request):
-    """Each test starts with an empty Redis database (fakeredis, or db 15 of the real server)."""
+    """Each test starts with an empty Redis database (fakeredis, or db 15 of the real server).
+
+    The process-memory level of the cache (apps/common/cache.py) is emptied with it.
+    """
+    from apps.common.cache import local_clear
+
+    local_clear()
     try:
         get_redis().flushdb()
     except Exception:  # unreachable Redis: tests that need it use real_redis and say so
@@ -96,6 +102,33 @@ def real_redis():
     except Exception as exc:
         service_missing(f"Redis at {settings.REDIS_URL} is unreachable: {exc}")
     return client
+
+
+def _point_redis_at_a_closed_port(settings) -> None:
+    """Every Redis client (cache, bitmaps, DCC, nonces) at a closed port: connection refused at once.
+
+    Changing CACHES makes Django drop its cache connections (setting_changed), so the next
+    get_redis() / cache call connects to the dead address.
+    """
+    settings.CACHES = {
+        "default": {
+            **settings.CACHES["default"],
+            "LOCATION": "redis://127.0.0.1:1/0",
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2},
+        }
+    }
+
+
+@pytest.fixture
+def redis_down(settings):
+    """Redis unreachable for the whole test."""
+    _point_redis_at_a_closed_port(settings)
+
+
+@pytest.fixture
+def take_redis_down(settings):
+    """Call it to make Redis unreachable from that point of the test on."""
+    return lambda: _point_redis_at_a_closed_port(settings)
 
 
 @pytest.fixture

@@ -9,7 +9,10 @@ Django cache (Redis) and costs no SQL query when warm:
 * ``apps.accounts.signals`` deletes the entry after every committed save or delete of a credential
   (admin included), so a rotated secret or a disabled channel takes effect at once. Writes that bypass
   signals (``QuerySet.update``, raw SQL) are picked up when the entry expires;
-* any cache failure (Redis down, timeout) is logged and the database answers: never a 500.
+* any cache failure (Redis down, timeout) is logged and the database answers: never a 500;
+* each process also keeps what it read from Redis in memory for ``LOCAL_CACHE_TTL_SECONDS``, and
+  forgets it when the invalidation is broadcast (``apps.common.cache``): a warm signed request costs
+  neither SQL nor a Redis round trip for its credential.
 
 Source and channel are matched exactly (case and trailing spaces included) even though MariaDB's
 default collation would match ``S01`` to ``s01``: one pair, one cache key, one answer on every backend.
@@ -21,10 +24,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import quote
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import DEFAULT_DB_ALIAS
 
 from apps.accounts.models import ChannelCredential, TrustedDevice
+from apps.common.cache import NOT_LOCAL, cache_delete, local_generation, local_peek, local_store
 
 logger = logging.getLogger(__name__)
 
@@ -68,18 +73,26 @@ def channel_credential_get(*, source: str, channel: str) -> ChannelCredential | 
     if not source or not channel or len(source) > _SOURCE_MAX or len(channel) > _CHANNEL_MAX:
         return None  # cannot exist; keeps junk out of the cache and the database
     key = channel_credential_cache_key(source=source, channel=channel)
+    held = local_peek(key)
+    if held is not NOT_LOCAL:
+        return None if held is None else _from_cache(held)
+    generation = local_generation()
     try:
         hit = cache.get(key)
     except Exception as exc:  # any cache failure: the database answers
         logger.warning("credential cache read failed for %s/%s, reading the database: %s", source, channel, exc)
         return _load(source, channel)
     if hit == _MISSING:
+        local_store(key, None, ttl=min(settings.LOCAL_CACHE_TTL_SECONDS, CREDENTIAL_MISSING_TTL), generation=generation)
         return None
     if isinstance(hit, dict):
         try:
-            return _from_cache(hit)
+            credential = _from_cache(hit)
         except (KeyError, TypeError, ValueError):  # an entry of an older shape: reload it
             logger.warning("stale credential cache entry for %s/%s, reloading", source, channel)
+        else:
+            local_store(key, hit, ttl=settings.LOCAL_CACHE_TTL_SECONDS, generation=generation)
+            return credential
     credential = _load(source, channel)
     try:
         cache.set(key, _to_cache(credential), CREDENTIAL_CACHE_TTL if credential else CREDENTIAL_MISSING_TTL)
@@ -89,11 +102,8 @@ def channel_credential_get(*, source: str, channel: str) -> ChannelCredential | 
 
 
 def channel_credential_cache_clear(*, source: str, channel: str) -> None:
-    """Forget the cached credential of a pair (called after commit by ``apps.accounts.signals``)."""
-    try:
-        cache.delete(channel_credential_cache_key(source=source, channel=channel))
-    except Exception as exc:  # the entry expires by its TTL
-        logger.warning("credential cache invalidation failed for %s/%s: %s", source, channel, exc)
+    """Forget the cached credential of a pair everywhere (called after commit by ``apps.accounts.signals``)."""
+    cache_delete(channel_credential_cache_key(source=source, channel=channel))
 
 
 # --- trusted devices (seamless login) ---------------------------------------------------------------

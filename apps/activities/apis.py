@@ -74,4 +74,4 @@ class MarketConfigApi(APIView):
         config = market_config_query(
             user_id=data["userId"], source=data["source"], channel=data["channel"], goods_id=data["goodsId"]
         )
-        return success(MarketConfigOut(config.as_wire()).data)
+        return success(config.as_wire())

@@ -6,6 +6,8 @@
 from dataclasses import dataclass
 
 from apps.activities.trial import TrialRequest, TrialResult, trial_calculate
+from apps.common.money import format_money
+from apps.common.serializers import format_datetime
 from apps.trade.selectors import TeamStatistic, TeamView, countdown, open_teams_for_user, team_statistic
 
 
@@ -16,15 +18,20 @@ class MarketConfig:
     statistic: TeamStatistic
 
     def as_wire(self) -> dict:
+        """The answer as JSON-ready values, shaped and formatted as ``apps.activities.apis.MarketConfigOut``.
+
+        Built by hand rather than by the serializer: it is on the product page's hot path, where the
+        serializer's per-request field copies cost more than the rest of the trial.
+        """
         trial = self.trial
         return {
             "activityId": trial.activity_id,
             "goods": {
                 "goodsId": trial.sku.goods_id,
                 "goodsName": trial.sku.goods_name,
-                "originalPrice": trial.original_price,
-                "deductionPrice": trial.deduction_price,
-                "payPrice": trial.pay_price,
+                "originalPrice": format_money(trial.original_price),
+                "deductionPrice": format_money(trial.deduction_price),
+                "payPrice": format_money(trial.pay_price),
             },
             "isVisible": trial.is_visible,
             "isEnable": trial.is_enable,
@@ -36,8 +43,8 @@ class MarketConfig:
                     "targetCount": team.target_count,
                     "completeCount": team.complete_count,
                     "lockCount": team.lock_count,
-                    "validStartTime": team.valid_start_time,
-                    "validEndTime": team.valid_end_time,
+                    "validStartTime": format_datetime(team.valid_start_time),
+                    "validEndTime": format_datetime(team.valid_end_time),
                     "validTimeCountdown": countdown(team.valid_end_time),
                     "outTradeNo": team.out_trade_no,
                 }

@@ -77,6 +77,10 @@ def _ttl() -> int:
     return settings.ACTIVITY_CACHE_TTL_SECONDS
 
 
+def _local_ttl() -> float:
+    return settings.LOCAL_CACHE_TTL_SECONDS
+
+
 def sku_activity_id(*, source: str, channel: str, goods_id: str) -> int | None:
     """The activity a SKU is sold under on one channel (None: not a group-buy SKU there)."""
 
@@ -87,7 +91,13 @@ def sku_activity_id(*, source: str, channel: str, goods_id: str) -> int | None:
             .first()
         )
 
-    return cached(sku_activity_key(source, channel, goods_id), load, ttl=_ttl(), namespace="sc_sku_activity")
+    return cached(
+        sku_activity_key(source, channel, goods_id),
+        load,
+        ttl=_ttl(),
+        namespace="sc_sku_activity",
+        local_ttl=_local_ttl(),
+    )
 
 
 def activity_config(*, activity_id: int) -> ActivityConfig | None:
@@ -119,7 +129,7 @@ def activity_config(*, activity_id: int) -> ActivityConfig | None:
             ),
         )
 
-    return cached(activity_key(activity_id), load, ttl=_ttl(), namespace="activity")
+    return cached(activity_key(activity_id), load, ttl=_ttl(), namespace="activity", local_ttl=_local_ttl())
 
 
 def sku_config(*, goods_id: str) -> SkuConfig | None:
@@ -129,7 +139,7 @@ def sku_config(*, goods_id: str) -> SkuConfig | None:
             return None
         return SkuConfig(goods_id=sku.goods_id, goods_name=sku.goods_name, original_price=sku.original_price)
 
-    return cached(sku_key(goods_id), load, ttl=_ttl(), namespace="sku")
+    return cached(sku_key(goods_id), load, ttl=_ttl(), namespace="sku", local_ttl=_local_ttl())
 
 
 def channel_goods_ids(*, source: str, channel: str) -> list[str]:

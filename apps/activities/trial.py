@@ -31,11 +31,15 @@ from apps.activities.selectors import (
     ActivityConfig,
     SkuConfig,
     activity_config,
+    activity_key,
     sku_activity_id,
+    sku_activity_key,
     sku_config,
+    sku_key,
 )
+from apps.common.cache import local_peek
 from apps.common.errors import GroupBuyError, ResponseCode
-from apps.common.tree import RuleNode, RuleTree
+from apps.common.tree import Loader, RuleNode, RuleTree
 from apps.dcc.runtime import dcc_get
 from apps.tags.selectors import crowd_tag_membership
 
@@ -135,15 +139,21 @@ class MarketingNode(RuleNode[TrialRequest, TrialContext]):
 
     name = "marketing"
 
-    def loaders(self, request: TrialRequest, ctx: TrialContext):
-        return {
-            "activity_id": lambda: sku_activity_id(
-                source=request.source, channel=request.channel, goods_id=request.goods_id
+    def loaders(self, request: TrialRequest, ctx: TrialContext) -> dict[str, Loader]:
+        source, channel, goods_id, activity_id = request.source, request.channel, request.goods_id, request.activity_id
+        loaders = {
+            "activity_id": Loader(
+                fetch=lambda: sku_activity_id(source=source, channel=channel, goods_id=goods_id),
+                peek=lambda: local_peek(sku_activity_key(source, channel, goods_id)),
             ),
-            "sku": lambda: sku_config(goods_id=request.goods_id),
-            # Prefetch the named activity in parallel when the caller knows it (the lock flow).
-            **({"activity": lambda: activity_config(activity_id=request.activity_id)} if request.activity_id else {}),
+            "sku": Loader(fetch=lambda: sku_config(goods_id=goods_id), peek=lambda: local_peek(sku_key(goods_id))),
         }
+        if activity_id:  # the lock flow names the activity: prefetch it beside the others
+            loaders["activity"] = Loader(
+                fetch=lambda: activity_config(activity_id=activity_id),
+                peek=lambda: local_peek(activity_key(activity_id)),
+            )
+        return loaders
 
     def accept_loaded(self, request: TrialRequest, ctx: TrialContext, loaded: dict[str, Any]) -> None:
         ctx.activity_id = loaded["activity_id"]

@@ -1,13 +1,29 @@
-"""Read-through cache with downgrade: Redis when it is on and reachable, the database otherwise.
+"""Read-through cache in two levels: process memory, then Redis, then the database.
 
-DCC ``cacheOpenSwitch`` = "1" turns the cache off (every read goes to the database). A Redis error
-never fails a read: it is logged, counted, and the loader's value is served.
+* Redis (django-redis) is the shared level: a value loaded once serves every process.
+* Process memory is the hot level, for reads on every request (activity configuration, SKUs, channel
+  credentials, the product page's shared team list): a dict lookup instead of a Redis round trip and an
+  unpickle. Each entry lives ``local_ttl`` seconds at most. ``cache_delete`` forgets the keys here, in
+  Redis, and broadcasts them on Redis pub/sub (``CACHE_INVALIDATION_CHANNEL``); every process's
+  subscriber thread (``apps.dcc.runtime``) forgets them as it hears the message, and forgets *everything*
+  whenever it (re)subscribes, since messages sent while it was away are lost. So an admin edit reaches
+  every process within milliseconds; ``local_ttl`` only bounds the staleness of writes that bypass the
+  signals (``QuerySet.update``) or of a process whose subscriber is cut off and has not noticed yet.
+  A value read from Redis while an invalidation was being applied is not kept in memory (generation
+  check), so a racing read cannot pin an old value.
+
+DCC ``cacheOpenSwitch`` = "1" turns both levels off (every read goes to the database). A Redis error
+never fails a read: it is logged, counted, and the loader's value is served (and not kept in memory:
+during an outage no invalidation can arrive, so only Redis-confirmed values are held).
 """
 
 import logging
-from collections.abc import Callable
-from typing import TypeVar
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
+from django.conf import settings
 from django.core.cache import cache
 from prometheus_client import Counter
 
@@ -19,6 +35,52 @@ CACHE_FALLBACKS = Counter(
     "gbm_cache_fallback_total", "Reads served from the database because the cache failed", ["namespace"]
 )
 _MISSING = "__gbm_missing__"  # cached negative answer: "no such row"
+_LOCAL_MAX_ENTRIES = 10_000  # bounds memory if keys are unbounded (junk goods ids); cleared when reached
+
+
+class _NotLocal:
+    def __repr__(self) -> str:
+        return "NOT_LOCAL"
+
+
+NOT_LOCAL: Any = _NotLocal()  # local_peek: "not in this process's memory"
+
+
+class _LocalCache:
+    """key -> (monotonic expiry, value). Reads take no lock: a dict lookup is atomic under the GIL."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, tuple[float, Any]] = {}
+        self.generation = 0  # bumped by every invalidation
+        self.lock = threading.Lock()
+
+    def get(self, key: str) -> Any:
+        entry = self.entries.get(key)
+        if entry is None or entry[0] < time.monotonic():
+            return NOT_LOCAL
+        return entry[1]
+
+    def put(self, key: str, value: Any, ttl: float, generation: int) -> None:
+        with self.lock:
+            if generation != self.generation:
+                return  # an invalidation ran while the value was being read: it may be the old one
+            if len(self.entries) >= _LOCAL_MAX_ENTRIES:
+                self.entries.clear()
+            self.entries[key] = (time.monotonic() + ttl, value)
+
+    def forget(self, keys: Iterable[str]) -> None:
+        with self.lock:
+            self.generation += 1
+            for key in keys:
+                self.entries.pop(key, None)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.generation += 1
+            self.entries.clear()
+
+
+_local = _LocalCache()
 
 
 def cache_is_open() -> bool:
@@ -27,10 +89,46 @@ def cache_is_open() -> bool:
     return dcc_get("cacheOpenSwitch") == "0"
 
 
-def cached(key: str, loader: Callable[[], T | None], *, ttl: int, namespace: str) -> T | None:
-    """Return the cached value for ``key`` or load, cache and return it (``None`` is cached too)."""
+def local_peek(key: str) -> Any:
+    """The value this process holds for ``key`` (``None`` for a cached "missing"), else ``NOT_LOCAL``."""
+    if not cache_is_open():
+        return NOT_LOCAL
+    value = _local.get(key)
+    return None if value == _MISSING else value
+
+
+def local_generation() -> int:
+    """Pass to ``local_store`` to keep a value read now only if no invalidation happens meanwhile."""
+    return _local.generation
+
+
+def local_store(key: str, value: Any, *, ttl: float, generation: int) -> None:
+    """Keep ``value`` (``None`` = "missing") in this process for ``ttl`` seconds."""
+    _local.put(key, _MISSING if value is None else value, ttl, generation)
+
+
+def local_forget(keys: Iterable[str]) -> None:
+    """Forget keys in this process (the subscriber calls it for every invalidation it hears)."""
+    _local.forget(keys)
+
+
+def local_clear() -> None:
+    """Forget everything in this process (after a (re)subscribe, and between tests)."""
+    _local.clear()
+
+
+def cached(key: str, loader: Callable[[], T | None], *, ttl: int, namespace: str, local_ttl: float = 0) -> T | None:
+    """Return the cached value for ``key`` or load, cache and return it (``None`` is cached too).
+
+    ``local_ttl`` > 0 also keeps the value in process memory for that many seconds (see the module doc).
+    """
     if not cache_is_open():
         return loader()
+    if local_ttl:
+        hit = _local.get(key)
+        if hit is not NOT_LOCAL:
+            return None if hit == _MISSING else hit
+        generation = _local.generation
     try:
         hit = cache.get(key)
     except Exception as exc:  # any Redis failure: serve from the database
@@ -38,6 +136,8 @@ def cached(key: str, loader: Callable[[], T | None], *, ttl: int, namespace: str
         logger.warning("cache read failed for %s, reading the database: %s", key, exc)
         return loader()
     if hit is not None:
+        if local_ttl:
+            _local.put(key, hit, local_ttl, generation)
         return None if hit == _MISSING else hit
     value = loader()
     try:
@@ -45,12 +145,30 @@ def cached(key: str, loader: Callable[[], T | None], *, ttl: int, namespace: str
     except Exception as exc:
         CACHE_FALLBACKS.labels(namespace).inc()
         logger.warning("cache write failed for %s: %s", key, exc)
+        return value
+    if local_ttl:
+        _local.put(key, _MISSING if value is None else value, local_ttl, generation)
     return value
 
 
 def cache_delete(*keys: str) -> None:
-    """Invalidate after a write; a Redis failure here is logged (entries expire by TTL)."""
+    """Invalidate after a write, in this process, in Redis and in every other process.
+
+    A Redis failure here is logged: entries expire by their TTLs (Redis, then ``local_ttl``).
+    """
+    _local.forget(keys)
     try:
         cache.delete_many(list(keys))
     except Exception as exc:
         logger.warning("cache invalidation failed for %s: %s", keys, exc)
+    broadcast_invalidation(keys)
+
+
+def broadcast_invalidation(keys: Iterable[str]) -> None:
+    """Tell every process to forget ``keys`` (message: the keys, one per line)."""
+    from apps.common.redis import get_redis
+
+    try:
+        get_redis().publish(settings.CACHE_INVALIDATION_CHANNEL, "\n".join(keys))
+    except Exception as exc:
+        logger.warning("cache invalidation broadcast failed for %s: %s", list(keys), exc)

@@ -1,5 +1,7 @@
 """Field types shared by the API serializers."""
 
+from datetime import datetime
+
 from rest_framework import serializers
 
 
@@ -17,3 +19,11 @@ class MoneyField(serializers.DecimalField):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(max_digits=10, decimal_places=2, coerce_to_string=True, **kwargs)
+
+
+_DATETIME = serializers.DateTimeField()
+
+
+def format_datetime(value: datetime) -> str:
+    """A datetime exactly as ``serializers.DateTimeField`` writes it (for answers built without a serializer)."""
+    return _DATETIME.to_representation(value)

@@ -1,7 +1,9 @@
 """Rule tree: a flow as small named nodes, each acting on a shared context then routing onward.
 
 A node may declare ``loaders``: independent reads run in parallel on a bounded thread pool
-before the node acts (the reference's "multi-thread strategy router"). The tree walks from its
+before the node acts (the reference's "multi-thread strategy router"). A loader wrapped in ``Loader``
+with a ``peek`` is first asked for an answer from process memory (``apps.common.cache.local_peek``):
+warm, no thread is involved at all; only the reads that need I/O go to the pool. The tree walks from its
 root until a node routes nowhere; that node's return value is the result.
 
     class Switch(RuleNode):
@@ -17,9 +19,12 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from django.db import close_old_connections, connection
+
+from apps.common.cache import NOT_LOCAL
 
 logger = logging.getLogger(__name__)
 
@@ -54,17 +59,37 @@ def _in_worker(loader: Callable[[], Any]) -> Any:
         close_old_connections()
 
 
+@dataclass(frozen=True)
+class Loader:
+    """A read that may already be in process memory: ``peek`` answers from it or returns ``NOT_LOCAL``."""
+
+    fetch: Callable[[], Any]
+    peek: Callable[[], Any]
+
+    def __call__(self) -> Any:
+        return self.fetch()
+
+
 def parallel_load(loaders: Mapping[str, Callable[[], Any]], *, threads: int, timeout: float) -> dict[str, Any]:
     """Run independent reads at once and return their results by name.
 
-    Inside a transaction the loaders run one after another in the caller's thread instead: other
-    threads have their own connections and could not see the transaction's uncommitted rows.
-    A loader that raises re-raises here; one that exceeds ``timeout`` raises TimeoutError.
+    ``Loader``s whose ``peek`` answers from memory are not run. Inside a transaction the loaders run
+    one after another in the caller's thread instead: other threads have their own connections and
+    could not see the transaction's uncommitted rows. A loader that raises re-raises here; one that
+    exceeds ``timeout`` raises TimeoutError.
     """
-    if len(loaders) <= 1 or connection.in_atomic_block:
-        return {name: loader() for name, loader in loaders.items()}
-    futures = {name: _pool(threads).submit(_in_worker, loader) for name, loader in loaders.items()}
-    results = {}
+    results: dict[str, Any] = {}
+    pending: dict[str, Callable[[], Any]] = {}
+    for name, loader in loaders.items():
+        value = loader.peek() if isinstance(loader, Loader) else NOT_LOCAL
+        if value is NOT_LOCAL:
+            pending[name] = loader
+        else:
+            results[name] = value
+    if len(pending) <= 1 or connection.in_atomic_block:
+        results.update((name, loader()) for name, loader in pending.items())
+        return results
+    futures = {name: _pool(threads).submit(_in_worker, loader) for name, loader in pending.items()}
     try:
         for name, future in futures.items():
             results[name] = future.result(timeout=timeout)

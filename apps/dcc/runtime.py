@@ -13,6 +13,8 @@ Changes: ``dcc_update`` applies a change to its own process, writes the hash and
 SUBSCRIBEs and applies those messages at once; it reconnects with backoff, and after every (re)subscribe
 the next ``dcc_get`` reloads, so nothing published while it was disconnected is lost for longer than that.
 A forked child (gunicorn, celery prefork) inherits the values but not the thread: it starts its own.
+The same thread carries cache invalidations (``CACHE_INVALIDATION_CHANNEL``, apps/common/cache.py): it
+forgets the named keys from this process's memory, and everything at each (re)subscribe.
 If the updater could not reach Redis, the database is already right and this process' subscriber
 re-mirrors the database into Redis (and broadcasts it) as soon as Redis answers again.
 """
@@ -28,6 +30,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connections
 
+from apps.common.cache import local_clear, local_forget
 from apps.common.redis import get_redis
 from apps.dcc.keys import DCC_KEYS, InvalidValue
 from apps.dcc.selectors import dcc_stored_values
@@ -253,7 +256,8 @@ def _subscribe_forever(state: _State) -> None:
 def _listen(state: _State) -> None:
     pubsub = get_redis().pubsub()
     try:
-        pubsub.subscribe(settings.DCC_PUBSUB_CHANNEL)
+        # The cache channel first: "subscribed" (set by the DCC channel's confirmation) then covers both.
+        pubsub.subscribe(settings.CACHE_INVALIDATION_CHANNEL, settings.DCC_PUBSUB_CHANNEL)
         last_heard = last_ping = time.monotonic()
         while state is _state:
             message = pubsub.get_message(timeout=_POLL_SECONDS)
@@ -274,6 +278,12 @@ def _listen(state: _State) -> None:
 
 def _handle(state: _State, message: dict) -> None:
     kind = _text(message["type"])
+    if _text(message["channel"]) == settings.CACHE_INVALIDATION_CHANNEL:
+        if kind == "subscribe":
+            local_clear()  # invalidations sent while we were not listening are lost
+        elif kind == "message":
+            local_forget(_text(message["data"]).split("\n"))
+        return
     if kind == "subscribe":
         with state.lock:
             # Anything published while we were not subscribed was missed: the next dcc_get reloads.

@@ -50,4 +50,4 @@ class MallProductDetailApi(APIView):
     @extend_schema(operation_id="mall_product", responses=MarketConfigOut, summary="My price and the open teams")
     def get(self, request: Request, goods_id: str) -> Response:
         config = product_detail(user=request.user, goods_id=goods_id)
-        return success(MarketConfigOut(config.as_wire()).data)
+        return success(config.as_wire())

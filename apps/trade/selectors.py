@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db import connection
 from django.db.models import Count, F, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 
@@ -74,7 +75,30 @@ def joinable_teams(*, activity_id: int) -> list[dict]:
             .values(*_TEAM_FIELDS, "leader_user_id")[:_JOINABLE_CACHED]
         )
 
-    return cached(f"joinable_teams:{activity_id}", load, ttl=JOINABLE_TTL_SECONDS, namespace="joinable_teams") or []
+    return (
+        cached(f"joinable_teams:{activity_id}", load, ttl=JOINABLE_TTL_SECONDS, namespace="joinable_teams", local_ttl=1)
+        or []
+    )
+
+
+def _column(name: str) -> str:
+    return Order._meta.get_field(name).column
+
+
+# Runs on every product-page request: plain SQL, since compiling the equivalent queryset cost more CPU than
+# the query itself. Served by idx_order_user_activity; the names come from the model.
+_LIVE_ORDERS_SQL = (
+    f"SELECT {_column('team')}, {_column('out_trade_no')} FROM {Order._meta.db_table}"  # noqa: S608 - model names
+    f" WHERE {_column('user_id')} = %s AND {_column('activity')} = %s"
+    f" AND {_column('status')} IN ({', '.join(['%s'] * len(OPEN_ORDER_STATUSES))}) LIMIT 5"
+)
+
+
+def _live_orders_of(*, user_id: str, activity_id: int) -> dict[str, str]:
+    """team_id -> out_trade_no of the user's locked or paid orders in the activity."""
+    with connection.cursor() as cursor:
+        cursor.execute(_LIVE_ORDERS_SQL, [user_id, activity_id, *OPEN_ORDER_STATUSES])
+        return dict(cursor.fetchall())
 
 
 def open_teams_for_user(*, activity_id: int, user_id: str, others: int = 2) -> list[TeamView]:
@@ -85,15 +109,7 @@ def open_teams_for_user(*, activity_id: int, user_id: str, others: int = 2) -> l
     """
     now = timezone.now()
     views: list[TeamView] = []
-    my_orders = (
-        dict(
-            Order.objects.filter(user_id=user_id, activity_id=activity_id, status__in=OPEN_ORDER_STATUSES).values_list(
-                "team_id", "out_trade_no"
-            )[:5]
-        )
-        if user_id
-        else {}
-    )
+    my_orders = _live_orders_of(user_id=user_id, activity_id=activity_id) if user_id else {}
     if my_orders:
         own = (
             Team.objects.filter(team_id__in=list(my_orders), status=Team.Status.IN_PROGRESS, valid_end_time__gt=now)
@@ -130,7 +146,7 @@ def team_statistic(*, activity_id: int) -> TeamStatistic:
             all_team_user_count=totals["users"] or 0,
         )
 
-    return cached(f"team_statistic:{activity_id}", load, ttl=5, namespace="team_statistic")
+    return cached(f"team_statistic:{activity_id}", load, ttl=5, namespace="team_statistic", local_ttl=2)
 
 
 def countdown(valid_end_time: datetime, now: datetime | None = None) -> str:

@@ -200,6 +200,11 @@ SIGNATURE_NONCE_TTL = timedelta(seconds=env.int("SIGNATURE_NONCE_TTL_SECONDS", d
 # periodically in case it missed a message (e.g. while Redis was restarting).
 DCC_PUBSUB_CHANNEL = "group_buy_market_dcc"
 DCC_RESYNC_SECONDS = env.int("DCC_RESYNC_SECONDS", default=30)
+# Cache invalidations (apps/common/cache.py) are broadcast here; the DCC subscriber applies them.
+CACHE_INVALIDATION_CHANNEL = "group_buy_market_cache"
+# How long a process keeps configuration it read from Redis (activities, SKUs, credentials) in memory;
+# invalidations arrive over pub/sub at once, this bounds staleness only when they cannot.
+LOCAL_CACHE_TTL_SECONDS = env.float("LOCAL_CACHE_TTL_SECONDS", default=30.0)
 # Trial data loading: bounded thread pool and per-load timeout.
 TRIAL_LOADER_THREADS = env.int("TRIAL_LOADER_THREADS", default=4)
 TRIAL_LOADER_TIMEOUT_SECONDS = env.float("TRIAL_LOADER_TIMEOUT_SECONDS", default=2.0)

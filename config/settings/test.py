@@ -21,3 +21,4 @@ if not REDIS_EMBEDDED:
     CACHES["default"]["LOCATION"] = REDIS_URL
 # Pub/sub channels span every Redis database: keep test broadcasts away from a running app.
 DCC_PUBSUB_CHANNEL = "group_buy_market_dcc_test"
+CACHE_INVALIDATION_CHANNEL = "group_buy_market_cache_test"

@@ -8,9 +8,12 @@ from django.urls import reverse
 
 from apps.accounts.tests.factories import StaffFactory
 from apps.activities.models import Activity, Discount
+from apps.activities.selectors import sku_key
 from apps.activities.tests.factories import ScSkuActivityFactory
 from apps.activities.trial import TrialRequest, cut_range_bucket, java_string_hash, trial_calculate
+from apps.common.cache import local_peek
 from apps.common.errors import GroupBuyError
+from apps.common.tree import Loader, parallel_load
 from apps.tags.bitmap import tag_bitmap_key
 from apps.tags.models import CrowdTag
 from apps.tags.tests.factories import CrowdTagFactory
@@ -177,22 +180,6 @@ def test_remapping_a_sku_invalidates_the_mapping(demo):
     assert trial("9890001").activity_id == other.activity_id
 
 
-@pytest.fixture
-def redis_down(settings):
-    """Point every Redis client (cache, bitmaps, DCC) at a closed port: connection refused at once.
-
-    Changing CACHES makes Django drop its cache connections (setting_changed), so the next
-    get_redis() / cache call connects to the dead address.
-    """
-    settings.CACHES = {
-        "default": {
-            **settings.CACHES["default"],
-            "LOCATION": "redis://127.0.0.1:1/0",
-            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2},
-        }
-    }
-
-
 def test_redis_unreachable_falls_back_to_the_database(demo, redis_down, caplog):
     result = trial("9890003", user_id="xiaofuge")
     assert result.pay_price == Decimal("72.00")
@@ -204,3 +191,38 @@ def test_unknown_tag_activity_and_discount_tag_combination(demo):
     tag = CrowdTagFactory()
     Discount.objects.filter(discount_id="25120202").update(discount_type=1, tag_id=tag.tag_id)
     assert trial("9890002", user_id="xiaofuge").pay_price == Decimal("120.00")
+
+
+def test_a_warm_trial_needs_neither_redis_nor_the_database(demo, take_redis_down, django_assert_num_queries, caplog):
+    trial("9890003")
+    trial("9890003")  # the first read came from the database; this one from Redis, now held in memory
+    take_redis_down()
+    with django_assert_num_queries(0):
+        assert trial("9890003").pay_price == Decimal("72.00")
+    assert not any("reading the database" in record.getMessage() for record in caplog.records)
+
+
+def test_parallel_load_takes_what_memory_has_and_fetches_only_the_rest(demo):
+    trial("9890001")
+    trial("9890001")  # sku 9890001 now in memory
+    fetched = []
+
+    def fetch(name):
+        def run():
+            fetched.append(name)
+            return name
+
+        return run
+
+    loaded = parallel_load(
+        {
+            "sku": Loader(fetch=fetch("sku"), peek=lambda: local_peek(sku_key("9890001"))),
+            "other": Loader(fetch=fetch("other"), peek=lambda: local_peek("never-cached")),
+            "plain": fetch("plain"),
+        },
+        threads=2,
+        timeout=2,
+    )
+    assert loaded["sku"].goods_id == "9890001"
+    assert loaded["other"] == "other" and loaded["plain"] == "plain"
+    assert sorted(fetched) == ["other", "plain"]

@@ -1,0 +1,97 @@
+"""The process-memory level of the cache (apps/common/cache.py) and the loaders that use it."""
+
+import time
+
+import pytest
+from django.conf import settings
+
+from apps.common.cache import NOT_LOCAL, cache_delete, cached, local_peek
+from apps.common.redis import get_redis
+from apps.dcc.runtime import dcc_subscribed
+
+
+class Loads:
+    """A loader that answers v1, v2, ... and counts its calls."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self) -> str:
+        self.calls += 1
+        return f"v{self.calls}"
+
+
+def read(key: str, loader, local_ttl: float = 30):
+    return cached(key, loader, ttl=60, namespace="test", local_ttl=local_ttl)
+
+
+@pytest.mark.django_db
+def test_cache_delete_forgets_the_value_in_this_process_at_once():
+    loader = Loads()
+    assert read("k", loader) == "v1"
+    assert read("k", loader) == "v1"
+    assert local_peek("k") == "v1"
+    cache_delete("k")
+    assert local_peek("k") is NOT_LOCAL
+    assert read("k", loader) == "v2"
+
+
+@pytest.mark.django_db
+def test_an_invalidation_broadcast_by_another_process_is_applied_within_a_second():
+    assert dcc_subscribed(timeout=5)
+    loader = Loads()
+    read("a", loader)
+    read("b", loader)
+    assert local_peek("a") == "v1"
+    # What another process's cache_delete sends.
+    get_redis().publish(settings.CACHE_INVALIDATION_CHANNEL, "a\nother")
+    deadline = time.monotonic() + 1.0
+    while local_peek("a") is not NOT_LOCAL and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert local_peek("a") is NOT_LOCAL
+    assert local_peek("b") == "v2"  # keys not named stay
+
+
+@pytest.mark.django_db
+def test_a_value_read_while_an_invalidation_runs_is_not_kept_in_memory():
+    def racing_loader():
+        cache_delete("k")  # the row changes (and is invalidated) while we are reading the old one
+        return "old"
+
+    assert read("k", racing_loader) == "old"
+    assert local_peek("k") is NOT_LOCAL
+
+
+@pytest.mark.django_db
+def test_missing_rows_are_held_too():
+    calls = []
+    assert read("k", lambda: calls.append(1)) is None
+    assert read("k", lambda: calls.append(1)) is None
+    assert local_peek("k") is None
+    assert len(calls) == 1
+
+
+@pytest.mark.django_db
+def test_the_cache_switch_turns_process_memory_off_too(set_dcc):
+    loader = Loads()
+    read("k", loader)
+    set_dcc("cacheOpenSwitch", "1")
+    assert local_peek("k") is NOT_LOCAL
+    assert read("k", loader) == "v2"
+    assert read("k", loader) == "v3"
+
+
+@pytest.mark.django_db
+def test_values_read_from_the_database_while_redis_is_down_are_not_held(redis_down):
+    loader = Loads()
+    assert read("k", loader) == "v1"
+    assert read("k", loader) == "v2"  # no invalidation could reach us now: only Redis-confirmed values are held
+    assert local_peek("k") is NOT_LOCAL
+
+
+@pytest.mark.django_db
+def test_entries_expire_after_their_local_ttl():
+    loader = Loads()
+    read("k", loader, local_ttl=0.05)
+    time.sleep(0.06)
+    assert local_peek("k") is NOT_LOCAL
