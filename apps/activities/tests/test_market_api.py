@@ -7,8 +7,10 @@ from datetime import timedelta
 import pytest
 from django.core.management import call_command
 from django.utils import timezone
+from rest_framework import serializers
 
 from apps.accounts.signing import signed_headers
+from apps.activities.apis import MarketConfigOut
 from apps.trade.models import Team
 from apps.trade.tests.factories import OrderFactory, TeamFactory
 
@@ -72,6 +74,9 @@ def test_team_list_is_my_team_then_two_joinable_ending_soonest(client, demo):
     assert re.fullmatch(r"00:0[45]:\d\d", teams[1]["validTimeCountdown"])
     assert data["teamStatistic"]["allTeamCount"] == 7
     assert data["teamStatistic"]["allTeamCompleteCount"] == 1
+    # Built by hand for speed: it must read exactly as the documented serializer would write it.
+    assert MarketConfigOut(data).data == data
+    assert teams[0]["validEndTime"] == serializers.DateTimeField().to_representation(mine.valid_end_time)
 
 
 def test_warm_request_makes_at_most_two_sql_queries(client, demo, django_assert_max_num_queries):
