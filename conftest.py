@@ -47,6 +47,16 @@ def _fresh_dcc_copy():
     dcc_reset_local_state()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_nonce_store_state(monkeypatch):
+    """The nonce store's process-local state (a copy to Redis pending, the log throttle) outlives a test."""
+    from apps.accounts import nonces
+
+    monkeypatch.setattr(nonces, "_fallback_generation", 0)
+    monkeypatch.setattr(nonces, "_copied_generation", 0)
+    monkeypatch.setattr(nonces, "_last_warning", {})
+
+
 @pytest.fixture
 def set_dcc(django_capture_on_commit_callbacks):
     """Change a DCC key the way staff do, and run the after-commit broadcast even inside a test transaction."""

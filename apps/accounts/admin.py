@@ -8,8 +8,9 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from apps.accounts.models import ChannelCredential, TrustedDevice, User, WeixinIdentity
+from apps.accounts.models import ChannelCredential, SignatureNonce, TrustedDevice, User, WeixinIdentity
 from apps.accounts.services import trusted_devices_revoke
+from apps.common.admin import ReadOnlyAdmin
 
 admin.site.site_header = _("groupbuy back office")
 admin.site.site_title = _("groupbuy")
@@ -144,3 +145,13 @@ class TrustedDeviceAdmin(admin.ModelAdmin):
     def has_revoke_permission(self, request: HttpRequest) -> bool:
         opts = self.opts
         return request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}")
+
+
+@admin.register(SignatureNonce)
+class SignatureNonceAdmin(ReadOnlyAdmin):
+    """Nonces of signed requests recorded while Redis was unreachable; the purge job deletes expired ones."""
+
+    list_display = ("source", "channel", "nonce", "created_at", "expires_at")
+    list_filter = ("source", "channel")
+    search_fields = ("=nonce", "source", "channel")
+    ordering = ("-created_at",)

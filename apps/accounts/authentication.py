@@ -12,44 +12,48 @@ Order of checks, cheapest and least revealing first:
    spaces, control characters or encoding questions); a timestamp that is not unix seconds, or off
    by more than ``SIGNATURE_CLOCK_SKEW`` either way → E0202.
 4. The signature, constant-time → E0201.
-5. Only then the nonce is recorded (``SET key NX EX ttl``, key scoped by source+channel), so a forged
-   request cannot burn a legitimate caller's nonces. Already seen → E0202. The TTL is
-   ``SIGNATURE_NONCE_TTL`` but never less than twice the clock skew: a timestamp stays acceptable
-   for 2 × skew, and its nonce must be remembered at least that long.
+5. Only then the nonce is recorded (``apps.accounts.nonces``: ``SET key NX EX ttl`` in Redis, key
+   scoped by source+channel), so a forged request cannot burn a legitimate caller's nonces. Already
+   seen → E0202. The TTL is ``SIGNATURE_NONCE_TTL`` but never less than twice the clock skew: a
+   timestamp stays acceptable for 2 × skew, and its nonce must be remembered at least that long.
 
-Decision — Redis unreachable during the nonce check: **fail closed**. Without the nonce store we
-cannot tell a replay from a first request, and the requests behind this API lock orders, settle and
-refund. The caller gets E0202 (HTTP 401) with the info "replay protection is unavailable, please
-retry", the failure is logged as a warning, and a retry succeeds once Redis is back (the nonce was
-never recorded). The error table has no 503-class code; E0202 is the closest ("nonce could not be
-checked"). The credential lookup, by contrast, falls back to the database (see the selector), so an
-unsigned legacy channel keeps working while Redis is down.
+Decision — Redis unreachable during the nonce check: **the database records the nonce instead**
+(table ``signature_nonce``, unique on source, channel and nonce), so a replay is still refused with
+E0202 and a first request goes on to the domain, which answers with its own codes while Redis is down
+(a join 0007, as team stock lives in Redis; a trial from the database through the cache downgrade).
+Once Redis answers again, the nonces recorded in the database are copied into it, so they do not
+become replayable. Only when the database fails too do we **fail closed**: the requests behind this
+API lock orders, settle and refund, and without a nonce store a replay cannot be told from a first
+request. The caller then gets E0202 (HTTP 401) "replay protection is unavailable, please retry" (the
+error table has no 503-class code; E0202 is the closest, "nonce could not be checked"), and a retry
+succeeds once either store is back (the nonce was never recorded). The fallback is counted
+(``gbm_nonce_store_fallback_total``) and logged at most once every few seconds. What the fallback
+cannot see — a replay during the outage of a nonce Redis recorded just before it, and a short window
+after Redis is back — is spelled out in ``apps.accounts.nonces``. The credential lookup falls back to
+the database too (see the selector), so an unsigned legacy channel keeps working while Redis is down.
 """
 
 import json
 import logging
-import math
 import re
 import time
 from dataclasses import dataclass
 from typing import Any, ClassVar
-from urllib.parse import quote
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.utils.translation import gettext as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from prometheus_client import Counter
-from redis.exceptions import RedisError
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
 from apps.accounts.models import ChannelCredential
+from apps.accounts.nonces import NonceStoreUnavailable, nonce_record, nonce_ttl_seconds
 from apps.accounts.selectors import channel_credential_get
 from apps.accounts.signing import NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_request_signature
 from apps.common.errors import GroupBuyError, ResponseCode
-from apps.common.redis import get_redis
 
 logger = logging.getLogger(__name__)
 
@@ -77,10 +81,6 @@ class ChannelPrincipal:
 
     def __str__(self) -> str:
         return f"{self.source}/{self.channel}"
-
-
-def nonce_key(*, source: str, channel: str, nonce: str) -> str:
-    return f"gbm:nonce:{quote(source, safe='')}:{quote(channel, safe='')}:{nonce}"
 
 
 def _refuse(code: ResponseCode, info: str | None, source: str, channel: str) -> GroupBuyError:
@@ -114,10 +114,6 @@ def _caller(request: Request) -> tuple[str, str]:
     return source, channel
 
 
-def _nonce_ttl_seconds() -> int:
-    return math.ceil(max(settings.SIGNATURE_NONCE_TTL, 2 * settings.SIGNATURE_CLOCK_SKEW).total_seconds())
-
-
 def _verify_signed(request: Request, credential: ChannelCredential) -> None:
     source, channel = credential.source, credential.channel
     timestamp = request.headers.get(TIMESTAMP_HEADER, "")
@@ -139,11 +135,9 @@ def _verify_signed(request: Request, credential: ChannelCredential) -> None:
         credential.secret, request.method, request.path, timestamp, nonce, request.body, signature
     ):
         raise _refuse(ResponseCode.E0201, _("The signature does not match."), source, channel)
-    key = nonce_key(source=source, channel=channel, nonce=nonce)
     try:
-        fresh = get_redis().set(key, "1", nx=True, ex=_nonce_ttl_seconds())
-    except (RedisError, OSError) as exc:
-        logger.warning("nonce store unreachable, refusing %s/%s: %s", source, channel, exc)
+        fresh = nonce_record(source=source, channel=channel, nonce=nonce)
+    except NonceStoreUnavailable as exc:
         raise _refuse(
             ResponseCode.E0202, _("Replay protection is unavailable, please retry."), source, channel
         ) from exc
@@ -187,7 +181,7 @@ class ChannelSignatureScheme(OpenApiAuthenticationExtension):
     name = ["gbmTimestamp", "gbmNonce", "gbmSignature"]
 
     def get_security_definition(self, auto_schema: Any) -> list[dict[str, str]]:
-        skew, ttl = int(settings.SIGNATURE_CLOCK_SKEW.total_seconds()), _nonce_ttl_seconds()
+        skew, ttl = int(settings.SIGNATURE_CLOCK_SKEW.total_seconds()), nonce_ttl_seconds()
         return [
             {
                 "type": "apiKey",

@@ -101,3 +101,27 @@ class TrustedDevice(TimeStampedModel):
         if self.revoked_at is not None:
             return "revoked"
         return "active" if self.expires_at > now else "expired"
+
+
+class SignatureNonce(models.Model):
+    """A signed request's nonce, recorded here only while Redis was unreachable (``apps.accounts.nonces``).
+
+    Rows live as long as the nonce must be remembered (``expires_at``); the purge job deletes them after.
+    """
+
+    source = models.CharField(_("source"), max_length=16)
+    channel = models.CharField(_("channel"), max_length=16)
+    nonce = models.CharField(_("nonce"), max_length=64)
+    expires_at = models.DateTimeField(_("expires at"), db_index=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        db_table = "signature_nonce"
+        verbose_name = _("signature nonce")
+        verbose_name_plural = _("signature nonces")
+        constraints = [
+            models.UniqueConstraint(fields=["source", "channel", "nonce"], name="uniq_signature_nonce"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source}/{self.channel}:{self.nonce}"

@@ -73,7 +73,7 @@ def channel_credential_get(*, source: str, channel: str) -> ChannelCredential | 
     if not source or not channel or len(source) > _SOURCE_MAX or len(channel) > _CHANNEL_MAX:
         return None  # cannot exist; keeps junk out of the cache and the database
     key = channel_credential_cache_key(source=source, channel=channel)
-    held = local_peek(key)
+    held = local_peek(key, switchable=False)  # like its Redis entry, not subject to cacheOpenSwitch
     if held is not NOT_LOCAL:
         return None if held is None else _from_cache(held)
     generation = local_generation()

@@ -89,9 +89,12 @@ def cache_is_open() -> bool:
     return dcc_get("cacheOpenSwitch") == "0"
 
 
-def local_peek(key: str) -> Any:
-    """The value this process holds for ``key`` (``None`` for a cached "missing"), else ``NOT_LOCAL``."""
-    if not cache_is_open():
+def local_peek(key: str, *, switchable: bool = True) -> Any:
+    """The value this process holds for ``key`` (``None`` for a cached "missing"), else ``NOT_LOCAL``.
+
+    ``switchable=False``: for entries outside ``cacheOpenSwitch`` (channel credentials), held either way.
+    """
+    if switchable and not cache_is_open():
         return NOT_LOCAL
     value = _local.get(key)
     return None if value == _MISSING else value

@@ -16,9 +16,11 @@ from django.utils import timezone
 from apps.activities.trial import TrialRequest, TrialResult, trial_calculate
 from apps.common.chain import Chain, Link, Stop
 from apps.common.errors import GroupBuyError, ResponseCode
+from apps.common.rows import row_where, rows_where
 from apps.trade.models import NotifyType, Order, Team
 
 LIVE_ORDER_STATUSES = (Order.Status.LOCKED, Order.Status.PAID)
+_LIVE = tuple(int(status) for status in LIVE_ORDER_STATUSES)  # plain SQL parameters
 
 
 @dataclass(frozen=True)
@@ -63,9 +65,7 @@ class LockContext:
 
 
 def existing_order(command: LockCommand) -> Order | None:
-    return Order.objects.filter(
-        source=command.source, channel=command.channel, out_trade_no=command.out_trade_no
-    ).first()
+    return row_where(Order, source=command.source, channel=command.channel, out_trade_no=command.out_trade_no)
 
 
 def replay(order: Order, command: LockCommand) -> LockResult:
@@ -95,7 +95,7 @@ class TeamJoinable(Link[LockCommand, LockContext]):
     def handle(self, command: LockCommand, ctx: LockContext) -> None:
         if not command.team_id:
             return
-        team = Team.objects.filter(team_id=command.team_id).first()
+        team = row_where(Team, team_id=command.team_id)
         if team is None or team.activity_id != command.activity_id:
             raise GroupBuyError(
                 ResponseCode.ILLEGAL_PARAMETER,
@@ -149,11 +149,8 @@ class TakeLimit(Link[LockCommand, LockContext]):
     name = "take_limit"
 
     def handle(self, command: LockCommand, ctx: LockContext) -> None:
-        taken = set(
-            Order.objects.filter(
-                user_id=command.user_id, activity_id=command.activity_id, status__in=LIVE_ORDER_STATUSES
-            ).values_list("biz_id", flat=True)
-        )
+        live = rows_where(Order, user_id=command.user_id, activity=command.activity_id, status=_LIVE)
+        taken = {order.biz_id for order in live}
         if len(taken) >= ctx.trial.activity.take_limit_count:
             raise GroupBuyError(ResponseCode.E0103)
         n = 1

@@ -151,6 +151,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     "deliver-due-notify-tasks": {"task": "apps.notifications.tasks.deliver_due_notify_tasks", "schedule": 15.0},
     "trade-timeouts": {"task": "apps.trade.tasks.run_trade_timeouts", "schedule": 30.0},
     "close-expired-mall-orders": {"task": "apps.payments.tasks.close_expired_mall_orders", "schedule": 60.0},
+    # No lock needed: deleting expired nonces and copying live ones into Redis are idempotent.
+    "purge-expired-nonces": {"task": "apps.accounts.tasks.purge_expired_nonces", "schedule": 300.0},
 }
 
 # Message bus for team callbacks (notify tasks of type MQ): the broker unless set apart.

@@ -19,7 +19,7 @@ EXPECTED_MODELS = {
     "accounts.user", "accounts.channelcredential", "activities.sku", "activities.discount",
     "activities.activity", "activities.scskuactivity", "tags.crowdtag", "tags.crowdtagdetail",
     "tags.crowdtagjob", "trade.team", "trade.order", "payments.payorder", "payments.refundrecord",
-    "notifications.notifytask", "dcc.dccvalue", "dcc.dccchange",
+    "notifications.notifytask", "dcc.dccvalue", "dcc.dccchange", "accounts.signaturenonce",
 }  # fmt: skip
 
 

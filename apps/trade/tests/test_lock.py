@@ -132,6 +132,25 @@ def test_a_database_failure_after_occupation_gives_the_seat_back(demo, monkeypat
     assert_trade_invariants()
 
 
+def test_a_drawn_id_that_is_taken_is_drawn_again(demo, monkeypatch):
+    first = lock(user_id="demo1")
+    taken_order_id = Order.objects.get(team_id=first.team_id).order_id
+    team_ids = iter([first.team_id, "87654321", "87654322"])  # a new draw per attempt
+    order_ids = iter([taken_order_id, taken_order_id, "123456789012"])
+    monkeypatch.setattr("apps.trade.services.new_team_id", lambda: next(team_ids))
+    monkeypatch.setattr("apps.trade.services.new_order_id", lambda: next(order_ids))
+    second = lock(user_id="demo2")  # team id taken, then the order id twice, then both free
+    assert (second.team_id, second.order_id) == ("87654322", "123456789012")
+    assert Team.objects.count() == 2 and Order.objects.count() == 2
+    assert_trade_invariants()
+
+
+def test_an_out_trade_no_taken_by_another_user_is_not_mistaken_for_an_id_collision(demo):
+    lock(user_id="demo1", out_trade_no="OTN-1")
+    assert refused(user_id="demo2", out_trade_no="OTN-1") == "0002"
+    assert Order.objects.count() == 1
+
+
 def test_redis_unreachable_refuses_joins_cleanly_and_still_opens_teams(demo, settings):
     team_id = lock(user_id="demo1").team_id
     settings.CACHES = {

@@ -1,0 +1,195 @@
+"""The nonce store of signed channel requests (step 5 of ``apps.accounts.authentication``).
+
+``nonce_record`` remembers a (source, channel, nonce) for ``nonce_ttl_seconds()`` and says whether it
+is new. Redis holds the nonces (``SET key NX EX ttl``); the database holds them only while Redis is
+unreachable:
+
+* **Redis answers** → its answer counts: new, or already used.
+* **Redis unreachable** (``RedisError``/``OSError``) → the nonce is inserted into ``signature_nonce``
+  (``SignatureNonce``, unique on source, channel, nonce) in a savepoint, so a duplicate key never breaks
+  an enclosing transaction. A duplicate means a replay, unless that row has expired (the purge job had
+  not deleted it yet): then it is taken over by ``UPDATE … WHERE expires_at <= now``, which of
+  concurrent takers exactly one matches. Counted in ``gbm_nonce_store_fallback_total{result}``
+  (recorded, replayed, failed) and logged at most once every few seconds.
+* **Redis and the database both fail** → ``NonceStoreUnavailable``: the caller fails closed.
+
+The nonce column compares bytes (``utf8mb4_bin`` on MariaDB, see the migration), as Redis keys do.
+
+Recovery. A process that recorded a nonce in the database remembers that it did. At its next check
+that Redis answers, it looks the request's own nonce up in the database (recorded there during the
+outage → a replay), then copies every unexpired row into Redis (``SET NX`` with the remaining TTL,
+pipelined in batches) and forgets the flag. The copy is idempotent and cheap (a range of the
+``expires_at`` index; rows exist only from an outage until they expire), so every process that fell
+back repeats it, and so does the beat job ``purge_expired_nonces``, for a process that ended before
+Redis came back. That job also deletes the expired rows, in batches.
+
+Gaps that remain (accepted: closing them costs a database write or read on every signed request):
+
+* A nonce Redis recorded shortly before the outage is unknown to the database: while Redis stays
+  unreachable, one replay of such a request (its timestamp still within ``SIGNATURE_CLOCK_SKEW``) is
+  accepted.
+* Once Redis is back, a replay of a nonce recorded during the outage is accepted if it reaches a process
+  that never fell back before any process that did (or the beat job) has copied the rows: in practice
+  until the next signed request served by a process that fell back, at most one beat interval. A replay
+  also needs its timestamp within ``SIGNATURE_CLOCK_SKEW``, which bounds the window as well.
+* While only some processes reach Redis (a partition, a flapping connection), the two stores do not see
+  each other's nonces.
+"""
+
+import logging
+import math
+import threading
+import time
+from contextlib import suppress
+from datetime import timedelta
+from urllib.parse import quote
+
+from django.conf import settings
+from django.db import DatabaseError, IntegrityError, transaction
+from django.utils import timezone
+from prometheus_client import Counter
+from redis.exceptions import RedisError
+
+from apps.accounts.models import SignatureNonce
+from apps.common.redis import get_redis
+
+logger = logging.getLogger(__name__)
+
+NONCE_STORE_FALLBACK = Counter(
+    "gbm_nonce_store_fallback_total",
+    "Nonces checked in the database because Redis was unreachable, by result (recorded, replayed, failed)",
+    ["result"],
+)
+COPY_BATCH_SIZE = 500
+PURGE_BATCH_SIZE = 1000
+_WARNING_INTERVAL_SECONDS = 10.0
+_last_warning: dict[str, float] = {}  # message → time.monotonic() of its last line
+
+# A process that recorded nonces in the database must copy them into Redis once Redis answers again.
+# Generations, not a flag: a nonce recorded while a copy runs is not covered by that copy.
+_state_lock = threading.Lock()
+_fallback_generation = 0  # bumped after each nonce this process committed to the database
+_copied_generation = 0  # the generation the last complete copy covered
+
+
+class NonceStoreUnavailable(Exception):
+    """Neither Redis nor the database could record the nonce."""
+
+
+def nonce_key(*, source: str, channel: str, nonce: str) -> str:
+    return f"gbm:nonce:{quote(source, safe='')}:{quote(channel, safe='')}:{nonce}"
+
+
+def nonce_ttl_seconds() -> int:
+    """``SIGNATURE_NONCE_TTL``, but never less than twice the clock skew: a timestamp stays acceptable
+    for 2 × skew, and its nonce must be remembered at least that long."""
+    return math.ceil(max(settings.SIGNATURE_NONCE_TTL, 2 * settings.SIGNATURE_CLOCK_SKEW).total_seconds())
+
+
+def nonce_record(*, source: str, channel: str, nonce: str) -> bool:
+    """Remember the nonce: True when it is new, False when it was already used (a replay).
+
+    Raises ``NonceStoreUnavailable`` when neither Redis nor the database can tell.
+    """
+    # Read before the SET: a copy that finished after this line cannot have covered a nonce this SET
+    # just accepted, so then this request looks its nonce up in the database itself.
+    copy_pending = _fallback_generation != _copied_generation
+    key = nonce_key(source=source, channel=channel, nonce=nonce)
+    try:
+        fresh = bool(get_redis().set(key, "1", nx=True, ex=nonce_ttl_seconds()))
+    except (RedisError, OSError) as exc:
+        return _record_in_database(source=source, channel=channel, nonce=nonce, redis_error=exc)
+    if copy_pending:
+        return _catch_up(source=source, channel=channel, nonce=nonce, key=key, fresh=fresh)
+    return fresh
+
+
+def _record_in_database(*, source: str, channel: str, nonce: str, redis_error: Exception) -> bool:
+    global _fallback_generation
+    now = timezone.now()
+    expires_at = now + timedelta(seconds=nonce_ttl_seconds())
+    try:
+        try:
+            with transaction.atomic():
+                SignatureNonce.objects.create(source=source, channel=channel, nonce=nonce, expires_at=expires_at)
+            fresh = True
+        except IntegrityError:
+            taken_over = SignatureNonce.objects.filter(
+                source=source, channel=channel, nonce=nonce, expires_at__lte=now
+            ).update(expires_at=expires_at, created_at=now)
+            fresh = taken_over == 1
+    except DatabaseError as exc:
+        NONCE_STORE_FALLBACK.labels("failed").inc()
+        _warn("nonce store: Redis and the database both failed, refusing signed requests: %s; %s", redis_error, exc)
+        raise NonceStoreUnavailable(str(exc)) from exc
+    if fresh:
+        with _state_lock:
+            _fallback_generation += 1
+    NONCE_STORE_FALLBACK.labels("recorded" if fresh else "replayed").inc()
+    _warn("nonce store: Redis unreachable, recording nonces in the database: %s", redis_error)
+    return fresh
+
+
+def _catch_up(*, source: str, channel: str, nonce: str, key: str, fresh: bool) -> bool:
+    """Redis answers again after this process fell back: the database may still know this nonce."""
+    if fresh:
+        try:
+            fresh = not SignatureNonce.objects.filter(
+                source=source, channel=channel, nonce=nonce, expires_at__gt=timezone.now()
+            ).exists()
+        except DatabaseError as exc:
+            with suppress(RedisError, OSError):
+                get_redis().delete(key)  # undecided, so not recorded: a retry with this nonce stays possible
+            _warn("nonce store: the database failed while catching up after a Redis outage: %s", exc)
+            raise NonceStoreUnavailable(str(exc)) from exc
+    try:
+        nonces_copy_to_redis()
+    except (RedisError, OSError, DatabaseError) as exc:
+        _warn("nonce store: copying the database's nonces into Redis failed, retrying later: %s", exc)
+    return fresh
+
+
+def nonces_copy_to_redis() -> int:
+    """Copy every unexpired nonce of the database into Redis (``SET NX``, the remaining TTL); returns how
+    many rows were sent. Idempotent. Raises ``RedisError``/``OSError``/``DatabaseError``."""
+    global _copied_generation
+    generation = _fallback_generation
+    now = timezone.now()
+    rows = (
+        SignatureNonce.objects.filter(expires_at__gt=now)
+        .order_by()
+        .values_list("source", "channel", "nonce", "expires_at")
+    )
+    pipe = get_redis().pipeline(transaction=False)
+    sent = 0
+    for source, channel, nonce, expires_at in rows.iterator(chunk_size=COPY_BATCH_SIZE):
+        ttl = max(1, math.ceil((expires_at - now).total_seconds()))
+        pipe.set(nonce_key(source=source, channel=channel, nonce=nonce), "1", nx=True, ex=ttl)
+        sent += 1
+        if sent % COPY_BATCH_SIZE == 0:
+            pipe.execute()
+    pipe.execute()
+    with _state_lock:
+        _copied_generation = max(_copied_generation, generation)
+    if sent:
+        logger.info("nonce store: %d nonces copied from the database into Redis", sent)
+    return sent
+
+
+def nonces_purge_expired(*, batch_size: int = PURGE_BATCH_SIZE) -> int:
+    """Delete the expired rows, ``batch_size`` at a time (short statements, short locks); returns how many."""
+    now = timezone.now()
+    expired = SignatureNonce.objects.filter(expires_at__lte=now)
+    deleted = 0
+    while ids := list(expired.order_by("expires_at").values_list("pk", flat=True)[:batch_size]):
+        # expires_at again: a row taken over (renewed) since the SELECT stays.
+        deleted += expired.filter(pk__in=ids).delete()[0]
+    return deleted
+
+
+def _warn(message: str, *args: object) -> None:
+    # Every signed request would log during an outage; one line every few seconds says the same.
+    now = time.monotonic()
+    if now - _last_warning.get(message, -math.inf) >= _WARNING_INTERVAL_SECONDS:
+        _last_warning[message] = now
+        logger.warning(message, *args)

@@ -1,0 +1,23 @@
+"""Celery adapters of the accounts app."""
+
+import logging
+
+from celery import shared_task
+from redis.exceptions import RedisError
+
+from apps.accounts.nonces import nonces_copy_to_redis, nonces_purge_expired
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(ignore_result=True)
+def purge_expired_nonces() -> int:
+    """Beat (every 5 minutes): delete the expired nonces recorded while Redis was unreachable, then copy
+    the unexpired ones into Redis (again), in case the process that recorded them ended before Redis came
+    back. Both steps are idempotent, so no lock: two instances at once only repeat each other's work."""
+    deleted = nonces_purge_expired()
+    try:
+        nonces_copy_to_redis()
+    except (RedisError, OSError) as exc:
+        logger.warning("nonce purge: Redis unreachable, the unexpired nonces stay in the database only: %s", exc)
+    return deleted
