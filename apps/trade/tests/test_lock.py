@@ -13,6 +13,7 @@ from apps.accounts.signing import signed_headers
 from apps.activities.models import Activity
 from apps.common.errors import GroupBuyError
 from apps.common.redis import get_redis
+from apps.trade.apis import LockOut
 from apps.trade.lock import LockCommand
 from apps.trade.models import NotifyType, Order, Team
 from apps.trade.services import order_lock
@@ -200,6 +201,7 @@ def test_api_locks_and_replays(client, demo):
     data = first["data"]
     assert set(data) == {"orderId", "teamId", "originalPrice", "deductionPrice", "payPrice", "tradeOrderStatus"}
     assert (data["payPrice"], data["tradeOrderStatus"]) == ("80.00", 0)
+    assert LockOut(data).data == data  # built by hand: it must read as the documented serializer writes it
     assert post(client, body()).json()["data"] == data
     join = post(client, body(userId="demo2", outTradeNo="API-2", teamId=data["teamId"], notifyConfigVO=None))
     assert join.json()["data"]["teamId"] == data["teamId"]
