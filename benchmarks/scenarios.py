@@ -115,6 +115,20 @@ class SignedScenario(Scenario):
         return signed_post(self.path, payload, secret=self.secret)
 
 
+class SignedFloorScenario(SignedScenario):
+    """``POST /api/v1/gbm/channel/ping``: a signed request that does nothing else (credential, signature, nonce).
+
+    Measured beside the trial, it shows what every signed request costs before any business work, so the
+    trial's own share reads as the gap between the two.
+    """
+
+    name = "signed_floor"
+    path = "/api/v1/gbm/channel/ping"
+
+    def next_request(self) -> HttpRequest:
+        return self.signed({"source": DEMO_SOURCE, "channel": DEMO_CHANNEL})
+
+
 class TrialScenario(SignedScenario):
     """The product page's trial, one fresh user per request over the four plain demo goods.
 

@@ -13,7 +13,7 @@ import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from benchmarks.scenarios import HealthzScenario, LockScenario, Scenario, TrialScenario
+from benchmarks.scenarios import HealthzScenario, LockScenario, Scenario, SignedFloorScenario, TrialScenario
 
 ScenarioFactory = Callable[[str, argparse.Namespace], Scenario]  # run id, command line -> scenario
 
@@ -57,9 +57,9 @@ SUITES: dict[str, Suite | NotifySuite] = {
     for suite in [
         Suite(
             name="trial",
-            description="signed trial (query_group_buy_market_config), warm caches, vs /healthz",
+            description="signed trial (query_group_buy_market_config), warm caches, vs /healthz and a signed no-op",
             baseline=lambda run_id, args: HealthzScenario(),
-            subjects=(lambda run_id, args: TrialScenario(run_id=run_id),),
+            subjects=(lambda run_id, args: SignedFloorScenario(), lambda run_id, args: TrialScenario(run_id=run_id)),
             targets=(Target(subject="trial", minimum=0.5),),
         ),
         Suite(
