@@ -18,6 +18,7 @@ during an outage no invalidation can arrive, so only Redis-confirmed values are 
 """
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -81,6 +82,15 @@ class _LocalCache:
 
 
 _local = _LocalCache()
+
+
+def _new_lock_in_child() -> None:
+    # A fork copies the lock in whatever state another thread held it: the child takes a fresh one
+    # (and keeps the entries; its subscriber, started anew, forgets them all when it subscribes).
+    _local.lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_new_lock_in_child)
 
 
 def cache_is_open() -> bool:

@@ -95,3 +95,40 @@ def test_entries_expire_after_their_local_ttl():
     read("k", loader, local_ttl=0.05)
     time.sleep(0.06)
     assert local_peek("k") is NOT_LOCAL
+
+
+def test_a_forked_child_does_not_inherit_a_lock_held_by_another_thread():
+    import os
+    import threading
+
+    from apps.common import cache as cache_module
+    from apps.common.cache import local_generation, local_store
+
+    held, release = threading.Event(), threading.Event()
+
+    def hold_the_lock():  # what a thread storing a value does, caught at the moment of the fork
+        with cache_module._local.lock:
+            held.set()
+            release.wait(5)
+
+    holder = threading.Thread(target=hold_the_lock)
+    holder.start()
+    held.wait(5)
+    pid = os.fork()
+    if pid == 0:  # the child: store a value (it would block forever on the inherited lock), report, leave
+        code = 1
+        try:
+            local_store("k", "v", ttl=5, generation=local_generation())
+            code = 0 if local_peek("k", switchable=False) == "v" else 1
+        finally:
+            os._exit(code)
+    release.set()
+    holder.join()
+    deadline = time.monotonic() + 5
+    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    if done[0] == 0:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        raise AssertionError("the child blocked on the lock it inherited")
+    assert os.waitstatus_to_exitcode(done[1]) == 0
