@@ -38,6 +38,7 @@ Gaps that remain (accepted: closing them costs a database write or read on every
 
 import logging
 import math
+import os
 import threading
 import time
 from contextlib import suppress
@@ -70,6 +71,14 @@ _last_warning: dict[str, float] = {}  # message → time.monotonic() of its last
 _state_lock = threading.Lock()
 _fallback_generation = 0  # bumped after each nonce this process committed to the database
 _copied_generation = 0  # the generation the last complete copy covered
+
+
+def _new_lock_in_child() -> None:
+    global _state_lock
+    _state_lock = threading.Lock()  # a fork can copy the lock while another thread holds it
+
+
+os.register_at_fork(after_in_child=_new_lock_in_child)
 
 
 class NonceStoreUnavailable(Exception):
