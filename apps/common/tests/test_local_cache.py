@@ -7,7 +7,9 @@ from django.conf import settings
 
 from apps.common.cache import NOT_LOCAL, cache_delete, cached, local_peek
 from apps.common.redis import get_redis
+from apps.common.tests.children import django_child
 from apps.dcc.runtime import dcc_subscribed
+from apps.dcc.services import dcc_publish_all
 
 
 class Loads:
@@ -137,32 +139,10 @@ def test_a_forked_child_does_not_inherit_a_lock_held_by_another_thread():
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True)
 def test_an_invalidation_reaches_another_interpreter_within_a_second(real_redis):
-    import os
-    import queue
-    import subprocess
-    import sys
-    import threading
-
-    from apps.dcc.services import dcc_publish_all
-    from apps.dcc.tests.test_cross_process import _next_line, _read_lines
-
     dcc_publish_all()  # the child reads DCC from Redis only
-    env = os.environ | {"DJANGO_SETTINGS_MODULE": "config.settings.test", "CACHE_WATCH_SECONDS": "30"}
-    child = subprocess.Popen(
-        [sys.executable, "-m", "apps.common.tests.cache_watch_child", "xproc:key"],
-        cwd=settings.BASE_DIR,
-        env=env,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    lines: queue.Queue = queue.Queue()
-    threading.Thread(target=_read_lines, args=(child.stdout, lines), daemon=True).start()
-    try:
-        assert _next_line(lines, time.monotonic() + 30) == "ready"
+    with django_child("apps.common.tests.cache_watch_child", "xproc:key") as child:
+        assert child.next_line(time.monotonic() + 30) == "ready"
         started = time.monotonic()
         cache_delete("xproc:key")  # what an admin edit does in this process
-        seen = _next_line(lines, started + 1.0)
+        seen = child.next_line(started + 1.0)
         assert seen == "forgotten", f"child said {seen!r} after {time.monotonic() - started:.3f}s"
-    finally:
-        child.kill()
-        child.wait(timeout=10)

@@ -1,62 +1,31 @@
 """DCC changes reach other processes through real Redis pub/sub: a separate interpreter, and a forked child."""
 
 import os
-import queue
 import select
-import subprocess
-import sys
-import threading
 import time
 
 import pytest
 from django.conf import settings
 
 from apps.common.redis import get_redis
+from apps.common.tests.children import django_child
 from apps.dcc.runtime import dcc_get, dcc_subscribed
 from apps.dcc.services import dcc_publish_all, dcc_update
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
 
-def _read_lines(stream, lines: queue.Queue) -> None:
-    for line in stream:
-        lines.put(line.strip())
-
-
-def _next_line(lines: queue.Queue, deadline: float) -> str | None:
-    try:
-        return lines.get(timeout=max(0.0, deadline - time.monotonic()))
-    except queue.Empty:
-        return None
-
-
 def test_a_change_reaches_another_process_within_a_second(real_redis):
     dcc_publish_all()  # the child reads Redis only (its settings name another database than pytest's test one)
-    env = os.environ | {
-        "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        "DCC_RESYNC_SECONDS": "3600",  # so only the pub/sub message can bring the change
-        "DCC_WATCH_SECONDS": "30",
-    }
-    child = subprocess.Popen(
-        [sys.executable, "-m", "apps.dcc.tests.dcc_watch_child", "cutRange"],
-        cwd=settings.BASE_DIR,
-        env=env,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    lines: queue.Queue = queue.Queue()
-    threading.Thread(target=_read_lines, args=(child.stdout, lines), daemon=True).start()
-    try:
-        assert _next_line(lines, time.monotonic() + 30) == "ready 100"
+    # DCC_RESYNC_SECONDS: so only the pub/sub message can bring the change.
+    with django_child("apps.dcc.tests.dcc_watch_child", "cutRange", DCC_RESYNC_SECONDS="3600") as child:
+        assert child.next_line(time.monotonic() + 30) == "ready 100"
         started = time.monotonic()
         dcc_update(key="cutRange", value="40", changed_by=None, via="api")  # commits; on_commit publishes
-        seen = _next_line(lines, started + 1.0)
+        seen = child.next_line(started + 1.0)
         elapsed = time.monotonic() - started
         assert seen == "changed 40", f"child saw {seen!r} after {elapsed:.3f}s"
         assert dcc_get("cutRange") == 40
-    finally:
-        child.kill()
-        child.wait(timeout=10)
 
 
 def test_a_forked_child_starts_its_own_subscriber(real_redis):
