@@ -4,6 +4,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.metadata import SimpleMetadata
@@ -52,8 +53,9 @@ _DRF_CODES: list[tuple[type[Exception], ResponseCode]] = [
 def exception_handler(exc: Exception, context: dict) -> Response:
     """Map every exception raised inside a DRF view to the envelope.
 
-    Domain errors keep their code; DRF's own errors map to the generic codes; anything else is
-    an unknown error (0001, HTTP 500), logged with the request id that the client also receives.
+    Domain errors keep their code; DRF's own errors map to the generic codes; a transient database
+    failure (``is_transient_db_error``) is 0007 (HTTP 503, retry); anything else is an unknown error
+    (0001, HTTP 500). Both are logged with the request id that the client also receives.
     """
     if isinstance(exc, GroupBuyError):
         return error_response(exc)
@@ -78,11 +80,37 @@ def exception_handler(exc: Exception, context: dict) -> Response:
     return unknown_error_json(exc)
 
 
+# MariaDB/MySQL codes of failures that a retry can get past: the connection (client 2002/2003/2006/2013/2055,
+# server 1927 "connection killed", 1053 shutdown, 1040 too many connections) or the moment (1205 lock wait
+# timeout, 1213 deadlock). Other OperationalErrors (1054 unknown column, ...) are bugs and stay 0001/500.
+_TRANSIENT_MYSQL_CODES = frozenset({1040, 1053, 1205, 1213, 1927, 2002, 2003, 2006, 2013, 2055})
+
+
+def is_transient_db_error(exc: BaseException) -> bool:
+    """A database failure worth a retry (the connection or a lock), as opposed to a bug."""
+    if isinstance(exc, InterfaceError):
+        return True  # the connection is closed or unusable
+    if not isinstance(exc, OperationalError):
+        return False
+    code = exc.args[0] if exc.args else None
+    return code in _TRANSIENT_MYSQL_CODES or "database is locked" in str(exc)  # the latter: SQLite
+
+
 def unknown_error_json(exc: BaseException) -> JsonResponse:
+    """0001/500 with the request id; 0007/503 "retry" for a transient database failure.
+
+    With a lost connection a write's outcome may be unknown (its COMMIT was sent): every write path is
+    idempotent on the client's key, so the retry 0007 asks for finds the committed result.
+    """
     request_id = request_id_var.get()
-    logger.error("unhandled error on API request %s", request_id, exc_info=(type(exc), exc, exc.__traceback__))
-    body = envelope(ResponseCode.UN_ERROR, {"requestId": request_id})
-    return JsonResponse(body, status=ResponseCode.UN_ERROR.http_status, json_dumps_params={"ensure_ascii": False})
+    if is_transient_db_error(exc):
+        logger.warning("database unavailable on API request %s: %s", request_id, exc)
+        code = ResponseCode.SERVICE_UNAVAILABLE
+    else:
+        logger.error("unhandled error on API request %s", request_id, exc_info=(type(exc), exc, exc.__traceback__))
+        code = ResponseCode.UN_ERROR
+    body = envelope(code, {"requestId": request_id})
+    return JsonResponse(body, status=code.http_status, json_dumps_params={"ensure_ascii": False})
 
 
 def json_error(code: ResponseCode, status: int | None = None) -> JsonResponse:

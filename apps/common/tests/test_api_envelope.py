@@ -1,6 +1,7 @@
 """The API speaks only the envelope: successes, domain errors, DRF errors and crashes alike."""
 
 import pytest
+from django.db import InterfaceError, OperationalError
 from rest_framework.test import APIClient
 
 from apps.accounts.tests.factories import StaffFactory, UserFactory
@@ -77,6 +78,27 @@ def test_crash_is_0001_with_request_id_and_no_trace(staff_client, monkeypatch, c
     assert response["X-Request-ID"] == "req-abc-1"
     assert "database on fire" not in response.content.decode()
     assert any("req-abc-1" in record.getMessage() for record in caplog.records)
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "code"),
+    [
+        (OperationalError(2013, "Lost connection to server during query"), 503, "0007"),
+        (OperationalError(1927, "Connection was killed"), 503, "0007"),
+        (OperationalError(1213, "Deadlock found when trying to get lock"), 503, "0007"),
+        (InterfaceError(0, ""), 503, "0007"),
+        (OperationalError("database is locked"), 503, "0007"),  # SQLite
+        (OperationalError(1054, "Unknown column 'x' in 'field list'"), 500, "0001"),  # a bug, not an outage
+    ],
+)
+def test_a_database_outage_asks_for_a_retry_and_a_bug_stays_a_500(staff_client, monkeypatch, error, status, code):
+    def fail(**kwargs):
+        raise error
+
+    monkeypatch.setattr("apps.dcc.apis.dcc_update", fail)
+    response = staff_client.get(UPDATE_URL, {"key": "cutRange", "value": "5"}, HTTP_X_REQUEST_ID="req-db-1")
+    assert (response.status_code, response.json()["code"]) == (status, code)
+    assert response.json()["data"] == {"requestId": "req-db-1"}
 
 
 def test_request_id_is_generated_when_missing_or_unsafe(client):
