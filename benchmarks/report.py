@@ -123,6 +123,11 @@ def ratios_and_targets(
         # The throughput ratio if gunicorn's CPU were the only limit: steadier than the measured one when
         # other work shares the machine, since CPU per request hardly depends on how busy it is.
         ratios[f"{name}_vs_{baseline}_throughput_by_cpu"] = _ratio(_gunicorn_ms(base), _gunicorn_ms(figures))
+    for subject, reference in suite.comparisons:  # e.g. the trial against the signed floor
+        if subject in endpoints and reference in endpoints:
+            ours, theirs = endpoints[subject], endpoints[reference]
+            ratios[f"{subject}_vs_{reference}_throughput"] = _ratio(ours["throughput_rps"], theirs["throughput_rps"])
+            ratios[f"{subject}_vs_{reference}_throughput_by_cpu"] = _ratio(_gunicorn_ms(theirs), _gunicorn_ms(ours))
     targets = {}
     for target in suite.targets:
         key = target.key(baseline)

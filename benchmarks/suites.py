@@ -38,6 +38,8 @@ class Suite:
     targets: tuple[Target, ...] = ()
     # After the measurement: no team oversold, lock counts and Redis team stock agree with the orders.
     check_invariants: bool = False
+    # Extra (subject, reference) ratios between the suite's own scenarios, reported beside those to the baseline.
+    comparisons: tuple[tuple[str, str], ...] = ()
 
     def scenarios(self, run_id: str, args: argparse.Namespace) -> list[Scenario]:
         return [self.baseline(run_id, args), *(factory(run_id, args) for factory in self.subjects)]
@@ -61,6 +63,7 @@ SUITES: dict[str, Suite | NotifySuite] = {
             baseline=lambda run_id, args: HealthzScenario(),
             subjects=(lambda run_id, args: SignedFloorScenario(), lambda run_id, args: TrialScenario(run_id=run_id)),
             targets=(Target(subject="trial", minimum=0.5),),
+            comparisons=(("trial", "signed_floor"),),  # what the trial's own work costs beyond signing
         ),
         Suite(
             name="lock",
