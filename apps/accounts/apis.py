@@ -21,7 +21,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.accounts.authentication import ChannelSignatureAuthentication, IsSignedChannel
+from apps.accounts.authentication import SignedChannelApi
 from apps.accounts.browser import browser_login, has_browser_session, ticket_owner
 from apps.accounts.services import (
     api_token_get_or_create,
@@ -240,16 +240,13 @@ class ChannelPingOut(serializers.Serializer):
     serverTime = serializers.IntegerField(help_text="Unix seconds: compare with your clock (±300 s allowed).")
 
 
-class ChannelPingApi(APIView):
+class ChannelPingApi(SignedChannelApi):
     """A signed call that does nothing else: lets a mall check its credential, signature and clock.
 
     Not in the reference contract (decision): integrating a signed API is easier with an endpoint whose
     only possible failures are the signing ones (0002, E0201, E0202, E0203). Its nonce is recorded like any
     other. The benchmarks also use it as the floor of every signed request.
     """
-
-    authentication_classes = [ChannelSignatureAuthentication]
-    permission_classes = [IsSignedChannel]
 
     @extend_schema(
         operation_id="channel_ping",

@@ -48,6 +48,7 @@ from prometheus_client import Counter
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
+from rest_framework.views import APIView
 
 from apps.accounts.models import ChannelCredential
 from apps.accounts.nonces import NonceStoreUnavailable, nonce_record, nonce_ttl_seconds
@@ -172,6 +173,13 @@ class IsSignedChannel(BasePermission):
 
     def has_permission(self, request: Request, view: Any) -> bool:
         return isinstance(request.user, ChannelPrincipal)
+
+
+class SignedChannelApi(APIView):
+    """Base of the views external malls call: signed requests only, ``request.user`` the ``ChannelPrincipal``."""
+
+    authentication_classes = [ChannelSignatureAuthentication]
+    permission_classes = [IsSignedChannel]
 
 
 class ChannelSignatureScheme(OpenApiAuthenticationExtension):

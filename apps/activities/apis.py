@@ -4,9 +4,8 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from apps.accounts.authentication import ChannelSignatureAuthentication, IsSignedChannel
+from apps.accounts.authentication import SignedChannelApi
 from apps.activities.market import market_config_query
 from apps.common.api import success
 from apps.common.ratelimit import rate_limit_check
@@ -56,10 +55,7 @@ class MarketConfigOut(serializers.Serializer):
     teamStatistic = TeamStatisticOut()
 
 
-class MarketConfigApi(APIView):
-    authentication_classes = [ChannelSignatureAuthentication]
-    permission_classes = [IsSignedChannel]
-
+class MarketConfigApi(SignedChannelApi):
     @extend_schema(
         operation_id="query_group_buy_market_config",
         request=MarketConfigRequest,

@@ -4,9 +4,8 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from apps.accounts.authentication import ChannelSignatureAuthentication, IsSignedChannel
+from apps.accounts.authentication import SignedChannelApi
 from apps.common.api import success
 from apps.common.errors import GroupBuyError, ResponseCode
 from apps.common.money import format_money
@@ -55,10 +54,7 @@ class LockOut(serializers.Serializer):
     tradeOrderStatus = serializers.IntegerField()
 
 
-class LockApi(APIView):
-    authentication_classes = [ChannelSignatureAuthentication]
-    permission_classes = [IsSignedChannel]
-
+class LockApi(SignedChannelApi):
     @extend_schema(
         operation_id="lock_market_pay_order",
         request=LockRequest,
@@ -118,10 +114,7 @@ class SettleOut(serializers.Serializer):
     outTradeNo = serializers.CharField()
 
 
-class SettleApi(APIView):
-    authentication_classes = [ChannelSignatureAuthentication]
-    permission_classes = [IsSignedChannel]
-
+class SettleApi(SignedChannelApi):
     @extend_schema(
         operation_id="settlement_market_pay_order",
         request=SettleRequest,
@@ -168,10 +161,7 @@ class TeamProgressOut(serializers.Serializer):
     validEndTime = serializers.DateTimeField()
 
 
-class TeamProgressApi(APIView):
-    authentication_classes = [ChannelSignatureAuthentication]
-    permission_classes = [IsSignedChannel]
-
+class TeamProgressApi(SignedChannelApi):
     @extend_schema(
         operation_id="team_progress",
         parameters=[TeamProgressParams],
@@ -214,10 +204,7 @@ class RefundOut(serializers.Serializer):
     info = serializers.CharField()
 
 
-class RefundApi(APIView):
-    authentication_classes = [ChannelSignatureAuthentication]
-    permission_classes = [IsSignedChannel]
-
+class RefundApi(SignedChannelApi):
     @extend_schema(
         operation_id="refund_market_pay_order",
         request=RefundRequest,

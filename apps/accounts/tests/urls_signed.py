@@ -3,20 +3,16 @@
 from django.urls import path
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from apps.accounts.authentication import ChannelSignatureAuthentication, IsSignedChannel
+from apps.accounts.authentication import SignedChannelApi
 from apps.common.api import success
 from config.urls import urlpatterns as project_urlpatterns
 
 SIGNED_PATH = "/api/v1/gbm/test/signed"
 
 
-class SignedEchoApi(APIView):
+class SignedEchoApi(SignedChannelApi):
     """Answers who called: ``request.user`` is the ``ChannelPrincipal``."""
-
-    authentication_classes = [ChannelSignatureAuthentication]
-    permission_classes = [IsSignedChannel]
 
     def get(self, request: Request) -> Response:
         return success({"source": request.user.source, "channel": request.user.channel})
