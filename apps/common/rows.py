@@ -2,9 +2,10 @@
 
 For a one-row lookup the ORM spends more CPU compiling the query (ordering, joins, lookups) than the
 database spends answering it. On the lock and product-page paths these lookups run on every request,
-so they go through here: equality (or ``IN`` for a tuple) on the named fields, ANDed, as
-``Model.objects.raw`` so the backend's converters still apply (aware datetimes, Decimals). Anything
-richer stays with the ORM.
+so they go through here: equality (or ``IN`` for a tuple) on the named fields, ANDed. ``rows_where``
+answers instances through ``Model.objects.raw``, so the backend's converters still apply (aware
+datetimes, Decimals); ``values_where`` answers plain tuples of text and integer columns, which need no
+converter, for the reads that want two columns rather than a model. Anything richer stays with the ORM.
 """
 
 from functools import lru_cache
@@ -16,29 +17,60 @@ from django.db.models import Model
 M = TypeVar("M", bound=Model)
 
 
+# Columns whose database value is already the Python value on every backend (no converter).
+_PLAIN_TYPES = frozenset(
+    {"CharField", "TextField", "IntegerField", "SmallIntegerField", "BigIntegerField", "PositiveIntegerField",
+     "PositiveSmallIntegerField", "AutoField", "BigAutoField"}
+)  # fmt: skip
+
+
 @lru_cache(maxsize=64)
-def _select(model: type[Model], shape: tuple[tuple[str, int], ...], limit: int | None) -> str:
+def _select(
+    model: type[Model], columns: tuple[str, ...] | None, shape: tuple[tuple[str, int], ...], limit: int | None
+) -> str:
+    """SELECT of ``columns`` (field names; None: every concrete field) WHERE ``shape`` (name, IN-arity or 0)."""
     quote = connection.ops.quote_name
     meta = model._meta
-    columns = ", ".join(quote(field.column) for field in meta.concrete_fields)
+    if columns is None:
+        selected = [field.column for field in meta.concrete_fields]
+    else:
+        fields = [meta.get_field(name) for name in columns]
+        for field in fields:
+            if getattr(field, "target_field", field).get_internal_type() not in _PLAIN_TYPES:
+                raise TypeError(f"{model.__name__}.{field.name} needs a converter: use rows_where")
+        selected = [field.column for field in fields]
     conditions = []
     for name, arity in shape:
         column = quote(meta.get_field(name).column)
         conditions.append(f"{column} = %s" if arity == 0 else f"{column} IN ({', '.join(['%s'] * arity)})")
-    sql = f"SELECT {columns} FROM {quote(meta.db_table)} WHERE {' AND '.join(conditions)}"  # noqa: S608 - model names
+    select = ", ".join(quote(column) for column in selected)
+    sql = f"SELECT {select} FROM {quote(meta.db_table)} WHERE {' AND '.join(conditions)}"  # noqa: S608 - model names
     return sql if limit is None else f"{sql} LIMIT {int(limit)}"
 
 
-def rows_where(model: type[M], *, limit: int | None = None, **equals: Any) -> list[M]:
-    """Instances of ``model`` whose fields equal ``equals`` (a tuple value means "one of"), unordered."""
+def _shape_and_params(equals: dict[str, Any]) -> tuple[tuple[tuple[str, int], ...], list[Any]]:
     shape = tuple((name, len(value) if isinstance(value, tuple) else 0) for name, value in equals.items())
     params: list[Any] = []
     for value in equals.values():
         params.extend(value if isinstance(value, tuple) else (value,))
-    return list(model.objects.raw(_select(model, shape, limit), params))
+    return shape, params
+
+
+def rows_where(model: type[M], *, limit: int | None = None, **equals: Any) -> list[M]:
+    """Instances of ``model`` whose fields equal ``equals`` (a tuple value means "one of"), unordered."""
+    shape, params = _shape_and_params(equals)
+    return list(model.objects.raw(_select(model, None, shape, limit), params))
 
 
 def row_where(model: type[M], **equals: Any) -> M | None:
     """The one instance matching a unique key (or the first found), else ``None``."""
     rows = rows_where(model, limit=1, **equals)
     return rows[0] if rows else None
+
+
+def values_where(model: type[Model], columns: tuple[str, ...], *, limit: int | None = None, **equals: Any) -> list:
+    """Tuples of the text or integer ``columns`` of the matching rows, unordered (no model is built)."""
+    shape, params = _shape_and_params(equals)
+    with connection.cursor() as cursor:
+        cursor.execute(_select(model, columns, shape, limit), params)
+        return list(cursor.fetchall())

@@ -16,11 +16,8 @@ from django.utils import timezone
 from apps.activities.trial import TrialRequest, TrialResult, trial_calculate
 from apps.common.chain import Chain, Link, Stop
 from apps.common.errors import GroupBuyError, ResponseCode
-from apps.common.rows import row_where, rows_where
-from apps.trade.models import NotifyType, Order, Team
-
-LIVE_ORDER_STATUSES = (Order.Status.LOCKED, Order.Status.PAID)
-_LIVE = tuple(int(status) for status in LIVE_ORDER_STATUSES)  # plain SQL parameters
+from apps.common.rows import row_where, values_where
+from apps.trade.models import LIVE_ORDER_STATUSES, NotifyType, Order, Team
 
 
 @dataclass(frozen=True)
@@ -149,8 +146,10 @@ class TakeLimit(Link[LockCommand, LockContext]):
     name = "take_limit"
 
     def handle(self, command: LockCommand, ctx: LockContext) -> None:
-        live = rows_where(Order, user_id=command.user_id, activity=command.activity_id, status=_LIVE)
-        taken = {order.biz_id for order in live}
+        live = values_where(
+            Order, ("biz_id",), user_id=command.user_id, activity=command.activity_id, status=LIVE_ORDER_STATUSES
+        )
+        taken = {biz_id for (biz_id,) in live}
         if len(taken) >= ctx.trial.activity.take_limit_count:
             raise GroupBuyError(ResponseCode.E0103)
         n = 1

@@ -149,3 +149,8 @@ class Order(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.order_id
+
+
+# Orders that hold their seat (and their take-limit slot): locked or paid. Plain ints, so they serve as raw SQL
+# parameters as well as ORM lookups.
+LIVE_ORDER_STATUSES = (Order.Status.LOCKED.value, Order.Status.PAID.value)

@@ -3,14 +3,12 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import connection
 from django.db.models import Count, F, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 
 from apps.common.cache import cached
-from apps.trade.models import Order, Team
-
-OPEN_ORDER_STATUSES = (Order.Status.LOCKED, Order.Status.PAID)
+from apps.common.rows import values_where
+from apps.trade.models import LIVE_ORDER_STATUSES, Order, Team
 
 
 @dataclass(frozen=True)
@@ -81,24 +79,16 @@ def joinable_teams(*, activity_id: int) -> list[dict]:
     )
 
 
-def _column(name: str) -> str:
-    return Order._meta.get_field(name).column
-
-
-# Runs on every product-page request: plain SQL, since compiling the equivalent queryset cost more CPU than
-# the query itself. Served by idx_order_user_activity; the names come from the model.
-_LIVE_ORDERS_SQL = (
-    f"SELECT {_column('team')}, {_column('out_trade_no')} FROM {Order._meta.db_table}"  # noqa: S608 - model names
-    f" WHERE {_column('user_id')} = %s AND {_column('activity')} = %s"
-    f" AND {_column('status')} IN ({', '.join(['%s'] * len(OPEN_ORDER_STATUSES))}) LIMIT 5"
-)
-
-
 def _live_orders_of(*, user_id: str, activity_id: int) -> dict[str, str]:
-    """team_id -> out_trade_no of the user's locked or paid orders in the activity."""
-    with connection.cursor() as cursor:
-        cursor.execute(_LIVE_ORDERS_SQL, [user_id, activity_id, *OPEN_ORDER_STATUSES])
-        return dict(cursor.fetchall())
+    """team_id -> out_trade_no of the user's locked or paid orders in the activity.
+
+    Runs on every product-page request: plain SQL (``apps/common/rows.py``), since compiling the equivalent
+    queryset cost more CPU than the query itself. Served by idx_order_user_activity.
+    """
+    rows = values_where(
+        Order, ("team", "out_trade_no"), limit=5, user_id=user_id, activity=activity_id, status=LIVE_ORDER_STATUSES
+    )
+    return dict(rows)
 
 
 def open_teams_for_user(*, activity_id: int, user_id: str, others: int = 2) -> list[TeamView]:
@@ -160,7 +150,7 @@ def live_teams_for_stock() -> list[tuple[Team, list[str]]]:
     teams = list(Team.objects.filter(status=Team.Status.IN_PROGRESS).select_related("activity"))
     live: dict[str, list[str]] = {team.team_id: [] for team in teams}
     for team_id, out_trade_no in Order.objects.filter(
-        team_id__in=list(live), status__in=OPEN_ORDER_STATUSES
+        team_id__in=list(live), status__in=LIVE_ORDER_STATUSES
     ).values_list("team_id", "out_trade_no"):
         live[team_id].append(out_trade_no)
     return [(team, live[team.team_id]) for team in teams]
