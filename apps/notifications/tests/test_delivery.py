@@ -12,10 +12,10 @@ from apps.accounts.signing import verify_callback_signature
 from apps.accounts.tests.factories import StaffFactory
 from apps.notifications.models import NotifyTask
 from apps.notifications.services import notify_task_deliver, notify_tasks_deliver_due
-from apps.trade.lock import LockCommand
 from apps.trade.models import NotifyType
-from apps.trade.services import order_lock, order_settle
+from apps.trade.services import order_settle
 from apps.trade.settle import SettleCommand
+from apps.trade.tests.helpers import lock_demo_team
 
 pytestmark = pytest.mark.django_db
 
@@ -23,14 +23,7 @@ SECRET = "s01c01-demo-secret"
 
 
 def complete_team(notify_type: str = NotifyType.HTTP, notify_url: str = "") -> str:
-    team_id = None
-    for user in ("demo1", "demo2", "demo3"):
-        team_id = order_lock(
-            command=LockCommand(
-                user_id=user, source="s01", channel="c01", goods_id="9890001", activity_id=100123,
-                out_trade_no=f"OTN-{user}", team_id=team_id, notify_type=notify_type, notify_url=notify_url,
-            )
-        ).team_id  # fmt: skip
+    team_id = lock_demo_team(("demo1", "demo2", "demo3"), notify_type=notify_type, notify_url=notify_url)
     for user in ("demo1", "demo2", "demo3"):
         order_settle(
             command=SettleCommand(

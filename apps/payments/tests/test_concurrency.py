@@ -4,14 +4,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.core.management import call_command
-from django.db import IntegrityError, connections, transaction
+from django.db import IntegrityError, transaction
 
-from apps.common.errors import GroupBuyError
 from apps.payments.models import PayOrder
 from apps.payments.services import payment_notify_handle
 from apps.payments.tests.factories import PayOrderFactory
 from apps.payments.tests.helpers import create_order, notify_params, user
 from apps.trade.models import Order, Team
+from apps.trade.tests.helpers import in_thread
 from apps.trade.tests.invariants import assert_trade_invariants
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
@@ -20,18 +20,6 @@ pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def services_demo(mariadb, real_redis):
     call_command("load_demo")
-
-
-def in_thread(fn):
-    def run(*args):
-        try:
-            return fn(*args)
-        except GroupBuyError as exc:
-            return exc.code
-        finally:
-            connections.close_all()
-
-    return run
 
 
 def test_twenty_creates_with_one_key_make_one_order(services_demo):

@@ -6,9 +6,8 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from apps.accounts.tests.factories import StaffFactory
-from apps.trade.lock import LockCommand
 from apps.trade.models import Order, Team
-from apps.trade.services import order_lock
+from apps.trade.tests.helpers import lock_demo_team
 
 pytestmark = pytest.mark.django_db
 
@@ -16,20 +15,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def team_id():
     call_command("load_demo")
-    team = None
-    for user in ("demo1", "demo2"):
-        team = order_lock(
-            command=LockCommand(
-                user_id=user,
-                source="s01",
-                channel="c01",
-                goods_id="9890001",
-                activity_id=100123,
-                out_trade_no=f"OTN-{user}",
-                team_id=team,
-            )
-        ).team_id
-    return team
+    return lock_demo_team(("demo1", "demo2"))
 
 
 def test_order_refund_asks_first_then_refunds_and_logs_who(client, team_id):

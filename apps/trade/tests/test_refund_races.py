@@ -5,14 +5,12 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
-from django.db import connections
 from django.utils import timezone
 
-from apps.common.errors import GroupBuyError
-from apps.trade.lock import LockCommand
 from apps.trade.models import Order, Team
-from apps.trade.services import order_lock, order_refund, order_settle
+from apps.trade.services import order_refund, order_settle
 from apps.trade.settle import SettleCommand
+from apps.trade.tests.helpers import in_thread, lock_demo_team
 from apps.trade.tests.invariants import assert_trade_invariants
 from apps.trade.timeouts import trade_timeouts_run
 
@@ -22,37 +20,17 @@ pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def team(mariadb, real_redis):
     call_command("load_demo")
-    team_id = None
-    for user in ("demo1", "demo2"):
-        team_id = order_lock(
-            command=LockCommand(
-                user_id=user, source="s01", channel="c01", goods_id="9890001", activity_id=100123,
-                out_trade_no=f"OTN-{user}", team_id=team_id,
-            )
-        ).team_id  # fmt: skip
-    return team_id
+    return lock_demo_team(("demo1", "demo2"))
 
 
-def _isolated(fn):
-    def run(*args):
-        try:
-            return fn(*args)
-        except GroupBuyError as exc:
-            return exc.code
-        finally:
-            connections.close_all()
-
-    return run
-
-
-@_isolated
+@in_thread
 def settle(user: str, at=None) -> str:
     order_settle(command=SettleCommand(user_id=user, source="s01", channel="c01", out_trade_no=f"OTN-{user}",
                                        out_trade_time=at or timezone.now()))  # fmt: skip
     return "settled"
 
 
-@_isolated
+@in_thread
 def refund(user: str) -> str:
     outcome = order_refund(source="s01", channel="c01", out_trade_no=f"OTN-{user}")
     return "repeat" if outcome.repeat else outcome.strategy
@@ -83,7 +61,7 @@ def test_two_refunds_of_the_same_order_at_once(team):
 def test_timeout_job_racing_a_late_payment(team):
     later = timezone.now() + timedelta(minutes=16)
 
-    @_isolated
+    @in_thread
     def timeouts():
         return str(trade_timeouts_run(now=later))
 

@@ -4,15 +4,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.core.management import call_command
-from django.db import connections
 from django.utils import timezone
 
-from apps.common.errors import GroupBuyError
 from apps.notifications.models import NotifyTask
-from apps.trade.lock import LockCommand
 from apps.trade.models import Order, Team
-from apps.trade.services import order_lock, order_settle
+from apps.trade.services import order_settle
 from apps.trade.settle import SettleCommand
+from apps.trade.tests.helpers import in_thread, lock_demo_team
 from apps.trade.tests.invariants import assert_trade_invariants
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
@@ -21,37 +19,15 @@ pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def full_team(mariadb, real_redis):
     call_command("load_demo")
-    team_id = None
-    for user in ("demo1", "demo2", "demo3"):
-        team_id = order_lock(
-            command=LockCommand(
-                user_id=user,
-                source="s01",
-                channel="c01",
-                goods_id="9890001",
-                activity_id=100123,
-                out_trade_no=f"OTN-{user}",
-                team_id=team_id,
-            )
-        ).team_id
-    return team_id
+    return lock_demo_team(("demo1", "demo2", "demo3"))
 
 
+@in_thread
 def settle(user_id: str) -> str:
-    try:
-        return order_settle(
-            command=SettleCommand(
-                user_id=user_id,
-                source="s01",
-                channel="c01",
-                out_trade_no=f"OTN-{user_id}",
-                out_trade_time=timezone.now(),
-            )
-        ).team_id
-    except GroupBuyError as exc:
-        return exc.code
-    finally:
-        connections.close_all()
+    command = SettleCommand(
+        user_id=user_id, source="s01", channel="c01", out_trade_no=f"OTN-{user_id}", out_trade_time=timezone.now()
+    )
+    return order_settle(command=command).team_id
 
 
 def test_twenty_duplicate_settlements_pay_once(full_team):

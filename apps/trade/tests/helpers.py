@@ -1,0 +1,40 @@
+"""Shared steps of the trade tests: a demo team locked through the service, thread bodies for races."""
+
+from collections.abc import Callable
+from typing import Any
+
+from django.db import connections
+
+from apps.common.errors import GroupBuyError
+from apps.trade.lock import LockCommand
+from apps.trade.services import order_lock
+
+
+def lock_demo_team(users: tuple[str, ...], **command: Any) -> str:
+    """The first user opens a team of demo activity 100123 (goods 9890001, s01/c01), the others join it.
+
+    Each order's out_trade_no is ``OTN-<user>``; ``command`` adds LockCommand fields (notify type, url).
+    """
+    team_id = None
+    for user in users:
+        team_id = order_lock(
+            command=LockCommand(
+                user_id=user, source="s01", channel="c01", goods_id="9890001", activity_id=100123,
+                out_trade_no=f"OTN-{user}", team_id=team_id, **command,
+            )
+        ).team_id  # fmt: skip
+    return team_id
+
+
+def in_thread(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """A race's thread body: a refusal answers its code, and the thread's DB connection is closed at the end."""
+
+    def run(*args: Any) -> Any:
+        try:
+            return fn(*args)
+        except GroupBuyError as exc:
+            return exc.code
+        finally:
+            connections.close_all()
+
+    return run
