@@ -16,6 +16,7 @@ Run once the load has stopped (no lock in flight). Refunds would make Redis lag 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 from benchmarks.environment import BenchEnvironment
@@ -85,28 +86,32 @@ def check_invariants(env: BenchEnvironment, *, run_id: str) -> dict[str, Any]:
     }
 
 
-def _check_redis(
-    env: BenchEnvironment, teams: list[tuple[str, int, int, int, int]], examples: list[str]
-) -> tuple[int, int]:
+def redis_joiners(env: BenchEnvironment, teams: list[tuple[str, int]]) -> Iterator[tuple[str, int, int | None]]:
+    """Each (team_id, lock_count) with the seats Redis counts as taken by joiners (occupied - recovered), or None
+    when the team has no keys; read with MGET in batches."""
     client = env.connect_redis()
-    live = [(team_id, locks) for team_id, status, _, locks, _ in teams if status in (IN_PROGRESS, COMPLETE)]
-    checked = mismatches = 0
     try:
-        for start in range(0, len(live), _MGET_TEAMS):
-            batch = live[start : start + _MGET_TEAMS]
+        for start in range(0, len(teams), _MGET_TEAMS):
+            batch = teams[start : start + _MGET_TEAMS]
             values = client.mget([key for team_id, _ in batch for key in stock_keys(team_id)])
             for index, (team_id, locks) in enumerate(batch):
                 occupied, recovered = values[2 * index], values[2 * index + 1]
-                if occupied is None and recovered is None:
-                    continue
-                checked += 1
-                joiners = int(occupied or 0) - int(recovered or 0)
-                if joiners != locks - 1:
-                    mismatches += 1
-                    examples.append(
-                        f"team {team_id}: Redis occupied {int(occupied or 0)} - recovered {int(recovered or 0)}"
-                        f" = {joiners}, lock_count - 1 = {locks - 1}"
-                    )
+                keyless = occupied is None and recovered is None
+                yield team_id, locks, None if keyless else int(occupied or 0) - int(recovered or 0)
     finally:
         client.close()
+
+
+def _check_redis(
+    env: BenchEnvironment, teams: list[tuple[str, int, int, int, int]], examples: list[str]
+) -> tuple[int, int]:
+    live = [(team_id, locks) for team_id, status, _, locks, _ in teams if status in (IN_PROGRESS, COMPLETE)]
+    checked = mismatches = 0
+    for team_id, locks, joiners in redis_joiners(env, live):
+        if joiners is None:
+            continue
+        checked += 1
+        if joiners != locks - 1:
+            mismatches += 1
+            examples.append(f"team {team_id}: Redis occupied - recovered = {joiners}, lock_count - 1 = {locks - 1}")
     return checked, mismatches

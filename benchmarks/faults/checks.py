@@ -14,7 +14,7 @@ from collections import Counter
 from typing import Any
 
 from benchmarks.environment import BenchEnvironment
-from benchmarks.invariants import stock_keys
+from benchmarks.invariants import redis_joiners
 from benchmarks.receiver import CallbackReceiver
 
 DONE = 1
@@ -72,23 +72,14 @@ def check_stock_in_progress(env: BenchEnvironment, team_ids: list[str] | None = 
         teams = [(str(team_id), int(locks)) for team_id, locks in cursor.fetchall()]
     finally:
         connection.close()
-    client = env.connect_redis()
     mismatches = missing = 0
     examples: list[str] = []
-    try:
-        for start in range(0, len(teams), 500):
-            batch = teams[start : start + 500]
-            values = client.mget([key for team_id, _ in batch for key in stock_keys(team_id)])
-            for index, (team_id, locks) in enumerate(batch):
-                occupied, recovered = values[2 * index], values[2 * index + 1]
-                if occupied is None and recovered is None:
-                    missing += locks > 1  # a team with joiners must have its counter back after a rebuild
-                    continue
-                if int(occupied or 0) - int(recovered or 0) != locks - 1:
-                    mismatches += 1
-                    examples.append(f"team {team_id}: occupied {occupied} recovered {recovered} lock_count {locks}")
-    finally:
-        client.close()
+    for team_id, locks, joiners in redis_joiners(env, teams):
+        if joiners is None:
+            missing += locks > 1  # a team with joiners must have its counter back after a rebuild
+        elif joiners != locks - 1:
+            mismatches += 1
+            examples.append(f"team {team_id}: Redis joiners {joiners}, lock_count {locks}")
     return {
         "teams": len(teams),
         "mismatches": mismatches,

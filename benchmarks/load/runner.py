@@ -42,7 +42,7 @@ from typing import Any
 
 from benchmarks.cpu import CpuProbe, children, make_probe
 from benchmarks.environment import REPO_ROOT, BenchEnvironment, SetupError
-from benchmarks.invariants import check_invariants, stock_keys
+from benchmarks.invariants import check_invariants, redis_joiners
 from benchmarks.receiver import CallbackReceiver
 from benchmarks.report import MAX_ERROR_SHARE, RESULTS_DIR, git_commit, machine_info, percentile, write_report
 from benchmarks.server import GunicornServer, ServerOptions, _log_tail, _spawn, stop_process
@@ -358,28 +358,19 @@ def check_redis_seats(env: LoadEnvironment) -> dict[str, Any]:
         teams = [(str(team_id), int(locks)) for team_id, locks in cursor.fetchall()]
     finally:
         connection.close()
-    client = env.connect_redis()
     checked = mismatches = empty_rebuilt = 0
     examples: list[str] = []
-    try:
-        for start in range(0, len(teams), 500):
-            batch = teams[start : start + 500]
-            values = client.mget([key for team_id, _ in batch for key in stock_keys(team_id)])
-            for index, (team_id, locks) in enumerate(batch):
-                occupied, recovered = values[2 * index], values[2 * index + 1]
-                if occupied is None and recovered is None:
-                    continue
-                checked += 1
-                joiners = int(occupied or 0) - int(recovered or 0)
-                if joiners == locks - 1:
-                    continue
-                if locks == 0 and joiners == 0:
-                    empty_rebuilt += 1
-                    continue
-                mismatches += 1
-                examples.append(f"team {team_id}: Redis joiners {joiners}, lock_count - 1 = {locks - 1}")
-    finally:
-        client.close()
+    for team_id, locks, joiners in redis_joiners(env, teams):
+        if joiners is None:
+            continue
+        checked += 1
+        if joiners == locks - 1:
+            continue
+        if locks == 0 and joiners == 0:
+            empty_rebuilt += 1
+            continue
+        mismatches += 1
+        examples.append(f"team {team_id}: Redis joiners {joiners}, lock_count - 1 = {locks - 1}")
     return {
         "teams_checked_in_redis": checked,
         "redis_mismatches": mismatches,
