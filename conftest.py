@@ -54,7 +54,7 @@ def _fresh_nonce_store_state(monkeypatch):
 
     monkeypatch.setattr(nonces, "_fallback_generation", 0)
     monkeypatch.setattr(nonces, "_copied_generation", 0)
-    monkeypatch.setattr(nonces, "_last_warning", {})
+    nonces._warn.reset()
 
 
 @pytest.fixture

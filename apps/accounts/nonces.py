@@ -40,7 +40,6 @@ import logging
 import math
 import os
 import threading
-import time
 from contextlib import suppress
 from datetime import timedelta
 from urllib.parse import quote
@@ -52,6 +51,7 @@ from prometheus_client import Counter
 from redis.exceptions import RedisError
 
 from apps.accounts.models import SignatureNonce
+from apps.common.logging import ThrottledWarning
 from apps.common.redis import get_redis
 
 logger = logging.getLogger(__name__)
@@ -63,8 +63,7 @@ NONCE_STORE_FALLBACK = Counter(
 )
 COPY_BATCH_SIZE = 500
 PURGE_BATCH_SIZE = 1000
-_WARNING_INTERVAL_SECONDS = 10.0
-_last_warning: dict[str, float] = {}  # message → time.monotonic() of its last line
+_warn = ThrottledWarning(logger, 10.0)  # every signed request would log during an outage
 
 # A process that recorded nonces in the database must copy them into Redis once Redis answers again.
 # Generations, not a flag: a nonce recorded while a copy runs is not covered by that copy.
@@ -194,11 +193,3 @@ def nonces_purge_expired(*, batch_size: int = PURGE_BATCH_SIZE) -> int:
         # expires_at again: a row taken over (renewed) since the SELECT stays.
         deleted += expired.filter(pk__in=ids).delete()[0]
     return deleted
-
-
-def _warn(message: str, *args: object) -> None:
-    # Every signed request would log during an outage; one line every few seconds says the same.
-    now = time.monotonic()
-    if now - _last_warning.get(message, -math.inf) >= _WARNING_INTERVAL_SECONDS:
-        _last_warning[message] = now
-        logger.warning(message, *args)

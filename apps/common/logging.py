@@ -17,7 +17,10 @@ Context is kept in structlog's context variables:
 
 from __future__ import annotations
 
+import logging
+import math
 import sys
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
@@ -138,3 +141,26 @@ def structlog_configure() -> None:
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
+
+
+class ThrottledWarning:
+    """``logger.warning`` at most once every ``seconds`` per message.
+
+    For failures that every request meets during an outage (Redis down, a store unreachable): one line every
+    few seconds says the same as thousands, and the metrics beside it count them all.
+    """
+
+    def __init__(self, logger: logging.Logger, seconds: float) -> None:
+        self.logger = logger
+        self.seconds = seconds
+        self._last: dict[str, float] = {}  # message -> time.monotonic() of its last line
+
+    def __call__(self, message: str, *args: object) -> None:
+        now = time.monotonic()
+        if now - self._last.get(message, -math.inf) >= self.seconds:
+            self._last[message] = now
+            self.logger.warning(message, *args)
+
+    def reset(self) -> None:
+        """Forget when each message was last said (tests)."""
+        self._last.clear()

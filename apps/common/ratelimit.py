@@ -20,14 +20,14 @@ from prometheus_client import Counter
 from redis.exceptions import RedisError
 
 from apps.common.errors import GroupBuyError, ResponseCode
+from apps.common.logging import ThrottledWarning
 from apps.common.redis_scripts import RATE_LIMIT
 from apps.dcc.runtime import dcc_get
 
 logger = logging.getLogger(__name__)
 
 BLACKLIST_TTL_SECONDS = 24 * 60 * 60
-_FAIL_OPEN_LOG_INTERVAL_SECONDS = 10.0
-_last_fail_open_log = 0.0
+_warn = ThrottledWarning(logger, 10.0)  # every request would log during an outage
 
 RATE_LIMITED = Counter("gbm_rate_limited_total", "Requests refused by the rate limiter", ["scope", "reason"])
 RATE_LIMIT_FAIL_OPEN = Counter(
@@ -64,10 +64,5 @@ def rate_limit_check(*, user_id: str, scope: str = "trial") -> None:
 
 
 def _fail_open(scope: str, exc: Exception) -> None:
-    global _last_fail_open_log
     RATE_LIMIT_FAIL_OPEN.labels(scope).inc()
-    # Every request would log during an outage; one line every few seconds says the same.
-    now = time.monotonic()
-    if now - _last_fail_open_log >= _FAIL_OPEN_LOG_INTERVAL_SECONDS:
-        _last_fail_open_log = now
-        logger.warning("rate limiter: Redis unreachable, allowing requests unchecked (%s): %s", scope, exc)
+    _warn("rate limiter: Redis unreachable, allowing requests unchecked (%s): %s", scope, exc)

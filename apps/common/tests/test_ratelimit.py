@@ -124,12 +124,14 @@ def test_switch_close_means_unlimited(clock, dcc):
     assert not allowed("u9")
 
 
-def test_redis_outage_fails_open(clock, monkeypatch):
+def test_redis_outage_fails_open(clock, monkeypatch, caplog):
     down = redis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0))
     monkeypatch.setattr(redis_scripts, "get_redis", lambda: down)
+    ratelimit._warn.reset()  # the throttle outlives tests
     before = REGISTRY.get_sample_value("gbm_rate_limit_fail_open_total", {"scope": "trial"}) or 0
     assert all(allowed() for _ in range(3))
     assert REGISTRY.get_sample_value("gbm_rate_limit_fail_open_total", {"scope": "trial"}) == before + 3
+    assert caplog.text.count("allowing requests unchecked") == 1  # counted every time, logged once
 
 
 def test_scopes_are_separate_buckets(clock):
