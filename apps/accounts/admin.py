@@ -37,7 +37,15 @@ class ChannelCredentialForm(forms.ModelForm):
 
     class Meta:
         model = ChannelCredential
-        fields = ("source", "channel", "name", "signature_required", "enabled")
+        fields = (
+            "source",
+            "channel",
+            "name",
+            "signature_required",
+            "enabled",
+            "notify_hosts",
+            "notify_private_allowed",
+        )
 
     def clean(self):
         cleaned = super().clean()
@@ -63,6 +71,7 @@ class ChannelCredentialAdmin(admin.ModelAdmin):
             None,
             {"fields": ("source", "channel", "name", "masked_secret", "new_secret", "signature_required", "enabled")},
         ),
+        (_("HTTP callbacks"), {"fields": ("notify_hosts", "notify_private_allowed")}),
     )
 
     @admin.display(description=_("signing secret"))

@@ -2,9 +2,10 @@
 
 Order of checks, cheapest and least revealing first:
 
-1. ``source``/``channel`` from the JSON body (POST and other body methods) or the query string
-   (GET/HEAD). Bad JSON, a non-object body, or a missing/blank/non-string pair → 0002 (HTTP 400)
-   with the field errors in ``data``.
+1. The parameters, parsed once (``SignedCall.params``; api.md "Channel isolation"): a Content-Type
+   naming a charset other than UTF-8 → 0002 (HTTP 415); the JSON body (POST and other body methods) or
+   the query string (GET/HEAD); invalid UTF-8, bad JSON, a repeated key, a non-object body, or a
+   missing/blank/non-string source/channel → 0002 (HTTP 400) with the field errors in ``data``.
 2. The credential (cached, no SQL when warm). Unknown or disabled → E0203.
    ``signature_required=False`` (legacy malls) → accepted here, without headers.
 3. Headers: any of X-GBM-Timestamp / X-GBM-Nonce / X-GBM-Signature missing → E0201; a nonce that is
@@ -37,6 +38,7 @@ import json
 import logging
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -48,6 +50,7 @@ from prometheus_client import Counter
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
+from rest_framework.serializers import Serializer
 from rest_framework.views import APIView
 
 from apps.accounts.models import ChannelCredential
@@ -91,20 +94,89 @@ def _refuse(code: ResponseCode, info: str | None, source: str, channel: str) -> 
     return error
 
 
-def _caller(request: Request) -> tuple[str, str]:
-    """The (source, channel) the request claims to come from."""
+_UTF8_CHARSETS = frozenset({"utf-8", "utf8"})
+
+
+@dataclass(frozen=True)
+class SignedCall:
+    """``request.auth`` of a signed request: the verified credential and the request's own parameters.
+
+    ``params`` is the JSON object parsed once from the bytes the signature covered (the query string for
+    GET/HEAD). Views validate exactly this, never ``request.data``: a second parse (another charset,
+    another parser) could read another channel's name out of the same bytes.
+    """
+
+    credential: ChannelCredential
+    params: Mapping[str, Any]
+
+
+def _refuse_charset(request: Request) -> None:
+    """Bodies and query strings are UTF-8 (api.md "Channel isolation"); Django would decode them with any
+    charset the Content-Type names, so another one is refused before anything is read."""
+    charset = request._request.content_params.get("charset")
+    if charset is not None and charset.strip().lower() not in _UTF8_CHARSETS:
+        raise GroupBuyError(ResponseCode.UNSUPPORTED_CHARSET, _("The request body must be JSON in UTF-8."))
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise ValueError("duplicate key")
+    return obj
+
+
+def _no_constants(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    """The body as one JSON object: strict UTF-8, no duplicate keys (readers disagree on which one wins),
+    no NaN/Infinity. Anything else → 0002."""
+    try:
+        payload: Any = (
+            json.loads(body.decode("utf-8"), object_pairs_hook=_unique_keys, parse_constant=_no_constants)
+            if body
+            else None
+        )
+    except RequestDataTooBig as exc:
+        raise GroupBuyError(ResponseCode.ILLEGAL_PARAMETER, _("The request body is too large.")) from exc
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise GroupBuyError(
+            ResponseCode.ILLEGAL_PARAMETER, _("The request body is not valid JSON in UTF-8 (or repeats a key).")
+        ) from exc
+    if not isinstance(payload, dict):
+        raise GroupBuyError(ResponseCode.ILLEGAL_PARAMETER, _("The request body must be a JSON object."))
+    return payload
+
+
+def _query_params(request: Request) -> dict[str, str]:
+    """The query string as single values; a repeated parameter is refused (which one would count?)."""
+    query = request.query_params
+    repeated = [name for name, values in query.lists() if len(values) > 1]
+    if repeated:
+        raise GroupBuyError(
+            ResponseCode.ILLEGAL_PARAMETER,
+            _("A query parameter is repeated."),
+            data={name: [_("This parameter is repeated.")] for name in repeated},
+        )
+    return query.dict()
+
+
+def _params(request: Request) -> Mapping[str, Any]:
+    """The request's parameters, read once: the JSON body, or the query string for GET/HEAD."""
+    _refuse_charset(request)
     if request.method in _QUERY_METHODS:
-        source, channel = request.query_params.get("source"), request.query_params.get("channel")
-    else:
-        try:
-            payload: Any = json.loads(request.body) if request.body else None
-        except RequestDataTooBig as exc:
-            raise GroupBuyError(ResponseCode.ILLEGAL_PARAMETER, _("The request body is too large.")) from exc
-        except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-            raise GroupBuyError(ResponseCode.ILLEGAL_PARAMETER, _("The request body is not valid JSON.")) from exc
-        if not isinstance(payload, dict):
-            raise GroupBuyError(ResponseCode.ILLEGAL_PARAMETER, _("The request body must be a JSON object."))
-        source, channel = payload.get("source"), payload.get("channel")
+        return _query_params(request)
+    try:
+        body = request.body
+    except RequestDataTooBig as exc:
+        raise GroupBuyError(ResponseCode.ILLEGAL_PARAMETER, _("The request body is too large.")) from exc
+    return _json_object(body)
+
+
+def _caller(params: Mapping[str, Any]) -> tuple[str, str]:
+    """The (source, channel) the request claims to come from."""
+    source, channel = params.get("source"), params.get("channel")
     errors = {
         name: [_("This field is required: it names the calling channel.")]
         for name, value in (("source", source), ("channel", channel))
@@ -149,18 +221,21 @@ def _verify_signed(request: Request, credential: ChannelCredential) -> None:
 class ChannelSignatureAuthentication(BaseAuthentication):
     """Authenticates a calling mall by its (source, channel) credential and the request signature.
 
-    Success: ``request.user`` is a ``ChannelPrincipal``, ``request.auth`` the ``ChannelCredential``.
-    Failure: a ``GroupBuyError`` (0002, E0201, E0202 or E0203), rendered by the API exception handler.
+    Success: ``request.user`` is a ``ChannelPrincipal`` (the caller, for the whole request), ``request.auth``
+    a ``SignedCall`` with the parameters parsed once from the verified bytes.
+    Failure: a ``GroupBuyError`` (0002 with HTTP 400 or 415, E0201, E0202 or E0203), rendered by the API
+    exception handler.
     """
 
-    def authenticate(self, request: Request) -> tuple[ChannelPrincipal, ChannelCredential]:
-        source, channel = _caller(request)
+    def authenticate(self, request: Request) -> tuple[ChannelPrincipal, SignedCall]:
+        params = _params(request)
+        source, channel = _caller(params)
         credential = channel_credential_get(source=source, channel=channel)
         if credential is None or not credential.enabled:
             raise _refuse(ResponseCode.E0203, None, source, channel)
         if credential.signature_required:
             _verify_signed(request, credential)
-        return ChannelPrincipal(source=credential.source, channel=credential.channel), credential
+        return ChannelPrincipal(source=credential.source, channel=credential.channel), SignedCall(credential, params)
 
     def authenticate_header(self, request: Request) -> str:
         return "GBM-HMAC-SHA256"
@@ -176,10 +251,31 @@ class IsSignedChannel(BasePermission):
 
 
 class SignedChannelApi(APIView):
-    """Base of the views external malls call: signed requests only, ``request.user`` the ``ChannelPrincipal``."""
+    """Base of the views external malls call: signed requests only, ``request.user`` the ``ChannelPrincipal``.
+
+    Views read their input with ``signed_params`` and pass ``request.user`` (the verified caller) on to the
+    services; nothing re-reads source/channel from a second parse of the request.
+    """
 
     authentication_classes = [ChannelSignatureAuthentication]
     permission_classes = [IsSignedChannel]
+
+    def signed_params(self, request: Request, serializer_class: type[Serializer]) -> dict[str, Any]:
+        """The verified parameters, validated by ``serializer_class``; source/channel must be the caller's.
+
+        They always are when parsed from the same bytes; the check makes that an invariant rather than an
+        accident of today's parsing (a serializer that trims or normalises a value would otherwise act for
+        a channel the signature never named): a difference is refused with E0201.
+        """
+        serializer = serializer_class(data=request.auth.params)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        caller = request.user
+        if (data.get("source"), data.get("channel")) != (caller.source, caller.channel):
+            raise _refuse(
+                ResponseCode.E0201, _("source/channel differ from the verified caller."), caller.source, caller.channel
+            )
+        return data
 
 
 class ChannelSignatureScheme(OpenApiAuthenticationExtension):

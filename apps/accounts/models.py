@@ -31,6 +31,19 @@ class ChannelCredential(TimeStampedModel):
         help_text=_("Turn off only for legacy malls that cannot sign requests yet."),
     )
     enabled = models.BooleanField(_("enabled"), default=True)
+    notify_hosts = models.TextField(
+        _("callback hosts"),
+        blank=True,
+        help_text=_(
+            "Hosts this channel's HTTP callbacks (notifyUrl) may go to, one per line; *.example.com allows its "
+            "subdomains. Empty: HTTP callbacks are refused (MQ callbacks still work)."
+        ),
+    )
+    notify_private_allowed = models.BooleanField(
+        _("callbacks to private addresses"),
+        default=False,
+        help_text=_("Allow loopback, private and link-local addresses in notifyUrl (local and demo setups only)."),
+    )
 
     class Meta:
         db_table = "channel_credential"
@@ -43,6 +56,10 @@ class ChannelCredential(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.source}/{self.channel}"
+
+    @property
+    def notify_host_patterns(self) -> list[str]:
+        return [line.strip().lower().rstrip(".") for line in self.notify_hosts.splitlines() if line.strip()]
 
     @property
     def masked_secret(self) -> str:

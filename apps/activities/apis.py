@@ -63,11 +63,11 @@ class MarketConfigApi(SignedChannelApi):
         summary="Trial for the product page: price, visibility, open teams, statistics (signed, rate limited)",
     )
     def post(self, request: Request) -> Response:
-        params = MarketConfigRequest(data=request.data)
-        params.is_valid(raise_exception=True)
-        data = params.validated_data
-        rate_limit_check(user_id=data["userId"])
+        data = self.signed_params(request, MarketConfigRequest)
+        caller = request.user
+        # A userId is the channel's own namespace: one mall's traffic never rate-limits another's shopper.
+        rate_limit_check(user_id=f"{caller.source}/{caller.channel}/{data['userId']}")
         config = market_config_query(
-            user_id=data["userId"], source=data["source"], channel=data["channel"], goods_id=data["goodsId"]
+            user_id=data["userId"], source=caller.source, channel=caller.channel, goods_id=data["goodsId"]
         )
         return success(config.as_wire())

@@ -67,7 +67,15 @@ def demo_load() -> None:
         _upsert(
             ChannelCredential,
             {"source": source, "channel": channel},
-            {"secret": secret, "name": name, "signature_required": True, "enabled": True},
+            {
+                "secret": secret,
+                "name": name,
+                "signature_required": True,
+                "enabled": True,
+                # The demo's malls and test receivers listen on this machine.
+                "notify_hosts": "127.0.0.1\nlocalhost",
+                "notify_private_allowed": True,
+            },
         )
 
     tag = _upsert(CrowdTag, {"tag_id": DEMO_TAG_ID}, {"tag_name": "demo crowd", "tag_desc": "xiaofuge and liergou"})

@@ -12,6 +12,8 @@ class ResponseCode(Enum):
     SUCCESS = ("0000", _("success"), HTTPStatus.OK)
     UN_ERROR = ("0001", _("unknown error"), HTTPStatus.INTERNAL_SERVER_ERROR)
     ILLEGAL_PARAMETER = ("0002", _("illegal parameter"), HTTPStatus.BAD_REQUEST)
+    # 0002 too, with HTTP 415: a signed body names a charset other than UTF-8 (api.md "Channel isolation").
+    UNSUPPORTED_CHARSET = ("0002", _("the request body must be JSON in UTF-8"), HTTPStatus.UNSUPPORTED_MEDIA_TYPE)
     INDEX_EXCEPTION = ("0003", _("unique key conflict"), HTTPStatus.OK)
     UPDATE_ZERO = ("0004", _("update affected no row"), HTTPStatus.OK)
     HTTP_EXCEPTION = ("0005", _("downstream HTTP call failed"), HTTPStatus.OK)

@@ -14,7 +14,7 @@ from apps.activities.selectors import sku_config
 from apps.dcc.runtime import dcc_get
 from apps.payments.models import PayOrder, SandboxTrade
 from apps.trade.models import Order, Team
-from apps.trade.selectors import countdown, team_progress
+from apps.trade.selectors import countdown, mask_user_id, team_progress
 
 UNPAID_STATUSES = (PayOrder.Status.CREATE, PayOrder.Status.PAY_WAIT)
 _LOOK_UP = object()
@@ -61,15 +61,6 @@ def mall_order_of(*, user, order_id: str) -> PayOrder | None:
 
 def sandbox_trade_of(*, order_id: str) -> SandboxTrade | None:
     return SandboxTrade.objects.filter(out_trade_no=order_id).first()
-
-
-def mask_user_id(user_id: str) -> str:
-    """What others see of a member: "xiaofuge" → "xi***ge", "demo1" → "de***o1", "bob" → "b***b"."""
-    if len(user_id) <= 2:
-        return f"{user_id[:1]}***"
-    if len(user_id) <= 4:
-        return f"{user_id[0]}***{user_id[-1]}"
-    return f"{user_id[:2]}***{user_id[-2:]}"
 
 
 @dataclass(frozen=True)

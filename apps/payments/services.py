@@ -408,15 +408,25 @@ def mall_order_refund_money(*, order_id: str, reason: str, operator=None) -> Ref
     return record
 
 
+def _for_this_mall(body: dict) -> bool:
+    """The bus is shared by every channel: only callbacks about this mall's own channel name its orders.
+
+    Matching by ``outTradeNo`` alone would let another mall's order of the same number close (and refund)
+    one of ours; a message without source/channel is not ours either.
+    """
+    return (body.get("source"), body.get("channel")) == (settings.MALL_SOURCE, settings.MALL_CHANNEL)
+
+
 def mall_on_team_success(body: dict) -> None:
     """Bus/HTTP callback ``trade_settlement``: the team completed, its paid orders are done."""
-    mall_orders_deal_done(out_trade_nos=list(body.get("outTradeNoList") or []))
+    if _for_this_mall(body):
+        mall_orders_deal_done(out_trade_nos=list(body.get("outTradeNoList") or []))
 
 
 def mall_on_team_refund(body: dict) -> None:
     """Bus/HTTP callback of a refund: close the order; return the money when it was paid."""
     order_id = body.get("outTradeNo") or ""
-    if not PayOrder.objects.filter(order_id=order_id).exists():
+    if not _for_this_mall(body) or not PayOrder.objects.filter(order_id=order_id).exists():
         return  # another mall's order on the shared bus
     transaction.on_commit(lambda: _enqueue_refund(order_id, body.get("type", "")))
 

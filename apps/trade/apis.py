@@ -62,14 +62,13 @@ class LockApi(SignedChannelApi):
         summary="Lock a seat: open a team or join one (idempotent on outTradeNo)",
     )
     def post(self, request: Request) -> Response:
-        params = LockRequest(data=request.data)
-        params.is_valid(raise_exception=True)
-        data = params.validated_data
+        data = self.signed_params(request, LockRequest)
+        caller = request.user
         result = order_lock(
             command=LockCommand(
                 user_id=data["userId"],
-                source=data["source"],
-                channel=data["channel"],
+                source=caller.source,
+                channel=caller.channel,
                 goods_id=data["goodsId"],
                 activity_id=data["activityId"],
                 out_trade_no=data["outTradeNo"],
@@ -122,14 +121,13 @@ class SettleApi(SignedChannelApi):
         summary="Record a payment; the last seat paid completes the team (idempotent)",
     )
     def post(self, request: Request) -> Response:
-        params = SettleRequest(data=request.data)
-        params.is_valid(raise_exception=True)
-        data = params.validated_data
+        data = self.signed_params(request, SettleRequest)
+        caller = request.user
         result = order_settle(
             command=SettleCommand(
                 user_id=data["userId"],
-                source=data["source"],
-                channel=data["channel"],
+                source=caller.source,
+                channel=caller.channel,
                 out_trade_no=data["outTradeNo"],
                 out_trade_time=data["outTradeTime"],
             )
@@ -169,10 +167,9 @@ class TeamProgressApi(SignedChannelApi):
         summary="A team's seats and status (the calling channel's teams only)",
     )
     def get(self, request: Request) -> Response:
-        params = TeamProgressParams(data=request.query_params)
-        params.is_valid(raise_exception=True)
-        data = params.validated_data
-        team = team_progress(team_id=data["teamId"], source=data["source"], channel=data["channel"])
+        data = self.signed_params(request, TeamProgressParams)
+        caller = request.user
+        team = team_progress(team_id=data["teamId"], source=caller.source, channel=caller.channel)
         if team is None:
             raise GroupBuyError(ResponseCode.ILLEGAL_PARAMETER, "no such team", data={"teamId": ["no such team"]})
         return success(
@@ -212,11 +209,10 @@ class RefundApi(SignedChannelApi):
         summary="Give the seat (and the money, when paid) back; a refunded order answers repeat",
     )
     def post(self, request: Request) -> Response:
-        params = RefundRequest(data=request.data)
-        params.is_valid(raise_exception=True)
-        data = params.validated_data
+        data = self.signed_params(request, RefundRequest)
+        caller = request.user
         outcome = order_refund(
-            source=data["source"], channel=data["channel"], out_trade_no=data["outTradeNo"], user_id=data["userId"]
+            source=caller.source, channel=caller.channel, out_trade_no=data["outTradeNo"], user_id=data["userId"]
         )
         return success(
             RefundOut(

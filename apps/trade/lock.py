@@ -1,6 +1,6 @@
 """Lock order (锁单): the checks before a seat is taken, as a chain of small links.
 
-    idempotent replay → team joinable → trial allows → activity open → take limit
+    idempotent replay → callback target allowed → team joinable → trial allows → activity open → take limit
 
 Then ``apps.trade.services.order_lock`` occupies a Redis seat (joins only) and writes the team
 and the order in one transaction. Each link rejects with the spec's code (domain.md section 4).
@@ -12,7 +12,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from apps.accounts.notify_targets import notify_url_refusal
+from apps.accounts.selectors import channel_credential_get
 from apps.activities.trial import TrialRequest, TrialResult, trial_calculate
 from apps.common.chain import Chain, Link, Stop
 from apps.common.errors import GroupBuyError, ResponseCode
@@ -84,16 +87,43 @@ class IdempotentReplay(Link[LockCommand, LockContext]):
         return Stop(replay(order, command)) if order else None
 
 
+class NotifyTargetAllowed(Link[LockCommand, LockContext]):
+    """An HTTP callback goes only to a host the channel's credential allows (``apps.accounts.notify_targets``)."""
+
+    name = "notify_target_allowed"
+
+    def handle(self, command: LockCommand, ctx: LockContext) -> None:
+        if command.notify_type != NotifyType.HTTP:
+            return
+        credential = channel_credential_get(source=command.source, channel=command.channel)
+        reason = (
+            _("unknown channel") if credential is None
+            else notify_url_refusal(credential=credential, url=command.notify_url)
+        )  # fmt: skip
+        if reason:
+            raise GroupBuyError(ResponseCode.ILLEGAL_PARAMETER, reason, data={"notifyUrl": [reason]})
+
+
 class TeamJoinable(Link[LockCommand, LockContext]):
-    """A named team must exist in this activity, be in progress, unexpired and not full."""
+    """A named team must be the channel's own, in this activity, in progress, unexpired and not full.
+
+    Another channel's team answers exactly as a team that does not exist (E0002), so a channel cannot
+    learn which team ids other channels use.
+    """
 
     name = "team_joinable"
 
     def handle(self, command: LockCommand, ctx: LockContext) -> None:
         if not command.team_id:
             return
-        team = row_where(Team, team_id=command.team_id)
-        if team is None or team.activity_id != command.activity_id:
+        team = row_where(Team, team_id=command.team_id, source=command.source, channel=command.channel)
+        if team is None:
+            raise GroupBuyError(
+                ResponseCode.E0002,
+                "no such team for this channel",
+                data={"teamId": ["no such team for this channel"]},
+            )
+        if team.activity_id != command.activity_id:
             raise GroupBuyError(
                 ResponseCode.ILLEGAL_PARAMETER,
                 "no such team in this activity",
@@ -136,19 +166,21 @@ class ActivityOpen(Link[LockCommand, LockContext]):
 
 
 class TakeLimit(Link[LockCommand, LockContext]):
-    """Count the user's live (locked or paid) orders in the activity and pick the take slot.
+    """Count the channel's user's live (locked or paid) orders in the activity and pick the take slot.
 
-    The slot is ``biz_id = {activity_id}_{user_id}_{n}`` with the smallest free n; its unique key
-    makes concurrent locks of one user for the same slot collide, so racing calls cannot exceed the
-    limit. A refund renames its order's biz_id, freeing that slot.
+    The slot is ``biz_id = {activity_id}_{user_id}_{n}`` with the smallest free n; its unique key with
+    the channel, (source, channel, biz_id), makes concurrent locks of one user for the same slot collide,
+    so racing calls cannot exceed the limit, and another channel's user of the same name takes nothing
+    from this one. A refund renames its order's biz_id, freeing that slot.
     """
 
     name = "take_limit"
 
     def handle(self, command: LockCommand, ctx: LockContext) -> None:
         live = values_where(
-            Order, ("biz_id",), user_id=command.user_id, activity=command.activity_id, status=LIVE_ORDER_STATUSES
-        )
+            Order, ("biz_id",), user_id=command.user_id, activity=command.activity_id,
+            source=command.source, channel=command.channel, status=LIVE_ORDER_STATUSES,
+        )  # fmt: skip
         taken = {biz_id for (biz_id,) in live}
         if len(taken) >= ctx.trial.activity.take_limit_count:
             raise GroupBuyError(ResponseCode.E0103)
@@ -163,7 +195,10 @@ def biz_id(command: LockCommand, n: int) -> str:
 
 
 def build_lock_chain() -> Chain[LockCommand, LockContext]:
-    return Chain("lock", [IdempotentReplay(), TeamJoinable(), TrialAllows(), ActivityOpen(), TakeLimit()])
+    return Chain(
+        "lock",
+        [IdempotentReplay(), NotifyTargetAllowed(), TeamJoinable(), TrialAllows(), ActivityOpen(), TakeLimit()],
+    )
 
 
 lock_chain = build_lock_chain()

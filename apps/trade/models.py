@@ -128,8 +128,9 @@ class Order(TimeStampedModel):
     status = models.PositiveSmallIntegerField(_("status"), choices=Status.choices, default=Status.LOCKED)
     out_trade_no = models.CharField(_("mall order number"), max_length=64)
     out_trade_time = models.DateTimeField(_("paid at"), null=True, blank=True)
-    # "{activity_id}_{user_id}_{n}": the unique key makes a user's concurrent duplicate locks collide.
-    biz_id = models.CharField(_("business id"), max_length=128, unique=True)
+    # "{activity_id}_{user_id}_{n}": unique per channel (uniq_order_biz_id), so a user's concurrent duplicate
+    # locks collide while another channel's user of the same name is someone else.
+    biz_id = models.CharField(_("business id"), max_length=128)
 
     class Meta:
         db_table = "group_buy_order_list"
@@ -143,6 +144,7 @@ class Order(TimeStampedModel):
         ]
         constraints = [
             models.UniqueConstraint(fields=["source", "channel", "out_trade_no"], name="uniq_order_out_trade_no"),
+            models.UniqueConstraint(fields=["source", "channel", "biz_id"], name="uniq_order_biz_id"),
             models.CheckConstraint(condition=Q(status__in=[0, 1, 2]), name="order_status_known"),
             *_price_constraints("order"),
         ]

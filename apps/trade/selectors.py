@@ -1,4 +1,8 @@
-"""Reads of teams for the product page: the user's own open team, joinable teams, statistics."""
+"""Reads of teams for the product page: the user's own open team, joinable teams, statistics.
+
+Every read is scoped by the calling channel (source, channel): a userId is that channel's own
+namespace, and a team belongs to the channel that opened it (api.md "Channel isolation").
+"""
 
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,9 +36,19 @@ class TeamStatistic:
     all_team_user_count: int
 
 
+def mask_user_id(user_id: str) -> str:
+    """What others see of a member: "xiaofuge" → "xi***ge", "demo1" → "de***o1", "bob" → "b***b"."""
+    if len(user_id) <= 2:
+        return f"{user_id[:1]}***"
+    if len(user_id) <= 4:
+        return f"{user_id[0]}***{user_id[-1]}"
+    return f"{user_id[:2]}***{user_id[-2:]}"
+
+
 def _team_view(row: dict, *, activity_id: int, user_id: str, mine: bool, out_trade_no: str | None) -> TeamView:
+    # Another shopper's team shows its leader masked (as the team page does): a user id is personal data.
     return TeamView(
-        user_id=user_id if mine else (row.get("leader_user_id") or ""),
+        user_id=user_id if mine else mask_user_id(row.get("leader_user_id") or ""),
         team_id=row["team_id"],
         activity_id=activity_id,
         target_count=row["target_count"],
@@ -52,8 +66,8 @@ _JOINABLE_CACHED = 8  # more than shown, so teams expiring or filling within the
 JOINABLE_TTL_SECONDS = 2
 
 
-def joinable_teams(*, activity_id: int) -> list[dict]:
-    """Open, unexpired, not-full teams of an activity, soonest ending first, with their leader.
+def joinable_teams(*, activity_id: int, source: str, channel: str) -> list[dict]:
+    """The channel's open, unexpired, not-full teams of an activity, soonest ending first, with their leader.
 
     Cached for two seconds and shared by every product-page request: a countdown list may be that
     stale; the lock itself checks the live row.
@@ -64,6 +78,8 @@ def joinable_teams(*, activity_id: int) -> list[dict]:
         return list(
             Team.objects.filter(
                 activity_id=activity_id,
+                source=source,
+                channel=channel,
                 status=Team.Status.IN_PROGRESS,
                 valid_end_time__gt=timezone.now(),
                 lock_count__lt=F("target_count"),
@@ -74,24 +90,33 @@ def joinable_teams(*, activity_id: int) -> list[dict]:
         )
 
     return (
-        cached(f"joinable_teams:{activity_id}", load, ttl=JOINABLE_TTL_SECONDS, namespace="joinable_teams", local_ttl=1)
+        cached(
+            f"joinable_teams:{activity_id}:{source}:{channel}",
+            load,
+            ttl=JOINABLE_TTL_SECONDS,
+            namespace="joinable_teams",
+            local_ttl=1,
+        )
         or []
     )
 
 
-def _live_orders_of(*, user_id: str, activity_id: int) -> dict[str, str]:
-    """team_id -> out_trade_no of the user's locked or paid orders in the activity.
+def _live_orders_of(*, user_id: str, activity_id: int, source: str, channel: str) -> dict[str, str]:
+    """team_id -> out_trade_no of the channel's user's locked or paid orders in the activity.
 
     Runs on every product-page request: plain SQL (``apps/common/rows.py``), since compiling the equivalent
     queryset cost more CPU than the query itself. Served by idx_order_user_activity.
     """
     rows = values_where(
-        Order, ("team", "out_trade_no"), limit=5, user_id=user_id, activity=activity_id, status=LIVE_ORDER_STATUSES
-    )
+        Order, ("team", "out_trade_no"), limit=5,
+        user_id=user_id, activity=activity_id, source=source, channel=channel, status=LIVE_ORDER_STATUSES,
+    )  # fmt: skip
     return dict(rows)
 
 
-def open_teams_for_user(*, activity_id: int, user_id: str, others: int = 2) -> list[TeamView]:
+def open_teams_for_user(
+    *, activity_id: int, user_id: str, source: str, channel: str, others: int = 2
+) -> list[TeamView]:
     """The user's own open team first, then up to ``others`` joinable teams ending soonest.
 
     One small indexed query for the user's own live orders (two when they have one); the joinable
@@ -99,10 +124,13 @@ def open_teams_for_user(*, activity_id: int, user_id: str, others: int = 2) -> l
     """
     now = timezone.now()
     views: list[TeamView] = []
-    my_orders = _live_orders_of(user_id=user_id, activity_id=activity_id) if user_id else {}
+    scope = {"source": source, "channel": channel}
+    my_orders = _live_orders_of(user_id=user_id, activity_id=activity_id, **scope) if user_id else {}
     if my_orders:
         own = (
-            Team.objects.filter(team_id__in=list(my_orders), status=Team.Status.IN_PROGRESS, valid_end_time__gt=now)
+            Team.objects.filter(
+                team_id__in=list(my_orders), **scope, status=Team.Status.IN_PROGRESS, valid_end_time__gt=now
+            )
             .order_by("valid_end_time")
             .values(*_TEAM_FIELDS)
             .first()
@@ -112,7 +140,7 @@ def open_teams_for_user(*, activity_id: int, user_id: str, others: int = 2) -> l
                 _team_view(own, activity_id=activity_id, user_id=user_id, mine=True,
                            out_trade_no=my_orders[own["team_id"]])
             )  # fmt: skip
-    for row in joinable_teams(activity_id=activity_id):
+    for row in joinable_teams(activity_id=activity_id, **scope):
         if len(views) >= others + (1 if views and views[0].mine else 0):
             break
         if row["team_id"] in my_orders or row["valid_end_time"] <= now:
@@ -121,11 +149,11 @@ def open_teams_for_user(*, activity_id: int, user_id: str, others: int = 2) -> l
     return views
 
 
-def team_statistic(*, activity_id: int) -> TeamStatistic:
-    """Counts over the activity's teams; cached for a few seconds (it is a display figure)."""
+def team_statistic(*, activity_id: int, source: str, channel: str) -> TeamStatistic:
+    """Counts over the channel's teams of the activity; cached for a few seconds (it is a display figure)."""
 
     def load() -> TeamStatistic:
-        totals = Team.objects.filter(activity_id=activity_id).aggregate(
+        totals = Team.objects.filter(activity_id=activity_id, source=source, channel=channel).aggregate(
             teams=Count("id"),
             complete=Count("id", filter=Q(status__in=[Team.Status.COMPLETE, Team.Status.COMPLETE_WITH_REFUND])),
             users=Sum("lock_count"),
@@ -136,7 +164,9 @@ def team_statistic(*, activity_id: int) -> TeamStatistic:
             all_team_user_count=totals["users"] or 0,
         )
 
-    return cached(f"team_statistic:{activity_id}", load, ttl=5, namespace="team_statistic", local_ttl=2)
+    return cached(
+        f"team_statistic:{activity_id}:{source}:{channel}", load, ttl=5, namespace="team_statistic", local_ttl=2
+    )
 
 
 def countdown(valid_end_time: datetime, now: datetime | None = None) -> str:

@@ -215,20 +215,35 @@ def _settle_write(command: SettleCommand, ctx: SettleContext) -> bool:
         raise GroupBuyError(ResponseCode.UPDATE_ZERO, "the team changed meanwhile, please retry")
     team = Team.objects.get(pk=ctx.team.pk)
     if team.complete_count >= team.target_count:
-        team.status = Team.Status.COMPLETE
-        team.save(update_fields=["status", "update_time"])
-        out_trade_nos = list(
-            team.orders.filter(status=Order.Status.PAID)
-            .order_by("out_trade_time", "id")
-            .values_list("out_trade_no", flat=True)
-        )
-        notify_task_create(
-            team=team,
-            category=NotifyTask.Category.TRADE_SETTLEMENT,
-            payload={"teamId": team.team_id, "outTradeNoList": out_trade_nos},
-        )
-        TEAMS_COMPLETED.inc()
+        team_complete(team)
     return True
+
+
+def team_complete(team: Team) -> None:
+    """Inside the caller's transaction, with the team row current: the team is complete, and its one
+    ``trade_settlement`` callback names its paid orders (settlement at the target, or auto-form at expiry).
+
+    Every callback carries the team's ``source`` and ``channel``: consumers match orders by them too,
+    never by ``outTradeNo`` alone (api.md "Channel isolation").
+    """
+    team.status = Team.Status.COMPLETE
+    team.save(update_fields=["status", "update_time"])
+    out_trade_nos = list(
+        team.orders.filter(status=Order.Status.PAID)
+        .order_by("out_trade_time", "id")
+        .values_list("out_trade_no", flat=True)
+    )
+    notify_task_create(
+        team=team,
+        category=NotifyTask.Category.TRADE_SETTLEMENT,
+        payload={
+            "source": team.source,
+            "channel": team.channel,
+            "teamId": team.team_id,
+            "outTradeNoList": out_trade_nos,
+        },
+    )
+    TEAMS_COMPLETED.inc()
 
 
 REFUNDS = Counter("gbm_refunds_total", "Refunds by strategy", ["strategy"])
@@ -274,6 +289,8 @@ def _refund_locked(order_pk: int) -> RefundOutcome:
     order.refresh_from_db()
     payload = {
         "type": strategy.category,
+        "source": order.source,
+        "channel": order.channel,
         "userId": order.user_id,
         "teamId": team.team_id,
         "orderId": order.order_id,

@@ -23,10 +23,8 @@ from django.utils import timezone
 from apps.activities.models import Activity
 from apps.common.errors import GroupBuyError
 from apps.dcc.runtime import dcc_get
-from apps.notifications.models import NotifyTask
-from apps.notifications.services import notify_task_create
 from apps.trade.models import Order, Team
-from apps.trade.services import TEAMS_COMPLETED, TEAMS_FAILED, order_refund
+from apps.trade.services import TEAMS_FAILED, order_refund, team_complete
 
 logger = logging.getLogger(__name__)
 
@@ -74,18 +72,7 @@ def _close_team(team_pk: int) -> str | None:
             return None
         auto_form = team.activity.group_type == Activity.GroupType.AUTO_FORM
         if auto_form and team.complete_count > 0:
-            team.status = Team.Status.COMPLETE
-            team.save(update_fields=["status", "update_time"])
-            paid = list(
-                team.orders.filter(status=Order.Status.PAID)
-                .order_by("out_trade_time", "id")
-                .values_list("out_trade_no", flat=True)
-            )
-            notify_task_create(
-                team=team, category=NotifyTask.Category.TRADE_SETTLEMENT,
-                payload={"teamId": team.team_id, "outTradeNoList": paid},
-            )  # fmt: skip
-            TEAMS_COMPLETED.inc()
+            team_complete(team)
             return "completed"
         team.status = Team.Status.FAILED
         team.save(update_fields=["status", "update_time"])

@@ -51,7 +51,9 @@ def test_completion_is_delivered_after_commit_signed(
     assert (task.notify_status, task.notify_count) == (NotifyTask.Status.DONE, 1)
     assert task.delivered_at is not None
     [request] = receiver.received
-    assert json.loads(request.body) == {"teamId": team_id, "outTradeNoList": ["OTN-demo1", "OTN-demo2", "OTN-demo3"]}
+    assert json.loads(request.body) == {
+        "source": "s01", "channel": "c01", "teamId": team_id, "outTradeNoList": ["OTN-demo1", "OTN-demo2", "OTN-demo3"]
+    }  # fmt: skip
     assert request.headers["X-GBM-Task"] == str(task.uuid)
     assert verify_callback_signature(
         SECRET, request.headers["X-GBM-Timestamp"], request.body, request.headers["X-GBM-Signature"]

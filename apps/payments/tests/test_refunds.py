@@ -117,7 +117,15 @@ def test_the_malls_http_receiver_verifies_our_signature_and_applies_once(demo, c
     orders += [create_order(user, team_id=orders[0].team_id) for user in ("demo2", "demo3")]
     for order in orders:
         pay(order)
-    body = {"teamId": orders[0].team_id, "outTradeNoList": [o.order_id for o in orders]}
+    body = {
+        "source": "s01",
+        "channel": "c01",
+        "teamId": orders[0].team_id,
+        "outTradeNoList": [o.order_id for o in orders],
+    }
+    foreign = client.post("/api/v1/alipay/group_buy_notify", **_signed_callback({**body, "source": "s02"}, "t-0"))
+    assert (foreign.status_code, foreign.content) == (200, b"success")  # delivered, but not about our orders
+    assert not PayOrder.objects.filter(status=PayOrder.Status.DEAL_DONE).exists()
     forged = client.post("/api/v1/alipay/group_buy_notify", **_signed_callback(body, "t-1", secret="wrong"))
     assert (forged.status_code, forged.content) == (401, b"fail")
     assert not PayOrder.objects.filter(status=PayOrder.Status.DEAL_DONE).exists()

@@ -88,7 +88,9 @@ def test_take_limit(demo):
 
 
 def test_unknown_foreign_and_expired_teams(demo):
-    assert refused(user_id="demo1", team_id="99999999") == "0002"
+    # An unknown team answers as another channel's team does (E0002, api.md "Channel isolation"): no oracle
+    # tells a channel which team ids exist elsewhere.
+    assert refused(user_id="demo1", team_id="99999999") == "E0002"
     other = lock(user_id="demo2", goods_id="9890002", activity_id=100124).team_id
     assert refused(user_id="demo1", team_id=other) == "0002"  # a team of another activity
     team_id = lock(user_id="demo3").team_id
@@ -211,7 +213,7 @@ def test_api_notify_config(client, demo):
     http = post(client, body(notifyConfigVO={"notifyType": "HTTP", "notifyUrl": "http://127.0.0.1:8000/cb"}))
     team = Team.objects.get(team_id=http.json()["data"]["teamId"])
     assert (team.notify_type, team.notify_url) == ("HTTP", "http://127.0.0.1:8000/cb")
-    flat = post(client, body(userId="demo2", outTradeNo="API-F", notifyConfigVO=None, notifyUrl="https://m.example/cb"))
+    flat = post(client, body(userId="demo2", outTradeNo="API-F", notifyConfigVO=None, notifyUrl="http://localhost/cb"))
     assert Team.objects.get(team_id=flat.json()["data"]["teamId"]).notify_type == "HTTP"
 
 
