@@ -46,6 +46,28 @@ def test_a_paid_order_of_an_unformed_team_is_refunded_once(demo, tasks_run_inlin
     assert order.status == PayOrder.Status.CLOSE
 
 
+def test_another_channels_messages_never_touch_the_malls_orders(
+    demo, tasks_run_inline, django_capture_on_commit_callbacks
+):
+    """The bus is shared: a refund or completion message of another channel that happens to carry one of
+    our order ids as its outTradeNo (another mall's order number) closes, refunds or completes nothing."""
+    order = create_order("demo1")
+    pay(order)
+    for routing_key, body in (
+        (TEAM_REFUND, {"type": "trade_paid2refund", "source": "s02", "channel": "c02", "userId": "demo1",
+                       "teamId": order.team_id, "orderId": "000000000000", "outTradeNo": order.order_id,
+                       "activityId": 100123}),
+        (TEAM_REFUND, {"type": "trade_paid2refund", "outTradeNo": order.order_id}),  # no channel: not ours
+        (TEAM_SUCCESS, {"source": "s02", "channel": "c02", "teamId": order.team_id,
+                        "outTradeNoList": [order.order_id]}),
+    ):  # fmt: skip
+        with django_capture_on_commit_callbacks(execute=True):
+            message_apply(routing_key=routing_key, message_uuid=f"forged-{routing_key}-{len(body)}", body=body)
+    order.refresh_from_db()
+    assert order.status == PayOrder.Status.PAY_SUCCESS
+    assert not RefundRecord.objects.exists()
+
+
 def test_an_unpaid_order_is_just_closed(demo, tasks_run_inline, django_capture_on_commit_callbacks):
     order = create_order("demo1")
     assert refund_as_shopper(order) == "unpaid_unlock"

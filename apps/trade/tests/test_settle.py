@@ -72,9 +72,8 @@ def test_the_last_payment_completes_the_team_and_writes_one_notify_task(full_tea
     assert (task.notify_category, task.notify_type, task.notify_url) == (
         "trade_settlement", "HTTP", "http://127.0.0.1:9/cb",
     )  # fmt: skip
-    assert task.parameter_json == {
-        "source": "s01", "channel": "c01", "teamId": full_team, "outTradeNoList": ["OTN-demo1", "OTN-demo2", "OTN-demo3"]
-    }  # fmt: skip
+    paid = ["OTN-demo1", "OTN-demo2", "OTN-demo3"]
+    assert task.parameter_json == {"source": "s01", "channel": "c01", "teamId": full_team, "outTradeNoList": paid}
     assert_trade_invariants()
 
 
