@@ -65,3 +65,13 @@ def test_downgrade_shows_an_unavailable_page(client, demo, set_dcc):
     assert response.status_code == 200
     assert 'data-code="E0003"' in response.content.decode()
     assert client.get("/").status_code == 200
+
+
+def test_goods_page_masks_other_shoppers_team_leaders(client, demo):
+    from apps.trade.tests.helpers import lock_demo_team
+
+    lock_demo_team(("xiaofuge",))
+    client.login(username="liergou", password="demo")
+    html = client.get("/goods/9890001", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "xi***ge" in html
+    assert "xiaofuge" not in html
