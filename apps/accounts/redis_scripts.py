@@ -4,7 +4,8 @@ A login ticket is one Redis hash, ``gbm:login:ticket:{ticket}``, created with a 
 
     state  waiting | confirmed
     user   the confirming user's id (once confirmed)
-    owner  sha256 of the issuing browser session's binding secret, or "" (not bound)
+    owner  sha256 of the issuing browser session's binding secret (never empty; an empty or missing
+           owner, e.g. a ticket from before every ticket was bound, can be collected by nobody)
 
 "expired" is not stored: it is the key being gone (TTL ran out, or the ticket was consumed).
 """
@@ -38,8 +39,8 @@ return 'taken'
 
 # KEYS[1] the ticket hash; ARGV[1] the poller's owner hash ('' when it has no binding).
 # Returns {status, user id}: {'confirmed', id} exactly once (the key is deleted in the same step),
-# {'waiting', ''} or {'expired', ''}. A ticket bound to another browser answers 'expired': to that
-# poller it does not exist.
+# {'waiting', ''} or {'expired', ''}. To any poller but the owner the ticket stays 'waiting' and is left
+# untouched: another browser can neither collect a login nor use up the rightful browser's one.
 LOGIN_TICKET_CONSUME = RedisScript(
     "login_ticket_consume",
     """
@@ -48,8 +49,8 @@ local state, owner, user = record[1], record[2], record[3]
 if not state then
   return {'expired', ''}
 end
-if owner and owner ~= '' and owner ~= ARGV[1] then
-  return {'expired', ''}
+if not owner or owner == '' or owner ~= ARGV[1] then
+  return {'waiting', ''}
 end
 if state == 'confirmed' then
   redis.call('DEL', KEYS[1])
