@@ -8,7 +8,6 @@ documented in ``apps.accounts.services`` (tickets) and ``apps.accounts.weixin`` 
 import time
 from typing import Any
 
-from django.contrib.auth import authenticate
 from django.http import HttpResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -31,6 +30,7 @@ from apps.accounts.services import (
     weixin_delivery_record,
     weixin_scan_receive,
 )
+from apps.accounts.throttle import LoginThrottled, password_authenticate
 from apps.accounts.weixin import (
     MAX_BODY_BYTES,
     WeixinXmlError,
@@ -39,7 +39,7 @@ from apps.accounts.weixin import (
     scan_event_of,
     weixin_query_verify,
 )
-from apps.common.api import success
+from apps.common.api import error_response, success
 from apps.common.errors import GroupBuyError, ResponseCode
 
 TICKET_MAX_LENGTH = 64
@@ -59,12 +59,21 @@ class TokenLoginApi(APIView):
         request=TokenLoginRequest,
         responses=inline_serializer("TokenOut", {"token": serializers.CharField()}),
         summary="Exchange a username and password for an API token",
+        description=(
+            "Throttled (apps/accounts/throttle.py): after too many failed attempts for the username or from the "
+            "client address, 0006 (HTTP 429, Retry-After; data.retryAfterSeconds) until the window ends."
+        ),
     )
     def post(self, request: Request) -> Response:
         params = TokenLoginRequest(data=request.data)
         params.is_valid(raise_exception=True)
-        user = authenticate(request, **params.validated_data)
-        if user is None or not user.is_active:
+        try:
+            user = password_authenticate(request._request, **params.validated_data)
+        except LoginThrottled as exc:
+            response = error_response(exc)
+            response["Retry-After"] = str(exc.retry_after)
+            return response
+        if user is None:
             raise GroupBuyError(ResponseCode.UNAUTHORIZED, "wrong username or password")
         return success({"token": api_token_get_or_create(user=user)})
 

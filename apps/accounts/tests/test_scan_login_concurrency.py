@@ -1,11 +1,7 @@
 """Races on real Redis (fakeredis runs another Lua) and MariaDB: one consumer per ticket, one user per openid."""
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
 from django.conf import settings
-from django.db import connections
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -19,24 +15,10 @@ from apps.accounts.services import (
     weixin_user_get_or_create,
 )
 from apps.accounts.tests.factories import UserFactory
-from apps.accounts.tests.helpers import CHECK_API, TICKET_API
+from apps.accounts.tests.helpers import CHECK_API, TICKET_API, race
 from apps.common.errors import GroupBuyError
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
-
-
-def race(function, count: int) -> list:
-    barrier = threading.Barrier(count)
-
-    def run(index: int):
-        barrier.wait()
-        try:
-            return function(index)
-        finally:
-            connections.close_all()
-
-    with ThreadPoolExecutor(max_workers=count) as pool:
-        return list(pool.map(run, range(count)))
 
 
 def test_two_simultaneous_polls_exactly_one_gets_the_token(real_redis):
