@@ -8,7 +8,6 @@ documented in ``apps.accounts.services`` (tickets) and ``apps.accounts.weixin`` 
 import time
 from typing import Any
 
-from django.contrib.auth import authenticate
 from django.http import HttpResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -22,7 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.authentication import SignedChannelApi
-from apps.accounts.browser import browser_login, has_browser_session, ticket_owner
+from apps.accounts.browser import browser_login, ticket_owner
 from apps.accounts.services import (
     api_token_get_or_create,
     login_ticket_confirm,
@@ -31,6 +30,7 @@ from apps.accounts.services import (
     weixin_delivery_record,
     weixin_scan_receive,
 )
+from apps.accounts.throttle import LoginThrottled, password_authenticate
 from apps.accounts.weixin import (
     MAX_BODY_BYTES,
     WeixinXmlError,
@@ -39,7 +39,7 @@ from apps.accounts.weixin import (
     scan_event_of,
     weixin_query_verify,
 )
-from apps.common.api import success
+from apps.common.api import error_response, success
 from apps.common.errors import GroupBuyError, ResponseCode
 
 TICKET_MAX_LENGTH = 64
@@ -59,12 +59,21 @@ class TokenLoginApi(APIView):
         request=TokenLoginRequest,
         responses=inline_serializer("TokenOut", {"token": serializers.CharField()}),
         summary="Exchange a username and password for an API token",
+        description=(
+            "Throttled (apps/accounts/throttle.py): after too many failed attempts for the username or from the "
+            "client address, 0006 (HTTP 429, Retry-After; data.retryAfterSeconds) until the window ends."
+        ),
     )
     def post(self, request: Request) -> Response:
         params = TokenLoginRequest(data=request.data)
         params.is_valid(raise_exception=True)
-        user = authenticate(request, **params.validated_data)
-        if user is None or not user.is_active:
+        try:
+            user = password_authenticate(request._request, **params.validated_data)
+        except LoginThrottled as exc:
+            response = error_response(exc)
+            response["Retry-After"] = str(exc.retry_after)
+            return response
+        if user is None:
             raise GroupBuyError(ResponseCode.UNAUTHORIZED, "wrong username or password")
         return success({"token": api_token_get_or_create(user=user)})
 
@@ -77,7 +86,12 @@ class TicketIn(serializers.Serializer):
 
 
 class LoginTicketApi(APIView):
-    """A new QR ticket. A browser (session cookie) gets it bound to its session."""
+    """A new QR ticket, always bound to the caller's session (created here if it has none).
+
+    Decision: a client without a cookie jar cannot collect a scan login. Native apps are the phone
+    side (``/login/confirm``) or log in with ``/login/token``; an unbound ticket is what let an
+    attacker log a victim's browser into the attacker's account.
+    """
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
@@ -94,17 +108,20 @@ class LoginTicketApi(APIView):
             },
         ),
         summary="Issue a scan-login QR ticket",
+        description=(
+            "The ticket is bound to the caller's session: the answer sets the session cookie if the caller "
+            "has none, and only a `check_login` carrying that cookie can collect the login."
+        ),
     )
     def get(self, request: Request) -> Response:
         django_request = request._request
-        owner = ticket_owner(django_request, bind=True) if has_browser_session(django_request) else ""
-        issued = login_ticket_issue(owner=owner)
+        issued = login_ticket_issue(owner=ticket_owner(django_request, bind=True))
         qr_url = request.build_absolute_uri(reverse("accounts:login-qr", args=[issued.ticket]))
         return success({"ticket": issued.ticket, "qrCodeUrl": qr_url, "expireSeconds": issued.expire_seconds})
 
 
 class CheckLoginApi(APIView):
-    """Poll a ticket. ``confirmed`` comes once, with the API token; a browser is also logged in."""
+    """Poll a ticket. ``confirmed`` comes once, to the issuing session only: it is logged in (and gets the token)."""
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
@@ -122,7 +139,8 @@ class CheckLoginApi(APIView):
         summary="Poll a scan-login ticket",
         description=(
             "`confirmed` is answered exactly once per ticket; any later poll of that ticket answers `expired`. "
-            "Unknown tickets and tickets bound to another browser session answer `expired` too."
+            "Unknown tickets answer `expired`. A ticket issued to another browser session answers `waiting` "
+            "(never a login) and is left for its own browser."
         ),
     )
     def get(self, request: Request) -> Response:
@@ -134,8 +152,7 @@ class CheckLoginApi(APIView):
         if poll.user is None:
             return success({"status": poll.status})
         response = success({"status": "confirmed", "token": api_token_get_or_create(user=poll.user)})
-        if has_browser_session(django_request):
-            browser_login(django_request, response, poll.user)
+        browser_login(django_request, response, poll.user)  # the owner matched: this is the issuing browser
         return response
 
 

@@ -75,11 +75,6 @@ def session_device_id(request: HttpRequest) -> uuid.UUID | None:
         return None
 
 
-def has_browser_session(request: HttpRequest) -> bool:
-    """The request carries a session cookie: a browser, as opposed to an API client using tokens."""
-    return settings.SESSION_COOKIE_NAME in request.COOKIES
-
-
 def login_backend(user: User) -> str:
     return getattr(user, "backend", None) or settings.AUTHENTICATION_BACKENDS[0]
 
@@ -102,8 +97,10 @@ def browser_login(request: HttpRequest, response: HttpResponse, user: User) -> T
 def ticket_owner(request: HttpRequest, *, bind: bool) -> str:
     """The hash that binds scan-login tickets to this browser session ("" = none).
 
-    ``bind``: create the session's secret if it has none (issuing a ticket). Polling never creates
-    one, so a poller without the issuing session's secret cannot collect a bound ticket.
+    ``bind``: create the session's secret if it has none (issuing a ticket); the session middleware
+    then saves the session and sets its cookie. Polling never creates one, so a poller without the
+    issuing session's secret cannot collect the ticket. A secret in the session rather than the
+    session key itself: the key is rotated at login (``cycle_key``), the secret survives it.
     """
     secret = request.session.get(SESSION_TICKET_OWNER_KEY)
     if not secret:

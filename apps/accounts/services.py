@@ -13,9 +13,13 @@ ticket answers ``expired``. The first user to confirm wins: a second user's conf
 and the same user's repeated confirmation (WeChat re-delivers events it got no answer to within 5 s)
 is a no-op.
 
-A ticket may be bound to the browser session that asked for it (``owner``): then only that session
-can collect the login. Without the binding, anyone who photographed the QR code on the screen could
-poll with the ticket and race the rightful browser for the session.
+Every ticket is bound to the browser session that asked for it (``owner``, a hash of a secret kept in
+that session, ``apps.accounts.browser.ticket_owner``): only that session can collect the login. Any
+other poller (another session, or none) sees ``waiting`` and consumes nothing. Without the binding,
+anyone who photographed the QR code could race the rightful browser for the session; and an attacker
+could confirm a ticket with their own account and send the victim a ``check_login`` link that logs
+the victim's browser into the attacker's account (login CSRF). Confirming (the app's
+``/login/confirm``, the WeChat portal, the phone's scan page) never logs anybody in.
 
 Redis unreachable: tickets cannot be issued, confirmed or polled; the callers get 0007 (HTTP 503)
 and the login page falls back to its password form.
@@ -99,8 +103,10 @@ class TicketPoll:
     user: User | None = None
 
 
-def login_ticket_issue(*, owner: str = "") -> LoginTicket:
-    """A new ticket in state ``waiting``; ``owner`` (a hash) binds it to one browser session."""
+def login_ticket_issue(*, owner: str) -> LoginTicket:
+    """A new ticket in state ``waiting``, bound to one browser session by ``owner`` (a hash, required)."""
+    if not owner:
+        raise ValueError("a login ticket must be bound to the issuing browser session")
     ticket = secrets.token_urlsafe(24)  # 32 URL-safe characters, 192 random bits; fits WeChat's scene_str
     key = login_ticket_key(ticket)
 
@@ -135,8 +141,11 @@ def login_ticket_confirm(*, ticket: str, user: User) -> None:
     logger.info("scan login: ticket confirmed by user %s", user.pk)
 
 
-def login_ticket_consume(*, ticket: str, owner: str = "") -> TicketPoll:
-    """One poll of the login page: ``confirmed`` with the user exactly once, else waiting/expired."""
+def login_ticket_consume(*, ticket: str, owner: str) -> TicketPoll:
+    """One poll of the login page: ``confirmed`` with the user exactly once, else waiting/expired.
+
+    Only the ticket's ``owner`` can collect it; to anyone else ("" = no binding) it stays ``waiting``.
+    """
     if not LOGIN_TICKET_PATTERN.fullmatch(ticket):
         return TicketPoll("expired")
     status, user_id = (

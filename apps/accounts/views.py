@@ -6,7 +6,6 @@ from urllib.parse import urlencode
 
 import segno
 from django.contrib.auth import logout
-from django.contrib.auth.forms import AuthenticationForm
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -22,7 +21,9 @@ from apps.accounts.browser import (
     session_device_id,
     ticket_owner,
 )
+from apps.accounts.forms import ThrottledAuthenticationForm
 from apps.accounts.services import login_ticket_confirm, login_ticket_issue, trusted_devices_revoke
+from apps.accounts.throttle import LoginThrottled
 from apps.accounts.weixin import LOGIN_TICKET_PATTERN
 from apps.common.errors import GroupBuyError, ResponseCode
 
@@ -34,16 +35,21 @@ logger = logging.getLogger(__name__)
 @require_http_methods(["GET", "HEAD", "POST"])
 def login_page(request: HttpRequest) -> HttpResponse:
     next_url = safe_next(request, request.POST.get("next") or request.GET.get("next"))
+    throttled: LoginThrottled | None = None
     if request.method == "POST":
-        form = AuthenticationForm(request, data=request.POST)
-        if form.is_valid():
-            response = redirect(next_url)
-            browser_login(request, response, form.get_user())
-            return response
+        form = ThrottledAuthenticationForm(request, data=request.POST)
+        try:
+            if form.is_valid():
+                response = redirect(next_url)
+                browser_login(request, response, form.get_user())
+                return response
+        except LoginThrottled as exc:
+            throttled = exc
+            form.add_error(None, exc.info)
     elif request.user.is_authenticated:
         return redirect(next_url)
     else:
-        form = AuthenticationForm(request)
+        form = ThrottledAuthenticationForm(request)
     try:
         ticket = login_ticket_issue(owner=ticket_owner(request, bind=True))
     except GroupBuyError as exc:
@@ -51,7 +57,12 @@ def login_page(request: HttpRequest) -> HttpResponse:
             raise
         ticket = None  # Redis is down: the password form still works
     context = {"form": form, "ticket": ticket, "next": next_url}
-    return render(request, "accounts/login.html", context)
+    if throttled is None:
+        return render(request, "accounts/login.html", context)
+    # 429 for the password form only: scan login on the same page still works for the account's owner.
+    response = render(request, "accounts/login.html", context, status=throttled.http_status)
+    response["Retry-After"] = str(throttled.retry_after)
+    return response
 
 
 def login_qr(request: HttpRequest, ticket: str) -> HttpResponse:

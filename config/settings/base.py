@@ -223,6 +223,15 @@ PAYMENT_NOTIFY_BASE_URL = env.str("PAYMENT_NOTIFY_BASE_URL", default="")
 LOGIN_URL = "/login"
 # WeChat official-account token for the scan-login portal (signature = sha1 of sorted token/timestamp/nonce).
 WEIXIN_TOKEN = env.str("WEIXIN_TOKEN", default="groupbuy-weixin-token")
+# Password login throttle (apps/accounts/throttle.py): failed attempts within a window, per username
+# (case-folded) and per client address; over either limit → 0006 / HTTP 429 until the window ends. 0 = off.
+LOGIN_THROTTLE_WINDOW_SECONDS = env.int("LOGIN_THROTTLE_WINDOW_SECONDS", default=900)
+LOGIN_THROTTLE_ACCOUNT_FAILURES = env.int("LOGIN_THROTTLE_ACCOUNT_FAILURES", default=5)
+LOGIN_THROTTLE_ADDRESS_FAILURES = env.int("LOGIN_THROTTLE_ADDRESS_FAILURES", default=20)
+# The META key of the client's address when a trusted proxy sets it (nginx's X-Real-IP: "HTTP_X_REAL_IP";
+# an X-Forwarded-For list counts by its last entry). Empty: REMOTE_ADDR. Behind nginx it must be set, else
+# every client shares nginx's address; never set it where clients reach the app directly (they forge it).
+CLIENT_IP_HEADER = env.str("CLIENT_IP_HEADER", default="")
 
 # --- Logging: structlog over stdlib, one handler; see apps/common/logging.py ------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

@@ -1,9 +1,12 @@
-"""Helpers of the accounts tests: signed WeChat portal deliveries, signed channel requests, the API paths."""
+"""Helpers of the accounts tests: signed WeChat portal deliveries, signed channel requests, the API paths, races."""
 
 import json
+import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
+from django.db import connections
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from apps.accounts.signing import signed_headers
@@ -71,3 +74,18 @@ class UnreachableRedis:
             raise RedisConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
         return fail
+
+
+def race(function, count: int) -> list:
+    """``function(index)`` in ``count`` threads released at once; their results in index order."""
+    barrier = threading.Barrier(count)
+
+    def run(index: int):
+        barrier.wait()
+        try:
+            return function(index)
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(run, range(count)))

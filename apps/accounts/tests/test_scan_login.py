@@ -172,7 +172,8 @@ def test_confirm_input_is_validated(mobile):
 
 
 def test_confirming_twice_is_fine_but_another_account_cannot_take_it(mobile):
-    ticket = new_ticket()
+    browser = APIClient()
+    ticket = new_ticket(browser)
     assert mobile.post(CONFIRM_API, {"ticket": ticket}, format="json").status_code == 200
     assert mobile.post(CONFIRM_API, {"ticket": ticket}, format="json").status_code == 200
 
@@ -182,7 +183,7 @@ def test_confirming_twice_is_fine_but_another_account_cannot_take_it(mobile):
     body = response.json()
     assert (response.status_code, body["code"]) == (400, "0002")
     assert body["info"] == "ticket already confirmed by another account"
-    assert poll(APIClient(), ticket)["token"] == Token.objects.get(user=mobile.user).key
+    assert poll(browser, ticket)["token"] == Token.objects.get(user=mobile.user).key
 
 
 # --- the WeChat portal: URL verification --------------------------------------------------------------
@@ -235,17 +236,19 @@ def test_full_scan_flow_through_the_portal_creates_the_wechat_user():
     assert data == {"status": "confirmed", "token": Token.objects.get(user=user).key}
 
     # The same openid next time: the same user, no second one.
-    second = new_ticket()
+    second_browser = APIClient()
+    second = new_ticket(second_browser)
     portal_post(APIClient(), scan_xml(OPENID, second))
-    assert poll(APIClient(), second)["token"] == data["token"]
+    assert poll(second_browser, second)["token"] == data["token"]
     assert User.objects.filter(username__startswith="wx_").count() == 1
 
 
 def test_subscribe_with_qrscene_prefix_binds_too():
-    ticket = new_ticket()
+    browser = APIClient()
+    ticket = new_ticket(browser)
     response = portal_post(APIClient(), scan_xml(OPENID, ticket, event="subscribe"))
     assert response.content == b"success"
-    assert poll(APIClient(), ticket)["status"] == "confirmed"
+    assert poll(browser, ticket)["status"] == "confirmed"
 
 
 def test_portal_accepts_any_accept_header():
@@ -257,25 +260,28 @@ def test_portal_accepts_any_accept_header():
 
 
 def test_forged_portal_signature_is_401_and_binds_nothing():
-    ticket = new_ticket()
+    browser = APIClient()
+    ticket = new_ticket(browser)
     response = portal_post(APIClient(), scan_xml(OPENID, ticket), query=signed_query(token="guessed"))
     body = response.json()
     assert (response.status_code, body["code"]) == (401, "E0201")
-    assert poll(APIClient(), ticket) == {"status": "waiting"}
+    assert poll(browser, ticket) == {"status": "waiting"}
     assert not WeixinIdentity.objects.exists()
     assert not User.objects.exists()
 
 
 def test_a_stale_timestamp_is_refused_with_e0202():
-    ticket = new_ticket()
+    browser = APIClient()
+    ticket = new_ticket(browser)
     stale = str(int(time.time()) - 301)
     response = portal_post(APIClient(), scan_xml(OPENID, ticket), query=signed_query(timestamp=stale))
     assert (response.status_code, response.json()["code"]) == (401, "E0202")
-    assert poll(APIClient(), ticket) == {"status": "waiting"}
+    assert poll(browser, ticket) == {"status": "waiting"}
 
 
 def test_a_signature_replayed_with_another_body_is_refused_but_a_retry_is_not():
-    ticket, other = new_ticket(), new_ticket()
+    browser = APIClient()
+    ticket, other = new_ticket(), new_ticket(browser)
     query = signed_query()
     assert portal_post(APIClient(), scan_xml(OPENID, ticket), query=query).content == b"success"
     # WeChat re-delivering the same message (it got no answer within 5 s): accepted, nothing new.
@@ -283,7 +289,7 @@ def test_a_signature_replayed_with_another_body_is_refused_but_a_retry_is_not():
     # Someone who saw that query string, with a body of their own: refused.
     replay = portal_post(APIClient(), scan_xml("oAttacker", other), query=query)
     assert (replay.status_code, replay.json()["code"]) == (401, "E0202")
-    assert poll(APIClient(), other) == {"status": "waiting"}
+    assert poll(browser, other) == {"status": "waiting"}
     assert not WeixinIdentity.objects.filter(openid="oAttacker").exists()
 
 
@@ -305,10 +311,11 @@ def test_xml_with_doctype_or_malformed_is_refused(body):
 
 
 def test_doctype_with_our_ticket_binds_nothing():
-    ticket = new_ticket()
+    browser = APIClient()
+    ticket = new_ticket(browser)
     body = scan_xml(OPENID, ticket).replace(b"<xml>", b"<!DOCTYPE xml><xml>")
     assert portal_post(APIClient(), body).status_code == 400
-    assert poll(APIClient(), ticket) == {"status": "waiting"}
+    assert poll(browser, ticket) == {"status": "waiting"}
 
 
 def test_an_oversized_body_is_refused_before_parsing():
@@ -324,21 +331,24 @@ def test_other_messages_and_unknown_tickets_answer_success_and_change_nothing():
 
 
 def test_a_second_wechat_user_cannot_take_a_confirmed_ticket():
-    ticket = new_ticket()
+    browser = APIClient()
+    ticket = new_ticket(browser)
     portal_post(APIClient(), scan_xml(OPENID, ticket))
     assert portal_post(APIClient(), scan_xml("oSecondUser", ticket)).content == b"success"  # logged, not bound
-    token = poll(APIClient(), ticket)["token"]
+    token = poll(browser, ticket)["token"]
     assert Token.objects.get(key=token).user.username == f"wx_{OPENID}"
 
 
 def test_an_inactive_wechat_user_does_not_bind():
-    first = new_ticket()
+    browser = APIClient()
+    first = new_ticket(browser)
     portal_post(APIClient(), scan_xml(OPENID, first))
-    poll(APIClient(), first)
+    assert poll(browser, first)["status"] == "confirmed"
     User.objects.filter(username=f"wx_{OPENID}").update(is_active=False)
-    ticket = new_ticket()
+    browser = APIClient()
+    ticket = new_ticket(browser)
     assert portal_post(APIClient(), scan_xml(OPENID, ticket)).content == b"success"
-    assert poll(APIClient(), ticket) == {"status": "waiting"}
+    assert poll(browser, ticket) == {"status": "waiting"}
 
 
 def test_a_username_already_taken_gets_a_random_wechat_username():
@@ -395,8 +405,9 @@ def test_a_ticket_bound_to_a_browser_cannot_be_collected_by_another(client, mobi
 
     onlooker = Client()  # photographed the QR code on the screen
     onlooker.get("/login")  # has a session of its own
-    assert poll(onlooker, ticket) == {"status": "expired"}
-    assert poll(APIClient(), ticket) == {"status": "expired"}  # no session at all
+    # api.md: any other browser sees waiting, never a login (this answered "expired" before).
+    assert poll(onlooker, ticket) == {"status": "waiting"}
+    assert poll(APIClient(), ticket) == {"status": "waiting"}  # no session at all
     assert poll(client, ticket)["status"] == "confirmed"  # the rightful browser still gets it
     assert SESSION_KEY not in onlooker.session
 
@@ -405,18 +416,8 @@ def test_the_ticket_api_binds_for_a_browser_session(client, mobile):
     client.get("/login")  # the page's session
     ticket = new_ticket(client)  # e.g. login.js asking for a fresh code
     mobile.post(CONFIRM_API, {"ticket": ticket}, format="json")
-    assert poll(APIClient(), ticket) == {"status": "expired"}
+    assert poll(APIClient(), ticket) == {"status": "waiting"}
     assert poll(client, ticket)["status"] == "confirmed"
-
-
-def test_an_api_client_without_cookies_is_not_given_a_session():
-    api = APIClient()
-    ticket = new_ticket(api)
-    services.login_ticket_confirm(ticket=ticket, user=UserFactory())
-    response = api.get(CHECK_API, {"ticket": ticket})
-    assert response.json()["data"]["status"] == "confirmed"
-    assert DEVICE_COOKIE not in response.cookies
-    assert not TrustedDevice.objects.exists()
 
 
 def test_password_form_logs_in_redirects_to_next_and_sets_the_device_cookie(client):

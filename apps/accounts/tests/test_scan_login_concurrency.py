@@ -1,10 +1,7 @@
 """Races on real Redis (fakeredis runs another Lua) and MariaDB: one consumer per ticket, one user per openid."""
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
-from django.db import connections
+from django.conf import settings
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -18,32 +15,22 @@ from apps.accounts.services import (
     weixin_user_get_or_create,
 )
 from apps.accounts.tests.factories import UserFactory
-from apps.accounts.tests.helpers import CHECK_API
+from apps.accounts.tests.helpers import CHECK_API, TICKET_API, race
 from apps.common.errors import GroupBuyError
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
 
-def race(function, count: int) -> list:
-    barrier = threading.Barrier(count)
-
-    def run(index: int):
-        barrier.wait()
-        try:
-            return function(index)
-        finally:
-            connections.close_all()
-
-    with ThreadPoolExecutor(max_workers=count) as pool:
-        return list(pool.map(run, range(count)))
-
-
 def test_two_simultaneous_polls_exactly_one_gets_the_token(real_redis):
     user = UserFactory(username="racer")
-    ticket = login_ticket_issue().ticket
+    browser = APIClient()
+    ticket = browser.get(TICKET_API).json()["data"]["ticket"]
     login_ticket_confirm(ticket=ticket, user=user)
+    tabs = [APIClient(), APIClient()]  # two tabs of the issuing browser: the same session cookie
+    for tab in tabs:
+        tab.cookies[settings.SESSION_COOKIE_NAME] = browser.cookies[settings.SESSION_COOKIE_NAME].value
 
-    results = race(lambda _: APIClient().get(CHECK_API, {"ticket": ticket}).json()["data"], 2)
+    results = race(lambda index: tabs[index].get(CHECK_API, {"ticket": ticket}).json()["data"], 2)
 
     assert sorted(result["status"] for result in results) == ["confirmed", "expired"]
     (winner,) = [result for result in results if result["status"] == "confirmed"]
@@ -64,7 +51,7 @@ def test_twenty_pollers_one_winner(real_redis):
 
 def test_twenty_accounts_confirm_at_once_the_first_wins(real_redis):
     users = [UserFactory(username=f"phone{i}") for i in range(20)]
-    ticket = login_ticket_issue().ticket
+    ticket = login_ticket_issue(owner="tab-owner").ticket
 
     def confirm(index: int) -> str:
         try:
@@ -77,7 +64,7 @@ def test_twenty_accounts_confirm_at_once_the_first_wins(real_redis):
     winners = [outcome for outcome in outcomes if outcome.startswith("ok:")]
     assert len(winners) == 1
     assert set(outcomes) - set(winners) == {"0002"}  # "ticket already confirmed by another account"
-    assert f"ok:{login_ticket_consume(ticket=ticket).user.pk}" == winners[0]
+    assert f"ok:{login_ticket_consume(ticket=ticket, owner='tab-owner').user.pk}" == winners[0]
 
 
 def test_scripts_on_real_redis_keep_ttl_binding_and_grace(real_redis):
@@ -87,10 +74,16 @@ def test_scripts_on_real_redis_keep_ttl_binding_and_grace(real_redis):
     real_redis.expire(key, 100)
     login_ticket_confirm(ticket=ticket, user=user)
     assert 95 <= real_redis.ttl(key) <= 100  # HSET kept the TTL
-    assert login_ticket_consume(ticket=ticket, owner="theirs").status == "expired"
-    assert login_ticket_consume(ticket=ticket, owner="").status == "expired"
+    # Another session, or none, sees waiting and consumes nothing (api.md "Login").
+    assert login_ticket_consume(ticket=ticket, owner="theirs").status == "waiting"
+    assert login_ticket_consume(ticket=ticket, owner="").status == "waiting"
+    real_redis.hset(login_ticket_key(ticket), "owner", "")  # an unbound ticket: nobody's
+    assert login_ticket_consume(ticket=ticket, owner="").status == "waiting"
+    real_redis.hdel(login_ticket_key(ticket), "owner")
+    assert login_ticket_consume(ticket=ticket, owner="").status == "waiting"
+    real_redis.hset(login_ticket_key(ticket), "owner", "mine")
 
-    late = login_ticket_issue().ticket
+    late = login_ticket_issue(owner="mine").ticket
     real_redis.pexpire(login_ticket_key(late), 500)
     login_ticket_confirm(ticket=late, user=user)
     assert real_redis.pttl(login_ticket_key(late)) > LOGIN_TICKET_CONFIRM_GRACE_MS - 1000
