@@ -19,6 +19,7 @@ from benchmarks.client import LOOPBACK, HttpRequest, HttpResponse
 from benchmarks.scenarios import envelope_code
 
 EXCERPT_CHARS = 300
+_TOKEN = re.compile(r'("token"\s*:\s*")[^"]+"')  # API tokens stay out of reports, even throwaway ones
 _CSRF_INPUT = re.compile(rb'name="csrfmiddlewaretoken" value="([^"]+)"')
 
 
@@ -67,7 +68,7 @@ class Client:
             response = Answer(status=answer.status, headers=headers, body=answer.read(), cookies=cookies)
         finally:
             connection.close()
-        excerpt = response.body[:EXCERPT_CHARS].decode("utf-8", "replace")
+        excerpt = _TOKEN.sub(r'\1***"', response.body[:EXCERPT_CHARS].decode("utf-8", "replace"))
         self.trace.append(
             Exchange(request.method, request.path[:120], response.status, envelope_code(response), excerpt, note)
         )
