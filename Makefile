@@ -94,3 +94,13 @@ FAULTS_ARGS ?=
 faults: install
 	@$(BIN)/python -c 'import MySQLdb' 2>/dev/null || $(BIN)/pip install --quiet -r requirements/mysql.txt
 	$(BIN)/python -m benchmarks.faults $(FAULTS_ARGS)
+
+# Security suite: black-box attacks by one channel's secret (an attacker channel s03 created in setup) or one shopper
+# account on gunicorn + production settings on a free loopback port; its own database groupbuy_security, Redis DB 12
+# (flushed at start), Celery queue and bus groupbuy_security. Table, JSON to benchmarks/results/, exit 1 on any
+# breach; the last line is "N passed, M failed". ~45 s. e.g. SECURITY_ARGS="--only isolation" or "--list".
+SECURITY_ARGS ?=
+.PHONY: security
+security: install
+	@$(BIN)/python -c 'import MySQLdb' 2>/dev/null || $(BIN)/pip install --quiet -r requirements/mysql.txt
+	$(BIN)/python -m benchmarks.security $(SECURITY_ARGS)

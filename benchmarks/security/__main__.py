@@ -1,0 +1,3 @@
+from benchmarks.security.runner import main
+
+raise SystemExit(main())
