@@ -131,7 +131,7 @@ class TrustedDeviceAdmin(admin.ModelAdmin):
         return False  # devices come from logins only
 
     def has_change_permission(self, request: HttpRequest, obj: TrustedDevice | None = None) -> bool:
-        return False  # read-only rows; the "revoke" action is the one change (needs the view permission)
+        return False  # read-only rows; the "revoke" action is the one change (needs the change permission)
 
     @admin.display(description=_("device"), ordering="device_id")
     def short_id(self, obj: TrustedDevice) -> str:

@@ -33,7 +33,11 @@ class SandboxTradeAdmin(ReadOnlyAdmin):
     search_fields = ("trade_no", "out_trade_no")
     actions = ["resend_notify"]
 
-    @admin.action(description=_("Send the notify again"), permissions=["view"])
+    def has_resend_permission(self, request) -> bool:
+        """Re-sending moves money state (the notify pays the order): change, not view (rows stay read-only)."""
+        return request.user.has_perm("payments.change_sandboxtrade")
+
+    @admin.action(description=_("Send the notify again"), permissions=["resend"])
     def resend_notify(self, request, queryset) -> None:
         count = sandbox_notify_resend(trade_ids=list(queryset.values_list("pk", flat=True)))
         self.message_user(

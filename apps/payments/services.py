@@ -206,7 +206,9 @@ def mall_order_paid(*, order_id: str, trade_no: str, paid_amount: Decimal, paid_
     and raises, so the notify answers ``fail`` and the gateway retries.
 
     Again for a paid order: nothing changes (a second, different trade_no is logged: a double
-    payment to refund). For an order already closed (not paid in time): flagged ``refund_required``.
+    payment to refund). For an order closed unpaid (not paid in time, or its seat given back):
+    flagged ``refund_required`` once. A closed order that already has a trade_no was flagged or
+    refunded before: a re-delivered notify (gateways repeat them for days) changes nothing.
     """
     with transaction.atomic():
         marked = PayOrder.objects.filter(
@@ -253,9 +255,18 @@ def _paid_again(order: PayOrder, *, trade_no: str, paid_amount: Decimal, paid_at
             )
         return order
     if order.status == PayOrder.Status.CLOSE:
-        flagged = PayOrder.objects.filter(pk=order.pk, status=PayOrder.Status.CLOSE, refund_required=False).update(
-            refund_required=True, trade_no=trade_no, pay_time=paid_at, update_time=timezone.now()
-        )
+        if order.trade_no:
+            # This payment is known: flagged, or its refund finished (the refund leaves the order CLOSE
+            # with its trade_no). A re-delivered notify must not flag it again.
+            if order.trade_no != trade_no:
+                logger.error(
+                    "mall order %s paid twice: trade %s after %s (closed); refund it by hand",
+                    order.order_id, trade_no, order.trade_no,
+                )  # fmt: skip
+            return order
+        flagged = PayOrder.objects.filter(
+            pk=order.pk, status=PayOrder.Status.CLOSE, refund_required=False, trade_no=""
+        ).update(refund_required=True, trade_no=trade_no, pay_time=paid_at, update_time=timezone.now())
         if flagged:
             transaction.on_commit(lambda: _enqueue_refund(order.order_id, "paid after the order closed"))
             logger.error(

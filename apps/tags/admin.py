@@ -1,3 +1,6 @@
+"""Crowd tags in admin. Every action changes state (Redis bitmaps, import jobs), so each needs the
+model's ``change`` permission: view-only staff neither see nor run them."""
+
 from functools import partial
 
 from django.contrib import admin, messages
@@ -23,7 +26,7 @@ class CrowdTagAdmin(admin.ModelAdmin):
     readonly_fields = ("statistics",)
     actions = ("rebuild_bitmaps",)
 
-    @admin.action(description=_("Rebuild the Redis bitmap from the members"))
+    @admin.action(description=_("Rebuild the Redis bitmap from the members"), permissions=["change"])
     def rebuild_bitmaps(self, request, queryset):
         tag_ids = list(queryset.values_list("tag_id", flat=True))
         _rebuild_after_commit(tag_ids)
@@ -94,7 +97,7 @@ class CrowdTagJobAdmin(admin.ModelAdmin):
         if fields:
             obj.save(update_fields=[*fields, "update_time"])
 
-    @admin.action(description=_("Run the selected jobs"))
+    @admin.action(description=_("Run the selected jobs"), permissions=["change"])
     def run_jobs(self, request, queryset):
         jobs = list(queryset.only("pk", "batch_id", "status").order_by("pk"))
         runnable = [job for job in jobs if job.status in CLAIMABLE_STATUSES]
@@ -116,7 +119,7 @@ class CrowdTagJobAdmin(admin.ModelAdmin):
                 messages.WARNING,
             )
 
-    @admin.action(description=_("Reset the selected jobs (members are kept)"))
+    @admin.action(description=_("Reset the selected jobs (members are kept)"), permissions=["change"])
     def reset_jobs(self, request, queryset):
         done, refused = [], []
         for job in queryset.only("pk", "batch_id").order_by("pk"):

@@ -217,7 +217,7 @@ ALIPAY_APP_ID = env.str("ALIPAY_APP_ID", default="")
 ALIPAY_APP_PRIVATE_KEY = env.str("ALIPAY_APP_PRIVATE_KEY", default="")
 ALIPAY_PUBLIC_KEY = env.str("ALIPAY_PUBLIC_KEY", default="")
 ALIPAY_DEBUG = env.bool("ALIPAY_DEBUG", default=False)
-# Where gateways send payment notifies (production must set it; dev uses the shopper's host).
+# Where gateways send payment notifies (production must set it; never taken from a Host header).
 PAYMENT_NOTIFY_BASE_URL = env.str("PAYMENT_NOTIFY_BASE_URL", default="")
 
 LOGIN_URL = "/login"

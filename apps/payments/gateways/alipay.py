@@ -59,7 +59,7 @@ class AlipayGateway(PaymentGateway):
     def page_pay_url(self, order: PayOrder) -> str:
         from apps.payments.selectors import mall_order_pay_deadline
 
-        base = conf.notify_base_url() or conf.FALLBACK_BASE_URL
+        base = conf.notify_base_url()
         biz_content = {
             "subject": order.product_name,
             "out_trade_no": order.order_id,

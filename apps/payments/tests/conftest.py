@@ -36,6 +36,14 @@ def demo(db):
 
 
 @pytest.fixture
+def live_demo(live_server, tasks_run_inline, settings):
+    """Demo data behind a real server, which the sandbox notifies as configured (never via Host)."""
+    call_command("load_demo")
+    settings.PAYMENT_NOTIFY_BASE_URL = live_server.url
+    return live_server
+
+
+@pytest.fixture
 def notify_via_test_client(monkeypatch):
     """The sandbox's notify goes through Django's test client to the real handler (same process)."""
     client = Client()

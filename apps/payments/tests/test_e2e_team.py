@@ -6,7 +6,6 @@ On failure each browser page's screenshot is saved under test-artifacts/ (CI kee
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
 
 from apps.payments.models import PayOrder
 from apps.trade.models import Team
@@ -16,12 +15,6 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]  # fmt: skip
-
-
-@pytest.fixture
-def live_demo(live_server, tasks_run_inline):
-    call_command("load_demo")
-    return live_server
 
 
 def log_in(page, base: str, username: str) -> None:

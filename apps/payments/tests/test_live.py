@@ -3,7 +3,6 @@ and a browser buys, pays and sees the order paid."""
 
 import pytest
 from django.conf import settings
-from django.core.management import call_command
 from django.test import Client
 
 from apps.payments.gateways.sandbox import sandbox_trade_pay
@@ -12,12 +11,6 @@ from apps.payments.tests.helpers import NOTIFY_URL, create_order, user
 from apps.trade.models import Order
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-
-@pytest.fixture
-def live_demo(live_server, tasks_run_inline):
-    call_command("load_demo")
-    return live_server
 
 
 def test_the_sandbox_notify_reaches_the_handler_over_http(live_demo):

@@ -1,3 +1,5 @@
+import os
+
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
@@ -25,4 +27,15 @@ class Command(BaseCommand):
 
             consumer_thread_start()
             self.stdout.write("mq: in-process consumer on the in-memory bus")
+        # The address this server answers on, for server-to-server calls to itself (the sandbox
+        # gateway's notify): configuration, never a request's Host header. An explicit value wins.
+        os.environ.setdefault("SERVER_BASE_URL", local_base_url(addrport))
         call_command("runserver", addrport, use_reloader=False, use_threading=True)
+
+
+def local_base_url(addrport: str) -> str:
+    """``http://host:port`` for runserver's ``[addr:]port``; a wildcard address means this machine."""
+    host, _, port = addrport.rpartition(":")
+    if host in ("", "0.0.0.0", "[::]", "0"):  # noqa: S104 - a bind address, reached as loopback
+        host = "127.0.0.1"
+    return f"http://{host}:{port or 8000}"
