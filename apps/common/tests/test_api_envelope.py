@@ -2,6 +2,7 @@
 
 import pytest
 from django.db import InterfaceError, OperationalError
+from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from apps.accounts.tests.factories import StaffFactory, UserFactory
@@ -13,8 +14,9 @@ UPDATE_URL = "/api/v1/gbm/dcc/update_config"
 
 @pytest.fixture
 def staff_client():
+    """A staff token: the one credential that may change configuration by GET (api.md "DCC")."""
     client = APIClient()
-    client.force_authenticate(StaffFactory())
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=StaffFactory()).key}")
     return client
 
 
