@@ -2,6 +2,7 @@
 
 Logging: the worker and beat keep Django's ``LOGGING`` (one structlog pipeline, level from ``LOG_LEVEL``)
 instead of Celery's own handlers, and every record a task logs carries its ``task_id`` and ``task_name``.
+With production settings, the worker and beat refuse to start on a database with demo credentials.
 """
 
 import logging.config
@@ -28,6 +29,33 @@ def logging_setup(**kwargs) -> None:
     from django.conf import settings
 
     logging.config.dictConfig(settings.LOGGING)
+
+
+def _refuse_unsafe_start(process: str) -> None:
+    """Production: no worker or beat on a database with demo credentials (config/guards.py).
+
+    Celery logs and swallows an Exception raised by a signal receiver, so the refusal is a SystemExit.
+    """
+    import django
+    from django.core.exceptions import ImproperlyConfigured
+
+    from config.guards import refuse_unsafe_start
+
+    django.setup()
+    try:
+        refuse_unsafe_start(process)
+    except ImproperlyConfigured as exc:
+        raise SystemExit(str(exc)) from exc
+
+
+@signals.worker_init.connect
+def worker_refuse_unsafe_start(**kwargs) -> None:
+    _refuse_unsafe_start("The Celery worker")
+
+
+@signals.beat_init.connect
+def beat_refuse_unsafe_start(**kwargs) -> None:
+    _refuse_unsafe_start("Celery beat")
 
 
 @signals.task_prerun.connect

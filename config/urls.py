@@ -1,10 +1,42 @@
+"""The URL map. The API schema and Swagger UI map every endpoint: public only where ``API_DOCS_PUBLIC``
+(local and test); production serves them to staff only (admin session or staff token) unless it is set."""
+
+from urllib.parse import urlencode
+
 from django.conf import settings
 from django.conf.urls.static import static
 from django.contrib import admin
-from django.urls import include, path
+from django.http import HttpResponse, HttpResponseRedirect
+from django.urls import include, path, reverse
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework import exceptions
+from rest_framework.permissions import BasePermission
 
 from apps.common import views as common_views
+
+
+class ApiDocsAccess(BasePermission):
+    """Anyone where the docs are public, else staff (DRF authenticates the session or the token)."""
+
+    def has_permission(self, request, view) -> bool:
+        return settings.API_DOCS_PUBLIC or bool(request.user and request.user.is_staff)
+
+
+class ApiSchemaView(SpectacularAPIView):
+    permission_classes = [ApiDocsAccess]
+
+
+class ApiDocsView(SpectacularSwaggerView):
+    """A browser without a staff session is sent to the admin login, and back here after it."""
+
+    permission_classes = [ApiDocsAccess]
+
+    def handle_exception(self, exc: Exception) -> HttpResponse:
+        if isinstance(exc, exceptions.NotAuthenticated | exceptions.PermissionDenied):
+            query = urlencode({"next": self.request.get_full_path()})
+            return HttpResponseRedirect(f"{reverse('admin:login')}?{query}")
+        return super().handle_exception(exc)
+
 
 urlpatterns = [
     path("healthz", common_views.healthz, name="healthz"),
@@ -18,8 +50,8 @@ urlpatterns = [
     path("api/v1/", include("apps.accounts.api_urls")),
     path("api/v1/", include("apps.payments.api_urls")),
     path("api/v1/mall/", include("apps.storefront.api_urls")),
-    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/schema/", ApiSchemaView.as_view(), name="api-schema"),
+    path("api/docs/", ApiDocsView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("apps.accounts.urls")),
     path("", include("apps.payments.urls")),
     path("", include("apps.storefront.urls")),

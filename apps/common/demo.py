@@ -1,5 +1,8 @@
 """The demo data of spec/demo-data.md, loaded idempotently: a second run changes nothing.
 
+Refused where ``settings.DEMO_DATA_ALLOWED`` is off (production, unless ``GBM_ALLOW_DEMO_DATA=1``: see
+config/guards.py): the demo passwords and channel secrets are public.
+
 Rows are matched by their natural keys. Times (activity windows) and passwords are set only when
 a row is created, so re-running never moves a window or rehashes a password.
 """
@@ -7,6 +10,8 @@ a row is created, so re-running never moves a window or rehashes a password.
 from datetime import timedelta
 from decimal import Decimal
 
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import models, transaction
 from django.utils import timezone
 
@@ -54,8 +59,17 @@ def _user(username: str, *, staff: bool) -> User:
     return user
 
 
-@transaction.atomic
 def demo_load() -> None:
+    if not settings.DEMO_DATA_ALLOWED:
+        raise ImproperlyConfigured(
+            "Refusing to load the demo data under production settings: its passwords and channel secrets are "
+            "public (admin/admin, shoppers/demo). Benchmarks and tests on a private database set GBM_ALLOW_DEMO_DATA=1."
+        )
+    _demo_load()
+
+
+@transaction.atomic
+def _demo_load() -> None:
     now = timezone.now().replace(microsecond=0)
     window = {"start_time": now - timedelta(days=1), "end_time": now + timedelta(days=365)}
 

@@ -192,6 +192,12 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
+# /api/schema/ and /api/docs/ for anyone (True) or staff only (False, production's default).
+API_DOCS_PUBLIC = env.bool("API_DOCS_PUBLIC", default=True)
+# Production's guards (config/guards.py): load_demo may run here; no start-time deploy checks.
+DEMO_DATA_ALLOWED = True
+REFUSE_UNSAFE_START = False
+
 # --- Domain settings ----------------------------------------------------------------------------
 # Which (source, channel) the built-in mall uses when it calls the group-buy services in process.
 MALL_SOURCE = env.str("MALL_SOURCE", default="s01")

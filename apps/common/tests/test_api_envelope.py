@@ -2,6 +2,7 @@
 
 import pytest
 from django.db import InterfaceError, OperationalError
+from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from apps.accounts.tests.factories import StaffFactory, UserFactory
@@ -13,8 +14,9 @@ UPDATE_URL = "/api/v1/gbm/dcc/update_config"
 
 @pytest.fixture
 def staff_client():
+    """A staff token: the one credential that may change configuration by GET (api.md "DCC")."""
     client = APIClient()
-    client.force_authenticate(StaffFactory())
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=StaffFactory()).key}")
     return client
 
 
@@ -112,6 +114,35 @@ def test_openapi_schema_and_docs_are_served(client):
     schema = client.get("/api/schema/")
     assert schema.status_code == 200
     assert b"/api/v1/gbm/dcc/update_config" in schema.content
+    docs = client.get("/api/docs/")
+    assert docs.status_code == 200
+    assert b"swagger" in docs.content.lower()
+
+
+@pytest.fixture
+def private_docs(settings):
+    settings.API_DOCS_PUBLIC = False  # production's default
+
+
+def test_private_schema_is_for_staff_only(private_docs, client, staff_client):
+    assert client.get("/api/schema/").status_code == 401
+    shopper = APIClient()
+    shopper.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=UserFactory()).key}")
+    assert shopper.get("/api/schema/").status_code == 403
+    by_token = staff_client.get("/api/schema/")
+    assert by_token.status_code == 200
+    assert b"/api/v1/gbm/dcc/update_config" in by_token.content
+    client.force_login(StaffFactory())
+    assert client.get("/api/schema/").status_code == 200
+
+
+def test_private_docs_send_a_browser_to_the_admin_login(private_docs, client):
+    anonymous = client.get("/api/docs/")
+    assert anonymous.status_code == 302
+    assert anonymous["Location"] == "/admin/login/?next=%2Fapi%2Fdocs%2F"
+    client.force_login(UserFactory())
+    assert client.get("/api/docs/").status_code == 302
+    client.force_login(StaffFactory())
     docs = client.get("/api/docs/")
     assert docs.status_code == 200
     assert b"swagger" in docs.content.lower()

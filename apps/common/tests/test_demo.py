@@ -65,3 +65,13 @@ def test_rebuild_redis_restores_bitmaps_after_a_redis_wipe():
     assert not bitmap_contains("RQ_KJHKL98UU78H66554GFDV", "xiaofuge")
     call_command("rebuild_redis")
     assert bitmap_contains("RQ_KJHKL98UU78H66554GFDV", "xiaofuge")
+
+
+def test_load_demo_refuses_where_demo_data_is_not_allowed(settings):
+    from django.contrib.auth import get_user_model
+    from django.core.management.base import CommandError
+
+    settings.DEMO_DATA_ALLOWED = False  # production without GBM_ALLOW_DEMO_DATA=1
+    with pytest.raises(CommandError, match="Refusing to load the demo data under production settings"):
+        call_command("load_demo")
+    assert not get_user_model().objects.filter(username="admin").exists()

@@ -1,4 +1,5 @@
-"""`manage.py check --deploy` passes with production settings and real secrets, and fails on demo credentials.
+"""`manage.py check --deploy` passes with production settings and real secrets, and fails on demo credentials;
+the same checks stop gunicorn, the Celery worker and beat at start (config/guards.py), and load_demo refuses.
 
 The check runs in a subprocess (production settings are import-time: they cannot be swapped into this
 process) against the test database this suite uses, so it needs MariaDB: production refuses SQLite.
@@ -19,8 +20,8 @@ from django.db import connection
 
 ROOT = Path(__file__).resolve().parents[3]
 # Inherited from the developer's shell these would change what is checked; the test sets its own.
-_DROPPED_PREFIXES = ("DJANGO_", "CELERY_", "GUNICORN_", "ALIPAY_", "SANDBOX_")
-_DROPPED = {"DATABASE_URL", "REDIS_URL", "BROKER_URL", "GBM_MQ_URL", "WEIXIN_TOKEN", "PAYMENT_NOTIFY_BASE_URL"}
+_DROPPED_PREFIXES = ("DJANGO_", "CELERY_", "GUNICORN_", "ALIPAY_", "SANDBOX_", "PAYMENT_", "GBM_", "PROMETHEUS_")
+_DROPPED = {"DATABASE_URL", "REDIS_URL", "BROKER_URL", "WEIXIN_TOKEN", "API_DOCS_PUBLIC"}
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
@@ -59,15 +60,22 @@ def production_environ(**extra: str) -> dict[str, str]:
     return environ
 
 
-def check_deploy(**extra: str) -> subprocess.CompletedProcess:
+def run_production(argv: list[str], timeout: float = 120, **extra: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT,
-        env=production_environ(**extra),
-        capture_output=True,
-        text=True,
-        timeout=120,
+        argv, cwd=ROOT, env=production_environ(**extra), capture_output=True, text=True, timeout=timeout
     )
+
+
+def check_deploy(**extra: str) -> subprocess.CompletedProcess:
+    """The compose release step's command (docker/compose.yml, service migrate)."""
+    return run_production([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"], **extra)
+
+
+def load_demo_data() -> None:
+    """The demo data, committed (the subprocesses read the same test database), hashed as production hashes."""
+    call_command("load_demo")
+    _rehash_for_production()
+    assert _demo_rows() != (0, 0)
 
 
 def _demo_rows() -> tuple[int, int]:
@@ -117,18 +125,90 @@ def test_check_deploy_passes_with_a_real_production_configuration(mariadb):
 
 
 def test_check_deploy_fails_while_demo_credentials_are_in_the_database(mariadb):
-    call_command("load_demo")  # committed: the subprocess reads the same test database
-    _rehash_for_production()
-    assert _demo_rows() != (0, 0)
+    load_demo_data()
     result = check_deploy()
     assert result.returncode != 0
     assert "groupbuy.E001" in result.stderr, result.stderr
     assert "groupbuy.E002" in result.stderr, result.stderr
 
 
-def test_check_deploy_fails_on_the_demo_weixin_token(mariadb):
+def test_the_demo_weixin_token_is_refused_before_any_check_runs(mariadb):
+    """groupbuy.E003 stays for other settings modules; production refuses the token at import already."""
     from apps.accounts.weixin import DEFAULT_WEIXIN_TOKEN
 
     result = check_deploy(WEIXIN_TOKEN=DEFAULT_WEIXIN_TOKEN)
     assert result.returncode != 0
-    assert "groupbuy.E003" in result.stderr, result.stderr
+    assert "WEIXIN_TOKEN is blank or the demo default" in result.stderr, result.stderr
+
+
+def test_check_deploy_passes_on_a_trial_stack_that_allowed_the_sandbox_explicitly(mariadb):
+    result = check_deploy(
+        ALIPAY_APP_ID="", ALIPAY_APP_PRIVATE_KEY="", ALIPAY_PUBLIC_KEY="", PAYMENT_SANDBOX_ALLOWED="1"
+    )
+    assert result.returncode == 0, result.stderr + result.stdout
+
+
+def _refused_for_demo_credentials(output: str, process: str) -> bool:
+    return f"{process} (production settings): refusing to start" in output and "groupbuy.E001" in output
+
+
+def test_gunicorn_refuses_to_start_while_demo_credentials_are_in_the_database(mariadb, tmp_path):
+    load_demo_data()
+    port = _free_port()
+    argv = [
+        sys.executable, "-m", "gunicorn", "-c", "docker/gunicorn.conf.py", "--bind", f"127.0.0.1:{port}",
+        "--workers", "1", "config.wsgi:application",
+    ]  # fmt: skip
+    result = run_production(argv, timeout=90, PROMETHEUS_MULTIPROC_DIR=str(tmp_path))
+    assert result.returncode != 0  # gunicorn halts when a worker fails to boot, it does not retry
+    assert "Worker failed to boot" in result.stderr, result.stderr[-3000:]
+    assert _refused_for_demo_credentials(result.stderr, "The WSGI application"), result.stderr[-3000:]
+
+
+def test_the_wsgi_application_starts_on_a_clean_database_and_with_the_demo_escape_hatch(mariadb):
+    load_wsgi = [sys.executable, "-c", "import config.wsgi; print('serving')"]
+    clean = run_production(load_wsgi)
+    assert (clean.returncode, clean.stdout.strip()) == (0, "serving"), clean.stderr[-3000:]
+    load_demo_data()
+    refused = run_production(load_wsgi)
+    assert refused.returncode != 0
+    assert _refused_for_demo_credentials(refused.stderr, "The WSGI application"), refused.stderr[-3000:]
+    allowed = run_production(load_wsgi, GBM_ALLOW_DEMO_DATA="1")  # benchmarks and tests on a private database
+    assert (allowed.returncode, allowed.stdout.strip()) == (0, "serving"), allowed.stderr[-3000:]
+
+
+@pytest.mark.parametrize(("command", "process"), [("worker", "The Celery worker"), ("beat", "Celery beat")])
+def test_celery_refuses_to_start_while_demo_credentials_are_in_the_database(
+    mariadb, rabbitmq, tmp_path, command, process
+):
+    load_demo_data()
+    argv = [sys.executable, "-m", "celery", "-A", "config.celery_app", command, "--loglevel", "warning"]
+    if command == "beat":
+        argv += ["--schedule", str(tmp_path / "beat-schedule"), "--pidfile", str(tmp_path / "beat.pid")]
+    else:
+        argv += [
+            "--pool",
+            "solo",
+            "--queues",
+            f"refused-{secrets.token_hex(4)}",
+            "--without-mingle",
+            "--without-gossip",
+        ]
+    result = run_production(argv, timeout=90)
+    assert result.returncode != 0
+    assert _refused_for_demo_credentials(result.stderr, process), result.stderr[-3000:]
+
+
+def test_load_demo_refuses_under_production_settings(mariadb):
+    result = run_production([sys.executable, "manage.py", "load_demo"])
+    assert result.returncode != 0
+    assert "Refusing to load the demo data under production settings" in result.stderr, result.stderr[-3000:]
+    assert _demo_rows() == (0, 0)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -13,6 +13,7 @@ import shlex
 import shutil
 import socket
 import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -376,3 +377,93 @@ def test_gunicorn_prometheus_multiprocess_hooks(monkeypatch, tmp_path):
     config = _gunicorn_config(monkeypatch)  # without the variable the hooks do nothing
     config["on_starting"](None)
     config["child_exit"](None, SimpleNamespace(pid=1))
+
+
+def _env_example() -> dict[str, str]:
+    example = (DOCKER / ".env.example").read_text()
+    return dict(line.split("=", 1) for line in example.splitlines() if line and not line.startswith("#"))
+
+
+def _interpolate(value: str, values: dict[str, str]) -> str:
+    """Compose's ${NAME}, ${NAME:-default} and ${NAME:?error} against docker/.env values."""
+
+    def substitute(match: re.Match) -> str:
+        name, op, rest = match.group(1), match.group(2) or "", match.group(3) or ""
+        if values.get(name):
+            return values[name]
+        assert op != ":?", f"{name} is required by compose.yml"
+        return rest if op == ":-" else ""
+
+    return re.sub(r"\$\{(\w+)(:[-?])?([^}]*)\}", substitute, str(value)).replace("$$", "$")
+
+
+def _app_environ(compose: dict, values: dict[str, str]) -> dict[str, str]:
+    """The environment compose gives the app services, with docker/.env holding ``values``."""
+    app_env = compose["services"]["web"]["environment"]
+    keep = {key: value for key, value in os.environ.items() if key in ("PATH", "HOME", "LANG", "PYTHONPATH")}
+    return keep | {key: _interpolate(value, values) for key, value in app_env.items()}
+
+
+def _import_production_settings(environ: dict[str, str]) -> subprocess.CompletedProcess:
+    code = "from django.conf import settings; print(settings.SECRET_KEY and 'loaded')"
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_release_step_runs_the_deploy_checks_and_never_loads_demo_data(compose):
+    migrate = compose["services"]["migrate"]
+    script = _command_text(migrate["command"])
+    assert script.index("manage.py migrate") < script.index("manage.py check --deploy --fail-level WARNING")
+    assert "set -e" in script
+    assert "load_demo" not in COMPOSE.read_text() and "LOAD_DEMO" not in COMPOSE.read_text()
+    assert "LOAD_DEMO" not in (DOCKER / ".env.example").read_text()
+    assert "GBM_ALLOW_DEMO_DATA" not in COMPOSE.read_text() + (DOCKER / ".env.example").read_text()
+    assert migrate["environment"]["DJANGO_SETTINGS_MODULE"] == "config.settings.production"
+
+
+def test_env_example_placeholders_are_refused_at_start(compose):
+    """Copied as is, .env.example does not start: every CHANGE-ME the app reads is named in the refusal."""
+    result = _import_production_settings(_app_environ(compose, _env_example()))
+    assert result.returncode != 0
+    assert "Production settings: refusing to start" in result.stderr, result.stderr
+    for name in ("DJANGO_SECRET_KEY", "WEIXIN_TOKEN", "DATABASE_URL", "BROKER_URL", "PAYMENT_NOTIFY_BASE_URL"):
+        assert name in result.stderr, name
+    for name in ("ALIPAY_APP_ID", "ALIPAY_APP_PRIVATE_KEY", "ALIPAY_PUBLIC_KEY"):
+        assert f"{name} still holds a placeholder" in result.stderr, name
+
+
+def test_env_example_with_every_placeholder_replaced_starts(compose):
+    import secrets
+
+    values = {
+        key: (
+            f"https://{secrets.token_hex(4)}.example.com"
+            if key == "PAYMENT_NOTIFY_BASE_URL"
+            else secrets.token_urlsafe(64)
+        )
+        if "CHANGE-ME" in value
+        else value
+        for key, value in _env_example().items()
+    }
+    result = _import_production_settings(_app_environ(compose, values))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "loaded"
+
+
+def test_image_build_step_satisfies_production_settings():
+    """collectstatic runs under production settings at build: its inline environment must pass the guards."""
+    run = re.search(
+        r"^RUN export DJANGO_SETTINGS_MODULE=.*?(?=\n\s+&& python manage\.py)", DOCKERFILE.read_text(), re.M | re.S
+    )
+    assert run, "docker/Dockerfile: the build step that exports the production settings changed shape"
+    exports = run.group(0).removeprefix("RUN ").rstrip(" \\").replace("\\\n", " ")
+    environ = {key: value for key, value in os.environ.items() if key in ("PATH", "HOME", "LANG")}
+    environ["PATH"] = f"{Path(sys.executable).parent}:{environ.get('PATH', '')}"
+    code = "from django.conf import settings; print(settings.SECRET_KEY and 'loaded')"
+    result = subprocess.run(
+        ["sh", "-c", f"{exports} && python -c \"{code}\""], cwd=ROOT, env=environ, capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "loaded"

@@ -9,6 +9,7 @@ import structlog
 from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
+from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from apps.accounts.tests.factories import StaffFactory
@@ -74,7 +75,7 @@ def test_a_crash_logs_the_exception_with_request_id_and_user(monkeypatch, json_l
     monkeypatch.setattr("apps.dcc.apis.dcc_update", explode)
     staff = StaffFactory()
     client = APIClient()
-    client.force_authenticate(staff)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=staff).key}")
     response = client.get(
         "/api/v1/gbm/dcc/update_config", {"key": "cutRange", "value": "5"}, HTTP_X_REQUEST_ID="req-crash-1"
     )

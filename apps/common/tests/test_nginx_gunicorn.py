@@ -46,7 +46,7 @@ LOCK_PATH = "/api/v1/gbm/trade/lock_market_pay_order"
 SETTLE_PATH = "/api/v1/gbm/trade/settlement_market_pay_order"
 PROGRESS_PATH = "/api/v1/gbm/trade/team_progress"
 
-_DROPPED_PREFIXES = ("DJANGO_", "CELERY_", "GUNICORN_", "PROMETHEUS_")
+_DROPPED_PREFIXES = ("DJANGO_", "CELERY_", "GUNICORN_", "PROMETHEUS_", "ALIPAY_", "PAYMENT_", "GBM_")
 _DROPPED = {"DATABASE_URL", "REDIS_URL", "BROKER_URL", "GBM_MQ_URL", "TEST_REDIS_DB", "REDIS_KEY_PREFIX"}
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
@@ -219,6 +219,11 @@ def gunicorn_environ(metrics_dir: Path) -> dict[str, str]:
         CELERY_TASK_ALWAYS_EAGER="true",
         PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
         LOG_LEVEL="INFO",
+        # Production settings' explicit opt-ins (config/guards.py), true of this test alone: the demo data is
+        # in its private test database, and nothing is paid (sandbox gateway, a notify URL nobody calls).
+        GBM_ALLOW_DEMO_DATA="1",
+        PAYMENT_SANDBOX_ALLOWED="1",
+        PAYMENT_NOTIFY_BASE_URL="https://localhost",
     )
     return environ
 

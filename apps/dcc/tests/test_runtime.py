@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import OperationalError
 from django.test import override_settings
+from rest_framework.authtoken.models import Token
 
 from apps.accounts.tests.factories import StaffFactory
 from apps.common.redis import get_redis
@@ -56,7 +57,7 @@ def test_defaults_are_typed():
 
 
 def test_update_through_the_staff_api_is_seen_by_dcc_get_at_once(client, django_capture_on_commit_callbacks):
-    client.force_login(StaffFactory())
+    client.defaults["HTTP_AUTHORIZATION"] = f"Token {Token.objects.create(user=StaffFactory()).key}"
     assert dcc_get("cutRange") == 100
     with django_capture_on_commit_callbacks(execute=True):
         response = client.get(UPDATE_URL, {"key": "cutRange", "value": "40"})
@@ -72,7 +73,7 @@ def test_update_through_the_staff_api_is_seen_by_dcc_get_at_once(client, django_
 
 
 def test_a_refused_value_changes_nothing(client, django_capture_on_commit_callbacks):
-    client.force_login(StaffFactory())
+    client.defaults["HTTP_AUTHORIZATION"] = f"Token {Token.objects.create(user=StaffFactory()).key}"
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         response = client.get(UPDATE_URL, {"key": "cutRange", "value": "500"})
     assert response.status_code == 400

@@ -1,11 +1,15 @@
-from django.core.management.base import BaseCommand
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management.base import BaseCommand, CommandError
 
 from apps.common.demo import demo_load
 
 
 class Command(BaseCommand):
-    help = "Load the demo data of spec/demo-data.md (idempotent)."
+    help = "Load the demo data of spec/demo-data.md (idempotent). Refused under production settings."
 
     def handle(self, *args, **options) -> None:
-        demo_load()
+        try:
+            demo_load()
+        except ImproperlyConfigured as exc:
+            raise CommandError(str(exc)) from exc
         self.stdout.write(self.style.SUCCESS("Demo data loaded."))
