@@ -199,6 +199,13 @@ def test_celery_refuses_to_start_while_demo_credentials_are_in_the_database(
     assert _refused_for_demo_credentials(result.stderr, process), result.stderr[-3000:]
 
 
+def test_the_bus_consumer_refuses_to_start_while_demo_credentials_are_in_the_database(mariadb):
+    load_demo_data()
+    result = run_production([sys.executable, "manage.py", "run_consumers"], timeout=90)
+    assert result.returncode != 0
+    assert _refused_for_demo_credentials(result.stderr, "The bus consumer"), result.stderr[-3000:]
+
+
 def test_load_demo_refuses_under_production_settings(mariadb):
     result = run_production([sys.executable, "manage.py", "load_demo"])
     assert result.returncode != 0
