@@ -60,7 +60,8 @@ def test_mq_delivery_publishes_once_and_the_consumer_applies_it(bus):
     task = notify_task_deliver(task_id=NotifyTask.objects.get().pk)
     assert task.notify_status == NotifyTask.Status.DONE
     consume_once(bus)
-    assert applied == [{"teamId": team_id, "outTradeNoList": ["OTN-demo1", "OTN-demo2", "OTN-demo3"]}]
+    paid = ["OTN-demo1", "OTN-demo2", "OTN-demo3"]
+    assert applied == [{"source": "s01", "channel": "c01", "teamId": team_id, "outTradeNoList": paid}]
     assert ProcessedMessage.objects.filter(message_uuid=str(task.uuid)).exists()
 
 

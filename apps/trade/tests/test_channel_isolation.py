@@ -117,7 +117,9 @@ def test_bodies_that_readers_could_disagree_on_are_0002(client, channels, raw):
 
 def test_a_repeated_query_parameter_is_0002(client, channels):
     headers = signed_headers(ATTACKER_SECRET, "GET", PROGRESS, b"")
-    response = client.get(f"{PROGRESS}?teamId=12345678&source=s03&channel=c03&channel=c01", headers=headers)
+    response = client.get(
+        f"{PROGRESS}?teamId=12345678&source=s03&channel=c03&channel=c01", headers=headers, HTTP_ACCEPT_LANGUAGE="en"
+    )
     assert (response.status_code, response.json()["code"]) == (400, "0002")
     assert response.json()["data"] == {"channel": ["This parameter is repeated."]}
 
