@@ -19,6 +19,7 @@ STORAGES = {
 if not REDIS_EMBEDDED:
     REDIS_URL = REDIS_URL.rsplit("/", 1)[0] + "/" + env.str("TEST_REDIS_DB", default="15")
     CACHES["default"]["LOCATION"] = REDIS_URL
-# Pub/sub channels span every Redis database: keep test broadcasts away from a running app.
-DCC_PUBSUB_CHANNEL = "group_buy_market_dcc_test"
-CACHE_INVALIDATION_CHANNEL = "group_buy_market_cache_test"
+# Pub/sub channels span every Redis database: keep test broadcasts away from a running app, and from another
+# test run on the same server (each run has its own key prefix).
+DCC_PUBSUB_CHANNEL = f"group_buy_market_dcc_test:{CACHES['default']['KEY_PREFIX']}"
+CACHE_INVALIDATION_CHANNEL = f"group_buy_market_cache_test:{CACHES['default']['KEY_PREFIX']}"
