@@ -17,7 +17,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Self
 from urllib.parse import unquote, urlsplit
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -180,3 +180,31 @@ class BenchEnvironment:
         )
         if completed.returncode != 0:
             raise SetupError("preparing the bench database failed:\n" + (completed.stdout + completed.stderr)[-4000:])
+
+
+@dataclass(frozen=True)
+class SuiteEnvironment(BenchEnvironment):
+    """A suite's own database, Redis database and settings module on the bench's services.
+
+    Subclasses set the defaults (``database_url``, ``redis_url``), ``env_prefix`` (``<PREFIX>_DATABASE_URL`` and
+    ``<PREFIX>_REDIS_URL`` override them) and ``settings_module`` with a note for the report.
+    """
+
+    env_prefix: ClassVar[str]
+    settings_module: ClassVar[str]
+    settings_note: ClassVar[str]
+
+    @classmethod
+    def from_environ(cls, environ: os._Environ[str] | dict[str, str] = os.environ) -> Self:
+        defaults = cls()
+        return cls(
+            database_url=environ.get(f"{cls.env_prefix}_DATABASE_URL") or defaults.database_url,
+            redis_url=environ.get(f"{cls.env_prefix}_REDIS_URL") or defaults.redis_url,
+            broker_url=environ.get("BENCH_BROKER_URL") or defaults.broker_url,
+        )
+
+    def describe(self) -> dict[str, str]:
+        return {**super().describe(), "settings": f"{self.settings_module} ({self.settings_note})"}
+
+    def django_environ(self, **extra: str) -> dict[str, str]:
+        return super().django_environ(**{"DJANGO_SETTINGS_MODULE": self.settings_module, **extra})

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.cpu import CpuProbe, children, make_probe
-from benchmarks.environment import REPO_ROOT, BenchEnvironment, SetupError
+from benchmarks.environment import REPO_ROOT, SetupError, SuiteEnvironment
 from benchmarks.invariants import check_invariants, redis_joiners
 from benchmarks.receiver import CallbackReceiver
 from benchmarks.report import MAX_ERROR_SHARE, RESULTS_DIR, git_commit, machine_info, percentile, write_report
@@ -60,29 +60,14 @@ SEAT_RECOVERY = "trade.recover_team_seat"  # the bus handler refunds need (apps/
 
 
 @dataclass(frozen=True)
-class LoadEnvironment(BenchEnvironment):
+class LoadEnvironment(SuiteEnvironment):
     """The bench's environment with the load suite's database, Redis database and settings module."""
 
     database_url: str = "mysql://root@127.0.0.1:3306/groupbuy_load"
     redis_url: str = "redis://127.0.0.1:6379/13"
-
-    @classmethod
-    def from_environ(cls, environ: Any = os.environ) -> LoadEnvironment:
-        defaults = cls()
-        return cls(
-            database_url=environ.get("LOAD_DATABASE_URL") or defaults.database_url,
-            redis_url=environ.get("LOAD_REDIS_URL") or defaults.redis_url,
-            broker_url=environ.get("BENCH_BROKER_URL") or defaults.broker_url,
-        )
-
-    def describe(self) -> dict[str, str]:
-        return {
-            **super().describe(),
-            "settings": f"{SETTINGS_MODULE} (production; Celery queue {LOAD_QUEUE}, bus groupbuy_load_*)",
-        }
-
-    def django_environ(self, **extra: str) -> dict[str, str]:
-        return super().django_environ(**{"DJANGO_SETTINGS_MODULE": SETTINGS_MODULE, **extra})
+    env_prefix = "LOAD"
+    settings_module = SETTINGS_MODULE
+    settings_note = f"production; Celery queue {LOAD_QUEUE}, bus groupbuy_load_*"
 
 
 class Helper:

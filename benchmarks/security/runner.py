@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -23,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
-from benchmarks.environment import REPO_ROOT, BenchEnvironment, SetupError
+from benchmarks.environment import REPO_ROOT, SetupError, SuiteEnvironment
 from benchmarks.report import git_commit, machine_info, write_report
 from benchmarks.security.context import Context, attacker_channel
 from benchmarks.security.registry import (
@@ -42,26 +41,14 @@ GROUPS = ("signing", "isolation", "shoppers", "hostile")  # the login throttle (
 
 
 @dataclass(frozen=True)
-class SecurityEnvironment(BenchEnvironment):
+class SecurityEnvironment(SuiteEnvironment):
     """The bench's environment with the suite's database, Redis database and settings module."""
 
     database_url: str = "mysql://root@127.0.0.1:3306/groupbuy_security"
     redis_url: str = "redis://127.0.0.1:6379/12"
-
-    @classmethod
-    def from_environ(cls, environ: Any = os.environ) -> SecurityEnvironment:
-        defaults = cls()
-        return cls(
-            database_url=environ.get("SECURITY_DATABASE_URL") or defaults.database_url,
-            redis_url=environ.get("SECURITY_REDIS_URL") or defaults.redis_url,
-            broker_url=environ.get("BENCH_BROKER_URL") or defaults.broker_url,
-        )
-
-    def describe(self) -> dict[str, str]:
-        return {**super().describe(), "settings": f"{SETTINGS_MODULE} (production; own Celery queue and bus)"}
-
-    def django_environ(self, **extra: str) -> dict[str, str]:
-        return super().django_environ(**{"DJANGO_SETTINGS_MODULE": SETTINGS_MODULE, **extra})
+    env_prefix = "SECURITY"
+    settings_module = SETTINGS_MODULE
+    settings_note = "production; own Celery queue and bus"
 
 
 def ordered(attacks: dict[str, Attack], only: list[str] | None = None) -> list[Attack]:
