@@ -8,6 +8,7 @@ from django.conf.urls.static import static
 from django.contrib import admin
 from django.http import HttpResponse, HttpResponseRedirect
 from django.urls import include, path, reverse
+from drf_spectacular.renderers import OpenApiYamlRenderer
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework import exceptions
 from rest_framework.permissions import BasePermission
@@ -22,8 +23,41 @@ class ApiDocsAccess(BasePermission):
         return settings.API_DOCS_PUBLIC or bool(request.user and request.user.is_staff)
 
 
+def _login_redirect(request) -> HttpResponse:
+    query = urlencode({"next": request.get_full_path()})
+    return HttpResponseRedirect(f"{reverse('admin:login')}?{query}")
+
+
+def _browser_wants_page(request) -> bool:
+    """A browser navigating here (Accept names text/html) without asking for a format (?format=json)."""
+    return "format" not in request.GET and "text/html" in request.headers.get("Accept", "")
+
+
+class OpenApiYamlTextRenderer(OpenApiYamlRenderer):
+    """The same YAML as text/plain: a browser shows it instead of downloading a file."""
+
+    media_type = "text/plain"
+    format = "yaml"
+    charset = "utf-8"
+
+
 class ApiSchemaView(SpectacularAPIView):
+    """Tools get YAML (default) or JSON (``?format=json`` or ``Accept: application/json``); a browser
+    gets the YAML as readable text, and without a staff session the admin login (as for /api/docs/)."""
+
     permission_classes = [ApiDocsAccess]
+
+    def perform_content_negotiation(self, request, force: bool = False):
+        if _browser_wants_page(request):
+            return OpenApiYamlTextRenderer(), OpenApiYamlTextRenderer.media_type
+        return super().perform_content_negotiation(request, force)
+
+    def handle_exception(self, exc: Exception) -> HttpResponse:
+        if isinstance(exc, exceptions.NotAuthenticated | exceptions.PermissionDenied) and _browser_wants_page(
+            self.request
+        ):
+            return _login_redirect(self.request)
+        return super().handle_exception(exc)
 
 
 class ApiDocsView(SpectacularSwaggerView):
@@ -33,8 +67,7 @@ class ApiDocsView(SpectacularSwaggerView):
 
     def handle_exception(self, exc: Exception) -> HttpResponse:
         if isinstance(exc, exceptions.NotAuthenticated | exceptions.PermissionDenied):
-            query = urlencode({"next": self.request.get_full_path()})
-            return HttpResponseRedirect(f"{reverse('admin:login')}?{query}")
+            return _login_redirect(self.request)
         return super().handle_exception(exc)
 
 

@@ -16,8 +16,14 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-def confirm_action(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset, *, action: str, question: str):
-    """None once staff confirmed (POST with confirm=yes); otherwise the confirmation page to show."""
+def confirm_action(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset, *, action: str, question: str, details=None
+):
+    """None once staff confirmed (POST with confirm=yes); otherwise the confirmation page to show.
+
+    ``details``: optional ``(headers, rows)`` — a table of what the action will touch (e.g. each order's
+    shopper, goods and amount), shown above the buttons so staff see what they confirm.
+    """
     if request.POST.get("confirm") == "yes":
         return None
     return TemplateResponse(
@@ -30,5 +36,7 @@ def confirm_action(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset,
             "action": action,
             "opts": modeladmin.model._meta,
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "detail_headers": details[0] if details else None,
+            "detail_rows": details[1] if details else None,
         },
     )

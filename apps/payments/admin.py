@@ -1,18 +1,55 @@
+"""The mall's orders, refunds and sandbox trades in admin (read-only), and what payments adds to the
+trade order admin: a link to the mall order and its refund records, and the staff user on the refund
+record of a staff refund (``apps.trade.admin`` hooks; payments depends on trade, not the reverse)."""
+
+from django.conf import settings
 from django.contrib import admin, messages
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from apps.common.admin import ReadOnlyAdmin
 from apps.payments.gateways.sandbox import sandbox_notify_resend
 from apps.payments.models import PayOrder, RefundRecord, SandboxTrade
+from apps.payments.services import mall_refund_operator_record
+from apps.trade import admin as trade_admin
+from apps.trade.models import Order
+from apps.trade.refunds import RefundOutcome
+
+
+def _is_mall_order(order: Order) -> bool:
+    """Only the built-in mall's channel numbers its orders with PayOrder ids; other malls' may collide."""
+    return (order.source, order.channel) == (settings.MALL_SOURCE, settings.MALL_CHANNEL)
+
+
+def mall_order_links(order: Order) -> list[tuple[str, str]]:
+    if not _is_mall_order(order):
+        return []
+    pay_order = PayOrder.objects.filter(order_id=order.out_trade_no).only("pk").first()
+    if pay_order is None:
+        return []
+    return [
+        (_("mall order %(order)s") % {"order": order.out_trade_no},
+         reverse("admin:payments_payorder_change", args=[pay_order.pk])),
+        (_("refund records of mall order %(order)s") % {"order": order.out_trade_no},
+         f"{reverse('admin:payments_refundrecord_changelist')}?pay_order__exact={order.out_trade_no}"),
+    ]  # fmt: skip
+
+
+def record_refund_operator(order: Order, user, outcome: RefundOutcome) -> None:
+    if _is_mall_order(order):
+        mall_refund_operator_record(
+            order_id=order.out_trade_no, operator=user, reason=f"refunded by staff ({outcome.strategy})"
+        )
+
+
+trade_admin.ORDER_LINKS.append(mall_order_links)
+trade_admin.STAFF_REFUND_LISTENERS.append(record_refund_operator)
 
 
 @admin.register(PayOrder)
 class PayOrderAdmin(ReadOnlyAdmin):
-    list_display = (
-        "order_id", "user", "product_name", "status", "total_amount", "pay_amount", "team_id", "refund_required",
-        "market_code", "order_time",
-    )  # fmt: skip
+    list_display = ("order_id", "user", "product_name", "status", "pay_amount", "team_id", "order_time")
     list_filter = ("status", "market_type", "refund_required")
     search_fields = ("order_id", "user__username", "product_id", "team_id", "trade_no")
     date_hierarchy = "order_time"
@@ -21,9 +58,21 @@ class PayOrderAdmin(ReadOnlyAdmin):
 
 @admin.register(RefundRecord)
 class RefundRecordAdmin(ReadOnlyAdmin):
-    list_display = ("out_request_no", "pay_order", "amount", "status", "attempts", "operator", "refunded_at")
+    list_display = ("out_request_no", "pay_order", "amount", "status", "refunded_by", "refunded_at")
     list_filter = ("status",)
-    search_fields = ("out_request_no", "pay_order__order_id")
+    search_fields = ("out_request_no", "pay_order__order_id", "operator__username")
+    list_select_related = ("operator",)
+    fields = (
+        "out_request_no", "pay_order", "amount", "status", "refunded_by", "reason", "attempts", "refunded_at",
+        "gateway_response", "create_time", "update_time",
+    )  # fmt: skip
+    readonly_fields = fields
+
+    @admin.display(description=_("refunded by"), ordering="operator__username")
+    def refunded_by(self, record: RefundRecord) -> str:
+        if record.operator is None:
+            return _("automatic (team failed or shopper)")
+        return record.operator.get_username()
 
 
 @admin.register(SandboxTrade)

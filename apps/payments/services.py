@@ -419,6 +419,35 @@ def mall_order_refund_money(*, order_id: str, reason: str, operator=None) -> Ref
     return record
 
 
+def mall_refund_operator_record(*, order_id: str, operator, reason: str = "") -> RefundRecord | None:
+    """Staff refunded this mall order: name them on its refund record (who gave the money back).
+
+    The money itself moves later (``mall_order_refund_money``, after the refund message), so the record
+    may not exist yet: it is created here with the operator (the refund task then finds it), or, when the
+    task ran first, its missing operator is filled in. An order without money to return gets no record.
+    """
+    record = RefundRecord.objects.filter(out_request_no=f"RF{order_id}").first()
+    if record is not None:
+        if record.operator_id is None:
+            RefundRecord.objects.filter(pk=record.pk, operator__isnull=True).update(operator=operator)
+            record.operator = operator
+        return record
+    order = PayOrder.objects.filter(order_id=order_id).first()
+    if order is None:
+        return None
+    paid = order.status in PAID_STATUSES or (order.status == PayOrder.Status.CLOSE and order.refund_required)
+    if not paid:
+        return None
+    record, created = RefundRecord.objects.get_or_create(
+        out_request_no=f"RF{order_id}",
+        defaults={"pay_order": order, "amount": order.pay_amount, "reason": reason[:256], "operator": operator},
+    )
+    if not created and record.operator_id is None:
+        RefundRecord.objects.filter(pk=record.pk, operator__isnull=True).update(operator=operator)
+        record.operator = operator
+    return record
+
+
 def _for_this_mall(body: dict) -> bool:
     """The bus is shared by every channel: only callbacks about this mall's own channel name its orders.
 

@@ -1,5 +1,9 @@
 """Crowd tags in admin. Every action changes state (Redis bitmaps, import jobs), so each needs the
-model's ``change`` permission: view-only staff neither see nor run them."""
+model's ``change`` permission: view-only staff neither see nor run them.
+
+A new job starts when it is saved (queued after the commit): its batch id is generated, and its
+progress shows as a percentage of the users it collected. A done or failed job runs again after
+"reset" and "run"."""
 
 from functools import partial
 
@@ -66,18 +70,34 @@ class CrowdTagDetailAdmin(admin.ModelAdmin):
 @admin.register(CrowdTagJob)
 class CrowdTagJobAdmin(admin.ModelAdmin):
     form = CrowdTagJobForm
-    list_display = ("batch_id", "tag", "tag_type", "status", "progress", "short_error", "update_time")
+    list_display = ("batch_id", "tag", "tag_type", "status", "progress_percent", "short_error", "update_time")
     list_filter = ("status", "tag_type")
     search_fields = ("batch_id", "tag__tag_id")
     autocomplete_fields = ("tag",)
-    readonly_fields = ("status", "progress", "error", "update_time")
+    readonly_fields = ("batch_id", "status", "progress_percent", "error", "update_time")
     actions = ("run_jobs", "reset_jobs")
     fieldsets = (
         (None, {"fields": ("batch_id", "tag", "tag_type")}),
         (_("CSV import"), {"fields": ("source_file",)}),
         (_("Trading history"), {"fields": ("tag_rule", "stat_start_time", "stat_end_time")}),
-        (_("Progress"), {"fields": ("status", "progress", "error", "update_time")}),
+        (_("Progress"), {"fields": ("status", "progress_percent", "error", "update_time")}),
     )
+
+    @admin.display(description=_("progress"))
+    def progress_percent(self, job: CrowdTagJob) -> str:
+        percent = job.percent
+        if percent is None:
+            return _("queued") if job.status in CLAIMABLE_STATUSES else "—"
+        return _("%(percent)d%% (%(done)d of %(total)d users)") % {
+            "percent": percent,
+            "done": job.progress,
+            "total": max(job.total, job.progress),
+        }
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:  # the batch id is generated on save; nothing to show yet
+            return ((None, {"fields": ("tag", "tag_type")}), *self.fieldsets[1:3])
+        return self.fieldsets
 
     @admin.display(description=_("last error"))
     def short_error(self, job: CrowdTagJob) -> str:
@@ -88,9 +108,18 @@ class CrowdTagJobAdmin(admin.ModelAdmin):
             return (*self.form.Meta.fields, *self.readonly_fields)
         return self.readonly_fields
 
+    def response_add(self, request, obj, post_url_continue=None):
+        self.message_user(
+            request,
+            _("Job %(batch)s started; its progress shows on this page and in the list.") % {"batch": obj.batch_id},
+            messages.INFO,
+        )
+        return super().response_add(request, obj, post_url_continue)
+
     def save_model(self, request, obj, form, change):
         if not change:
             super().save_model(request, obj, form, change)
+            transaction.on_commit(partial(run_crowd_tag_job.delay, obj.pk))  # saving starts the import
             return
         # Write only what the form edited: status/progress belong to the running job, not to this page.
         fields = [name for name in form.changed_data if name in form.Meta.fields]

@@ -13,7 +13,7 @@ from apps.tags.models import CrowdTagJob
 class CrowdTagJobForm(forms.ModelForm):
     class Meta:
         model = CrowdTagJob
-        fields = ("batch_id", "tag", "tag_type", "source_file", "tag_rule", "stat_start_time", "stat_end_time")
+        fields = ("tag", "tag_type", "source_file", "tag_rule", "stat_start_time", "stat_end_time")
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -1,4 +1,7 @@
+import secrets
+
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from apps.common.models import TimeStampedModel
@@ -42,6 +45,11 @@ class CrowdTagDetail(TimeStampedModel):
         return f"{self.tag_id}:{self.user_id}"
 
 
+def new_batch_id() -> str:
+    """A readable, unique batch id: local time to the second plus 6 random hex digits (20 characters)."""
+    return f"{timezone.localtime():%Y%m%d%H%M%S}{secrets.token_hex(3).upper()}"
+
+
 class CrowdTagJob(TimeStampedModel):
     """A batch that fills a tag: from an uploaded CSV of user ids, or from trading history."""
 
@@ -56,7 +64,7 @@ class CrowdTagJob(TimeStampedModel):
         DONE = 3, _("done")
         FAILED = 4, _("failed")
 
-    batch_id = models.CharField(_("batch id"), max_length=32, unique=True)
+    batch_id = models.CharField(_("batch id"), max_length=32, unique=True, default=new_batch_id, editable=False)
     tag = models.ForeignKey(
         CrowdTag,
         on_delete=models.CASCADE,
@@ -77,6 +85,7 @@ class CrowdTagJob(TimeStampedModel):
     stat_end_time = models.DateTimeField(_("window end"), null=True, blank=True)
     status = models.PositiveSmallIntegerField(_("status"), choices=Status.choices, default=Status.NEW)
     progress = models.PositiveIntegerField(_("users processed"), default=0)
+    total = models.PositiveIntegerField(_("users to process"), default=0)
     error = models.TextField(_("last error"), blank=True)
 
     class Meta:
@@ -94,3 +103,12 @@ class CrowdTagJob(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.batch_id
+
+    @property
+    def percent(self) -> int | None:
+        """Share of the users processed, 0-100; None until the job has counted its users."""
+        if self.status == self.Status.DONE:
+            return 100
+        if not self.total:
+            return None
+        return min(100, self.progress * 100 // self.total)

@@ -231,8 +231,8 @@ def _running(job_id: int):
     return CrowdTagJob.objects.filter(pk=job_id, status=CrowdTagJob.Status.RUNNING)
 
 
-def _set_progress(job_id: int, processed: int) -> None:
-    if not _running(job_id).update(progress=processed, update_time=timezone.now()):
+def _set_progress(job_id: int, processed: int, *, total: int) -> None:
+    if not _running(job_id).update(progress=processed, total=total, update_time=timezone.now()):
         raise _ClaimLost
 
 
@@ -254,19 +254,20 @@ def _end(job_id: int, *, status: int, error: str = "", progress: int | None = No
 def crowd_tag_job_run(*, job_id: int, retry_transient: bool = False) -> CrowdTagJob | None:
     """Run a NEW or RESET job to DONE (or FAILED). Returns None when the job was not claimed.
 
-    Claiming is one conditional UPDATE (NEW/RESET -> RUNNING): a RUNNING, DONE or FAILED job is left
-    alone, so two concurrent calls run the job once. The user ids are collected first (a bad file fails
-    before anything is inserted), then added in batches of ``CROWD_TAG_JOB_BATCH_SIZE``; each batch commits
-    its details, ``statistics``, bits and ``progress`` (distinct users handled so far) together.
+        Claiming is one conditional UPDATE (NEW/RESET -> RUNNING): a RUNNING, DONE or FAILED job is left
+        alone, so two concurrent calls run the job once. The user ids are collected first (a bad file fails
+        before anything is inserted), then added in batches of ``CROWD_TAG_JOB_BATCH_SIZE``; each batch commits
+        its details, ``statistics``, bits and ``progress`` (distinct users handled so far) together with
+    ``total`` (the distinct users collected), so progress reads as a percentage.
 
-    Failures end FAILED with ``error``: domain problems (bad file, bad rule) quietly, anything else is
-    re-raised after recording it. With ``retry_transient`` (the Celery task, while it has retries left) a
-    transient infrastructure error instead puts the job back to RESET and re-raises, so a retry can claim
-    it again. Batches committed before a failure stay: re-running skips them.
+        Failures end FAILED with ``error``: domain problems (bad file, bad rule) quietly, anything else is
+        re-raised after recording it. With ``retry_transient`` (the Celery task, while it has retries left) a
+        transient infrastructure error instead puts the job back to RESET and re-raises, so a retry can claim
+        it again. Batches committed before a failure stay: re-running skips them.
     """
     now = timezone.now()
     claimed = CrowdTagJob.objects.filter(pk=job_id, status__in=CLAIMABLE_STATUSES).update(
-        status=CrowdTagJob.Status.RUNNING, progress=0, error="", update_time=now
+        status=CrowdTagJob.Status.RUNNING, progress=0, total=0, error="", update_time=now
     )
     if not claimed:
         logger.info("crowd tag job %s not claimed: missing, or not NEW/RESET", job_id)
@@ -278,13 +279,17 @@ def crowd_tag_job_run(*, job_id: int, retry_transient: bool = False) -> CrowdTag
         for batch in _batches(user_ids, CROWD_TAG_JOB_BATCH_SIZE):
             with transaction.atomic():
                 _add_batch(tag=job.tag, user_ids=batch)
-                _set_progress(job_id, processed + len(batch))
+                _set_progress(job_id, processed + len(batch), total=len(user_ids))
             processed += len(batch)
         with transaction.atomic():
             _lock_tag(job.tag.pk)
             _recount(job.tag)
             if not _running(job_id).update(
-                status=CrowdTagJob.Status.DONE, progress=processed, error="", update_time=timezone.now()
+                status=CrowdTagJob.Status.DONE,
+                progress=processed,
+                total=processed,
+                error="",
+                update_time=timezone.now(),
             ):
                 raise _ClaimLost
     except _ClaimLost:
@@ -317,7 +322,7 @@ def crowd_tag_job_reset(*, job_id: int) -> CrowdTagJob:
     updated = (
         CrowdTagJob.objects.filter(pk=job_id)
         .filter(resettable)
-        .update(status=CrowdTagJob.Status.RESET, progress=0, error="", update_time=now)
+        .update(status=CrowdTagJob.Status.RESET, progress=0, total=0, error="", update_time=now)
     )
     if not updated:
         if not CrowdTagJob.objects.filter(pk=job_id).exists():

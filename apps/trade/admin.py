@@ -1,10 +1,44 @@
+"""Teams and orders in admin: short lists (leader, seats, deadline, status), staff refunds after a
+confirmation page naming each order's shopper, goods and amount, and links from an order to what
+other apps keep about it.
+
+Apps that depend on trade (payments: the mall order and its refund records) plug in through
+``ORDER_LINKS`` and ``STAFF_REFUND_LISTENERS`` from their own admin modules, so trade imports none of them.
+"""
+
+from collections.abc import Callable
+from decimal import Decimal
+
 from django.contrib import admin, messages
+from django.db.models import OuterRef, Subquery
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from apps.common.admin import ReadOnlyAdmin, confirm_action
 from apps.common.errors import GroupBuyError
 from apps.trade.models import Order, Team
+from apps.trade.refunds import RefundOutcome
 from apps.trade.services import order_refund
+
+# (order) -> [(label, admin url)]: shown on the order's page.
+ORDER_LINKS: list[Callable[[Order], list[tuple[str, str]]]] = []
+# (order, staff user, outcome) -> None: called after each staff refund that changed something.
+STAFF_REFUND_LISTENERS: list[Callable[[Order, object, RefundOutcome], None]] = []
+
+
+def _money(amount: Decimal) -> str:
+    return f"¥{amount:.2f}"
+
+
+def refund_details(orders) -> tuple[list, list]:
+    """The confirmation table: what each order is, whose, and how much goes back."""
+    headers = [_("order id"), _("shopper"), _("goods"), _("amount"), _("status")]
+    rows = [
+        [order.order_id, order.user_id, order.sku.goods_name, _money(order.pay_price), order.get_status_display()]
+        for order in orders.select_related("sku").order_by("team_id", "id")
+    ]
+    return headers, rows
 
 
 def refund_orders(modeladmin: admin.ModelAdmin, request, orders) -> None:
@@ -19,6 +53,8 @@ def refund_orders(modeladmin: admin.ModelAdmin, request, orders) -> None:
         if not outcome.repeat:
             done += 1
             modeladmin.log_change(request, order, f"refunded by staff ({outcome.strategy})")
+            for listener in STAFF_REFUND_LISTENERS:
+                listener(order, request.user, outcome)
     modeladmin.message_user(request, _("%(count)d order(s) refunded.") % {"count": done}, messages.SUCCESS)
     if failed:
         modeladmin.message_user(request, "; ".join(failed), messages.WARNING)
@@ -37,53 +73,67 @@ class OrderInline(admin.TabularInline):
 
 @admin.register(Team)
 class TeamAdmin(ReadOnlyAdmin):
-    list_display = (
-        "team_id",
-        "activity",
-        "status",
-        "lock_count",
-        "complete_count",
-        "target_count",
-        "valid_end_time",
-        "notify_type",
-    )
+    list_display = ("team_id", "leader", "seats", "status", "valid_end_time", "activity_id")
     list_filter = ("status", "notify_type", "source", "channel")
     search_fields = ("team_id", "activity__activity_id")
     date_hierarchy = "create_time"
     inlines = [OrderInline]
     actions = ["refund_members"]
 
+    def get_queryset(self, request):
+        first_order = Order.objects.filter(team_id=OuterRef("team_id")).order_by("id").values("user_id")[:1]
+        return super().get_queryset(request).annotate(leader_user_id=Subquery(first_order))
+
+    @admin.display(description=_("leader"))
+    def leader(self, team: Team) -> str:
+        return getattr(team, "leader_user_id", None) or "—"
+
+    @admin.display(description=_("paid / target"))
+    def seats(self, team: Team) -> str:
+        return f"{team.complete_count}/{team.target_count}"
+
     def has_refund_permission(self, request) -> bool:
         return request.user.is_superuser or request.user.has_perm("trade.change_order")
 
     @admin.action(description=_("Refund every member of the selected teams"), permissions=["refund"])
     def refund_members(self, request, queryset):
+        orders = Order.objects.filter(team__in=queryset, status__in=[Order.Status.LOCKED, Order.Status.PAID])
         page = confirm_action(self, request, queryset, action="refund_members",
-                              question=_("Refund every live order of these teams?"))  # fmt: skip
+                              question=_("Refund every live order of these teams?"),
+                              details=refund_details(orders))  # fmt: skip
         if page is not None:
             return page
-        orders = Order.objects.filter(team__in=queryset, status__in=[Order.Status.LOCKED, Order.Status.PAID])
         refund_orders(self, request, orders)
         return None
 
 
 @admin.register(Order)
 class OrderAdmin(ReadOnlyAdmin):
-    list_display = (
-        "order_id",
-        "user_id",
-        "team",
-        "activity",
-        "sku",
-        "status",
-        "pay_price",
-        "out_trade_no",
-        "create_time",
-    )
+    list_display = ("order_id", "user_id", "team_id", "goods", "status", "pay_price", "create_time")
     list_filter = ("status", "source", "channel")
     search_fields = ("order_id", "user_id", "out_trade_no", "team__team_id")
+    list_select_related = ("sku",)
     date_hierarchy = "create_time"
+    readonly_fields = ("related",)
     actions = ["refund"]
+
+    @admin.display(description=_("goods"))
+    def goods(self, order: Order) -> str:
+        return order.sku.goods_name
+
+    @admin.display(description=_("related records"))
+    def related(self, order: Order) -> str:
+        links = [
+            (_("team %(team)s") % {"team": order.team_id}, reverse("admin:trade_team_change", args=[order.team.pk])),
+            *(link for provider in ORDER_LINKS for link in provider(order)),
+            (
+                _("callback tasks of team %(team)s") % {"team": order.team_id},
+                f"{reverse('admin:notifications_notifytask_changelist')}?team_id={order.team_id}",
+            ),
+        ]
+        return format_html(
+            "<ul>{}</ul>", format_html_join("", '<li><a href="{}">{}</a></li>', ((u, t) for t, u in links))
+        )
 
     def has_refund_permission(self, request) -> bool:
         return request.user.is_superuser or request.user.has_perm("trade.change_order")
@@ -91,7 +141,8 @@ class OrderAdmin(ReadOnlyAdmin):
     @admin.action(description=_("Refund the selected orders"), permissions=["refund"])
     def refund(self, request, queryset):
         page = confirm_action(self, request, queryset, action="refund",
-                              question=_("Refund these orders? Paid orders get their money back."))  # fmt: skip
+                              question=_("Refund these orders? Paid orders get their money back."),
+                              details=refund_details(queryset))  # fmt: skip
         if page is not None:
             return page
         refund_orders(self, request, queryset)

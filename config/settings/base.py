@@ -190,6 +190,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Every JSON answer is described inside the real envelope {code, info, data} (apps/common/schema.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "apps.common.schema.envelope_postprocessing_hook",
+    ],
 }
 
 # /api/schema/ and /api/docs/ for anyone (True) or staff only (False, production's default).

@@ -1,9 +1,11 @@
 """Property-based fuzzing of every operation in the OpenAPI schema (schemathesis, in process over WSGI).
 
 The schema is loaded from the app itself (``/api/schema/``); each operation gets a bounded, seeded
-number of generated requests (valid and invalid). Two properties hold for every answer:
+number of generated requests (valid and invalid). Three properties hold for every answer:
 
 * never a 5xx (schemathesis' ``not_a_server_error``);
+* the body matches what the schema documents for its status (``response_schema_conformance``): the
+  envelope around the operation's serializer, or the error envelope (apps/common/schema.py);
 * on /api/ the answer is the JSON envelope: an object with exactly ``code``, ``info`` and ``data``,
   ``code`` a string — except the gateway endpoints that answer plain text by protocol.
 
@@ -29,6 +31,7 @@ from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.core import NotSet
+from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from apps.accounts.signing import signed_headers
 
@@ -145,7 +148,7 @@ def assert_enveloped(method: str, path: str, response) -> None:
 )
 def test_every_operation_answers_in_the_envelope_and_never_5xx(case, fuzz_tokens):
     response = case.call(**_request_kwargs(case, fuzz_tokens))
-    case.validate_response(response, checks=[not_a_server_error])
+    case.validate_response(response, checks=[not_a_server_error, response_schema_conformance])
     assert_enveloped(response.request.method, case.formatted_path, response)
 
 

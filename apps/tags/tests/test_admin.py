@@ -1,5 +1,6 @@
 """The back office for crowd tags: upload a CSV, run and reset jobs, rebuild bitmaps, see progress."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -24,7 +25,6 @@ JOBS_URL = reverse("admin:tags_crowdtagjob_changelist")
 
 def job_form(tag: CrowdTag, **overrides) -> dict:
     data = {
-        "batch_id": "BATCH-1",
         "tag": tag.tag_id,
         "tag_type": str(CrowdTagJob.TagType.CSV_IMPORT),
         "tag_rule": "",
@@ -47,31 +47,42 @@ def post_action(client, url: str, action: str, objects, capture) -> list[str]:
     return [str(message) for message in get_messages(response.wsgi_request)]
 
 
-def test_csv_import_end_to_end_through_the_admin(staff_client, tasks_run_inline, django_capture_on_commit_callbacks):
+def test_csv_import_starts_on_save_with_a_generated_batch_id(
+    staff_client, tasks_run_inline, django_capture_on_commit_callbacks
+):
     tag = CrowdTagFactory()
     upload = SimpleUploadedFile("shoppers.csv", b"user_id,name\nu1,Ann\n u2 ,Bo\n\nu1,Ann again\n", "text/csv")
-    response = staff_client.post(reverse("admin:tags_crowdtagjob_add"), job_form(tag, source_file=upload), **EN)
+    add_page = staff_client.get(reverse("admin:tags_crowdtagjob_add"), **EN).content.decode()
+    assert 'name="batch_id"' not in add_page  # generated, not typed
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff_client.post(reverse("admin:tags_crowdtagjob_add"), job_form(tag, source_file=upload), **EN)
     assert response.status_code == 302, response.content.decode()[:3000]
-    job = CrowdTagJob.objects.get(batch_id="BATCH-1")
-    assert job.status == Status.NEW
-    assert job.source_file.name.startswith("crowd_tags/shoppers")
-    assert CrowdTagDetail.objects.count() == 0  # saving does not run the job
-    assert "was added successfully" in staff_client.get(response["Location"], **EN).content.decode()
-
-    messages = post_action(staff_client, JOBS_URL, "run_jobs", [job], django_capture_on_commit_callbacks)
-    assert tasks_run_inline == [("apps.tags.tasks.run_crowd_tag_job", (job.pk,))]
-    assert messages == ["Queued 1 job(s): BATCH-1. Their status and progress show in this list."]
+    job = CrowdTagJob.objects.get()
+    assert re.fullmatch(r"\d{14}[0-9A-F]{6}", job.batch_id)
+    assert tasks_run_inline == [("apps.tags.tasks.run_crowd_tag_job", (job.pk,))]  # no separate "run" step
     job.refresh_from_db()
-    assert (job.status, job.progress, job.error) == (Status.DONE, 2, "")
+    assert (job.status, job.progress, job.total, job.error) == (Status.DONE, 2, 2, "")
+    assert job.source_file.name.startswith("crowd_tags/shoppers")
     tag.refresh_from_db()
     assert tag.statistics == 2
     assert sorted(CrowdTagDetail.objects.values_list("user_id", flat=True)) == ["u1", "u2"]
     assert bitmap_contains(tag.tag_id, "u1")
     assert bitmap_contains(tag.tag_id, "u2")
 
-    listing = staff_client.get(JOBS_URL, **EN).content.decode()
-    assert "BATCH-1" in listing
-    assert "done" in listing
+    listing = staff_client.get(response["Location"], **EN).content.decode()
+    assert f"Job {job.batch_id} started" in listing
+    assert "100% (2 of 2 users)" in listing
+    page = staff_client.get(reverse("admin:tags_crowdtagjob_change", args=[job.pk]), **EN).content.decode()
+    assert job.batch_id in page
+    assert "100% (2 of 2 users)" in page
+
+
+def test_a_running_job_shows_its_progress_as_a_percentage_of_its_users(staff_client):
+    job = CrowdTagJobFactory(status=Status.RUNNING, progress=1000, total=4000)
+    page = staff_client.get(reverse("admin:tags_crowdtagjob_change", args=[job.pk]), **EN).content.decode()
+    assert "25% (1000 of 4000 users)" in page
+    assert 'http-equiv="refresh"' in page  # the page follows the job while it runs
+    assert "25%" in staff_client.get(JOBS_URL, **EN).content.decode()
 
 
 def test_reset_then_run_again_through_the_admin_is_idempotent(
@@ -138,11 +149,11 @@ def test_trading_history_job_through_the_admin(staff_client, tasks_run_inline, d
         stat_end_time_0="2025-02-01",
         stat_end_time_1="08:00:00",
     )
-    response = staff_client.post(reverse("admin:tags_crowdtagjob_add"), form, **EN)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff_client.post(reverse("admin:tags_crowdtagjob_add"), form, **EN)
     assert response.status_code == 302, response.content.decode()[:3000]
-    job = CrowdTagJob.objects.get(batch_id="BATCH-1")
+    job = CrowdTagJob.objects.get()
     assert (job.stat_start_time, job.stat_end_time, job.tag_rule) == (WINDOW_START, WINDOW_END, "2")
-    post_action(staff_client, JOBS_URL, "run_jobs", [job], django_capture_on_commit_callbacks)
     job.refresh_from_db()
     assert (job.status, job.progress) == (Status.DONE, 3)
     assert sorted(CrowdTagDetail.objects.values_list("user_id", flat=True)) == ["alice", "carol", "frank"]
@@ -207,7 +218,7 @@ def test_saving_a_job_page_never_overwrites_what_the_job_wrote(staff_client):
     url = reverse("admin:tags_crowdtagjob_change", args=[job.pk])
     assert staff_client.get(url).status_code == 200  # the operator opens the page of a NEW job...
     crowd_tag_job_run(job_id=job.pk)  # ...the job runs meanwhile...
-    response = staff_client.post(url, job_form(job.tag, batch_id=job.batch_id, tag_rule="ignored"), **EN)
+    response = staff_client.post(url, job_form(job.tag, tag_rule="ignored"), **EN)
     assert response.status_code == 302, response.content.decode()[:3000]  # ...and the page is saved
     job.refresh_from_db()
     assert (job.status, job.progress, job.tag_rule) == (Status.DONE, 2, "ignored")
