@@ -93,7 +93,9 @@ def test_the_admin_refuses_what_is_not_a_raster_image(demo, settings, tmp_path, 
 
 
 def test_goods_without_an_image_show_a_placeholder(client, demo):
-    other = Sku.objects.create(goods_id="7770001", goods_name="No cover", original_price=10, source="s01", channel="c01")
+    other = Sku.objects.create(
+        goods_id="7770001", goods_name="No cover", original_price=10, source="s01", channel="c01"
+    )
     ScSkuActivity.objects.create(source="s01", channel="c01", sku=other, activity_id=100123)
     assert 'src="/static/img/goods/placeholder.svg"' in page(client, "/goods/7770001")
 
