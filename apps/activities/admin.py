@@ -8,6 +8,7 @@ class SkuAdmin(admin.ModelAdmin):
     list_display = ("goods_id", "goods_name", "original_price", "source", "channel", "update_time")
     list_filter = ("source", "channel")
     search_fields = ("goods_id", "goods_name")
+    fields = ("goods_id", "goods_name", "description", "image", "original_price", "source", "channel")
 
 
 @admin.register(Discount)

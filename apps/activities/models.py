@@ -1,7 +1,7 @@
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import FileExtensionValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
@@ -10,6 +10,24 @@ from apps.activities.discounts import InvalidExpression, discount_strategies
 from apps.common.models import TimeStampedModel
 from apps.common.money import MONEY_FIELD
 
+# Raster formats only: an uploaded SVG is served from our origin and could carry script.
+IMAGE_EXTENSIONS = ("png", "jpg", "jpeg", "gif", "webp")
+IMAGE_MAX_BYTES = 2 * 1024 * 1024
+_IMAGE_SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a")
+
+
+def validate_image_bytes(upload) -> None:
+    """At most 2 MB, and the first bytes a PNG, JPEG, GIF or WebP header (Pillow is not a dependency)."""
+    if (getattr(upload, "size", 0) or 0) > IMAGE_MAX_BYTES:
+        raise ValidationError(_("The image may be at most 2 MB."), code="image_too_large")
+    position = upload.tell() if hasattr(upload, "tell") else 0
+    upload.seek(0)
+    head = upload.read(12)
+    upload.seek(position)
+    is_webp = head[:4] == b"RIFF" and head[8:12] == b"WEBP"
+    if not (is_webp or any(head.startswith(signature) for signature in _IMAGE_SIGNATURES)):
+        raise ValidationError(_("Upload a PNG, JPEG, GIF or WebP image."), code="invalid_image")
+
 
 class Sku(TimeStampedModel):
     goods_id = models.CharField(_("goods id"), max_length=32, unique=True)
@@ -17,6 +35,16 @@ class Sku(TimeStampedModel):
     channel = models.CharField(_("channel"), max_length=16)
     goods_name = models.CharField(_("goods name"), max_length=128)
     original_price = models.DecimalField(_("original price"), **MONEY_FIELD)
+    description = models.CharField(_("short description"), max_length=280, blank=True)
+    # Uploaded in admin, served from MEDIA_URL. Empty: the shop shows static/img/goods/<goods id>.svg when
+    # the demo ships one, else a placeholder (apps/activities/selectors.py: sku_image_url).
+    image = models.FileField(
+        _("image"),
+        upload_to="goods/",
+        blank=True,
+        validators=[FileExtensionValidator(IMAGE_EXTENSIONS), validate_image_bytes],
+        help_text=_("PNG, JPEG, GIF or WebP, shown on the product list and page."),
+    )
 
     class Meta:
         db_table = "sku"

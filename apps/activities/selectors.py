@@ -1,10 +1,13 @@
 """Reads of activity configuration, cached (see apps/common/cache.py) as small frozen snapshots."""
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
+from django.contrib.staticfiles import finders
+from django.templatetags.static import static
 
 from apps.activities.models import Activity, Discount, ScSkuActivity, Sku
 from apps.common.cache import cached
@@ -59,6 +62,25 @@ class SkuConfig:
     goods_id: str
     goods_name: str
     original_price: Decimal
+    # Defaults: a snapshot cached by an older release (without these fields) still reads.
+    description: str = ""
+    image_url: str = ""
+
+
+PLACEHOLDER_IMAGE = "img/goods/placeholder.svg"
+
+
+@functools.lru_cache(maxsize=256)
+def _shipped_image(goods_id: str) -> str | None:
+    path = f"img/goods/{goods_id}.svg"
+    return path if finders.find(path) else None
+
+
+def sku_image_url(sku: Sku) -> str:
+    """The uploaded image (MEDIA_URL), else the one the demo ships in static/, else a placeholder."""
+    if sku.image:
+        return sku.image.url
+    return static(_shipped_image(sku.goods_id) or PLACEHOLDER_IMAGE)
 
 
 def sku_activity_key(source: str, channel: str, goods_id: str) -> str:
@@ -137,7 +159,13 @@ def sku_config(*, goods_id: str) -> SkuConfig | None:
         sku = Sku.objects.filter(goods_id=goods_id).first()
         if sku is None:
             return None
-        return SkuConfig(goods_id=sku.goods_id, goods_name=sku.goods_name, original_price=sku.original_price)
+        return SkuConfig(
+            goods_id=sku.goods_id,
+            goods_name=sku.goods_name,
+            original_price=sku.original_price,
+            description=sku.description,
+            image_url=sku_image_url(sku),
+        )
 
     return cached(sku_key(goods_id), load, ttl=_ttl(), namespace="sku", local_ttl=_local_ttl())
 

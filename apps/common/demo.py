@@ -33,6 +33,14 @@ DEMO_OFFERS = [
     ("9890004", "Java 面试手册", "50.00", 100126, "25120204", "N", "1.99"),
     ("9890005", "拼团营销系统设计", "100.00", 100127, "25120205", "ZJ", "30"),
 ]
+# Short descriptions of the demo goods (their covers ship as static/img/goods/<goods id>.svg).
+DEMO_DESCRIPTIONS = {
+    "9890001": "从零实现一个 MyBatis：解析、执行、插件，一步一个可运行的工程。",
+    "9890002": "从 IoC 容器到 AOP，跟着源码手写一个精简版 Spring。",
+    "9890003": "用一个真实的拼团系统讲清楚限界上下文、聚合与领域事件。",
+    "9890004": "Java 面试高频问题与答题思路，覆盖并发、JVM 与框架。",
+    "9890005": "拼团营销系统的架构设计：试算、锁单、结算与回调。",
+}
 DEMO_TAGGED_ACTIVITY = 100127
 DEMO_EXTRA_MAPPINGS = [("s02", "c02", "9890001")]
 
@@ -99,7 +107,13 @@ def _demo_load() -> None:
         sku = _upsert(
             Sku,
             {"goods_id": goods_id},
-            {"goods_name": name, "original_price": Decimal(price), "source": "s01", "channel": "c01"},
+            {
+                "goods_name": name,
+                "original_price": Decimal(price),
+                "source": "s01",
+                "channel": "c01",
+                "description": DEMO_DESCRIPTIONS[goods_id],
+            },
         )
         discount = _upsert(
             Discount,

@@ -1,4 +1,9 @@
-"""Reads of the mall: my orders, an order's pay deadline, a team's share view."""
+"""Reads of the mall: my orders, an order's pay deadline, a team's share view, a shopper's takes left.
+
+The team share page is public (a shared link opens a preview for visitors who are not logged in):
+it shows only teams of the mall's own channel, members masked, and no order ids; what is the
+viewer's own (their seat, their refund) is looked up by the logged-in user only.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +15,11 @@ from django.conf import settings
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
-from apps.activities.selectors import sku_config
+from apps.activities.selectors import activity_config, sku_config
+from apps.common.rows import values_where
 from apps.dcc.runtime import dcc_get
-from apps.payments.models import PayOrder, SandboxTrade
-from apps.trade.models import Order, Team
+from apps.payments.models import PayOrder, RefundRecord, SandboxTrade
+from apps.trade.models import LIVE_ORDER_STATUSES, Order, Team
 from apps.trade.selectors import countdown, mask_user_id, team_progress
 
 UNPAID_STATUSES = (PayOrder.Status.CREATE, PayOrder.Status.PAY_WAIT)
@@ -63,6 +69,20 @@ def sandbox_trade_of(*, order_id: str) -> SandboxTrade | None:
     return SandboxTrade.objects.filter(out_trade_no=order_id).first()
 
 
+def mall_takes_left(*, user, activity_id: int, take_limit_count: int) -> int | None:
+    """How many more seats the shopper may take in the activity on the mall's channel (None: anonymous).
+
+    Counts live (locked or paid) orders as the lock's take-limit link does (``apps/trade/lock.py``).
+    """
+    if user is None or not user.is_authenticated:
+        return None
+    live = values_where(
+        Order, ("biz_id",), user_id=user.get_username(), activity=activity_id,
+        source=settings.MALL_SOURCE, channel=settings.MALL_CHANNEL, status=LIVE_ORDER_STATUSES,
+    )  # fmt: skip
+    return max(0, take_limit_count - len({biz_id for (biz_id,) in live}))
+
+
 @dataclass(frozen=True)
 class TeamMember:
     masked_user_id: str
@@ -70,33 +90,77 @@ class TeamMember:
     paid: bool
     mine: bool
 
+    @property
+    def initial(self) -> str:
+        return self.masked_user_id[:1].upper() or "?"
+
+
+@dataclass(frozen=True)
+class ViewerRefund:
+    amount: Decimal
+    refunded_at: datetime | None  # None: on its way back
+
+
+class TeamState:
+    """The share page's words per state: waiting for seats, ended (past its deadline, not closed yet),
+    complete, failed (every payment refunded)."""
+
+    WAITING = "waiting"
+    ENDED = "ended"
+    COMPLETE = "complete"
+    FAILED = "failed"
+
 
 @dataclass(frozen=True)
 class TeamShare:
     team: Team
     goods_id: str
     goods_name: str
+    description: str
+    image_url: str
     original_price: Decimal
     pay_price: Decimal
     members: list[TeamMember]
     viewer_in_team: bool
+    # None: an anonymous visitor (or the activity's configuration is gone).
+    viewer_takes_left: int | None = None
+    viewer_refund: ViewerRefund | None = None
+
+    @property
+    def state(self) -> str:
+        team = self.team
+        if team.status in (Team.Status.COMPLETE, Team.Status.COMPLETE_WITH_REFUND):
+            return TeamState.COMPLETE
+        if team.status == Team.Status.FAILED:
+            return TeamState.FAILED
+        return TeamState.WAITING if team.valid_end_time > timezone.now() else TeamState.ENDED
 
     @property
     def joinable(self) -> bool:
-        team = self.team
-        return (
-            team.status == Team.Status.IN_PROGRESS
-            and team.lock_count < team.target_count
-            and team.valid_end_time > timezone.now()
-        )
+        return self.state == TeamState.WAITING and self.team.lock_count < self.team.target_count
 
     @property
     def can_join(self) -> bool:
-        return self.joinable and not self.viewer_in_team
+        return self.joinable and not self.viewer_in_team and self.viewer_takes_left != 0
+
+    @property
+    def take_limit_used_up(self) -> bool:
+        return self.joinable and not self.viewer_in_team and self.viewer_takes_left == 0
 
     @property
     def seats_left(self) -> int:
         return max(0, self.team.target_count - self.team.lock_count)
+
+    @property
+    def empty_slots(self) -> range:
+        """The "?" seats still to fill (none once the team is decided)."""
+        if self.state != TeamState.WAITING:
+            return range(0)
+        return range(max(0, self.team.target_count - len(self.members)))
+
+    @property
+    def progress_percent(self) -> int:
+        return min(100, self.team.lock_count * 100 // max(1, self.team.target_count))
 
     @property
     def countdown(self) -> str:
@@ -104,7 +168,10 @@ class TeamShare:
 
 
 def team_share(*, team_id: str, user) -> TeamShare | None:
-    """A mall team as its share page shows it: members masked, the viewer's own place marked."""
+    """A mall team as its share page shows it: members masked, the viewer's own place marked.
+
+    Anyone may read it (``user`` anonymous: a preview); only the mall's own channel's teams are found.
+    """
     team = team_progress(team_id=team_id, source=settings.MALL_SOURCE, channel=settings.MALL_CHANNEL)
     if team is None:
         return None
@@ -115,10 +182,18 @@ def team_share(*, team_id: str, user) -> TeamShare | None:
     leader = orders[0]["user_id"]
     live = [o for o in orders if o["status"] in (Order.Status.LOCKED, Order.Status.PAID)]
     sku = sku_config(goods_id=orders[0]["sku_id"])
+    activity = activity_config(activity_id=team.activity_id)
+    takes_left = (
+        mall_takes_left(user=user, activity_id=team.activity_id, take_limit_count=activity.take_limit_count)
+        if viewer and activity
+        else None
+    )
     return TeamShare(
         team=team,
         goods_id=orders[0]["sku_id"],
         goods_name=sku.goods_name if sku else orders[0]["sku_id"],
+        description=sku.description if sku else "",
+        image_url=sku.image_url if sku else "",
         original_price=team.original_price,
         pay_price=team.pay_price,
         members=[
@@ -131,4 +206,26 @@ def team_share(*, team_id: str, user) -> TeamShare | None:
             for o in live
         ],
         viewer_in_team=any(o["user_id"] == viewer for o in live),
+        viewer_takes_left=takes_left,
+        viewer_refund=_viewer_refund(team=team, user=user) if viewer and team.status == Team.Status.FAILED else None,
     )
+
+
+def _viewer_refund(*, team: Team, user) -> ViewerRefund | None:
+    """The viewer's own paid order of a failed team: how much comes back, and when it did."""
+    order = (
+        PayOrder.objects.filter(user=user, team_id=team.team_id, trade_no__gt="")
+        .order_by("-id")
+        .values("order_id", "pay_amount")
+        .first()
+    )
+    if order is None:
+        return None
+    record = (
+        RefundRecord.objects.filter(pay_order_id=order["order_id"], status=RefundRecord.Status.SUCCESS)
+        .values("amount", "refunded_at")
+        .first()
+    )
+    if record is None:
+        return ViewerRefund(amount=order["pay_amount"], refunded_at=None)
+    return ViewerRefund(amount=record["amount"], refunded_at=record["refunded_at"])

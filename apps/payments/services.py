@@ -7,6 +7,7 @@ username the ``userId``.
 
 Order states: CREATE (row written, seat not locked yet) → PAY_WAIT (seat locked, pay URL) →
 PAY_SUCCESS (paid and settled, or flagged ``refund_required``) → DEAL_DONE (team complete);
+a full-price order bought alone (``market_type`` NONE, no team, no lock) goes PAY_WAIT → DEAL_DONE on payment;
 CREATE/PAY_WAIT → CLOSE (lock rejected, or not paid in time). Every transition is a conditional
 UPDATE on the expected state, so racing callers (a retried create, duplicate notifies, the close
 job against a late notify) change a row once.
@@ -17,6 +18,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -27,7 +29,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from prometheus_client import Counter
 
-from apps.activities.selectors import sku_activity_id
+from apps.activities.selectors import sku_activity_id, sku_config
 from apps.activities.trial import TrialRequest, trial_calculate
 from apps.common.errors import GroupBuyError, ResponseCode
 from apps.dcc.runtime import dcc_get
@@ -36,13 +38,14 @@ from apps.payments.gateways import payment_gateway
 from apps.payments.models import PayOrder, RefundRecord
 from apps.payments.selectors import UNPAID_STATUSES, team_end_subquery
 from apps.trade.lock import LockCommand
-from apps.trade.models import NotifyType
+from apps.trade.models import LIVE_ORDER_STATUSES, NotifyType, Order
 from apps.trade.services import order_lock, order_refund, order_settle
 from apps.trade.settle import SettleCommand
 
 logger = logging.getLogger(__name__)
 
 MALL_ORDERS = Counter("gbm_mall_orders_total", "Mall order creations by outcome", ["outcome"])
+MALL_SOLO_ORDERS = Counter("gbm_mall_solo_orders_total", "Full-price (buy alone) mall orders created")
 PAYMENT_NOTIFIES = Counter("gbm_payment_notifies_total", "Gateway payment notifies by outcome", ["outcome"])
 
 # Codes that say "try again" rather than "no": the order stays as it was (CREATE, or PAY_WAIT
@@ -95,6 +98,8 @@ def mall_order_create(
         raise _illegal("teamId", "no such team")
     order = _keyed_order(user, key) if key else None
     if order is None:
+        if team_id and _in_team(user, team_id):
+            raise GroupBuyError(ResponseCode.E0103, "you are already in this team", data={"reason": ALREADY_IN_TEAM})
         trial = trial_calculate(
             TrialRequest(
                 user_id=user.get_username(),
@@ -103,13 +108,68 @@ def mall_order_create(
                 goods_id=goods_id,
             )
         )
-        order = _insert_created(user=user, trial=trial, team_id=team_id, key=key)
-    if order.product_id != goods_id or (team_id and order.team_id != team_id):
+        order = _insert_created(user=user, sku=trial.sku, original=trial.original_price,
+                                deduction=trial.deduction_price, pay=trial.pay_price,
+                                market_type=PayOrder.MarketType.GROUP_BUY, team_id=team_id, key=key)  # fmt: skip
+    if (
+        order.product_id != goods_id
+        or (team_id and order.team_id != team_id)
+        or order.market_type != PayOrder.MarketType.GROUP_BUY
+    ):
         raise _illegal("Idempotency-Key", "already used for another order")
     if order.status == PayOrder.Status.CREATE:
         order = _lock_seat(order)
     elif order.status == PayOrder.Status.CLOSE and order.market_code:
         raise GroupBuyError(response_code_of(order.market_code))
+    return order
+
+
+ALREADY_IN_TEAM = "already_in_team"
+
+
+def _in_team(user, team_id: str) -> bool:
+    """The user holds a live seat in ``team_id`` on the mall's channel (joining it again would take a second one)."""
+    return Order.objects.filter(
+        team_id=team_id,
+        user_id=user.get_username(),
+        source=settings.MALL_SOURCE,
+        channel=settings.MALL_CHANNEL,
+        status__in=LIVE_ORDER_STATUSES,
+    ).exists()
+
+
+def mall_order_create_alone(*, user, goods_id: str, idempotency_key: str | None = None) -> PayOrder:
+    """ "Buy alone at full price": the mall's normal order, without group buy.
+
+    No trial, no team, no lock, no group-buy take limit: the order is written PAY_WAIT at the SKU's
+    original price (``market_type`` NONE) with the gateway's pay URL, and its payment makes it
+    DEAL_DONE (``mall_order_paid``). Only goods the mall sells on its channel (the channel mapping)
+    can be bought; others are E0002. The idempotency key works as for ``mall_order_create``.
+    """
+    key = (idempotency_key or "").strip() or None
+    if key is not None and len(key) > 64:
+        raise _illegal("Idempotency-Key", "at most 64 characters")
+    order = _keyed_order(user, key) if key else None
+    if order is None:
+        sku = sku_config(goods_id=goods_id)
+        if (
+            sku is None
+            or sku_activity_id(source=settings.MALL_SOURCE, channel=settings.MALL_CHANNEL, goods_id=goods_id) is None
+        ):
+            raise GroupBuyError(ResponseCode.E0002)
+        order = _insert_created(
+            user=user, sku=sku, original=sku.original_price, deduction=Decimal("0.00"), pay=sku.original_price,
+            market_type=PayOrder.MarketType.NONE, team_id=None, key=key,
+        )  # fmt: skip
+    if order.product_id != goods_id or order.market_type != PayOrder.MarketType.NONE:
+        raise _illegal("Idempotency-Key", "already used for another order")
+    if order.status == PayOrder.Status.CREATE:
+        pay_url = payment_gateway().page_pay_url(order)
+        PayOrder.objects.filter(pk=order.pk, status=PayOrder.Status.CREATE).update(
+            status=PayOrder.Status.PAY_WAIT, pay_url=pay_url, update_time=timezone.now()
+        )
+        MALL_SOLO_ORDERS.inc()
+        order = PayOrder.objects.select_related("user").get(pk=order.pk)
     return order
 
 
@@ -121,7 +181,17 @@ def _keyed_order(user, key: str) -> PayOrder | None:
     return PayOrder.objects.select_related("user").filter(user=user, idempotency_key=key).first()
 
 
-def _insert_created(*, user, trial, team_id: str | None, key: str | None) -> PayOrder:
+def _insert_created(
+    *,
+    user,
+    sku,
+    original: Decimal,
+    deduction: Decimal,
+    pay: Decimal,
+    market_type: int,
+    team_id: str | None,
+    key: str | None,
+) -> PayOrder:
     for _ in range(_ID_ATTEMPTS):
         candidate = new_mall_order_id()
         try:
@@ -129,13 +199,13 @@ def _insert_created(*, user, trial, team_id: str | None, key: str | None) -> Pay
                 return PayOrder.objects.create(
                     order_id=candidate,
                     user=user,
-                    product_id=trial.sku.goods_id,
-                    product_name=trial.sku.goods_name,
+                    product_id=sku.goods_id,
+                    product_name=sku.goods_name,
                     order_time=timezone.now(),
-                    total_amount=trial.original_price,
-                    market_deduction_amount=trial.deduction_price,
-                    pay_amount=trial.pay_price,
-                    market_type=PayOrder.MarketType.GROUP_BUY,
+                    total_amount=original,
+                    market_deduction_amount=deduction,
+                    pay_amount=pay,
+                    market_type=market_type,
                     status=PayOrder.Status.CREATE,
                     team_id=team_id or "",
                     idempotency_key=key,
@@ -219,6 +289,11 @@ def mall_order_paid(*, order_id: str, trade_no: str, paid_amount: Decimal, paid_
             return _paid_again(order, trade_no=trade_no, paid_amount=paid_amount, paid_at=paid_at)
         if order.market_type == PayOrder.MarketType.GROUP_BUY:
             _settle(order, paid_at)
+        else:  # bought alone: nothing to wait for
+            PayOrder.objects.filter(pk=order.pk, status=PayOrder.Status.PAY_SUCCESS).update(
+                status=PayOrder.Status.DEAL_DONE, update_time=timezone.now()
+            )
+            order.status = PayOrder.Status.DEAL_DONE
     logger.info("mall order %s paid (trade %s)", order_id, trade_no)
     return order
 
@@ -489,12 +564,39 @@ def mall_order_refund_request(*, user, order_id: str):
     order = PayOrder.objects.filter(order_id=order_id, user=user).first()
     if order is None:
         raise GroupBuyError(ResponseCode.NOT_FOUND)
+    if order.market_type == PayOrder.MarketType.NONE:
+        return _solo_refund_request(order)
     if order.status not in REFUNDABLE and order.status != PayOrder.Status.CLOSE:
         raise GroupBuyError(ResponseCode.E0104, "this order has no seat to give back yet")
     return order_refund(
         source=settings.MALL_SOURCE, channel=settings.MALL_CHANNEL, out_trade_no=order.order_id,
         user_id=user.get_username(),
     )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SoloRefund:
+    """The answer to a refund request of an order bought alone (no seat, no team to go through)."""
+
+    order: PayOrder
+    repeat: bool
+
+
+def _solo_refund_request(order: PayOrder) -> SoloRefund:
+    """Unpaid: closed now. Paid: the money goes back through the gateway (the refund task, after commit)."""
+    if order.status in UNPAID_STATUSES:
+        PayOrder.objects.filter(pk=order.pk, status__in=UNPAID_STATUSES).update(
+            status=PayOrder.Status.CLOSE, update_time=timezone.now()
+        )
+        return SoloRefund(order=order, repeat=False)
+    if order.status in PAID_STATUSES:
+        requested = PayOrder.objects.filter(pk=order.pk, status=order.status, refund_required=False).update(
+            refund_required=True, update_time=timezone.now()
+        )
+        if requested:
+            transaction.on_commit(lambda: _enqueue_refund(order.order_id, "bought alone: refund requested"))
+        return SoloRefund(order=order, repeat=not requested)
+    return SoloRefund(order=order, repeat=True)
 
 
 def group_buy_callback_handle(*, task_uuid: str, timestamp: str, signature: str, body: bytes) -> bool:

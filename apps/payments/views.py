@@ -1,13 +1,18 @@
 """Mall pages: buy (from the goods and team pages), cashier, my orders, team share page, and the
-built-in sandbox gateway's cashier. Login required; thin: one service or selector call, then render."""
+built-in sandbox gateway's cashier. Login required, except the team share page: a shared link opens
+a preview (product, price, seats left, countdown, "log in to join") for visitors who are not logged
+in. Thin: one service or selector call, then render. Refusals show plain sentences
+(``apps/payments/wording.py``), never codes."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -24,7 +29,13 @@ from apps.payments.selectors import (
     sandbox_trade_of,
     team_share,
 )
-from apps.payments.services import mall_order_create, mall_order_refund_request
+from apps.payments.services import (
+    ALREADY_IN_TEAM,
+    mall_order_create,
+    mall_order_create_alone,
+    mall_order_refund_request,
+)
+from apps.payments.wording import shopper_message
 
 ORDERS_SHOWN = 50
 
@@ -49,7 +60,30 @@ def goods_buy(request: HttpRequest, goods_id: str) -> HttpResponse:
             idempotency_key=form.cleaned_data["idempotency_key"] or None,
         )
     except GroupBuyError as exc:
-        messages.error(request, f"{exc.info} ({exc.code})")
+        messages.error(request, shopper_message(exc))
+        if isinstance(exc.data, dict) and exc.data.get("reason") == ALREADY_IN_TEAM:
+            return redirect("payments:team", team_id=form.cleaned_data["team_id"])
+        return redirect(goods_page)
+    return redirect("payments:cashier", order_id=order.order_id)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def goods_buy_alone(request: HttpRequest, goods_id: str) -> HttpResponse:
+    """POST from the goods page's "Buy alone at full price" → the cashier (no team, no group-buy price)."""
+    goods_page = reverse("storefront:goods", args=[goods_id])
+    if request.method == "GET":
+        return redirect(goods_page)
+    form = BuyForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("This offer cannot be bought right now."))
+        return redirect(goods_page)
+    try:
+        order = mall_order_create_alone(
+            user=request.user, goods_id=goods_id, idempotency_key=form.cleaned_data["idempotency_key"] or None
+        )
+    except GroupBuyError as exc:
+        messages.error(request, shopper_message(exc))
         return redirect(goods_page)
     return redirect("payments:cashier", order_id=order.order_id)
 
@@ -81,12 +115,18 @@ def my_orders(request: HttpRequest) -> HttpResponse:
     return render(request, "payments/orders.html", {"orders": orders})
 
 
-@login_required
 def team_page(request: HttpRequest, team_id: str) -> HttpResponse:
+    """The team's share page; anonymous visitors get the same page as a preview with "log in to join"."""
     share = team_share(team_id=team_id, user=request.user)
     if share is None:
         raise Http404("no such team")
-    return render(request, "payments/team.html", {"share": share, "share_url": request.build_absolute_uri()})
+    page = reverse("payments:team", args=[share.team.team_id])
+    context = {
+        "share": share,
+        "share_url": request.build_absolute_uri(page),
+        "join_login_url": f"{settings.LOGIN_URL}?{urlencode({'next': page})}",
+    }
+    return render(request, "payments/team.html", context)
 
 
 @login_required

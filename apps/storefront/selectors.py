@@ -1,4 +1,9 @@
-"""What the shop pages and the mall API show: trials for the built-in mall's channel."""
+"""What the shop pages and the mall API show: trials for the built-in mall's channel.
+
+The goods page adds what the shopper may still do: their takes left under the activity's take
+limit (used up: "open a team" and "join" give way to the reason), and "buy alone at full price",
+the mall's normal order without group buy.
+"""
 
 from dataclasses import dataclass
 
@@ -8,6 +13,7 @@ from apps.activities.market import MarketConfig, market_config_query
 from apps.activities.selectors import channel_goods_ids, sku_config
 from apps.activities.trial import TrialRequest, TrialResult, trial_calculate
 from apps.common.errors import GroupBuyError
+from apps.payments.selectors import mall_takes_left
 
 
 @dataclass(frozen=True)
@@ -17,6 +23,7 @@ class ProductCard:
     trial: TrialResult | None
     # Why there is no group-buy price for this user right now (downgrade, cut range, ...).
     unavailable: GroupBuyError | None = None
+    image_url: str = ""
 
 
 def _user_id(user) -> str | None:
@@ -33,10 +40,12 @@ def product_cards(*, user) -> list[ProductCard]:
             trial = trial_calculate(request)
         except GroupBuyError as exc:
             sku = sku_config(goods_id=goods_id)
-            cards.append(ProductCard(goods_id, sku.goods_name if sku else goods_id, None, exc))
+            cards.append(
+                ProductCard(goods_id, sku.goods_name if sku else goods_id, None, exc, sku.image_url if sku else "")
+            )
             continue
         if trial.is_visible:
-            cards.append(ProductCard(goods_id, trial.sku.goods_name, trial))
+            cards.append(ProductCard(goods_id, trial.sku.goods_name, trial, image_url=trial.sku.image_url))
     return cards
 
 
@@ -46,3 +55,31 @@ def product_detail(*, user, goods_id: str) -> MarketConfig:
     return market_config_query(
         user_id=user_id, source=settings.MALL_SOURCE, channel=settings.MALL_CHANNEL, goods_id=goods_id
     )
+
+
+@dataclass(frozen=True)
+class ProductPage:
+    config: MarketConfig
+    takes_left: int | None  # None: an anonymous visitor
+
+    @property
+    def take_limit_used_up(self) -> bool:
+        return self.takes_left == 0
+
+    @property
+    def own_team(self):
+        return next((team for team in self.config.teams if team.mine), None)
+
+    @property
+    def others_teams(self) -> list:
+        return [team for team in self.config.teams if not team.mine]
+
+
+def product_page(*, user, goods_id: str) -> ProductPage:
+    """``product_detail`` plus the shopper's takes left; raises as ``product_detail`` does."""
+    config = product_detail(user=user, goods_id=goods_id)
+    activity = config.trial.activity
+    takes_left = mall_takes_left(
+        user=user, activity_id=activity.activity_id, take_limit_count=activity.take_limit_count
+    )
+    return ProductPage(config=config, takes_left=takes_left)

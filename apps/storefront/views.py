@@ -4,7 +4,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from apps.common.errors import GroupBuyError, ResponseCode
-from apps.storefront.selectors import product_cards, product_detail
+from apps.storefront.selectors import product_cards, product_page
 
 
 def index(request: HttpRequest) -> HttpResponse:
@@ -13,11 +13,12 @@ def index(request: HttpRequest) -> HttpResponse:
 
 def goods_detail(request: HttpRequest, goods_id: str) -> HttpResponse:
     try:
-        config = product_detail(user=request.user, goods_id=goods_id)
+        page = product_page(user=request.user, goods_id=goods_id)
     except GroupBuyError as exc:
         if exc.response_code is ResponseCode.E0002:
             raise Http404(exc.info) from exc
         return render(request, "storefront/unavailable.html", {"error": exc, "goods_id": goods_id}, status=200)
-    if not config.trial.is_visible:
+    if not page.config.trial.is_visible:
         raise Http404("not visible")
-    return render(request, "storefront/goods.html", {"config": config, "trial": config.trial})
+    context = {"page": page, "config": page.config, "trial": page.config.trial}
+    return render(request, "storefront/goods.html", context)

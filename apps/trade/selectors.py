@@ -67,10 +67,12 @@ JOINABLE_TTL_SECONDS = 2
 
 
 def joinable_teams(*, activity_id: int, source: str, channel: str) -> list[dict]:
-    """The channel's open, unexpired, not-full teams of an activity, soonest ending first, with their leader.
+    """The channel's open, unexpired, not-full teams of an activity, with their leader: the team closest
+    to full first (fewest seats left), then the one ending soonest.
 
-    Cached for two seconds and shared by every product-page request: a countdown list may be that
-    stale; the lock itself checks the live row.
+    Serves the goods page and the signed API's ``teamList`` alike (one order for every client: a joiner
+    completes a team rather than spreading over many). Cached for two seconds and shared by every
+    product-page request: a countdown list may be that stale; the lock itself checks the live row.
     """
 
     def load() -> list[dict]:
@@ -84,8 +86,8 @@ def joinable_teams(*, activity_id: int, source: str, channel: str) -> list[dict]
                 valid_end_time__gt=timezone.now(),
                 lock_count__lt=F("target_count"),
             )
-            .annotate(leader_user_id=Subquery(leader))
-            .order_by("valid_end_time", "id")
+            .annotate(leader_user_id=Subquery(leader), seats_left=F("target_count") - F("lock_count"))
+            .order_by("seats_left", "valid_end_time", "id")
             .values(*_TEAM_FIELDS, "leader_user_id")[:_JOINABLE_CACHED]
         )
 
@@ -117,7 +119,7 @@ def _live_orders_of(*, user_id: str, activity_id: int, source: str, channel: str
 def open_teams_for_user(
     *, activity_id: int, user_id: str, source: str, channel: str, others: int = 2
 ) -> list[TeamView]:
-    """The user's own open team first, then up to ``others`` joinable teams ending soonest.
+    """The user's own open team first, then up to ``others`` joinable teams, closest to full first.
 
     One small indexed query for the user's own live orders (two when they have one); the joinable
     list comes from a short shared cache.

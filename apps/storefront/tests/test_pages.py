@@ -48,7 +48,7 @@ def test_goods_page_shows_price_teams_with_countdown_and_statistics(client, demo
     assert f'data-team-id="{team.team_id}"' in html
     assert f'data-valid-end="{team.valid_end_time.isoformat()}"' in html
     assert "1/3 joined" in html
-    assert "1 teams, 0 complete, 1 shoppers joined" in html
+    assert "1 team opened so far · 0 complete · 1 shopper joined" in html
     assert "js/countdown" in html
 
 

@@ -1,0 +1,221 @@
+"""The team share page in each state, the anonymous preview of a shared link, joining your own team,
+and "buy alone at full price" through the pages."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.conf import settings
+from django.test import Client
+from django.utils import timezone
+
+from apps.common.mq import TEAM_REFUND
+from apps.payments.models import PayOrder, RefundRecord
+from apps.payments.services import mall_order_create_alone, mall_order_refund_request
+from apps.payments.tests.helpers import create_order, login, user
+from apps.payments.tests.test_pages import buy, pay
+from apps.payments.tests.test_refunds import deliver_bus_messages
+from apps.trade.models import Order, Team
+from apps.trade.tests.factories import TeamFactory
+from apps.trade.timeouts import trade_timeouts_run
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def shop(demo, tasks_run_inline, notify_via_test_client, django_capture_on_commit_callbacks):
+    return django_capture_on_commit_callbacks
+
+
+def page(client: Client, url: str) -> str:
+    response = client.get(url, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 200, url
+    return response.content.decode()
+
+
+# --- the shared link, not logged in --------------------------------------------------------------------------
+
+
+def test_a_shared_link_opens_a_preview_for_visitors_who_are_not_logged_in(client, demo):
+    order = create_order("xiaofuge")
+    html = page(client, f"/teams/{order.team_id}")
+    team = Team.objects.get(team_id=order.team_id)
+    assert "手写MyBatis：渐进式源码实践" in html and "¥80.00" in html and "¥100.00" in html
+    assert "2 seats left" in html and f'data-valid-end="{team.valid_end_time.isoformat()}"' in html
+    assert f'href="{settings.LOGIN_URL}?next=%2Fteams%2F{order.team_id}"' in html and "Log in to join" in html
+    assert ">Join</button>" not in html  # a visitor logs in first
+    # Masked, and no order ids of others (the team's out_trade_no is the mall order id).
+    assert "xi***ge" in html and "xiaofuge" not in html
+    assert order.order_id not in html and Order.objects.get(team_id=order.team_id).order_id not in html
+
+
+def test_log_in_to_join_comes_back_to_the_team_page(client, demo):
+    order = create_order("xiaofuge")
+    response = client.post(
+        f"{settings.LOGIN_URL}?next=/teams/{order.team_id}", {"username": "liergou", "password": "demo"}
+    )
+    assert (response.status_code, response.url) == (302, f"/teams/{order.team_id}")
+    assert ">Join</button>" in page(client, response.url)
+
+
+def test_the_team_page_shows_only_the_malls_own_channel(client, demo):
+    other = TeamFactory(activity_id=100123, source="s02", channel="c02")
+    assert client.get(f"/teams/{other.team_id}").status_code == 404
+    login(client, "xiaofuge")
+    assert client.get(f"/teams/{other.team_id}").status_code == 404
+
+
+# --- waiting: avatars, "?" seats, progress, countdown, invite and share -----------------------------------------
+
+
+def test_waiting_shows_avatars_empty_seats_progress_and_the_share_button(client, demo):
+    order = create_order("xiaofuge")
+    create_order("liergou", team_id=order.team_id)
+    login(client, "xiaofuge")
+    html = page(client, f"/teams/{order.team_id}")
+    assert 'data-state="waiting"' in html
+    assert html.count('class="seat-avatar"') == 3 and html.count("empty-seat") == 1
+    assert re.search(r'class="seat member mine leader">\s*<span class="seat-avatar" aria-hidden="true">X</span>', html)
+    assert ">L</span>" in html and "li***ou" in html and "liergou" not in html
+    assert 'aria-valuenow="2"' in html and "width: 66%" in html
+    assert "1 seat left" in html and "Invite 1 more friend to complete the team." in html
+    assert f'data-share-url="http://testserver/teams/{order.team_id}"' in html and "js/share.js" in html
+    assert f'data-qr-for="http://testserver/teams/{order.team_id}"' in html
+
+
+def test_a_shopper_who_used_up_the_take_limit_is_told_instead_of_join(client, demo):
+    order = create_order("xiaofuge")
+    create_order("liergou")  # liergou's own team: the demo's take limit is 1
+    login(client, "liergou")
+    html = page(client, f"/teams/{order.team_id}")
+    assert ">Join</button>" not in html and "You have used up this offer" in html
+
+
+# --- complete and failed ------------------------------------------------------------------------------------
+
+
+def test_a_complete_team_shows_success_without_invite_or_share(shop):
+    team_id = ""
+    for username in ("demo1", "demo2", "demo3"):
+        browser = login(Client(), username)
+        order_id = buy(browser, team_id=team_id).rsplit("/", 1)[1]
+        pay(browser, order_id, shop)
+        team_id = PayOrder.objects.get(order_id=order_id).team_id
+    html = page(browser, f"/teams/{team_id}")
+    assert 'data-state="complete"' in html and "Team complete!" in html
+    assert "Your group-buy price is confirmed" in html
+    assert "Invite" not in html and "share-button" not in html and "data-qr-for" not in html
+    assert "empty-seat" not in html and "width: 100%" in html
+    visitor = page(Client(), f"/teams/{team_id}")
+    assert "This team is full. Open your own team" in visitor and "Log in to join" not in visitor
+
+
+def test_a_failed_team_says_it_did_not_fill_and_what_came_back(shop):
+    browser = login(Client(), "demo1")
+    order_id = buy(browser).rsplit("/", 1)[1]
+    pay(browser, order_id, shop)
+    order = PayOrder.objects.get(order_id=order_id)
+    with shop(execute=True):
+        trade_timeouts_run(now=timezone.now() + timedelta(minutes=16))
+    deliver_bus_messages(TEAM_REFUND, shop)  # the mall consumer: close the order, return the money
+    assert Team.objects.get(team_id=order.team_id).status == Team.Status.FAILED
+    record = RefundRecord.objects.get(pay_order_id=order_id, status=RefundRecord.Status.SUCCESS)
+    html = page(browser, f"/teams/{order.team_id}")
+    assert 'data-state="failed"' in html and "This team did not fill in time." in html
+    assert f"¥{record.amount} was refunded to you on" in html and "¥80.00" in html
+    assert "share-button" not in html and "Invite" not in html and ">Join</button>" not in html
+    assert "Everyone who paid gets their money back in full." in page(Client(), f"/teams/{order.team_id}")
+
+
+# --- joining your own team, codes never shown -------------------------------------------------------------------
+
+
+def test_joining_your_own_team_says_so(client, demo):
+    order = create_order("xiaofuge")
+    login(client, "xiaofuge")
+    response = client.post("/goods/9890001/buy", {"team_id": order.team_id}, follow=True, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.redirect_chain == [(f"/teams/{order.team_id}", 302)]
+    html = response.content.decode()
+    assert "You are already in this team." in html and 'class="message error"' in html
+    assert not re.search(r"\bE0\d{3}\b", html)
+    assert PayOrder.objects.filter(user__username="xiaofuge").count() == 1
+
+
+@pytest.mark.parametrize("take_limit", [1, 2])
+def test_joining_your_own_team_is_refused_whatever_the_take_limit(demo, take_limit):
+    from apps.activities.models import Activity
+    from apps.common.errors import GroupBuyError
+
+    Activity.objects.filter(activity_id=100123).update(take_limit_count=take_limit)
+    order = create_order("xiaofuge")
+    with pytest.raises(GroupBuyError) as refused:
+        create_order("xiaofuge", team_id=order.team_id)
+    assert refused.value.data == {"reason": "already_in_team"}
+    assert Order.objects.filter(user_id="xiaofuge").count() == 1
+
+
+# --- buy alone at full price ------------------------------------------------------------------------------------
+
+
+def test_buy_alone_pays_the_full_price_without_a_team_and_is_done_on_payment(client, shop):
+    login(client, "xiaofuge")
+    response = client.post("/goods/9890001/buy-alone", {"idempotency_key": "alone-1"})
+    order = PayOrder.objects.get(user__username="xiaofuge")
+    assert (response.status_code, response.url) == (302, f"/cashier/{order.order_id}")
+    assert (order.market_type, order.status, order.team_id) == (PayOrder.MarketType.NONE, PayOrder.Status.PAY_WAIT, "")
+    assert (order.total_amount, order.market_deduction_amount, order.pay_amount) == (100, 0, 100)
+    assert "Pay ¥100.00" in page(client, f"/cashier/{order.order_id}")
+    # The same page submitted twice is one order; no group-buy seat is taken.
+    client.post("/goods/9890001/buy-alone", {"idempotency_key": "alone-1"})
+    assert PayOrder.objects.count() == 1 and not Order.objects.exists() and not Team.objects.exists()
+
+    pay(client, order.order_id, shop)
+    order.refresh_from_db()
+    assert order.status == PayOrder.Status.DEAL_DONE and order.trade_no
+    assert not Order.objects.exists()
+
+
+def test_buy_alone_is_offered_even_when_the_take_limit_is_used_up(client, demo):
+    create_order("xiaofuge")
+    login(client, "xiaofuge")
+    client.post("/goods/9890001/buy-alone", {})
+    assert PayOrder.objects.filter(market_type=PayOrder.MarketType.NONE).count() == 1
+
+
+def test_buy_alone_of_goods_the_mall_does_not_sell_says_so(client, demo):
+    login(client, "xiaofuge")
+    response = client.post("/goods/nope/buy-alone", {}, follow=True, HTTP_ACCEPT_LANGUAGE="en")
+    assert not PayOrder.objects.exists()
+    assert response.redirect_chain[0] == ("/goods/nope", 302)
+
+
+def test_an_idempotency_key_of_a_team_order_is_not_reused_for_buying_alone(demo):
+    from apps.common.errors import GroupBuyError
+
+    create_order("xiaofuge", idempotency_key="k1")
+    with pytest.raises(GroupBuyError) as refused:
+        mall_order_create_alone(user=user("xiaofuge"), goods_id="9890001", idempotency_key="k1")
+    assert refused.value.code == "0002"
+    alone = mall_order_create_alone(user=user("liergou"), goods_id="9890001", idempotency_key="k2")
+    with pytest.raises(GroupBuyError):
+        create_order("liergou", idempotency_key="k2")
+    assert PayOrder.objects.get(pk=alone.pk).status == PayOrder.Status.PAY_WAIT
+
+
+def test_giving_back_an_order_bought_alone(
+    demo, tasks_run_inline, notify_via_test_client, django_capture_on_commit_callbacks
+):
+    unpaid = mall_order_create_alone(user=user("xiaofuge"), goods_id="9890001")
+    mall_order_refund_request(user=user("xiaofuge"), order_id=unpaid.order_id)
+    assert PayOrder.objects.get(pk=unpaid.pk).status == PayOrder.Status.CLOSE
+
+    client = login(Client(), "liergou")
+    client.post("/goods/9890002/buy-alone", {})
+    paid = PayOrder.objects.get(user__username="liergou")
+    pay(client, paid.order_id, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=True):
+        outcome = mall_order_refund_request(user=user("liergou"), order_id=paid.order_id)
+    assert not outcome.repeat
+    paid.refresh_from_db()
+    assert paid.status == PayOrder.Status.CLOSE
+    assert RefundRecord.objects.get(pay_order=paid).status == RefundRecord.Status.SUCCESS
