@@ -173,6 +173,16 @@ def test_nginx_gets_its_config_and_proxies_to_web(compose):
     assert "0.0.0.0:8000" in (DOCKER / "gunicorn.conf.py").read_text()
 
 
+def test_nginx_serves_uploaded_media_from_the_web_containers_volume(compose):
+    """Production runs without DEBUG, so Django serves no /media/: nginx does, from the volume web writes to."""
+    web = {target: source for name, _, source, target in _mounts(compose) if name == "web"}
+    nginx = {target: source for name, _, source, target in _mounts(compose) if name == "nginx"}
+    media_root = compose["x-app-env"]["MEDIA_ROOT"] if "x-app-env" in compose else "/app/var/media"
+    alias = re.search(r"location /media/ \{\s*alias ([^;]+);", NGINX_CONF.read_text())
+    assert alias, "nginx has no /media/ location"
+    assert nginx[alias.group(1).rstrip("/")] == web[media_root]
+
+
 def test_prometheus_scrapes_compose_services(compose):
     config = yaml.safe_load((DOCKER / "prometheus" / "prometheus.yml").read_text())
     targets = {
