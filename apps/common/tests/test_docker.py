@@ -177,7 +177,7 @@ def test_nginx_serves_uploaded_media_from_the_web_containers_volume(compose):
     """Production runs without DEBUG, so Django serves no /media/: nginx does, from the volume web writes to."""
     web = {target: source for name, _, source, target in _mounts(compose) if name == "web"}
     nginx = {target: source for name, _, source, target in _mounts(compose) if name == "nginx"}
-    media_root = compose["x-app-env"]["MEDIA_ROOT"] if "x-app-env" in compose else "/app/var/media"
+    media_root = compose["x-app-env"]["MEDIA_ROOT"]
     alias = re.search(r"location /media/ \{\s*alias ([^;]+);", NGINX_CONF.read_text())
     assert alias, "nginx has no /media/ location"
     assert nginx[alias.group(1).rstrip("/")] == web[media_root]
