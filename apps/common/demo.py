@@ -32,7 +32,12 @@ DEMO_OFFERS = [
     ("9890003", "DDD 领域驱动设计实战", "90.00", 100125, "25120203", "ZK", "0.8"),
     ("9890004", "Java 面试手册", "50.00", 100126, "25120204", "N", "1.99"),
     ("9890005", "拼团营销系统设计", "100.00", 100127, "25120205", "ZJ", "30"),
+    ("9890006", "限时拼团体验课（两分钟成团）", "30.00", 100128, "25120206", "ZJ", "10"),
 ]
+# The 6th offer is short-lived: its teams expire 2 minutes after opening, so a newcomer sees a team fail and its
+# payment come back within minutes of `make run` (the embedded beat closes it; config/embedded_beat.py).
+# Every other activity keeps spec/demo-data.md's 15 minutes.
+DEMO_VALID_MINUTES = {100128: 2}
 DEMO_TAGGED_ACTIVITY = 100127
 DEMO_EXTRA_MAPPINGS = [("s02", "c02", "9890001")]
 
@@ -121,7 +126,7 @@ def _demo_load() -> None:
                 "discount": discount,
                 "status": Activity.Status.EFFECTIVE,
                 "target": 3,
-                "valid_time": 15,
+                "valid_time": DEMO_VALID_MINUTES.get(activity_id, 15),
                 "take_limit_count": 1,
                 "group_type": Activity.GroupType.TARGET_REQUIRED,
                 "tag": tag if tagged else None,
