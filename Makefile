@@ -47,6 +47,10 @@ run: demo
 	@echo "    admin       http://127.0.0.1:$(PORT)/admin/    (admin / admin)"
 	@echo "    API docs    http://127.0.0.1:$(PORT)/api/docs/"
 	@echo "    health      http://127.0.0.1:$(PORT)/readyz    metrics http://127.0.0.1:$(PORT)/metrics"
+	@echo "    background  Celery beat's schedule runs in this process: expired teams fail and refund (30 s),"
+	@echo "                unpaid seats are released (30 s), failed callbacks are retried (15 s), unpaid mall"
+	@echo "                orders close (60 s), expired nonces are purged (5 min); EMBEDDED_BEAT_SPEEDUP=10 runs"
+	@echo "                them 10x as often. Goods 9890006 opens teams that expire after 2 minutes."
 	@echo ""
 	$(MANAGE) run_embedded 127.0.0.1:$(PORT)
 

@@ -32,6 +32,7 @@ DEMO_OFFERS = [
     ("9890003", "DDD 领域驱动设计实战", "90.00", 100125, "25120203", "ZK", "0.8"),
     ("9890004", "Java 面试手册", "50.00", 100126, "25120204", "N", "1.99"),
     ("9890005", "拼团营销系统设计", "100.00", 100127, "25120205", "ZJ", "30"),
+    ("9890006", "限时拼团体验课（两分钟成团）", "30.00", 100128, "25120206", "ZJ", "10"),
 ]
 # Short descriptions of the demo goods (their covers ship as static/img/goods/<goods id>.svg).
 DEMO_DESCRIPTIONS = {
@@ -40,7 +41,12 @@ DEMO_DESCRIPTIONS = {
     "9890003": "用一个真实的拼团系统讲清楚限界上下文、聚合与领域事件。",
     "9890004": "Java 面试高频问题与答题思路，覆盖并发、JVM 与框架。",
     "9890005": "拼团营销系统的架构设计：试算、锁单、结算与回调。",
+    "9890006": "两分钟内成团的体验课：没凑齐的团会失败并自动退款，正好看一遍拼团的完整生命周期。",
 }
+# The 6th offer is short-lived: its teams expire 2 minutes after opening, so a newcomer sees a team fail and its
+# payment come back within minutes of `make run` (the embedded beat closes it; config/embedded_beat.py).
+# Every other activity keeps spec/demo-data.md's 15 minutes.
+DEMO_VALID_MINUTES = {100128: 2}
 DEMO_TAGGED_ACTIVITY = 100127
 DEMO_EXTRA_MAPPINGS = [("s02", "c02", "9890001")]
 
@@ -135,7 +141,7 @@ def _demo_load() -> None:
                 "discount": discount,
                 "status": Activity.Status.EFFECTIVE,
                 "target": 3,
-                "valid_time": 15,
+                "valid_time": DEMO_VALID_MINUTES.get(activity_id, 15),
                 "take_limit_count": 1,
                 "group_type": Activity.GroupType.TARGET_REQUIRED,
                 "tag": tag if tagged else None,

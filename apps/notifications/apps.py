@@ -5,3 +5,8 @@ from django.utils.translation import gettext_lazy as _
 class NotificationsConfig(AppConfig):
     name = "apps.notifications"
     verbose_name = _("Notifications")
+
+    def ready(self) -> None:
+        # The delivery and bus counters exist (at 0) from the first scrape.
+        import apps.notifications.consumers
+        import apps.notifications.services  # noqa: F401

@@ -20,7 +20,8 @@ from kombu.mixins import ConsumerMixin
 from prometheus_client import Counter
 
 from apps.common.logging import bound_context
-from apps.common.mq import exchange, queue_for
+from apps.common.metrics import counter_labels_init
+from apps.common.mq import TEAM_REFUND, TEAM_SUCCESS, exchange, queue_for
 from apps.notifications.models import ProcessedMessage
 
 logger = logging.getLogger(__name__)
@@ -28,6 +29,11 @@ logger = logging.getLogger(__name__)
 MAX_TRIES = 3
 TRIES_HEADER = "x-gbm-tries"
 CONSUMED = Counter("gbm_mq_messages_total", "Messages consumed from the bus", ["routing_key", "result"])
+counter_labels_init(
+    CONSUMED,
+    [(key, result) for key in (TEAM_SUCCESS, TEAM_REFUND) for result in ("applied", "duplicate", "retry", "poison",
+                                                                          "dead_lettered")],
+)  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 from prometheus_client import Counter, Gauge
 
+from apps.common.metrics import counter_labels_init
 from apps.common.mq import TEAM_REFUND, TEAM_SUCCESS
 from apps.notifications.models import NotifyTask
 from apps.notifications.transports import DeliveryFailed, transports
@@ -24,6 +25,9 @@ from apps.trade.models import NotifyType, Team
 logger = logging.getLogger(__name__)
 
 DELIVERIES = Counter("gbm_notify_deliveries_total", "Notify delivery attempts", ["type", "result"])
+counter_labels_init(
+    DELIVERIES, [(kind, result) for kind in NotifyType.values for result in ("done", "retry", "failed")]
+)
 OLDEST_PENDING = Gauge(
     "gbm_notify_oldest_pending_age_seconds",
     "Age of the oldest undelivered notify task, set by each sweep",

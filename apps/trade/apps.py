@@ -7,6 +7,7 @@ class TradeConfig(AppConfig):
     verbose_name = _("Teams and orders")
 
     def ready(self) -> None:
+        import apps.trade.metrics  # noqa: F401 - the business counters exist (at 0) from the first scrape
         from apps.common.redis_state import register_rebuilder
         from apps.trade.redis_state import rebuild_team_stock
 

@@ -4,7 +4,7 @@ import logging
 
 from apps.activities.selectors import activity_config
 from apps.notifications.models import NotifyTask
-from apps.trade.models import Order
+from apps.trade.models import Order, Team
 from apps.trade.team_stock import team_seat_recover
 
 logger = logging.getLogger(__name__)
@@ -16,7 +16,8 @@ def recover_team_seat(body: dict) -> None:
     """topic.team_refund: recover the seat for the two unformed refund types (paid_formed takes nobody).
 
     Only for an order that really was refunded, of that team and channel: a message is matched by
-    (source, channel, outTradeNo) with its order and team ids, never by outTradeNo alone.
+    (source, channel, outTradeNo) with its order and team ids, never by outTradeNo alone. Only while the
+    team is in progress: a closed team (its last member left, or it expired) is never offered again.
     """
     if body.get("type") not in RECOVERING:
         return
@@ -30,6 +31,11 @@ def recover_team_seat(body: dict) -> None:
     ).exists()
     if not refunded:
         logger.warning("team_refund message for no refunded order of its channel, ignored: %s", body)
+        return
+    if not Team.objects.filter(team_id=body["teamId"], status=Team.Status.IN_PROGRESS).exists():
+        logger.info(
+            "team_refund message for team %s, which is no longer in progress: no seat recovered", body["teamId"]
+        )
         return
     activity = activity_config(activity_id=int(body["activityId"]))
     team_seat_recover(

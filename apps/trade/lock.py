@@ -107,6 +107,9 @@ class NotifyTargetAllowed(Link[LockCommand, LockContext]):
 class TeamJoinable(Link[LockCommand, LockContext]):
     """A named team must be the channel's own, in this activity, in progress, unexpired and not full.
 
+    A closed team (FAILED: expired unformed, or every member left) answers E0005 "the team has closed";
+    a formed or full one E0006.
+
     Another channel's team answers exactly as a team that does not exist (E0002), so a channel cannot
     learn which team ids other channels use.
     """
@@ -129,6 +132,9 @@ class TeamJoinable(Link[LockCommand, LockContext]):
                 "no such team in this activity",
                 data={"teamId": ["no such team in this activity"]},
             )
+        if team.status == Team.Status.FAILED:
+            # Expired unformed, or closed when its last member left (apps.trade.refunds): not "full".
+            raise GroupBuyError(ResponseCode.E0005, _("the team has closed"))
         if team.status != Team.Status.IN_PROGRESS or team.lock_count >= team.target_count:
             raise GroupBuyError(ResponseCode.E0006)
         if team.valid_end_time <= timezone.now():

@@ -2,8 +2,8 @@
 
 | strategy        | team                | order  | effect                                                   |
 |-----------------|---------------------|--------|----------------------------------------------------------|
-| unpaid_unlock   | in progress, failed | locked | order closed, lock_count - 1                             |
-| paid_unformed   | in progress, failed | paid   | order refunded, lock_count - 1, complete_count - 1       |
+| unpaid_unlock   | in progress, failed | locked | order closed, lock_count - 1; an emptied team closes     |
+| paid_unformed   | in progress, failed | paid   | as above, complete_count - 1; an emptied team closes     |
 | paid_formed     | complete(+refund)   | paid   | as above, team → complete-with-refund (failed if no payer |
 |                 |                     |        | remains)                                                 |
 
@@ -12,6 +12,14 @@ any other unknown pair, is refused with E0104. Each strategy is one transaction 
 its notify task; the seat of an unformed team is recovered when the team_refund message is
 consumed (``apps.trade.consumers``). A refund renames the order's ``biz_id`` so the user's take
 slot is free again.
+
+An unformed team whose last live (locked or paid) order goes is closed: status FAILED, in the same
+transaction as that refund. Otherwise it would stay listed as "0/3, join" with no leader, and a joiner
+would open nothing but an orphan seat. FAILED (not a new state) because that is what it is to the
+shopper and to every consumer: a team that did not form. A closed team is never listed
+(``apps.trade.selectors`` shows only teams in progress) nor joined (``TeamJoinable`` answers E0005 "the
+team has closed", and the lock's conditional UPDATE requires a team in progress); its recovered seats
+are not offered again (``apps.trade.consumers``).
 """
 
 from __future__ import annotations
@@ -66,7 +74,10 @@ class RefundStrategy:
         self.after_counts(team)
 
     def after_counts(self, team: Team) -> None:
-        """Team status changes of this kind of refund (an unformed team keeps its status)."""
+        """Team status changes of this kind of refund: an unformed team closes when nobody is left in it."""
+        Team.objects.filter(pk=team.pk, status=IN_PROGRESS, lock_count=0).update(
+            status=FAILED, update_time=timezone.now()
+        )
 
 
 refund_strategies: dict[tuple[int, int], RefundStrategy] = {}

@@ -66,6 +66,11 @@ _JOINABLE_CACHED = 8  # more than shown, so teams expiring or filling within the
 JOINABLE_TTL_SECONDS = 2
 
 
+def joinable_teams_key(*, activity_id: int, source: str, channel: str) -> str:
+    """The cache key of ``joinable_teams`` (a closing team busts it: ``apps.trade.services.order_refund``)."""
+    return f"joinable_teams:{activity_id}:{source}:{channel}"
+
+
 def joinable_teams(*, activity_id: int, source: str, channel: str) -> list[dict]:
     """The channel's open, unexpired, not-full teams of an activity, with their leader: the team closest
     to full first (fewest seats left), then the one ending soonest.
@@ -93,7 +98,7 @@ def joinable_teams(*, activity_id: int, source: str, channel: str) -> list[dict]
 
     return (
         cached(
-            f"joinable_teams:{activity_id}:{source}:{channel}",
+            joinable_teams_key(activity_id=activity_id, source=source, channel=channel),
             load,
             ttl=JOINABLE_TTL_SECONDS,
             namespace="joinable_teams",

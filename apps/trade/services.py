@@ -8,22 +8,23 @@ from datetime import timedelta
 from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import F
 from django.utils import timezone
-from prometheus_client import Counter
 from redis.exceptions import RedisError
 
+from apps.common.cache import cache_delete
 from apps.common.errors import GroupBuyError, ResponseCode
 from apps.notifications.models import NotifyTask
 from apps.notifications.services import notify_task_create
 from apps.trade.ids import ID_ATTEMPTS, new_order_id, new_team_id
 from apps.trade.lock import LockCommand, LockContext, LockResult, existing_order, lock_chain, replay
+from apps.trade.metrics import LOCKS, REFUNDS, SETTLEMENTS, TEAMS_COMPLETED, TEAMS_FAILED
 from apps.trade.models import NotifyType, Order, Team
 from apps.trade.refunds import RefundOutcome, strategy_for
+from apps.trade.selectors import joinable_teams_key
 from apps.trade.settle import SettleCommand, SettleContext, SettleResult, settle_chain
 from apps.trade.team_stock import Occupation, team_seat_occupy, team_seat_release
 
 logger = logging.getLogger(__name__)
 
-LOCKS = Counter("gbm_locks_total", "Lock order attempts by outcome", ["outcome"])
 _DEADLOCK_ATTEMPTS = 3
 _RETRYABLE_DB_ERRORS = {1205, 1213}  # MariaDB lock wait timeout, deadlock
 
@@ -167,11 +168,6 @@ def _write(command: LockCommand, ctx: LockContext, *, team_id: str, order_id: st
     )
 
 
-SETTLEMENTS = Counter("gbm_settlements_total", "Settlement attempts by outcome", ["outcome"])
-TEAMS_COMPLETED = Counter("gbm_teams_completed_total", "Teams that reached their target")
-TEAMS_FAILED = Counter("gbm_teams_failed_total", "Teams that expired without forming")
-
-
 def order_settle(*, command: SettleCommand) -> SettleResult:
     """Record the payment of a locked order; the payment that fills the team completes it.
 
@@ -246,9 +242,6 @@ def team_complete(team: Team) -> None:
     TEAMS_COMPLETED.inc()
 
 
-REFUNDS = Counter("gbm_refunds_total", "Refunds by strategy", ["strategy"])
-
-
 def order_refund(*, source: str, channel: str, out_trade_no: str, user_id: str | None = None) -> RefundOutcome:
     """Give a seat (and, when paid, the money) back: the strategy follows (team status, order status).
 
@@ -284,9 +277,15 @@ def _refund_locked(order_pk: int) -> RefundOutcome:
         REFUNDS.labels("repeat").inc()
         return RefundOutcome(order=order, team=team, strategy="", repeat=True)
     strategy = strategy_for(team, order)
+    was_open = team.status == Team.Status.IN_PROGRESS
     strategy.apply(order, team)
     team.refresh_from_db()
     order.refresh_from_db()
+    if was_open and team.status == Team.Status.FAILED:
+        # Its last member left (apps.trade.refunds: an emptied team closes): off the goods pages now.
+        TEAMS_FAILED.inc()
+        key = joinable_teams_key(activity_id=team.activity_id, source=team.source, channel=team.channel)
+        transaction.on_commit(lambda: cache_delete(key))
     payload = {
         "type": strategy.category,
         "source": order.source,

@@ -23,8 +23,9 @@ from django.utils import timezone
 from apps.activities.models import Activity
 from apps.common.errors import GroupBuyError
 from apps.dcc.runtime import dcc_get
+from apps.trade.metrics import TEAMS_FAILED
 from apps.trade.models import Order, Team
-from apps.trade.services import TEAMS_FAILED, order_refund, team_complete
+from apps.trade.services import order_refund, team_complete
 
 logger = logging.getLogger(__name__)
 

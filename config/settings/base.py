@@ -154,6 +154,10 @@ CELERY_BEAT_SCHEDULE: dict = {
     # No lock needed: deleting expired nonces and copying live ones into Redis are idempotent.
     "purge-expired-nonces": {"task": "apps.accounts.tasks.purge_expired_nonces", "schedule": 300.0},
 }
+# The embedded server (`make run`) runs this schedule in process when no real beat can exist (the broker is
+# embedded): config/embedded_beat.py. The speed-up divides every interval (tests; a demo in fast motion).
+EMBEDDED_BEAT = env.bool("EMBEDDED_BEAT", default=BROKER_EMBEDDED)
+EMBEDDED_BEAT_SPEEDUP = env.float("EMBEDDED_BEAT_SPEEDUP", default=1.0)
 
 # Message bus for team callbacks (notify tasks of type MQ): the broker unless set apart.
 GBM_EXCHANGE = "group_buy_market_exchange"

@@ -75,3 +75,14 @@ def test_load_demo_refuses_where_demo_data_is_not_allowed(settings):
     with pytest.raises(CommandError, match="Refusing to load the demo data under production settings"):
         call_command("load_demo")
     assert not get_user_model().objects.filter(username="admin").exists()
+
+
+def test_the_short_lived_offer_expires_its_teams_in_two_minutes():
+    """The 6th offer lets a newcomer see a team fail and refund within minutes of `make run`."""
+    from apps.activities.models import Activity
+
+    call_command("load_demo")
+    trial = trial_calculate(TrialRequest(user_id=None, source="s01", channel="c01", goods_id="9890006"))
+    assert (trial.pay_price, trial.activity.activity_id) == (Decimal("20.00"), 100128)
+    assert Activity.objects.get(activity_id=100128).valid_time == 2
+    assert set(Activity.objects.exclude(activity_id=100128).values_list("valid_time", flat=True)) == {15}

@@ -7,8 +7,12 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from apps.common.mq import TEAM_REFUND
+from apps.notifications.consumers import message_apply
+from apps.notifications.models import NotifyTask
+from apps.trade.lock import LockCommand
 from apps.trade.models import Order, Team
-from apps.trade.services import order_refund, order_settle
+from apps.trade.services import order_lock, order_refund, order_settle
 from apps.trade.settle import SettleCommand
 from apps.trade.tests.helpers import in_thread, lock_demo_team
 from apps.trade.tests.invariants import assert_trade_invariants
@@ -73,3 +77,25 @@ def test_timeout_job_racing_a_late_payment(team):
     assert order.status == Order.Status.REFUNDED
     assert outcomes[1] in {"settled", "E0104"}
     assert_trade_invariants(check_redis=False)
+
+
+@pytest.mark.parametrize("rounds", range(3))
+def test_a_join_racing_the_last_members_cancel_never_lands_in_a_closed_team(mariadb, real_redis, rounds):
+    """Either the join commits first (the team lives on with the joiner) or it is refused (E0005, closed)."""
+    call_command("load_demo")
+    team_id = lock_demo_team(("demo1",))
+
+    @in_thread
+    def join() -> str:
+        order_lock(command=LockCommand(user_id="demo2", source="s01", channel="c01", goods_id="9890001",
+                                       activity_id=100123, out_trade_no="OTN-demo2", team_id=team_id))  # fmt: skip
+        return "joined"
+
+    outcomes = race((refund, "demo1"), (join,))
+    team_row = Team.objects.get(team_id=team_id)
+    assert outcomes in (["unpaid_unlock", "joined"], ["unpaid_unlock", "E0005"])
+    expected = Team.Status.IN_PROGRESS if outcomes[1] == "joined" else Team.Status.FAILED
+    assert (team_row.status, team_row.lock_count) == (expected, 1 if outcomes[1] == "joined" else 0)
+    for task in NotifyTask.objects.filter(notify_type="MQ", notify_mq=TEAM_REFUND):  # as the consumer would
+        message_apply(routing_key=TEAM_REFUND, message_uuid=str(task.uuid), body=task.parameter_json)
+    assert_trade_invariants()

@@ -10,7 +10,8 @@ from apps.common.redis_state import rebuild_redis_state
 class Command(BaseCommand):
     help = (
         "Serve the demo in one process: the embedded Redis (fakeredis) and eager Celery live in this "
-        "process, so Redis state is rebuilt from the database first, then the threaded dev server runs."
+        "process, so Redis state is rebuilt from the database first; Celery beat's schedule runs in a "
+        "thread here (no beat exists without a broker); then the threaded dev server runs."
     )
 
     def add_arguments(self, parser) -> None:
@@ -27,6 +28,14 @@ class Command(BaseCommand):
 
             consumer_thread_start()
             self.stdout.write("mq: in-process consumer on the in-memory bus")
+        if settings.EMBEDDED_BEAT:
+            from config.embedded_beat import describe, embedded_beat_start
+
+            beat = embedded_beat_start()
+            self.stdout.write("beat: CELERY_BEAT_SCHEDULE runs in process (once now, then at each interval):")
+            for line in describe(beat.jobs):
+                self.stdout.write(f"  beat: {line}")
+        self.stdout.flush()
         # The address this server answers on, for server-to-server calls to itself (the sandbox
         # gateway's notify): configuration, never a request's Host header. An explicit value wins.
         os.environ.setdefault("SERVER_BASE_URL", local_base_url(addrport))
