@@ -25,6 +25,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext
 from prometheus_client import Counter
 
 from apps.activities.selectors import sku_activity_id
@@ -90,9 +91,9 @@ def mall_order_create(
     key = (idempotency_key or "").strip() or None
     team_id = (team_id or "").strip() or None
     if key is not None and len(key) > 64:
-        raise _illegal("Idempotency-Key", "at most 64 characters")
+        raise _illegal("Idempotency-Key", gettext("at most 64 characters"))
     if team_id is not None and not _TEAM_ID.match(team_id):
-        raise _illegal("teamId", "no such team")
+        raise _illegal("teamId", gettext("no such team"))
     order = _keyed_order(user, key) if key else None
     if order is None:
         trial = trial_calculate(
@@ -105,7 +106,7 @@ def mall_order_create(
         )
         order = _insert_created(user=user, trial=trial, team_id=team_id, key=key)
     if order.product_id != goods_id or (team_id and order.team_id != team_id):
-        raise _illegal("Idempotency-Key", "already used for another order")
+        raise _illegal("Idempotency-Key", gettext("already used for another order"))
     if order.status == PayOrder.Status.CREATE:
         order = _lock_seat(order)
     elif order.status == PayOrder.Status.CLOSE and order.market_code:
@@ -247,7 +248,9 @@ def _settle(order: PayOrder, paid_at: datetime) -> None:
 
 def _paid_again(order: PayOrder, *, trade_no: str, paid_amount: Decimal, paid_at: datetime) -> PayOrder:
     if order.pay_amount != paid_amount:
-        raise GroupBuyError(ResponseCode.ILLEGAL_PARAMETER, "the paid amount differs from the order's pay amount")
+        raise GroupBuyError(
+            ResponseCode.ILLEGAL_PARAMETER, gettext("the paid amount differs from the order's pay amount")
+        )
     if order.status in (PayOrder.Status.PAY_SUCCESS, PayOrder.Status.DEAL_DONE):
         if order.trade_no and order.trade_no != trade_no:
             logger.error(
@@ -274,7 +277,9 @@ def _paid_again(order: PayOrder, *, trade_no: str, paid_amount: Decimal, paid_at
             )
             order.refresh_from_db()
         return order
-    raise GroupBuyError(ResponseCode.UPDATE_ZERO, "the order is not waiting for payment yet")  # CREATE: retry later
+    raise GroupBuyError(
+        ResponseCode.UPDATE_ZERO, gettext("the order is not waiting for payment yet")
+    )  # CREATE: retry later
 
 
 def payment_notify_handle(*, params: dict[str, str]) -> bool:
@@ -461,7 +466,7 @@ def mall_order_refund_request(*, user, order_id: str):
     if order is None:
         raise GroupBuyError(ResponseCode.NOT_FOUND)
     if order.status not in REFUNDABLE and order.status != PayOrder.Status.CLOSE:
-        raise GroupBuyError(ResponseCode.E0104, "this order has no seat to give back yet")
+        raise GroupBuyError(ResponseCode.E0104, gettext("this order has no seat to give back yet"))
     return order_refund(
         source=settings.MALL_SOURCE, channel=settings.MALL_CHANNEL, out_trade_no=order.order_id,
         user_id=user.get_username(),

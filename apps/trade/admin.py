@@ -1,5 +1,6 @@
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from apps.common.admin import ReadOnlyAdmin, confirm_action
 from apps.common.errors import GroupBuyError
@@ -19,7 +20,11 @@ def refund_orders(modeladmin: admin.ModelAdmin, request, orders) -> None:
         if not outcome.repeat:
             done += 1
             modeladmin.log_change(request, order, f"refunded by staff ({outcome.strategy})")
-    modeladmin.message_user(request, _("%(count)d order(s) refunded.") % {"count": done}, messages.SUCCESS)
+    modeladmin.message_user(
+        request,
+        ngettext("%(count)d order refunded.", "%(count)d orders refunded.", done) % {"count": done},
+        messages.SUCCESS,
+    )
     if failed:
         modeladmin.message_user(request, "; ".join(failed), messages.WARNING)
 
