@@ -74,7 +74,7 @@ class TokenLoginApi(APIView):
             response["Retry-After"] = str(exc.retry_after)
             return response
         if user is None:
-            raise GroupBuyError(ResponseCode.UNAUTHORIZED, "wrong username or password")
+            raise GroupBuyError(ResponseCode.UNAUTHORIZED, _("wrong username or password"))
         return success({"token": api_token_get_or_create(user=user)})
 
 

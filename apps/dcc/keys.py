@@ -2,7 +2,9 @@
 
 from dataclasses import dataclass
 
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 
 class InvalidValue(ValueError):
@@ -13,7 +15,7 @@ class InvalidValue(ValueError):
 class DccKey:
     name: str
     default: str
-    description: str
+    description: str | Promise  # lazy: shown in the reader's language (admin, API)
 
     def parse(self, raw: str):
         return raw
@@ -75,13 +77,33 @@ class ListKey(DccKey):
 DCC_KEYS: dict[str, DccKey] = {
     key.name: key
     for key in [
-        ChoiceKey("downgradeSwitch", "0", "1 = downgrade: trials answer E0003", choices=("0", "1")),
-        IntKey("cutRange", "100", "users whose hash % 100 <= cutRange may take part", minimum=0, maximum=100),
-        ListKey("scBlacklist", "s02c02", "source+channel pairs refused at settlement"),
-        ChoiceKey("cacheOpenSwitch", "0", "0 = activity cache on, 1 = read the database", choices=("0", "1")),
-        ChoiceKey("rateLimiterSwitch", "open", "trial rate limiting open or close", choices=("open", "close")),
-        IntKey("rateLimitPermitsPerSecond", "1", "trial requests per user per second", minimum=1, maximum=100000),
-        IntKey("rateLimitBlacklistCount", "1", "violations before a 24 h blacklist (0 = never)", minimum=0),
-        IntKey("lockTimeoutMinutes", "15", "unpaid locks are released after this many minutes", minimum=1),
+        ChoiceKey("downgradeSwitch", "0", gettext_lazy("1 = downgrade: trials answer E0003"), choices=("0", "1")),
+        IntKey(
+            "cutRange",
+            "100",
+            gettext_lazy("users whose hash mod 100 is at most cutRange may take part"),
+            minimum=0,
+            maximum=100,
+        ),
+        ListKey("scBlacklist", "s02c02", gettext_lazy("source+channel pairs refused at settlement")),
+        ChoiceKey(
+            "cacheOpenSwitch", "0", gettext_lazy("0 = activity cache on, 1 = read the database"), choices=("0", "1")
+        ),
+        ChoiceKey(
+            "rateLimiterSwitch", "open", gettext_lazy("trial rate limiting open or close"), choices=("open", "close")
+        ),
+        IntKey(
+            "rateLimitPermitsPerSecond",
+            "1",
+            gettext_lazy("trial requests per user per second"),
+            minimum=1,
+            maximum=100000,
+        ),
+        IntKey(
+            "rateLimitBlacklistCount", "1", gettext_lazy("violations before a 24 h blacklist (0 = never)"), minimum=0
+        ),
+        IntKey(
+            "lockTimeoutMinutes", "15", gettext_lazy("unpaid locks are released after this many minutes"), minimum=1
+        ),
     ]
 }

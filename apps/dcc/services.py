@@ -12,6 +12,7 @@ from functools import partial
 
 from django.conf import settings
 from django.db import transaction
+from django.utils.translation import gettext
 
 from apps.accounts.models import User
 from apps.common.errors import GroupBuyError, ResponseCode
@@ -28,7 +29,7 @@ def dcc_update(*, key: str, value: str, changed_by: User | None, via: str) -> Dc
     """Set one key. Unknown keys and bad values are 0002; an unchanged value writes nothing."""
     definition = DCC_KEYS.get(key)
     if definition is None:
-        raise GroupBuyError(ResponseCode.ILLEGAL_PARAMETER, f"unknown DCC key: {key}")
+        raise GroupBuyError(ResponseCode.ILLEGAL_PARAMETER, gettext("unknown DCC key: %(key)s") % {"key": key})
     try:
         normalized = definition.normalize(value)
     except InvalidValue as exc:

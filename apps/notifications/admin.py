@@ -1,5 +1,6 @@
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from apps.common.admin import ReadOnlyAdmin
 from apps.notifications.models import NotifyTask, ProcessedMessage
@@ -30,7 +31,11 @@ class NotifyTaskAdmin(ReadOnlyAdmin):
     @admin.action(description=_("Re-queue the selected failed tasks"), permissions=["requeue"])
     def requeue(self, request, queryset) -> None:
         count = notify_tasks_requeue(task_ids=list(queryset.values_list("pk", flat=True)))
-        self.message_user(request, _("%(count)d failed task(s) re-queued.") % {"count": count}, messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext("%(count)d failed task re-queued.", "%(count)d failed tasks re-queued.", count) % {"count": count},
+            messages.SUCCESS,
+        )
 
 
 @admin.register(ProcessedMessage)

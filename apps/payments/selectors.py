@@ -1,4 +1,5 @@
-"""Reads of the mall: my orders, an order's pay deadline, a team's share view, a shopper's takes left.
+"""Reads of the mall: my orders (each with its display state, ``order_states``), an order's pay deadline, a
+team's share view, a shopper's takes left.
 
 The team share page is public (a shared link opens a preview for visitors who are not logged in):
 it shows only teams of the mall's own channel, members masked, and no order ids; what is the
@@ -19,6 +20,7 @@ from apps.activities.selectors import activity_config, sku_config
 from apps.common.rows import values_where
 from apps.dcc.runtime import dcc_get
 from apps.payments.models import PayOrder, RefundRecord, SandboxTrade
+from apps.payments.order_states import OrderView, order_view
 from apps.trade.models import LIVE_ORDER_STATUSES, Order, Team
 from apps.trade.selectors import countdown, mask_user_id, team_progress
 
@@ -63,6 +65,43 @@ def mall_orders_of(*, user) -> QuerySet[PayOrder]:
 def mall_order_of(*, user, order_id: str) -> PayOrder | None:
     """One of the user's orders; another user's order is not found."""
     return mall_orders_of(user=user).filter(order_id=order_id).first()
+
+
+def mall_order_views(*, user, limit: int) -> list[OrderView]:
+    """The user's newest orders, each with its display state: three queries whatever the count (orders,
+    their group-buy seats with teams, their refund records), scoped by the user's own order ids."""
+    orders = list(mall_orders_of(user=user)[:limit])
+    return _views(orders, now=timezone.now())
+
+
+def mall_order_view(*, user, order_id: str, paid_at_gateway: bool = False) -> OrderView | None:
+    """One of the user's orders with its display state; another user's order is not found."""
+    order = mall_order_of(user=user, order_id=order_id)
+    if order is None:
+        return None
+    return _views([order], now=timezone.now(), paid_at_gateway=paid_at_gateway)[0]
+
+
+def _views(orders: list[PayOrder], *, now: datetime, paid_at_gateway: bool = False) -> list[OrderView]:
+    ids = [order.order_id for order in orders]
+    seats = {
+        seat.out_trade_no: seat
+        for seat in Order.objects.filter(
+            source=settings.MALL_SOURCE, channel=settings.MALL_CHANNEL, out_trade_no__in=ids
+        ).select_related("team")
+    }
+    refunds = {record.pay_order_id: record for record in RefundRecord.objects.filter(pay_order_id__in=ids)}
+    return [
+        order_view(
+            order=order,
+            seat=seats.get(order.order_id),
+            refund=refunds.get(order.order_id),
+            pay_deadline=mall_order_pay_deadline(order=order),
+            paid_at_gateway=paid_at_gateway,
+            now=now,
+        )
+        for order in orders
+    ]
 
 
 def sandbox_trade_of(*, order_id: str) -> SandboxTrade | None:

@@ -27,11 +27,13 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext
 from prometheus_client import Counter
 
 from apps.activities.selectors import sku_activity_id, sku_config
 from apps.activities.trial import TrialRequest, trial_calculate
 from apps.common.errors import GroupBuyError, ResponseCode
+from apps.common.shopper_messages import ALREADY_IN_TEAM
 from apps.dcc.runtime import dcc_get
 from apps.payments import conf
 from apps.payments.gateways import payment_gateway
@@ -93,9 +95,9 @@ def mall_order_create(
     key = (idempotency_key or "").strip() or None
     team_id = (team_id or "").strip() or None
     if key is not None and len(key) > 64:
-        raise _illegal("Idempotency-Key", "at most 64 characters")
+        raise _illegal("Idempotency-Key", gettext("at most 64 characters"))
     if team_id is not None and not _TEAM_ID.match(team_id):
-        raise _illegal("teamId", "no such team")
+        raise _illegal("teamId", gettext("no such team"))
     order = _keyed_order(user, key) if key else None
     if order is None:
         if team_id and _in_team(user, team_id):
@@ -116,7 +118,7 @@ def mall_order_create(
         or (team_id and order.team_id != team_id)
         or order.market_type != PayOrder.MarketType.GROUP_BUY
     ):
-        raise _illegal("Idempotency-Key", "already used for another order")
+        raise _illegal("Idempotency-Key", gettext("already used for another order"))
     if order.status == PayOrder.Status.CREATE:
         order = _lock_seat(order)
     elif order.status == PayOrder.Status.CLOSE and order.market_code:
@@ -124,7 +126,6 @@ def mall_order_create(
     return order
 
 
-ALREADY_IN_TEAM = "already_in_team"
 
 
 def _in_team(user, team_id: str) -> bool:
@@ -148,7 +149,7 @@ def mall_order_create_alone(*, user, goods_id: str, idempotency_key: str | None 
     """
     key = (idempotency_key or "").strip() or None
     if key is not None and len(key) > 64:
-        raise _illegal("Idempotency-Key", "at most 64 characters")
+        raise _illegal("Idempotency-Key", gettext("at most 64 characters"))
     order = _keyed_order(user, key) if key else None
     if order is None:
         sku = sku_config(goods_id=goods_id)
@@ -162,7 +163,7 @@ def mall_order_create_alone(*, user, goods_id: str, idempotency_key: str | None 
             market_type=PayOrder.MarketType.NONE, team_id=None, key=key,
         )  # fmt: skip
     if order.product_id != goods_id or order.market_type != PayOrder.MarketType.NONE:
-        raise _illegal("Idempotency-Key", "already used for another order")
+        raise _illegal("Idempotency-Key", gettext("already used for another order"))
     if order.status == PayOrder.Status.CREATE:
         pay_url = payment_gateway().page_pay_url(order)
         PayOrder.objects.filter(pk=order.pk, status=PayOrder.Status.CREATE).update(
@@ -322,7 +323,9 @@ def _settle(order: PayOrder, paid_at: datetime) -> None:
 
 def _paid_again(order: PayOrder, *, trade_no: str, paid_amount: Decimal, paid_at: datetime) -> PayOrder:
     if order.pay_amount != paid_amount:
-        raise GroupBuyError(ResponseCode.ILLEGAL_PARAMETER, "the paid amount differs from the order's pay amount")
+        raise GroupBuyError(
+            ResponseCode.ILLEGAL_PARAMETER, gettext("the paid amount differs from the order's pay amount")
+        )
     if order.status in (PayOrder.Status.PAY_SUCCESS, PayOrder.Status.DEAL_DONE):
         if order.trade_no and order.trade_no != trade_no:
             logger.error(
@@ -349,7 +352,9 @@ def _paid_again(order: PayOrder, *, trade_no: str, paid_amount: Decimal, paid_at
             )
             order.refresh_from_db()
         return order
-    raise GroupBuyError(ResponseCode.UPDATE_ZERO, "the order is not waiting for payment yet")  # CREATE: retry later
+    raise GroupBuyError(
+        ResponseCode.UPDATE_ZERO, gettext("the order is not waiting for payment yet")
+    )  # CREATE: retry later
 
 
 def payment_notify_handle(*, params: dict[str, str]) -> bool:
@@ -567,7 +572,7 @@ def mall_order_refund_request(*, user, order_id: str):
     if order.market_type == PayOrder.MarketType.NONE:
         return _solo_refund_request(order)
     if order.status not in REFUNDABLE and order.status != PayOrder.Status.CLOSE:
-        raise GroupBuyError(ResponseCode.E0104, "this order has no seat to give back yet")
+        raise GroupBuyError(ResponseCode.E0104, gettext("this order has no seat to give back yet"))
     return order_refund(
         source=settings.MALL_SOURCE, channel=settings.MALL_CHANNEL, out_trade_no=order.order_id,
         user_id=user.get_username(),

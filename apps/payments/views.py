@@ -1,8 +1,11 @@
 """Mall pages: buy (from the goods and team pages), cashier, my orders, team share page, and the
 built-in sandbox gateway's cashier. Login required, except the team share page: a shared link opens
 a preview (product, price, seats left, countdown, "log in to join") for visitors who are not logged
-in. Thin: one service or selector call, then render. Refusals show plain sentences
-(``apps/payments/wording.py``), never codes."""
+in. Thin: one service or selector call, then render.
+
+Each order's words and next steps come from one selector (``order_states``); errors show as shopper
+words (``apps.common.shopper_messages``), never as codes. Cancel and refund answer with a redirect to
+/orders (POST-redirect-GET), which reads the state fresh: "refund in progress" until the money is back."""
 
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from apps.common.errors import GroupBuyError
+from apps.common.shopper_messages import ALREADY_IN_TEAM, refusal_reason, shopper_message
 from apps.payments import conf
 from apps.payments.forms import BuyForm
 from apps.payments.gateways import sandbox_active
@@ -25,17 +29,16 @@ from apps.payments.models import PayOrder
 from apps.payments.selectors import (
     mall_order_of,
     mall_order_pay_deadline,
-    mall_orders_of,
+    mall_order_view,
+    mall_order_views,
     sandbox_trade_of,
     team_share,
 )
 from apps.payments.services import (
-    ALREADY_IN_TEAM,
     mall_order_create,
     mall_order_create_alone,
     mall_order_refund_request,
 )
-from apps.payments.wording import shopper_message
 
 ORDERS_SHOWN = 50
 
@@ -61,7 +64,7 @@ def goods_buy(request: HttpRequest, goods_id: str) -> HttpResponse:
         )
     except GroupBuyError as exc:
         messages.error(request, shopper_message(exc))
-        if isinstance(exc.data, dict) and exc.data.get("reason") == ALREADY_IN_TEAM:
+        if refusal_reason(exc) == ALREADY_IN_TEAM:
             return redirect("payments:team", team_id=form.cleaned_data["team_id"])
         return redirect(goods_page)
     return redirect("payments:cashier", order_id=order.order_id)
@@ -90,29 +93,26 @@ def goods_buy_alone(request: HttpRequest, goods_id: str) -> HttpResponse:
 
 @login_required
 def cashier(request: HttpRequest, order_id: str) -> HttpResponse:
-    order = mall_order_of(user=request.user, order_id=order_id)
-    if order is None:
+    # Paid at the sandbox, its notify not applied yet: the page says so and reloads until it is.
+    paid_at_gateway = sandbox_trade_of(order_id=order_id) is not None
+    view = mall_order_view(user=request.user, order_id=order_id, paid_at_gateway=paid_at_gateway)
+    if view is None:
         raise Http404("no such order")
-    waiting = order.status == PayOrder.Status.PAY_WAIT
-    trade = sandbox_trade_of(order_id=order.order_id) if waiting else None
+    order = view.order
     context = {
+        "view": view,
         "order": order,
-        "waiting": waiting,
-        "deadline": mall_order_pay_deadline(order=order) if waiting else None,
         # Shown to this shopper only (link and QR code): the origin they reached us on is fine here.
         "pay_url": request.build_absolute_uri(order.pay_url) if order.pay_url else "",
-        "sandbox": waiting and sandbox_active(),
-        # Paid at the sandbox, its notify not applied yet: the page reloads until it is.
-        "confirming": trade is not None,
-        "team_url": reverse("payments:team", args=[order.team_id]) if order.team_id else "",
+        "sandbox": sandbox_active(),
     }
     return render(request, "payments/cashier.html", context)
 
 
 @login_required
 def my_orders(request: HttpRequest) -> HttpResponse:
-    orders = list(mall_orders_of(user=request.user)[:ORDERS_SHOWN])
-    return render(request, "payments/orders.html", {"orders": orders})
+    views = mall_order_views(user=request.user, limit=ORDERS_SHOWN)
+    return render(request, "payments/orders.html", {"views": views})
 
 
 def team_page(request: HttpRequest, team_id: str) -> HttpResponse:
@@ -146,7 +146,7 @@ def sandbox_pay(request: HttpRequest, order_id: str) -> HttpResponse:
         try:
             sandbox_trade_pay(order_id=order.order_id, user=request.user, notify_url=notify_url)
         except GroupBuyError as exc:
-            messages.error(request, exc.info)
+            messages.error(request, shopper_message(exc))
         return redirect("payments:cashier", order_id=order.order_id)
     context = {
         "order": order,
@@ -161,16 +161,21 @@ def sandbox_pay(request: HttpRequest, order_id: str) -> HttpResponse:
 @login_required
 @require_POST
 def order_refund_page(request: HttpRequest, order_id: str) -> HttpResponse:
-    """The refund button on /orders: give the seat back; paid money returns through the gateway."""
+    """The cancel / refund button on /orders: give the seat back; paid money returns through the gateway
+    (asynchronously: /orders then says "refund in progress" until it is back)."""
     try:
         outcome = mall_order_refund_request(user=request.user, order_id=order_id)
     except GroupBuyError as exc:
-        messages.error(request, exc.info)
+        messages.error(request, shopper_message(exc))
     else:
-        messages.success(
-            request,
-            _("Refund requested: the seat is given back and any payment is returned.")
-            if not outcome.repeat
-            else _("This order was already refunded."),
-        )
-    return redirect("payments:orders")
+        if outcome.repeat:
+            messages.info(request, _("This order was already cancelled or refunded."))
+        elif outcome.strategy == "unpaid_unlock":
+            messages.success(request, _("Order cancelled. Nothing was charged."))
+        else:
+            messages.success(
+                request,
+                _("Refund requested: ¥%(amount)s is on its way back to you.") % {"amount": outcome.order.pay_price},
+            )
+    anchor = f"#order-{order_id}" if order_id.isalnum() else ""
+    return redirect(reverse("payments:orders") + anchor)

@@ -10,6 +10,7 @@ from functools import partial
 from django.contrib import admin, messages
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from apps.common.errors import GroupBuyError
 from apps.tags.forms import CrowdTagJobForm
@@ -36,7 +37,11 @@ class CrowdTagAdmin(admin.ModelAdmin):
         _rebuild_after_commit(tag_ids)
         self.message_user(
             request,
-            _("Bitmap rebuild queued for %(count)d tag(s): %(tags)s. Member counts are recounted too.")
+            ngettext(
+                "Bitmap rebuild queued for %(count)d tag: %(tags)s. Member counts are recounted too.",
+                "Bitmap rebuild queued for %(count)d tags: %(tags)s. Member counts are recounted too.",
+                len(tag_ids),
+            )
             % {"count": len(tag_ids), "tags": ", ".join(tag_ids)},
             messages.SUCCESS,
         )
@@ -136,7 +141,11 @@ class CrowdTagJobAdmin(admin.ModelAdmin):
         if runnable:
             self.message_user(
                 request,
-                _("Queued %(count)d job(s): %(jobs)s. Their status and progress show in this list.")
+                ngettext(
+                    "Queued %(count)d job: %(jobs)s. Its status and progress show in this list.",
+                    "Queued %(count)d jobs: %(jobs)s. Their status and progress show in this list.",
+                    len(runnable),
+                )
                 % {"count": len(runnable), "jobs": ", ".join(job.batch_id for job in runnable)},
                 messages.SUCCESS,
             )
@@ -161,7 +170,11 @@ class CrowdTagJobAdmin(admin.ModelAdmin):
         if done:
             self.message_user(
                 request,
-                _("Reset %(count)d job(s): %(jobs)s. Their members are kept; run them again to re-import.")
+                ngettext(
+                    "Reset %(count)d job: %(jobs)s. Its members are kept; run it again to re-import.",
+                    "Reset %(count)d jobs: %(jobs)s. Their members are kept; run them again to re-import.",
+                    len(done),
+                )
                 % {"count": len(done), "jobs": ", ".join(done)},
                 messages.SUCCESS,
             )

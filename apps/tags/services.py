@@ -25,6 +25,7 @@ from datetime import timedelta
 from django.db import DatabaseError, InterfaceError, OperationalError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -97,7 +98,7 @@ def crowd_tag_add_members(*, tag: CrowdTag, user_ids: list[str]) -> int:
     wanted = sorted({user_id.strip() for user_id in user_ids if user_id and user_id.strip()})
     invalid = [user_id for user_id in wanted if not _USER_ID.fullmatch(user_id)]
     if invalid:
-        raise _invalid(f"invalid user ids: {', '.join(invalid[:_MAX_REPORTED_LINES])}")
+        raise _invalid(gettext("invalid user ids: %(ids)s") % {"ids": ", ".join(invalid[:_MAX_REPORTED_LINES])})
     inserted = 0
     with transaction.atomic():
         for batch in _batches(wanted, CROWD_TAG_JOB_BATCH_SIZE):
@@ -128,8 +129,8 @@ def _user_id_problem(value: str) -> str | None:
     if _USER_ID.fullmatch(value):
         return None
     if len(value) > 64:
-        return "user id longer than 64 characters"
-    return "user id empty or containing whitespace/control characters"
+        return gettext("user id longer than 64 characters")
+    return gettext("user id empty or containing whitespace/control characters")
 
 
 def parse_user_id_csv(data: bytes) -> list[str]:
@@ -142,7 +143,7 @@ def parse_user_id_csv(data: bytes) -> list[str]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise _invalid(f"the file is not UTF-8 text (byte {exc.start})") from None
+        raise _invalid(gettext("the file is not UTF-8 text (byte %(byte)d)") % {"byte": exc.start}) from None
     column: int | None = None
     first_row = True
     user_ids: dict[str, None] = {}
@@ -163,20 +164,28 @@ def parse_user_id_csv(data: bytes) -> list[str]:
                 values = [cells[column] if column < len(cells) else ""]
             else:
                 values = [cell for cell in cells if cell]
-            problem = "several values (use one user id per line, or a user_id column)" if len(values) > 1 else None
+            problem = (
+                gettext("several values (use one user id per line, or a user_id column)") if len(values) > 1 else None
+            )
             problem = problem or _user_id_problem(values[0])
             if problem:
-                problems.append(f"line {reader.line_num}: {problem}")
+                problems.append(gettext("line %(line)d: %(problem)s") % {"line": reader.line_num, "problem": problem})
             else:
                 user_ids.setdefault(values[0])
     except csv.Error as exc:
-        raise _invalid(f"line {reader.line_num}: unreadable CSV ({exc})") from None
+        raise _invalid(
+            gettext("line %(line)d: unreadable CSV (%(error)s)") % {"line": reader.line_num, "error": exc}
+        ) from None
     if problems:
         shown = "; ".join(problems[:_MAX_REPORTED_LINES])
-        more = f"; and {len(problems) - _MAX_REPORTED_LINES} more" if len(problems) > _MAX_REPORTED_LINES else ""
-        raise _invalid(f"{len(problems)} invalid line(s): {shown}{more}")
+        hidden = len(problems) - _MAX_REPORTED_LINES
+        more = (gettext("; and %(count)d more") % {"count": hidden}) if hidden > 0 else ""
+        raise _invalid(
+            ngettext("%(count)d invalid line: %(lines)s", "%(count)d invalid lines: %(lines)s", len(problems))
+            % {"count": len(problems), "lines": shown + more}
+        )
     if not user_ids:
-        raise _invalid("the file contains no user ids")
+        raise _invalid(gettext("the file contains no user ids"))
     return list(user_ids)
 
 
@@ -184,20 +193,24 @@ def crowd_tag_min_paid_orders(rule: str) -> int:
     """The trading-history rule: a positive whole number of paid orders; blank means 1."""
     rule = (rule or "").strip() or "1"
     if not rule.isdecimal() or int(rule) < 1:
-        raise _invalid(f"rule must be a positive whole number of paid orders, got {rule!r}")
+        raise _invalid(gettext("rule must be a positive whole number of paid orders, got %(rule)r") % {"rule": rule})
     return int(rule)
 
 
 def _read_source_file(job: CrowdTagJob) -> bytes:
     if not job.source_file:
-        raise _invalid("a CSV import job needs a source file")
+        raise _invalid(gettext("a CSV import job needs a source file"))
     try:
         with job.source_file.open("rb") as handle:
             data = handle.read(CROWD_TAG_CSV_MAX_BYTES + 1)
     except FileNotFoundError:
-        raise _invalid(f"source file {job.source_file.name} is missing from storage") from None
+        raise _invalid(
+            gettext("source file %(name)s is missing from storage") % {"name": job.source_file.name}
+        ) from None
     if len(data) > CROWD_TAG_CSV_MAX_BYTES:
-        raise _invalid(f"source file is larger than {CROWD_TAG_CSV_MAX_BYTES // (1024 * 1024)} MB")
+        raise _invalid(
+            gettext("source file is larger than %(mb)d MB") % {"mb": CROWD_TAG_CSV_MAX_BYTES // (1024 * 1024)}
+        )
     return data
 
 
@@ -206,13 +219,13 @@ def _collect_user_ids(job: CrowdTagJob) -> list[str]:
         return parse_user_id_csv(_read_source_file(job))
     if job.tag_type == CrowdTagJob.TagType.TRADING_HISTORY:
         if job.stat_start_time is None or job.stat_end_time is None:
-            raise _invalid("a trading-history job needs a window start and end")
+            raise _invalid(gettext("a trading-history job needs a window start and end"))
         return crowd_tag_trading_user_ids(
             start=job.stat_start_time,
             end=job.stat_end_time,
             min_paid_orders=crowd_tag_min_paid_orders(job.tag_rule),
         )
-    raise _invalid(f"unknown job type {job.tag_type}")
+    raise _invalid(gettext("unknown job type %(type)s") % {"type": job.tag_type})
 
 
 def _batches(items: list[str], size: int) -> Iterator[list[str]]:
@@ -326,7 +339,7 @@ def crowd_tag_job_reset(*, job_id: int) -> CrowdTagJob:
     )
     if not updated:
         if not CrowdTagJob.objects.filter(pk=job_id).exists():
-            raise GroupBuyError(ResponseCode.NOT_FOUND, f"crowd tag job {job_id} does not exist")
+            raise GroupBuyError(ResponseCode.NOT_FOUND, gettext("crowd tag job %(id)s does not exist") % {"id": job_id})
         raise GroupBuyError(
             ResponseCode.UPDATE_ZERO,
             f"crowd tag job {job_id} is running; reset it when it ends "

@@ -14,6 +14,7 @@ from django.db.models import OuterRef, Subquery
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from apps.common.admin import ReadOnlyAdmin, confirm_action
 from apps.common.errors import GroupBuyError
@@ -55,7 +56,11 @@ def refund_orders(modeladmin: admin.ModelAdmin, request, orders) -> None:
             modeladmin.log_change(request, order, f"refunded by staff ({outcome.strategy})")
             for listener in STAFF_REFUND_LISTENERS:
                 listener(order, request.user, outcome)
-    modeladmin.message_user(request, _("%(count)d order(s) refunded.") % {"count": done}, messages.SUCCESS)
+    modeladmin.message_user(
+        request,
+        ngettext("%(count)d order refunded.", "%(count)d orders refunded.", done) % {"count": done},
+        messages.SUCCESS,
+    )
     if failed:
         modeladmin.message_user(request, "; ".join(failed), messages.WARNING)
 

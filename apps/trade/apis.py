@@ -1,5 +1,6 @@
 """Group-buy trade API (signed, server to server): lock an order."""
 
+from django.utils.translation import gettext
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -171,7 +172,9 @@ class TeamProgressApi(SignedChannelApi):
         caller = request.user
         team = team_progress(team_id=data["teamId"], source=caller.source, channel=caller.channel)
         if team is None:
-            raise GroupBuyError(ResponseCode.ILLEGAL_PARAMETER, "no such team", data={"teamId": ["no such team"]})
+            raise GroupBuyError(
+                ResponseCode.ILLEGAL_PARAMETER, gettext("no such team"), data={"teamId": [gettext("no such team")]}
+            )
         return success(
             TeamProgressOut(
                 {

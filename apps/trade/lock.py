@@ -73,8 +73,8 @@ def replay(order: Order, command: LockCommand) -> LockResult:
     if order.user_id != command.user_id:
         raise GroupBuyError(
             ResponseCode.ILLEGAL_PARAMETER,
-            "outTradeNo already belongs to another user's order",
-            data={"outTradeNo": ["already used by another user"]},
+            _("outTradeNo already belongs to another user's order"),
+            data={"outTradeNo": [_("already used by another user")]},
         )
     return LockResult.of(order)
 
@@ -123,14 +123,14 @@ class TeamJoinable(Link[LockCommand, LockContext]):
         if team is None:
             raise GroupBuyError(
                 ResponseCode.E0002,
-                "no such team for this channel",
-                data={"teamId": ["no such team for this channel"]},
+                _("no such team for this channel"),
+                data={"teamId": [_("no such team for this channel")]},
             )
         if team.activity_id != command.activity_id:
             raise GroupBuyError(
                 ResponseCode.ILLEGAL_PARAMETER,
-                "no such team in this activity",
-                data={"teamId": ["no such team in this activity"]},
+                _("no such team in this activity"),
+                data={"teamId": [_("no such team in this activity")]},
             )
         if team.status == Team.Status.FAILED:
             # Expired unformed, or closed when its last member left (apps.trade.refunds): not "full".
@@ -138,7 +138,7 @@ class TeamJoinable(Link[LockCommand, LockContext]):
         if team.status != Team.Status.IN_PROGRESS or team.lock_count >= team.target_count:
             raise GroupBuyError(ResponseCode.E0006)
         if team.valid_end_time <= timezone.now():
-            raise GroupBuyError(ResponseCode.E0005, "the team has expired")
+            raise GroupBuyError(ResponseCode.E0005, _("the team has expired"))
         ctx.team = team
 
 

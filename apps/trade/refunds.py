@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from apps.common.errors import GroupBuyError, ResponseCode
 from apps.notifications.models import NotifyTask
@@ -63,14 +64,14 @@ class RefundStrategy:
             status=Order.Status.REFUNDED, biz_id=f"{order.biz_id}_refund_{order.order_id}"[:128], update_time=now
         )
         if not closed:
-            raise GroupBuyError(ResponseCode.UPDATE_ZERO, "the order changed meanwhile, please retry")
+            raise GroupBuyError(ResponseCode.UPDATE_ZERO, gettext("the order changed meanwhile, please retry"))
         counts = {"lock_count": F("lock_count") - 1, "update_time": now}
         guard = {"lock_count__gt": 0}
         if order.status == PAID:
             counts["complete_count"] = F("complete_count") - 1
             guard["complete_count__gt"] = 0
         if not Team.objects.filter(pk=team.pk, **guard).update(**counts):
-            raise GroupBuyError(ResponseCode.UPDATE_ZERO, "the team changed meanwhile, please retry")
+            raise GroupBuyError(ResponseCode.UPDATE_ZERO, gettext("the team changed meanwhile, please retry"))
         self.after_counts(team)
 
     def after_counts(self, team: Team) -> None:
@@ -126,6 +127,8 @@ def strategy_for(team: Team, order: Order) -> RefundStrategy:
     strategy = refund_strategies.get((team.status, order.status))
     if strategy is None:
         raise GroupBuyError(
-            ResponseCode.E0104, f"no refund for an order in state {order.status} of a team in state {team.status}"
+            ResponseCode.E0104,
+            gettext("no refund for an order in state %(order)s of a team in state %(team)s")
+            % {"order": order.status, "team": team.status},
         )
     return strategy

@@ -8,6 +8,7 @@ from datetime import timedelta
 from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext
 from redis.exceptions import RedisError
 
 from apps.common.cache import cache_delete
@@ -81,7 +82,7 @@ def _occupy_seat(command: LockCommand, ctx: LockContext) -> bool:
         )
     except (RedisError, OSError) as exc:
         logger.warning("team stock unavailable for team %s: %s", team.team_id, exc)
-        raise GroupBuyError(ResponseCode.SERVICE_UNAVAILABLE, "team stock unavailable, please retry") from None
+        raise GroupBuyError(ResponseCode.SERVICE_UNAVAILABLE, gettext("team stock unavailable, please retry")) from None
     if occupation is Occupation.FULL:
         raise GroupBuyError(ResponseCode.E0008)
     # DUPLICATE: a retry of this very order holds the seat; the database settles which one wins.
@@ -208,7 +209,7 @@ def _settle_write(command: SettleCommand, ctx: SettleContext) -> bool:
         complete_count__lt=F("lock_count"),
     ).update(complete_count=F("complete_count") + 1, update_time=now)
     if not counted:
-        raise GroupBuyError(ResponseCode.UPDATE_ZERO, "the team changed meanwhile, please retry")
+        raise GroupBuyError(ResponseCode.UPDATE_ZERO, gettext("the team changed meanwhile, please retry"))
     team = Team.objects.get(pk=ctx.team.pk)
     if team.complete_count >= team.target_count:
         team_complete(team)
@@ -256,8 +257,8 @@ def order_refund(*, source: str, channel: str, out_trade_no: str, user_id: str |
         raise GroupBuyError(ResponseCode.E0104)
     if user_id is not None and order.user_id != user_id:
         raise GroupBuyError(
-            ResponseCode.ILLEGAL_PARAMETER, "outTradeNo belongs to another user's order",
-            data={"outTradeNo": ["belongs to another user"]},
+            ResponseCode.ILLEGAL_PARAMETER, gettext("outTradeNo belongs to another user's order"),
+            data={"outTradeNo": [gettext("belongs to another user")]},
         )  # fmt: skip
     for attempt in range(1, _DEADLOCK_ATTEMPTS + 1):
         try:

@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.utils.translation import gettext
+
 from apps.common.chain import Chain, Link, Stop
 from apps.common.errors import GroupBuyError, ResponseCode
 from apps.dcc.runtime import dcc_get
@@ -70,8 +72,8 @@ class OrderLive(Link[SettleCommand, SettleContext]):
         if order.user_id != command.user_id:
             raise GroupBuyError(
                 ResponseCode.ILLEGAL_PARAMETER,
-                "outTradeNo belongs to another user's order",
-                data={"outTradeNo": ["belongs to another user"]},
+                gettext("outTradeNo belongs to another user's order"),
+                data={"outTradeNo": [gettext("belongs to another user")]},
             )
         if order.status == Order.Status.PAID:
             return Stop(SettleResult.of(order))
@@ -92,7 +94,7 @@ class TeamInProgress(Link[SettleCommand, SettleContext]):
 
     def handle(self, command: SettleCommand, ctx: SettleContext) -> None:
         if ctx.team.status != Team.Status.IN_PROGRESS:
-            raise GroupBuyError(ResponseCode.E0104, "the team is no longer in progress")
+            raise GroupBuyError(ResponseCode.E0104, gettext("the team is no longer in progress"))
 
 
 settle_chain: Chain[SettleCommand, SettleContext] = Chain(

@@ -11,3 +11,8 @@
     if (left > 0) { setTimeout(function () { window.location.reload(); }, left + 1500); }
   }
 })();
+// Orders: a cancel / refund button asks first (its words come with the button, in the page's language).
+document.addEventListener("submit", function (event) {
+  var text = event.target.dataset && event.target.dataset.confirm;
+  if (text && !window.confirm(text)) { event.preventDefault(); }
+});

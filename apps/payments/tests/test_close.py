@@ -71,7 +71,8 @@ def test_a_closed_order_shows_closed_in_its_cashier(demo, client):
     close_expired_mall_orders()
     client.login(username="xiaofuge", password="demo")
     html = client.get(f"/cashier/{order.order_id}", HTTP_ACCEPT_LANGUAGE="en").content.decode()
-    assert "This order is closed." in html and 'data-status="CLOSE"' in html
+    assert "This order was not paid, so nothing was charged." in html and 'data-status="CLOSE"' in html
+    assert 'data-state="cancelled"' in html and "This order is closed" not in html
 
 
 def test_team_completion_marks_paid_orders_deal_done(db):

@@ -52,7 +52,8 @@ def test_buy_pay_and_settle_through_the_pages(client, shop):
     assert (trade.notify_status, trade.notify_attempts) == (SandboxTrade.NotifyStatus.DELIVERED, 1)
     assert Order.objects.get(out_trade_no=order.order_id).status == Order.Status.PAID
     html = client.get(cashier_url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
-    assert "Paid. Invite friends" in html and f"/teams/{order.team_id}" in html
+    assert "2 more people needed" in html and "2 seats left" in html
+    assert f'class="order-action action-invite" href="/teams/{order.team_id}"' in html
     assert_trade_invariants()
 
 
@@ -135,7 +136,8 @@ def test_my_orders_lists_status_and_team(client, demo):
     html = client.get("/orders", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert html.count('class="order-row"') == 1
     assert f'data-order-id="{waiting.order_id}" data-status="PAY_WAIT"' in html
-    assert f'href="/cashier/{waiting.order_id}"' in html and f'href="/teams/{waiting.team_id}"' in html
+    assert f'href="/cashier/{waiting.order_id}">Pay now</a>' in html
+    assert f'action="/orders/{waiting.order_id}/refund"' in html and ">Cancel order</button>" in html
 
 
 def test_the_team_page_shares_a_qr_code_masked_members_and_a_countdown(client, demo):

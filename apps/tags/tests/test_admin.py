@@ -98,7 +98,7 @@ def test_reset_then_run_again_through_the_admin_is_idempotent(
     ]
 
     messages = post_action(staff_client, JOBS_URL, "reset_jobs", [job], django_capture_on_commit_callbacks)
-    assert messages[0].startswith(f"Reset 1 job(s): {job.batch_id}. Their members are kept")
+    assert messages[0].startswith(f"Reset 1 job: {job.batch_id}. Its members are kept")
     job.refresh_from_db()
     assert (job.status, job.progress) == (Status.RESET, 0)
     assert CrowdTagDetail.objects.count() == 3
@@ -127,7 +127,7 @@ def test_a_failing_csv_ends_failed_with_the_error_in_the_list(
     post_action(staff_client, JOBS_URL, "run_jobs", [job], django_capture_on_commit_callbacks)
     job.refresh_from_db()
     assert job.status == Status.FAILED
-    assert job.error == "1 invalid line(s): line 2: user id longer than 64 characters"
+    assert job.error == "1 invalid line: line 2: user id longer than 64 characters"
     assert not CrowdTagDetail.objects.exists()
     listing = staff_client.get(JOBS_URL, **EN).content.decode()
     assert "failed" in listing
@@ -240,7 +240,7 @@ def test_rebuild_bitmap_action(staff_client, tasks_run_inline, django_capture_on
     get_redis().flushdb()
     url = reverse("admin:tags_crowdtag_changelist")
     messages = post_action(staff_client, url, "rebuild_bitmaps", tags, django_capture_on_commit_callbacks)
-    assert messages[0].startswith("Bitmap rebuild queued for 2 tag(s)")
+    assert messages[0].startswith("Bitmap rebuild queued for 2 tags")
     for tag in tags:
         assert bitmap_contains(tag.tag_id, f"{tag.tag_id}-a")
         assert bitmap_contains(tag.tag_id, f"{tag.tag_id}-b")

@@ -1,6 +1,7 @@
 """Parsing an uploaded file of user ids: the job and the admin form share this one parser."""
 
 import pytest
+from django.utils import translation
 
 from apps.common.errors import GroupBuyError
 from apps.tags.services import parse_user_id_csv
@@ -27,7 +28,7 @@ def test_accepted_files(data, expected):
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        (("u1\n" + "x" * 65 + "\nu2\n").encode(), "1 invalid line(s): line 2: user id longer than 64 characters"),
+        (("u1\n" + "x" * 65 + "\nu2\n").encode(), "1 invalid line: line 2: user id longer than 64 characters"),
         (b"u1\nu1,u2\n", "line 2: several values"),
         (b"u1\nhas space\n", "line 2: user id empty or containing whitespace"),
         (b"user_id,name\n,Ann\nu2,Bo\n", "line 2: user id empty"),
@@ -39,7 +40,7 @@ def test_accepted_files(data, expected):
     ],
 )
 def test_refused_files(data, message):
-    with pytest.raises(GroupBuyError) as caught:
+    with pytest.raises(GroupBuyError) as caught, translation.override("en"):
         parse_user_id_csv(data)
     assert message in caught.value.info
     assert caught.value.code == "0002"
@@ -47,9 +48,19 @@ def test_refused_files(data, message):
 
 def test_many_bad_lines_are_summarised():
     data = "\n".join("y" * 70 for _ in range(25)).encode()
-    with pytest.raises(GroupBuyError) as caught:
+    with pytest.raises(GroupBuyError) as caught, translation.override("en"):
         parse_user_id_csv(data)
-    assert caught.value.info.startswith("25 invalid line(s): line 1:")
+    assert caught.value.info.startswith("25 invalid lines: line 1:")
     assert "line 10:" in caught.value.info
     assert "line 11:" not in caught.value.info
     assert caught.value.info.endswith("and 15 more")
+
+
+def test_the_summary_is_translated():
+    data = ("u1\n" + "x" * 65 + "\n").encode()
+    with pytest.raises(GroupBuyError) as caught, translation.override("zh-hans"):
+        parse_user_id_csv(data)
+    with translation.override("zh-hans"):
+        if translation.gettext("user id longer than 64 characters") == "user id longer than 64 characters":
+            pytest.skip("the zh-Hans catalog does not carry the CSV messages yet (the lead merges them)")
+    assert "user id longer than 64 characters" not in caught.value.info

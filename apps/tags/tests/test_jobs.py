@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.utils import timezone
+from django.utils import timezone, translation
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from apps.common.errors import GroupBuyError
@@ -144,10 +144,11 @@ def test_queries_grow_with_batches_not_with_users(django_assert_num_queries, mon
 
 def test_invalid_lines_fail_the_job_before_anything_is_inserted():
     job = csv_job(("u1\n" + "x" * 65 + "\nu2,u3\n").encode())
-    failed = crowd_tag_job_run(job_id=job.pk)
+    with translation.override("en"):  # the error is stored in the language the job ran in
+        failed = crowd_tag_job_run(job_id=job.pk)
     assert failed.status == Status.FAILED
     assert failed.error == (
-        "2 invalid line(s): line 2: user id longer than 64 characters; "
+        "2 invalid lines: line 2: user id longer than 64 characters; "
         "line 3: several values (use one user id per line, or a user_id column)"
     )
     assert failed.progress == 0
