@@ -13,6 +13,7 @@ Decisions (the spec is silent):
   after the team's deadline (the timeout job); a seat given back before it was the shopper's own choice.
   "By customer service" when the refund record names a staff operator.
 * A complete team is a success state: no invitation, no share prompt, the team page is only "view".
+* An order bought alone (no group buy) has no seat and no team: once paid it is simply confirmed.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class ShopperState(StrEnum):
     CONFIRMING = "confirming"  # paid at the gateway, its notify not applied yet (the cashier reloads)
     WAITING_FOR_TEAM = "waiting_for_team"
     TEAM_COMPLETE = "team_complete"
+    BOUGHT_ALONE = "bought_alone"  # paid at full price without a team: confirmed at once
     REFUND_IN_PROGRESS = "refund_in_progress"
     TEAM_FAILED_REFUNDED = "team_failed_refunded"
     REFUNDED_BY_STAFF = "refunded_by_staff"
@@ -53,6 +55,7 @@ TONES = {
     ShopperState.CONFIRMING: "pending",
     ShopperState.WAITING_FOR_TEAM: "paid pending",
     ShopperState.TEAM_COMPLETE: "paid success",
+    ShopperState.BOUGHT_ALONE: "paid success",
     ShopperState.REFUND_IN_PROGRESS: "refund pending",
     ShopperState.TEAM_FAILED_REFUNDED: "refund",
     ShopperState.REFUNDED_BY_STAFF: "refund",
@@ -109,6 +112,8 @@ def shopper_state(
             return ShopperState.TEAM_FAILED_REFUNDED
         return ShopperState.REFUNDED
     money_taken = order.status in PAID or order.refund_required or refund is not None
+    if money_taken and order.market_type == PayOrder.MarketType.NONE:
+        return ShopperState.REFUND_IN_PROGRESS if refund is not None or order.refund_required else ShopperState.BOUGHT_ALONE
     if money_taken:
         seat_gone = seat is None or seat.status == Order.Status.REFUNDED
         if order.refund_required or refund is not None or order.status == PayOrder.Status.CLOSE or seat_gone:
@@ -187,6 +192,10 @@ def order_view(
         label = _("Team complete")
         detail = _("Your team is complete and your order is confirmed.")
         actions = ((Action("view-team", _("View the team"), team_url),) if team_url else ()) + (refund_button,)
+    elif state == ShopperState.BOUGHT_ALONE:
+        label = _("Paid")
+        detail = _("Bought at the full price. Your order is confirmed.")
+        actions = (refund_button,)
     elif state == ShopperState.REFUND_IN_PROGRESS:
         label = _("Refund in progress")
         if team is not None and team.status == Team.Status.FAILED:

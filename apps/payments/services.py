@@ -126,8 +126,6 @@ def mall_order_create(
     return order
 
 
-
-
 def _in_team(user, team_id: str) -> bool:
     """The user holds a live seat in ``team_id`` on the mall's channel (joining it again would take a second one)."""
     return Order.objects.filter(

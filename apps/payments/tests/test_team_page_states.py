@@ -173,6 +173,10 @@ def test_buy_alone_pays_the_full_price_without_a_team_and_is_done_on_payment(cli
     order.refresh_from_db()
     assert order.status == PayOrder.Status.DEAL_DONE and order.trade_no
     assert not Order.objects.exists()
+    for url in (f"/cashier/{order.order_id}", "/orders"):  # confirmed, with no team to wait for or invite to
+        html = page(client, url)
+        assert "Bought at the full price. Your order is confirmed." in html
+        assert "Invite friends" not in html and "Refund in progress" not in html
 
 
 def test_buy_alone_is_offered_even_when_the_take_limit_is_used_up(client, demo):
