@@ -113,7 +113,8 @@ def shopper_state(
         return ShopperState.REFUNDED
     money_taken = order.status in PAID or order.refund_required or refund is not None
     if money_taken and order.market_type == PayOrder.MarketType.NONE:
-        return ShopperState.REFUND_IN_PROGRESS if refund is not None or order.refund_required else ShopperState.BOUGHT_ALONE
+        refunding = refund is not None or order.refund_required
+        return ShopperState.REFUND_IN_PROGRESS if refunding else ShopperState.BOUGHT_ALONE
     if money_taken:
         seat_gone = seat is None or seat.status == Order.Status.REFUNDED
         if order.refund_required or refund is not None or order.status == PayOrder.Status.CLOSE or seat_gone:
