@@ -13,3 +13,12 @@ def _media_root(settings, tmp_path):
 def staff_client(client):
     client.force_login(StaffFactory())
     return client
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    """Jobs and services run outside a request, in the default language (zh-Hans): the tests read English."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
