@@ -1,41 +1,29 @@
 """The embedded beat (config/embedded_beat.py): `make run` runs Celery beat's schedule in process.
 
-The live cases start the real embedded server (``manage.py run_embedded``, local settings, no service URLs)
-on a temporary SQLite file, with the schedule 30x as fast (``EMBEDDED_BEAT_SPEEDUP``), and only ever talk
-to it as a mall would (the signed API); the shared SQLite file is where they watch the outcome.
+The live cases start the real embedded server (apps/common/tests/embedded.py) with the schedule 30x as fast
+(``EMBEDDED_BEAT_SPEEDUP``), and only ever talk to it as a mall would (the signed API); the shared SQLite
+file is where they watch the outcome.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import socket
-import sqlite3
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-import requests
 from django.conf import settings
 
-from apps.accounts.signing import signed_headers
+from apps.common.tests.embedded import Embedded, embedded_server, eventually
 from apps.notifications.tests.receiver import Receiver, start_receiver
 from config.celery_app import app
 from config.embedded_beat import BeatJob, EmbeddedBeat, beat_jobs
 
-SECRET = "s01c01-demo-secret"
 LOCK = "/api/v1/gbm/trade/lock_market_pay_order"
 SETTLE = "/api/v1/gbm/trade/settlement_market_pay_order"
 REFUND = "/api/v1/gbm/trade/refund_market_pay_order"
 SPEEDUP = 30  # trade timeouts every 1 s, the notify sweep every 0.5 s
-SERVICE_VARIABLES = ("DATABASE_URL", "REDIS_URL", "BROKER_URL", "GBM_MQ_URL", "CELERY_TASK_ALWAYS_EAGER",
-                     "PROMETHEUS_MULTIPROC_DIR", "EMBEDDED_BEAT", "REDIS_KEY_PREFIX")  # fmt: skip
 
 
 # --- the loop itself, in this process ----------------------------------------------------------------------
@@ -82,79 +70,10 @@ def test_a_task_that_raises_is_logged_and_the_loop_goes_on(caplog):
 # --- the real embedded server -------------------------------------------------------------------------------
 
 
-@dataclass
-class Embedded:
-    url: str
-    db: Path
-    log: Path
-
-    def signed(self, path: str, body: dict) -> dict:
-        raw = json.dumps({"source": "s01", "channel": "c01", **body}).encode()
-        headers = {"Content-Type": "application/json", **signed_headers(SECRET, "POST", path, raw)}
-        response = requests.post(self.url + path, data=raw, headers=headers, timeout=10)
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    def query(self, sql: str, *params) -> list[tuple]:
-        with sqlite3.connect(self.db, timeout=20) as conn:
-            return conn.execute(sql, params).fetchall()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def eventually(check: Callable[[], bool], *, timeout: float, what: str, server: Embedded) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    pytest.fail(f"{what} did not happen within {timeout} s; server log:\n{server.log.read_text()[-4000:]}")
-
-
 @pytest.fixture(scope="module")
 def embedded(tmp_path_factory) -> Iterator[Embedded]:
-    """``manage.py run_embedded`` on a free port and a fresh SQLite file with the demo data."""
-    base = tmp_path_factory.mktemp("embedded")
-    db, log = base / "db.sqlite3", base / "server.log"
-    environ = {key: value for key, value in os.environ.items() if key not in SERVICE_VARIABLES}
-    environ.update(
-        DJANGO_SETTINGS_MODULE="config.settings.local",
-        DATABASE_URL=f"sqlite:///{db}",
-        EMBEDDED_BEAT_SPEEDUP=str(SPEEDUP),
-        NOTIFY_BACKOFF_SECONDS="1",
-        PYTHONUNBUFFERED="1",
-    )
-    manage = [sys.executable, "manage.py"]
-    for command in (["migrate", "--noinput", "-v0"], ["load_demo"]):
-        subprocess.run([*manage, *command], cwd=settings.BASE_DIR, env=environ, check=True, timeout=300,
-                       capture_output=True)  # fmt: skip
-    port = _free_port()
-    with log.open("w") as out:
-        process = subprocess.Popen([*manage, "run_embedded", f"127.0.0.1:{port}"], cwd=settings.BASE_DIR,
-                                   env=environ, stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
-    server = Embedded(url=f"http://127.0.0.1:{port}", db=db, log=log)
-    try:
-
-        def up() -> bool:
-            try:
-                return requests.get(server.url + "/healthz", timeout=1).status_code == 200
-            except requests.RequestException:
-                assert process.poll() is None, log.read_text()
-                return False
-
-        eventually(up, timeout=90, what="the embedded server start", server=server)
+    with embedded_server(tmp_path_factory.mktemp("embedded"), speedup=SPEEDUP, NOTIFY_BACKOFF_SECONDS="1") as server:
         yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
 
 
 @pytest.mark.slow

@@ -3,17 +3,14 @@ kind of row, the cashier, the sandbox gateway and the 404 page; nothing scrolls 
 
 Every page's screenshot is kept under test-artifacts/ (CI keeps them), pass or fail."""
 
-from pathlib import Path
-
 import pytest
 
 from apps.payments.services import payment_notify_handle
+from apps.payments.tests.browser import ARTIFACTS, CHROMIUM_ARGS, log_in
 from apps.payments.tests.helpers import create_order, notify_params
-from apps.payments.tests.test_e2e_team import CHROMIUM_ARGS, log_in
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
-ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
 WIDTHS = (390, 1280)
 
 

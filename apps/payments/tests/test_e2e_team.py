@@ -3,32 +3,13 @@ team and pays; B and C join from the share page and pay; the team shows complete
 
 On failure each browser page's screenshot is saved under test-artifacts/ (CI keeps them)."""
 
-from pathlib import Path
-
 import pytest
 
 from apps.payments.models import PayOrder
+from apps.payments.tests.browser import ARTIFACTS, CHROMIUM_ARGS, log_in, pay_at_cashier
 from apps.trade.models import Team
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]  # fmt: skip
-
-
-def log_in(page, base: str, username: str) -> None:
-    page.goto(f"{base}/login")
-    page.fill("section.password-login input[name=username]", username)
-    page.fill("section.password-login input[name=password]", "demo")
-    page.click("section.password-login button[type=submit]")
-    page.wait_for_url(lambda url: "/login" not in url)
-
-
-def pay_at_cashier(page) -> None:
-    page.wait_for_url("**/cashier/*")
-    page.click("button.pay-button")
-    page.wait_for_selector("p.paid")
 
 
 def test_three_shoppers_complete_a_team_in_the_browser(live_demo, chromium_path, monkeypatch, request):

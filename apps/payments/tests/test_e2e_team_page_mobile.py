@@ -4,13 +4,10 @@ not logged in sees the preview with "log in to join". Screenshots are kept under
 
 import pytest
 
+from apps.payments.tests.browser import ARTIFACTS, CHROMIUM_ARGS, OVERFLOW, PHONE, log_in
 from apps.payments.tests.helpers import create_order
-from apps.payments.tests.test_e2e_team import ARTIFACTS, CHROMIUM_ARGS, log_in
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-PHONE = {"width": 390, "height": 844}
-OVERFLOW = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
 
 
 def test_the_team_page_holds_at_390_px_with_avatars_and_empty_seats(live_demo, chromium_path, monkeypatch):

@@ -7,6 +7,7 @@ from django.test import Client
 
 from apps.payments.gateways.sandbox import sandbox_trade_pay
 from apps.payments.models import PayOrder, SandboxTrade
+from apps.payments.tests.browser import CHROMIUM_ARGS
 from apps.payments.tests.helpers import NOTIFY_URL, create_order, user
 from apps.trade.models import Order
 
@@ -29,7 +30,7 @@ def test_a_shopper_buys_and_pays_in_a_browser(live_demo, chromium_path, monkeypa
     session, cookie = Client(), settings.SESSION_COOKIE_NAME
     session.force_login(user("xiaofuge"))
     with playwright.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium_path, args=["--no-sandbox"])
+        browser = pw.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
         try:
             context = browser.new_context(locale="en-US")
             context.add_cookies([{"name": cookie, "value": session.cookies[cookie].value, "url": live_demo.url}])

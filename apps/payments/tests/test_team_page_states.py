@@ -123,6 +123,9 @@ def test_a_failed_team_says_it_did_not_fill_and_what_came_back(shop):
     html = page(browser, f"/teams/{order.team_id}")
     assert 'data-state="failed"' in html and "This team did not fill in time." in html
     assert f"¥{record.amount} was refunded to you on" in html and "¥80.00" in html
+    # The date as /orders writes it (one format for one fact; "10:24 a.m.." read as a typo).
+    when = timezone.localtime(record.refunded_at).strftime("%Y-%m-%d %H:%M")
+    assert f"was refunded to you on {when}.</p>" in html
     assert "share-button" not in html and "Invite" not in html and ">Join</button>" not in html
     assert "Everyone who paid gets their money back in full." in page(Client(), f"/teams/{order.team_id}")
 
