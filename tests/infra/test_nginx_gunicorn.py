@@ -30,10 +30,10 @@ from django.db import connection
 from django.utils import timezone
 
 from apps.accounts.signing import signed_headers
-from apps.common.tests.test_deploy_check import database_url
 from benchmarks.server import stop_process
+from tests.infra.test_deploy_check import database_url
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 NGINX_CONF = ROOT / "docker" / "nginx" / "groupbuy.conf"
 GUNICORN_CONF = ROOT / "docker" / "gunicorn.conf.py"
 LOOPBACK = "127.0.0.1"
