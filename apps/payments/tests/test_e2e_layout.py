@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from apps.payments.services import payment_notify_handle
+from apps.payments.notify import payment_notify_handle
 from apps.payments.tests.helpers import create_order, notify_params
 from apps.payments.tests.test_e2e_team import CHROMIUM_ARGS, log_in
 
