@@ -72,3 +72,22 @@ def test_no_payments_module_imports_the_tasks():
 def test_the_enqueued_names_are_the_tasks():
     assert current_app.tasks[enqueue.REFUND_MALL_ORDER].name == tasks.refund_mall_order.name
     assert current_app.tasks[enqueue.SANDBOX_NOTIFY_DELIVER].name == tasks.sandbox_notify_deliver.name
+
+
+def test_a_process_that_never_imported_the_tasks_still_enqueues_them():
+    """A web process imports no tasks.py on its own (only a worker autodiscovers them): ``task_delay`` finds it."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, django; django.setup()\n"
+        "from unittest import mock\n"
+        "from apps.payments.enqueue import REFUND_MALL_ORDER, task_delay\n"
+        "assert 'apps.payments.tasks' not in sys.modules\n"
+        "with mock.patch('celery.app.task.Task.delay') as delay:\n"
+        "    task_delay(REFUND_MALL_ORDER, '1', 'why')\n"
+        "print(delay.call_args.args)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "('1', 'why')"
