@@ -71,7 +71,7 @@ def secret_key_problem(value: str) -> str | None:
 
 
 def notify_base_url_problem(value: str, *, allow_http: bool) -> str | None:
-    """Gateways post payment notifies here: without it Alipay's go to http://127.0.0.1:8000 (apps/payments/conf.py)."""
+    """Gateways post payment notifies here: without it Alipay's go to http://127.0.0.1:8000 (gateways/base.py)."""
     if not value:
         return (
             "PAYMENT_NOTIFY_BASE_URL is required: the absolute https URL the payment gateway reaches this site at, "

@@ -11,7 +11,7 @@ from django.utils.translation import ngettext
 from apps.common.admin import ReadOnlyAdmin
 from apps.payments.gateways.sandbox import sandbox_notify_resend
 from apps.payments.models import PayOrder, RefundRecord, SandboxTrade
-from apps.payments.services import mall_refund_operator_record
+from apps.payments.refunds import mall_refund_operator_record
 from apps.trade import admin as trade_admin
 from apps.trade.models import Order
 from apps.trade.refunds import RefundOutcome

@@ -21,14 +21,11 @@ from rest_framework.views import APIView
 from apps.common.api import success
 from apps.common.money import format_money
 from apps.common.serializers import IdField, MoneyField
+from apps.payments.handlers import group_buy_callback_handle
 from apps.payments.models import PayOrder
+from apps.payments.notify import payment_notify_handle
+from apps.payments.orders import mall_order_create, mall_order_refund_request
 from apps.payments.selectors import mall_order_of, mall_order_pay_deadline, mall_orders_of, team_share
-from apps.payments.services import (
-    group_buy_callback_handle,
-    mall_order_create,
-    mall_order_refund_request,
-    payment_notify_handle,
-)
 
 logger = logging.getLogger(__name__)
 
@@ -104,7 +101,7 @@ class TeamDetailOut(serializers.Serializer):
 
 def _pay_url(request: Request, order: PayOrder) -> str | None:
     """The link this caller opens to pay: shown to the client only, so the origin it reached us on
-    (its Host header) is fine here. Server-to-server URLs come from configuration (conf.notify_base_url)."""
+    (its Host header) is fine here. Server-to-server URLs come from configuration (gateways.base.notify_base_url)."""
     return request.build_absolute_uri(order.pay_url) if order.pay_url else None
 
 

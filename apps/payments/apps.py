@@ -16,7 +16,7 @@ class PaymentsConfig(AppConfig):
 
         from apps.common.mq import TEAM_REFUND, TEAM_SUCCESS
         from apps.notifications.consumers import register_handler
-        from apps.payments.services import mall_on_team_refund, mall_on_team_success
+        from apps.payments.handlers import mall_on_team_refund, mall_on_team_success
 
         register_handler(name="mall.team_success", routing_key=TEAM_SUCCESS, handle=mall_on_team_success)
         register_handler(name="mall.team_refund", routing_key=TEAM_REFUND, handle=mall_on_team_refund)

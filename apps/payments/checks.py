@@ -1,14 +1,16 @@
 """Deploy checks: the sandbox gateway simulates payments (production should configure Alipay), and
 gateways need a configured base URL to call us back (never derived from a request's Host header)."""
 
+from django.conf import settings
 from django.core.checks import Tags, Warning, register
 
-from apps.payments import conf
+from apps.payments.gateways.base import notify_base_url
 
 
 @register(Tags.security, deploy=True)
 def sandbox_gateway_in_production(app_configs, **kwargs) -> list[Warning]:
-    if conf.setting("ALIPAY_APP_ID") and conf.setting("ALIPAY_APP_PRIVATE_KEY") and conf.setting("ALIPAY_PUBLIC_KEY"):
+    keys = (settings.ALIPAY_APP_ID, settings.ALIPAY_APP_PRIVATE_KEY, settings.ALIPAY_PUBLIC_KEY)
+    if all(value.strip() for value in keys):
         return []
     return [
         Warning(
@@ -21,11 +23,11 @@ def sandbox_gateway_in_production(app_configs, **kwargs) -> list[Warning]:
 
 @register(Tags.security, deploy=True)
 def notify_base_url_unset(app_configs, **kwargs) -> list[Warning]:
-    if conf.setting("PAYMENT_NOTIFY_BASE_URL"):
+    if settings.PAYMENT_NOTIFY_BASE_URL.strip():
         return []
     return [
         Warning(
-            f"PAYMENT_NOTIFY_BASE_URL is not set: payment notifies go to {conf.notify_base_url()}.",
+            f"PAYMENT_NOTIFY_BASE_URL is not set: payment notifies go to {notify_base_url()}.",
             hint="Set PAYMENT_NOTIFY_BASE_URL to the public https base URL gateways reach this site at.",
             id="payments.W002",
         )

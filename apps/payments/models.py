@@ -1,8 +1,10 @@
+from collections.abc import Iterable
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from apps.common.models import TimeStampedModel
@@ -85,6 +87,45 @@ class PayOrder(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.order_id
+
+
+# Every status change of a mall order, from → allowed targets. ``pay_order_transition`` is the one
+# place that writes ``status``; the flows (orders.py, notify.py, refunds.py) name the change they make.
+#   CREATE → PAY_WAIT      seat locked (or bought alone), pay URL written          orders.py
+#   CREATE → CLOSE         lock refused; not paid in time; cancelled                orders.py, refunds.py
+#   PAY_WAIT → PAY_SUCCESS the gateway's notify: paid                               notify.py
+#   PAY_WAIT → CLOSE       not paid in time; cancelled                              orders.py, refunds.py
+#   PAY_SUCCESS → DEAL_DONE team complete, or bought alone and paid                 orders.py, notify.py
+#   PAY_SUCCESS, DEAL_DONE → CLOSE   the money went back through the gateway        refunds.py
+#   CLOSE → CLOSE          a closed order's late payment went back (flag cleared)   refunds.py
+PAY_ORDER_TRANSITIONS: dict[str, frozenset[str]] = {
+    PayOrder.Status.CREATE: frozenset({PayOrder.Status.PAY_WAIT, PayOrder.Status.CLOSE}),
+    PayOrder.Status.PAY_WAIT: frozenset({PayOrder.Status.PAY_SUCCESS, PayOrder.Status.CLOSE}),
+    PayOrder.Status.PAY_SUCCESS: frozenset({PayOrder.Status.DEAL_DONE, PayOrder.Status.CLOSE}),
+    PayOrder.Status.DEAL_DONE: frozenset({PayOrder.Status.CLOSE}),
+    PayOrder.Status.CLOSE: frozenset({PayOrder.Status.CLOSE}),
+}
+
+
+class PayOrderTransitionError(ValueError):
+    """A status change the table does not allow was asked for: a programming error, never a shopper's."""
+
+
+def pay_order_transition(rows: Q, *, to: str, from_: Iterable[str] | None = None, **fields) -> int:
+    """Move the orders matching ``rows`` that are in ``from_`` to ``to``; returns how many moved.
+
+    One conditional UPDATE (``status IN from_`` repeated in the WHERE), so racing callers change a
+    row once and a row in any other state is left alone (0). ``from_`` defaults to every state the
+    table lets reach ``to``; a ``from_`` the table refuses raises ``PayOrderTransitionError``.
+    ``fields`` are written with the status (``update_time`` defaults to now).
+    """
+    allowed = frozenset(state for state, targets in PAY_ORDER_TRANSITIONS.items() if to in targets)
+    sources = allowed if from_ is None else frozenset(from_)
+    refused = sources - allowed
+    if refused or not sources:
+        raise PayOrderTransitionError(f"pay_order: {sorted(refused) or 'no state'} → {to} is not allowed")
+    fields.setdefault("update_time", timezone.now())
+    return PayOrder.objects.filter(rows, status__in=sources).update(status=to, **fields)
 
 
 class RefundRecord(TimeStampedModel):

@@ -1,20 +1,22 @@
-"""Celery adapters of the mall: the sandbox gateway's notify delivery and the unpaid-order close job."""
+"""Celery adapters of the mall: the sandbox gateway's notify delivery, the unpaid-order close job and the
+money refund. Callers enqueue them by name (``enqueue.py``), so nothing below imports this module back."""
 
 import logging
 
 from celery import shared_task
+from django.conf import settings
 
 from apps.common.locks import single_instance
-from apps.payments import conf
 from apps.payments.gateways.sandbox import sandbox_notify_attempt, sandbox_notify_give_up
-from apps.payments.services import mall_order_close_expired, mall_order_refund_money
+from apps.payments.orders import mall_order_close_expired
+from apps.payments.refunds import mall_order_refund_money
 
 logger = logging.getLogger(__name__)
 
 
 def notify_retry_countdown(retries: int) -> int:
     """5 s, 10 s, 20 s, 40 s, 80 s (``SANDBOX_NOTIFY_BACKOFF_SECONDS`` doubled per retry)."""
-    return conf.setting_int("SANDBOX_NOTIFY_BACKOFF_SECONDS", 5) * 2**retries
+    return settings.SANDBOX_NOTIFY_BACKOFF_SECONDS * 2**retries
 
 
 @shared_task(bind=True, ignore_result=True, max_retries=None)
@@ -24,7 +26,7 @@ def sandbox_notify_deliver(self, trade_id: int) -> bool:
     if sandbox_notify_attempt(trade_id=trade_id):
         return True
     retries = self.request.retries
-    if retries >= conf.setting_int("SANDBOX_NOTIFY_MAX_RETRIES", 5):
+    if retries >= settings.SANDBOX_NOTIFY_MAX_RETRIES:
         sandbox_notify_give_up(trade_id=trade_id)
         return False
     if self.request.is_eager:

@@ -21,11 +21,12 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from apps.common.errors import GroupBuyError
 from apps.common.shopper_messages import ALREADY_IN_TEAM, refusal_reason, shopper_message
-from apps.payments import conf
 from apps.payments.forms import BuyForm
 from apps.payments.gateways import sandbox_active
+from apps.payments.gateways.base import notify_base_url
 from apps.payments.gateways.sandbox import sandbox_trade_pay
 from apps.payments.models import PayOrder
+from apps.payments.orders import mall_order_create, mall_order_create_alone, mall_order_refund_request
 from apps.payments.selectors import (
     mall_order_of,
     mall_order_pay_deadline,
@@ -33,11 +34,6 @@ from apps.payments.selectors import (
     mall_order_views,
     sandbox_trade_of,
     team_share,
-)
-from apps.payments.services import (
-    mall_order_create,
-    mall_order_create_alone,
-    mall_order_refund_request,
 )
 
 ORDERS_SHOWN = 50
@@ -141,8 +137,8 @@ def sandbox_pay(request: HttpRequest, order_id: str) -> HttpResponse:
         raise Http404("no such order")
     if request.method == "POST":
         # Server to server: the configured base only. The request's Host header is the shopper's to
-        # choose, and would let them receive the signed notify (conf.notify_base_url).
-        notify_url = conf.notify_base_url() + reverse("alipay-notify")
+        # choose, and would let them receive the signed notify (notify_base_url).
+        notify_url = notify_base_url() + reverse("alipay-notify")
         try:
             sandbox_trade_pay(order_id=order.order_id, user=request.user, notify_url=notify_url)
         except GroupBuyError as exc:

@@ -227,13 +227,28 @@ TRIAL_LOADER_THREADS = env.int("TRIAL_LOADER_THREADS", default=4)
 TRIAL_LOADER_TIMEOUT_SECONDS = env.float("TRIAL_LOADER_TIMEOUT_SECONDS", default=2.0)
 ACTIVITY_CACHE_TTL_SECONDS = env.int("ACTIVITY_CACHE_TTL_SECONDS", default=300)
 
-# Payment gateway: Alipay when configured, else the built-in sandbox gateway (apps/payments/gateways).
+# Payment gateway: Alipay when its app id and both keys are set, else the built-in sandbox gateway
+# (apps/payments/gateways). Keys are PEM, or the bare base64 Alipay's key tool prints; "\n" may stand for
+# newlines. ALIPAY_DEBUG: Alipay's own sandbox environment (openapi-sandbox.dl.alipaydev.com).
 ALIPAY_APP_ID = env.str("ALIPAY_APP_ID", default="")
 ALIPAY_APP_PRIVATE_KEY = env.str("ALIPAY_APP_PRIVATE_KEY", default="")
 ALIPAY_PUBLIC_KEY = env.str("ALIPAY_PUBLIC_KEY", default="")
 ALIPAY_DEBUG = env.bool("ALIPAY_DEBUG", default=False)
-# Where gateways send payment notifies (production must set it; never taken from a Host header).
+# Where gateways send payment notifies and return shoppers: configuration, never a request's Host header
+# (a shopper sending Host: evil.example must not receive signed notifies). Unset: the SERVER_BASE_URL
+# environment variable (run_embedded sets it from its addrport), else http://127.0.0.1:8000, which fits the
+# embedded demo only; production must set it (config/guards.py, deploy check payments.W002).
 PAYMENT_NOTIFY_BASE_URL = env.str("PAYMENT_NOTIFY_BASE_URL", default="")
+# The built-in sandbox gateway: its app id (checked in its notifies); its signing key (absent: generated once
+# and kept in pay_sandbox_key, shared by every process on the database); its notify delivery: retries after
+# the first attempt, the first retry's delay in seconds (doubled each retry), one attempt's HTTP timeout.
+SANDBOX_APP_ID = env.str("SANDBOX_APP_ID", default="sandbox")
+SANDBOX_PRIVATE_KEY_PEM = env.str("SANDBOX_PRIVATE_KEY_PEM", default="")
+SANDBOX_NOTIFY_MAX_RETRIES = env.int("SANDBOX_NOTIFY_MAX_RETRIES", default=5)
+SANDBOX_NOTIFY_BACKOFF_SECONDS = env.int("SANDBOX_NOTIFY_BACKOFF_SECONDS", default=5)
+SANDBOX_NOTIFY_TIMEOUT_SECONDS = env.int("SANDBOX_NOTIFY_TIMEOUT_SECONDS", default=5)
+# Unpaid mall orders closed per UPDATE by the close job (apps/payments/orders.py).
+MALL_ORDER_CLOSE_BATCH = env.int("MALL_ORDER_CLOSE_BATCH", default=500)
 
 LOGIN_URL = "/login"
 # WeChat official-account token for the scan-login portal (signature = sha1 of sorted token/timestamp/nonce).

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 
 from apps.payments.gateways.base import PaymentGateway
-from apps.payments.gateways.sandbox import SandboxGateway, sandbox_gateway_build
+from apps.payments.gateways.sandbox import SandboxGateway, sandbox_gateway
 
 GATEWAY_SETTINGS = frozenset(
     {
@@ -23,11 +23,6 @@ GATEWAY_SETTINGS = frozenset(
         "SANDBOX_PRIVATE_KEY_PEM",
     }
 )
-
-
-@functools.cache
-def sandbox_gateway() -> SandboxGateway:
-    return sandbox_gateway_build()
 
 
 @functools.cache

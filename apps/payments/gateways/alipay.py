@@ -6,26 +6,27 @@ rule in ``base.py`` with Alipay's public key, the same code path as the sandbox'
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 
 from alipay import AliPay
 from cryptography.hazmat.primitives.asymmetric import rsa
+from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
 from apps.common.money import format_money
-from apps.payments import conf
 from apps.payments.gateways.base import (
     PaymentGateway,
     RefundResult,
+    gateway_time,
     load_private_key,
     load_public_key,
+    notify_base_url,
     private_key_pem,
     public_key_pem,
 )
-from apps.payments.gateways.sandbox import GATEWAY_TIME_FORMAT, GATEWAY_TZ
 from apps.payments.models import PayOrder
+from apps.payments.selectors import mall_order_pay_deadline
 
 ALIPAY_GATEWAY_URL = "https://openapi.alipay.com/gateway.do"
 ALIPAY_SANDBOX_GATEWAY_URL = "https://openapi-sandbox.dl.alipaydev.com/gateway.do"
@@ -57,41 +58,35 @@ class AlipayGateway(PaymentGateway):
         return RefundResult(success=ok, refund_amount=amount if ok else Decimal("0"), raw=dict(raw))
 
     def page_pay_url(self, order: PayOrder) -> str:
-        from apps.payments.selectors import mall_order_pay_deadline
-
-        base = conf.notify_base_url()
+        base = notify_base_url()
         biz_content = {
             "subject": order.product_name,
             "out_trade_no": order.order_id,
             "total_amount": format_money(order.pay_amount),
             "product_code": "FAST_INSTANT_TRADE_PAY",
             # Alipay closes the trade at our pay deadline: no payment can arrive for a closed order.
-            "time_expire": _alipay_time(mall_order_pay_deadline(order=order)),
+            "time_expire": gateway_time(mall_order_pay_deadline(order=order)),
         }
         query = self._client.client_api(
             "alipay.trade.page.pay",
             biz_content,
             return_url=base + reverse("payments:cashier", args=[order.order_id]),
             notify_url=base + reverse("alipay-notify"),
-            timestamp=_alipay_time(timezone.now()),  # the SDK would use the server's naive local time
+            timestamp=gateway_time(timezone.now()),  # the SDK would use the server's naive local time
         )
         return f"{self.gateway_url}?{query}"
 
 
-def _alipay_time(moment: datetime) -> str:
-    return moment.astimezone(GATEWAY_TZ).strftime(GATEWAY_TIME_FORMAT)
-
-
 def alipay_gateway_from_settings() -> AlipayGateway | None:
     """The Alipay gateway when ``ALIPAY_APP_ID`` and both keys are set; None otherwise."""
-    app_id = conf.setting("ALIPAY_APP_ID")
-    private_key = conf.setting("ALIPAY_APP_PRIVATE_KEY").replace("\\n", "\n")
-    public_key = conf.setting("ALIPAY_PUBLIC_KEY").replace("\\n", "\n")
+    app_id = settings.ALIPAY_APP_ID.strip()
+    private_key = settings.ALIPAY_APP_PRIVATE_KEY.strip().replace("\\n", "\n")
+    public_key = settings.ALIPAY_PUBLIC_KEY.strip().replace("\\n", "\n")
     if not (app_id and private_key and public_key):
         return None
     return AlipayGateway(
         app_id=app_id,
         app_private_key=load_private_key(private_key),
         alipay_public_key=load_public_key(public_key),
-        debug=conf.setting_bool("ALIPAY_DEBUG"),
+        debug=bool(settings.ALIPAY_DEBUG),
     )

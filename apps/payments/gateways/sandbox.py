@@ -6,7 +6,7 @@ mall's services — and, after commit, a Celery task posts the RSA2-signed notif
 URL exactly as Alipay does (form fields, ``sign_type=RSA2``), retrying with exponential backoff
 until the answer is ``success``.
 
-Keys: ``SANDBOX_PRIVATE_KEY_PEM`` (setting or environment) when given; otherwise a key pair is
+Keys: ``SANDBOX_PRIVATE_KEY_PEM`` (setting) when given; otherwise a key pair is
 generated once and kept in ``pay_sandbox_key``, so every process sharing the database (web, worker)
 signs and verifies with the same pair. Tests set a key generated once per session.
 
@@ -18,6 +18,7 @@ and posts to the threaded dev server itself (retries then follow at once, withou
 
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
 import uuid
@@ -25,10 +26,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
-from zoneinfo import ZoneInfo
 
 import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -36,10 +37,12 @@ from django.utils.translation import gettext as _
 
 from apps.common.errors import GroupBuyError, ResponseCode
 from apps.common.money import format_money
-from apps.payments import conf
+from apps.payments.enqueue import SANDBOX_NOTIFY_DELIVER, task_delay
 from apps.payments.gateways.base import (
+    GATEWAY_TZ,
     PaymentGateway,
     RefundResult,
+    gateway_time,
     generate_private_key,
     load_private_key,
     private_key_pem,
@@ -47,17 +50,11 @@ from apps.payments.gateways.base import (
     sign_params,
 )
 from apps.payments.models import PayOrder, SandboxKey, SandboxTrade
+from apps.payments.selectors import mall_order_pay_deadline
 
 logger = logging.getLogger(__name__)
 
-# Alipay speaks Beijing time in gmt_payment / notify_time, whatever our TIME_ZONE.
-GATEWAY_TZ = ZoneInfo("Asia/Shanghai")
-GATEWAY_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 _KEY_NAME = "default"
-
-
-def gateway_time(moment: datetime) -> str:
-    return moment.astimezone(GATEWAY_TZ).strftime(GATEWAY_TIME_FORMAT)
 
 
 class SandboxGateway(PaymentGateway):
@@ -86,7 +83,7 @@ class SandboxGateway(PaymentGateway):
 
 
 def sandbox_private_key() -> rsa.RSAPrivateKey:
-    pem = conf.setting("SANDBOX_PRIVATE_KEY_PEM").replace("\\n", "\n")
+    pem = settings.SANDBOX_PRIVATE_KEY_PEM.strip().replace("\\n", "\n")
     return load_private_key(pem or _stored_key_pem())
 
 
@@ -106,8 +103,10 @@ def _stored_key_pem() -> str:
     return private_key_pem(key)
 
 
-def sandbox_gateway_build() -> SandboxGateway:
-    return SandboxGateway(app_id=conf.setting("SANDBOX_APP_ID", "sandbox"), private_key=sandbox_private_key())
+@functools.cache
+def sandbox_gateway() -> SandboxGateway:
+    """Built once per process (``gateways_reset`` forgets it)."""
+    return SandboxGateway(app_id=settings.SANDBOX_APP_ID.strip(), private_key=sandbox_private_key())
 
 
 # --- the gateway's side: taking the payment and notifying the mall ------------------------------------------
@@ -125,9 +124,6 @@ def sandbox_trade_pay(*, order_id: str, user, notify_url: str) -> SandboxTrade:
     payment and before its deadline (``GroupBuyError`` E0104 otherwise). Pressing Pay again returns
     the same payment; its notify is already on its way.
     """
-    from apps.payments.gateways import sandbox_gateway
-    from apps.payments.selectors import mall_order_pay_deadline
-
     order = PayOrder.objects.get(order_id=order_id, user=user)
     existing = SandboxTrade.objects.filter(out_trade_no=order.order_id).first()
     if existing is not None:
@@ -157,18 +153,14 @@ def sandbox_trade_pay(*, order_id: str, user, notify_url: str) -> SandboxTrade:
 
 
 def _enqueue_delivery(trade_id: int) -> None:
-    from apps.payments.tasks import sandbox_notify_deliver
-
     try:
-        sandbox_notify_deliver.delay(trade_id)
+        task_delay(SANDBOX_NOTIFY_DELIVER, trade_id)
     except Exception:  # broker down, or an eager run that gave up: staff can resend from admin
         logger.exception("sandbox: notify of trade %s not delivered now", trade_id)
 
 
 def sandbox_notify_params(trade: SandboxTrade) -> dict[str, str]:
     """The notify as Alipay sends it (``trade_status_sync``), signed."""
-    from apps.payments.gateways import sandbox_gateway
-
     params = {
         "app_id": trade.app_id,
         "charset": "utf-8",
@@ -202,7 +194,7 @@ class HttpNotifyTransport:
         self.session = session if session is not None else requests
 
     def send(self, url: str, params: Mapping[str, str]) -> None:
-        timeout = float(conf.setting_int("SANDBOX_NOTIFY_TIMEOUT_SECONDS", 5))
+        timeout = float(settings.SANDBOX_NOTIFY_TIMEOUT_SECONDS)
         try:
             response = self.session.post(url, data=dict(params), timeout=timeout, allow_redirects=False)
         except requests.RequestException as exc:

@@ -8,7 +8,7 @@ from apps.accounts.models import User
 from apps.payments.gateways import sandbox_gateway
 from apps.payments.gateways.sandbox import gateway_time
 from apps.payments.models import PayOrder
-from apps.payments.services import mall_order_create
+from apps.payments.orders import mall_order_create
 
 NOTIFY_URL = "/api/v1/alipay/alipay_notify_url"
 

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from apps.common.locks import single_instance
 from apps.payments.models import PayOrder
-from apps.payments.services import mall_orders_deal_done
+from apps.payments.orders import mall_orders_deal_done
 from apps.payments.tasks import close_expired_mall_orders
 from apps.payments.tests.factories import PayOrderFactory
 from apps.payments.tests.helpers import create_order

@@ -7,7 +7,7 @@ from django.core.management import call_command
 from django.db import IntegrityError, transaction
 
 from apps.payments.models import PayOrder
-from apps.payments.services import payment_notify_handle
+from apps.payments.notify import payment_notify_handle
 from apps.payments.tests.factories import PayOrderFactory
 from apps.payments.tests.helpers import create_order, notify_params, user
 from apps.trade.models import Order, Team

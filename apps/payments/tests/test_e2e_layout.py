@@ -5,7 +5,7 @@ Every page's screenshot is kept under test-artifacts/ (CI keeps them), pass or f
 
 import pytest
 
-from apps.payments.services import payment_notify_handle
+from apps.payments.notify import payment_notify_handle
 from apps.payments.tests.browser import ARTIFACTS, CHROMIUM_ARGS, log_in
 from apps.payments.tests.helpers import create_order, notify_params
 

@@ -4,7 +4,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from apps.payments.models import PayOrder
-from apps.payments.services import mall_order_paid
+from apps.payments.notify import mall_order_paid
 from apps.payments.tests.helpers import create_order, mobile_client
 from apps.trade.models import Order
 

@@ -9,7 +9,8 @@ from django.utils import timezone
 
 from apps.payments.gateways.base import generate_private_key, sign_params
 from apps.payments.models import PayOrder
-from apps.payments.services import mall_order_close_expired, mall_order_paid
+from apps.payments.notify import mall_order_paid
+from apps.payments.orders import mall_order_close_expired
 from apps.payments.tests.helpers import NOTIFY_URL, create_order, notify_params
 from apps.trade.models import Order, Team
 from apps.trade.tests.invariants import assert_trade_invariants
@@ -67,7 +68,7 @@ def test_a_replayed_notify_answers_success_and_changes_nothing(order, gateway_cl
 
 def test_a_forged_signature_is_refused_and_logged(order, gateway_client, caplog):
     forged = sign_params(generate_private_key(), notify_params(order))
-    with caplog.at_level(logging.WARNING, logger="apps.payments.services"):
+    with caplog.at_level(logging.WARNING, logger="apps.payments.notify"):
         assert post(gateway_client, forged)[2] == "fail"
     assert "bad_signature" in caplog.text and order.order_id in caplog.text
     assert_unchanged(order)
@@ -169,12 +170,12 @@ def test_a_second_different_payment_is_logged_not_applied(order, caplog):
 
 def test_a_transient_settlement_failure_rolls_back_and_answers_fail(order, gateway_client, monkeypatch):
     from apps.common.errors import GroupBuyError, ResponseCode
-    from apps.payments import services
+    from apps.payments import notify
 
     def team_changed(*, command):
         raise GroupBuyError(ResponseCode.UPDATE_ZERO)
 
-    monkeypatch.setattr(services, "order_settle", team_changed)
+    monkeypatch.setattr(notify, "order_settle", team_changed)
     assert post(gateway_client, notify_params(order))[2] == "fail"
     assert_unchanged(order)
     monkeypatch.undo()

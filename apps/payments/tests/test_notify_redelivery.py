@@ -17,7 +17,7 @@ from apps.notifications.consumers import message_apply
 from apps.notifications.models import NotifyTask
 from apps.payments.gateways.sandbox import SandboxGateway
 from apps.payments.models import PayOrder, RefundRecord
-from apps.payments.services import mall_order_close_expired
+from apps.payments.orders import mall_order_close_expired
 from apps.payments.tests.helpers import NOTIFY_URL, create_order, notify_params
 from apps.trade.models import Team
 from apps.trade.services import order_refund

@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 
 from apps.common.errors import GroupBuyError, ResponseCode
-from apps.payments import services
+from apps.payments import orders
 from apps.payments.models import PayOrder
 from apps.payments.tests.helpers import create_order
 from apps.trade.models import NotifyType, Order, Team
@@ -106,18 +106,18 @@ def test_a_malformed_team_id_or_key_is_a_parameter_error(demo):
 
 
 def test_a_transient_lock_failure_leaves_the_order_to_resume_with_its_key(demo, monkeypatch):
-    real_lock = services.order_lock
+    real_lock = orders.order_lock
 
     def redis_down(*, command):
         raise GroupBuyError(ResponseCode.SERVICE_UNAVAILABLE)
 
-    monkeypatch.setattr(services, "order_lock", redis_down)
+    monkeypatch.setattr(orders, "order_lock", redis_down)
     with pytest.raises(GroupBuyError) as raised:
         create_order("xiaofuge", idempotency_key="k-1")
     assert raised.value.code == "0007"
     assert PayOrder.objects.get().status == PayOrder.Status.CREATE
 
-    monkeypatch.setattr(services, "order_lock", real_lock)
+    monkeypatch.setattr(orders, "order_lock", real_lock)
     resumed = create_order("xiaofuge", idempotency_key="k-1")
     assert resumed.status == PayOrder.Status.PAY_WAIT
     assert PayOrder.objects.count() == 1

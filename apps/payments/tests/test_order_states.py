@@ -14,7 +14,7 @@ from django.utils import timezone
 from apps.accounts.models import User
 from apps.common.mq import TEAM_REFUND, TEAM_SUCCESS
 from apps.payments.models import PayOrder, RefundRecord
-from apps.payments.services import mall_order_refund_money
+from apps.payments.refunds import mall_order_refund_money
 from apps.payments.tests.helpers import create_order, login
 from apps.payments.tests.test_refunds import deliver_bus_messages, pay
 from apps.trade.models import Team

@@ -7,7 +7,7 @@ from apps.common.mq import TEAM_REFUND, TEAM_SUCCESS
 from apps.notifications.consumers import message_apply
 from apps.notifications.models import NotifyTask
 from apps.payments.models import PayOrder, RefundRecord
-from apps.payments.services import payment_notify_handle
+from apps.payments.notify import payment_notify_handle
 from apps.payments.tests.helpers import create_order, notify_params
 from apps.trade.services import order_refund
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from apps.common.mq import TEAM_REFUND
 from apps.payments.models import PayOrder, RefundRecord
-from apps.payments.services import mall_order_create_alone, mall_order_refund_request
+from apps.payments.orders import mall_order_create_alone, mall_order_refund_request
 from apps.payments.tests.helpers import create_order, login, user
 from apps.payments.tests.test_pages import buy, pay
 from apps.payments.tests.test_refunds import deliver_bus_messages

@@ -11,7 +11,7 @@ from django.test import Client
 from django.utils import timezone
 
 from apps.activities.models import ScSkuActivity, Sku
-from apps.payments.services import mall_order_create
+from apps.payments.orders import mall_order_create
 from apps.payments.tests.helpers import login, mobile_client, user
 from apps.trade.models import Team
 from apps.trade.tests.factories import OrderFactory, TeamFactory
