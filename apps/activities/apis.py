@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from apps.accounts.authentication import SignedChannelApi
 from apps.activities.market import market_config_query
 from apps.common.api import success
-from apps.common.ratelimit import rate_limit_check
+from apps.dcc.ratelimit import rate_limit_check
 from apps.common.serializers import IdField, MoneyField
 
 

@@ -80,6 +80,11 @@ os.register_at_fork(after_in_child=_after_fork_in_child)
 # --- public entry points ----------------------------------------------------------------------------------
 
 
+def dcc_cache_open() -> bool:
+    """``cacheOpenSwitch``: "0" = the read-through cache serves, "1" = every read goes to the database."""
+    return dcc_get("cacheOpenSwitch") == "0"
+
+
 def dcc_get(key: str) -> Any:
     """The current typed value of a DCC key (``KeyError`` for an unknown key)."""
     state = _state
