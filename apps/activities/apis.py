@@ -8,8 +8,8 @@ from rest_framework.response import Response
 from apps.accounts.authentication import SignedChannelApi
 from apps.activities.market import market_config_query
 from apps.common.api import success
-from apps.dcc.ratelimit import rate_limit_check
 from apps.common.serializers import IdField, MoneyField
+from apps.dcc.ratelimit import rate_limit_check
 
 
 class MarketConfigRequest(serializers.Serializer):
