@@ -19,6 +19,7 @@ from prometheus_client import Counter, Gauge
 from apps.common.metrics import counter_labels_init
 from apps.common.mq import TEAM_REFUND, TEAM_SUCCESS
 from apps.notifications.models import NotifyTask, NotifyType
+from apps.notifications.signals import notify_task_committed
 from apps.notifications.transports import DeliveryFailed, transports
 
 logger = logging.getLogger(__name__)
@@ -73,10 +74,8 @@ def notify_task_create(
 
 
 def _enqueue(task_id: int) -> None:
-    from apps.notifications.tasks import deliver_notify_task
-
     try:
-        deliver_notify_task.delay(task_id)
+        notify_task_committed.send(sender=NotifyTask, task_id=task_id)  # tasks.py enqueues the delivery
     except Exception as exc:  # broker down: the periodic sweep delivers it
         logger.warning("notify task %s not enqueued (%s); the sweep will deliver it", task_id, exc)
 

@@ -13,6 +13,7 @@ from django.db import transaction
 from apps.common.redis import get_redis
 from apps.tags.bitmap import bitmap_contains, bitmap_exists, tag_bitmap_key, user_bit_index
 from apps.tags.models import CrowdTagDetail
+from apps.tags.signals import crowd_tag_bitmap_missing
 
 logger = logging.getLogger(__name__)
 _REBUILD_QUEUED_SECONDS = 60
@@ -64,11 +65,10 @@ def crowd_tag_membership(*, tag_id: str, user_id: str | None) -> bool | None:
 
 def _queue_rebuild(tag_id: str) -> None:
     """Queue one bitmap rebuild per minute at most, however many trials notice the gap."""
-    from apps.tags.tasks import rebuild_crowd_tag_bitmap
-
     if get_redis().set(f"{tag_bitmap_key(tag_id)}:rebuild-queued", 1, nx=True, ex=_REBUILD_QUEUED_SECONDS):
         logger.warning("crowd tag %s: members exist but the bitmap is missing; rebuilding", tag_id)
-        transaction.on_commit(lambda: rebuild_crowd_tag_bitmap.delay(tag_id))
+        # tasks.py queues the rebuild when it hears this
+        transaction.on_commit(lambda: crowd_tag_bitmap_missing.send(sender=CrowdTagDetail, tag_id=tag_id))
 
 
 def crowd_tag_trading_user_ids(*, start: datetime, end: datetime, min_paid_orders: int) -> list[str]:
