@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make run    - install, migrate, load demo data, serve on 127.0.0.1:$(PORT) (embedded services)"
 	@echo "make test   - run the test suite (real services when DATABASE_URL/REDIS_URL/BROKER_URL are set)"
-	@echo "make lint   - ruff check + format check"
+	@echo "make lint   - ruff check + format check + import contracts (.importlinter)"
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.version_info[:2] == (3, 11) or print("warning: groupbuy targets Python 3.11, found", sys.version.split()[0])'
@@ -62,6 +62,7 @@ test: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: install
 	$(BIN)/ruff check --fix .

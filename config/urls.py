@@ -77,7 +77,7 @@ urlpatterns = [
     path("", include("django_prometheus.urls")),  # /metrics
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
-    path("api/v1/gbm/index/", include("apps.activities.urls")),
+    path("api/v1/gbm/index/", include("apps.storefront.index_urls")),
     path("api/v1/gbm/trade/", include("apps.trade.urls")),
     path("api/v1/gbm/dcc/", include("apps.dcc.urls")),
     path("api/v1/", include("apps.accounts.api_urls")),

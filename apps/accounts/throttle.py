@@ -17,7 +17,7 @@ them meanwhile); an attacker can renew the window, but only by spending failures
 
 The client address is ``REMOTE_ADDR``, or the header a trusted proxy sets (``CLIENT_IP_HEADER``).
 
-Redis unreachable → **fail open**, like the API rate limiter (``apps.common.ratelimit``): the login is
+Redis unreachable → **fail open**, like the API rate limiter (``apps.dcc.ratelimit``): the login is
 checked unthrottled, a warning logged (at most every few seconds) and counted. Refusing every password
 login during a cache outage would lock everybody out; guessing stays bounded by the password hashing cost.
 """

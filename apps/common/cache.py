@@ -12,7 +12,9 @@
   A value read from Redis while an invalidation was being applied is not kept in memory (generation
   check), so a racing read cannot pin an old value.
 
-DCC ``cacheOpenSwitch`` = "1" turns both levels off (every read goes to the database). A Redis error
+A switch can turn both levels off (every read goes to the database): the app that owns it registers it
+with ``cache_switch_register`` at start (``apps.dcc``: DCC ``cacheOpenSwitch`` = "1"), so this module
+imports no domain app. A Redis error
 never fails a read: it is logged, counted, and the loader's value is served (and not kept in memory:
 during an outage no invalidation can arrive, so only Redis-confirmed values are held).
 """
@@ -93,10 +95,21 @@ def _new_lock_in_child() -> None:
 os.register_at_fork(after_in_child=_new_lock_in_child)
 
 
-def cache_is_open() -> bool:
-    from apps.dcc.runtime import dcc_get
+def _always_open() -> bool:
+    return True
 
-    return dcc_get("cacheOpenSwitch") == "0"
+
+_switch: Callable[[], bool] = _always_open
+
+
+def cache_switch_register(is_open: Callable[[], bool]) -> None:
+    """Install the switch ``cache_is_open`` asks (one per process; the last registration wins)."""
+    global _switch
+    _switch = is_open
+
+
+def cache_is_open() -> bool:
+    return _switch()
 
 
 def local_peek(key: str, *, switchable: bool = True) -> Any:

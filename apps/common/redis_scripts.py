@@ -49,7 +49,7 @@ class RedisScript:
         return self.registered(target)(keys=list(keys), args=list(args))
 
 
-# --- Rate limiting (apps/common/ratelimit.py) -----------------------------------------------------
+# --- Rate limiting (apps/dcc/ratelimit.py) -----------------------------------------------------
 # GCRA (generic cell rate algorithm): one stored number per user, the theoretical arrival time (TAT)
 # of the next request, in microseconds so that integer arithmetic stays exact in Lua's doubles
 # (now_ms * 1000 stays below 2^53 until the year 2255). Rate = burst = ``permits`` per second.

@@ -80,6 +80,11 @@ os.register_at_fork(after_in_child=_after_fork_in_child)
 # --- public entry points ----------------------------------------------------------------------------------
 
 
+def dcc_cache_open() -> bool:
+    """``cacheOpenSwitch``: "0" = the read-through cache serves, "1" = every read goes to the database."""
+    return dcc_get("cacheOpenSwitch") == "0"
+
+
 def dcc_get(key: str) -> Any:
     """The current typed value of a DCC key (``KeyError`` for an unknown key)."""
     state = _state
@@ -303,8 +308,6 @@ def _handle(state: _State, message: dict) -> None:
 
 
 def _remirror(state: _State) -> None:
-    from apps.dcc.services import dcc_publish_all  # services import this module
-
     state.mirror_pending = False  # cleared first: a failure reported meanwhile sets it again
     try:
         count = dcc_publish_all()
@@ -315,3 +318,26 @@ def _remirror(state: _State) -> None:
         logger.warning("DCC: re-mirroring into Redis failed, retrying: %s", exc)
     finally:
         connections.close_all()  # this thread's connections only; it rarely needs the database
+
+
+def dcc_publish_all() -> int:
+    """Mirror every key from the database into Redis, broadcast each, apply here; return the count.
+
+    For ``manage.py dcc_sync`` / ``rebuild_redis`` and the re-mirror after a failed publish: Redis errors
+    propagate so the caller knows it did not happen.
+    """
+    values = dcc_stored_values()
+    for key, value in values.items():
+        dcc_apply(key, value)
+    pipe = get_redis().pipeline(transaction=True)
+    pipe.delete(DCC_HASH_KEY)  # in the same MULTI: readers never see the hash half-written
+    pipe.hset(DCC_HASH_KEY, mapping=values)
+    for key, value in values.items():
+        pipe.publish(settings.DCC_PUBSUB_CHANNEL, dcc_message(key, value))
+    pipe.execute()
+    return len(values)
+
+
+def dcc_message(key: str, value: str) -> str:
+    """The pub/sub message announcing one key's value."""
+    return json.dumps({"key": key, "value": value}, ensure_ascii=False)

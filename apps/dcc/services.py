@@ -6,7 +6,6 @@ failure there is logged, never raised: the update stands, and this process re-mi
 into Redis as soon as Redis answers again (``dcc_sync`` does the same by hand).
 """
 
-import json
 import logging
 from functools import partial
 
@@ -19,8 +18,7 @@ from apps.common.errors import GroupBuyError, ResponseCode
 from apps.common.redis import get_redis
 from apps.dcc.keys import DCC_KEYS, InvalidValue
 from apps.dcc.models import DccChange, DccValue
-from apps.dcc.runtime import DCC_HASH_KEY, dcc_apply, dcc_mirror_failed
-from apps.dcc.selectors import dcc_stored_values
+from apps.dcc.runtime import DCC_HASH_KEY, dcc_apply, dcc_message, dcc_mirror_failed
 
 logger = logging.getLogger(__name__)
 
@@ -57,32 +55,10 @@ def dcc_publish(*, key: str, value: str) -> bool:
     try:
         pipe = get_redis().pipeline(transaction=True)
         pipe.hset(DCC_HASH_KEY, key, value)
-        pipe.publish(settings.DCC_PUBSUB_CHANNEL, _message(key, value))
+        pipe.publish(settings.DCC_PUBSUB_CHANNEL, dcc_message(key, value))
         pipe.execute()
     except Exception as exc:  # the database already holds the change; Redis catches up later
         logger.warning("DCC: %s=%s is committed but could not be published to Redis: %s", key, value, exc)
         dcc_mirror_failed()
         return False
     return True
-
-
-def dcc_publish_all() -> int:
-    """Mirror every key from the database into Redis, broadcast each, apply here; return the count.
-
-    For ``manage.py dcc_sync`` / ``rebuild_redis`` and the re-mirror after a failed publish: Redis errors
-    propagate so the caller knows it did not happen.
-    """
-    values = dcc_stored_values()
-    for key, value in values.items():
-        dcc_apply(key, value)
-    pipe = get_redis().pipeline(transaction=True)
-    pipe.delete(DCC_HASH_KEY)  # in the same MULTI: readers never see the hash half-written
-    pipe.hset(DCC_HASH_KEY, mapping=values)
-    for key, value in values.items():
-        pipe.publish(settings.DCC_PUBSUB_CHANNEL, _message(key, value))
-    pipe.execute()
-    return len(values)
-
-
-def _message(key: str, value: str) -> str:
-    return json.dumps({"key": key, "value": value}, ensure_ascii=False)

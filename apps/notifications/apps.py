@@ -9,4 +9,5 @@ class NotificationsConfig(AppConfig):
     def ready(self) -> None:
         # The delivery and bus counters exist (at 0) from the first scrape.
         import apps.notifications.consumers
-        import apps.notifications.services  # noqa: F401
+        import apps.notifications.services
+        import apps.notifications.tasks  # noqa: F401 - enqueues a task's delivery when its commit signals it

@@ -5,11 +5,20 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from apps.common.models import TimeStampedModel
-from apps.trade.models import NotifyType
+
+
+class NotifyType(models.TextChoices):
+    """How a callback travels (a transport of this outbox); a team names one for its callbacks."""
+
+    HTTP = "HTTP", _("HTTP callback")
+    MQ = "MQ", _("message queue")
 
 
 class NotifyTask(TimeStampedModel):
-    """Transactional outbox row: a callback to deliver over HTTP or MQ, written with the state change."""
+    """Transactional outbox row: a callback to deliver over HTTP or MQ, written with the state change.
+
+    Generic: it holds plain values (ids, channel, target), never a reference to the trade rows it is about.
+    """
 
     class Category(models.TextChoices):
         TRADE_SETTLEMENT = "trade_settlement", _("team completed")

@@ -18,9 +18,9 @@ from prometheus_client import Counter, Gauge
 
 from apps.common.metrics import counter_labels_init
 from apps.common.mq import TEAM_REFUND, TEAM_SUCCESS
-from apps.notifications.models import NotifyTask
+from apps.notifications.models import NotifyTask, NotifyType
+from apps.notifications.signals import notify_task_committed
 from apps.notifications.transports import DeliveryFailed, transports
-from apps.trade.models import NotifyType, Team
 
 logger = logging.getLogger(__name__)
 
@@ -43,19 +43,30 @@ ROUTING_KEYS = {
 PENDING = (NotifyTask.Status.NEW, NotifyTask.Status.RETRY)
 
 
-def notify_task_create(*, team: Team, category: str, payload: dict, notify_type: str | None = None) -> NotifyTask:
-    """One callback about ``team`` over its notify type (or ``notify_type``); delivered after the commit."""
-    notify_type = notify_type or team.notify_type
+def notify_task_create(
+    *,
+    activity_id: int,
+    team_id: str,
+    source: str,
+    channel: str,
+    category: str,
+    payload: dict,
+    notify_type: str,
+    notify_url: str = "",
+) -> NotifyTask:
+    """One callback about team ``team_id`` over ``notify_type`` (HTTP to ``notify_url``, else the bus
+    under the category's routing key); delivered after the commit. Plain values: the outbox knows no trade rows.
+    """
     is_http = notify_type == NotifyType.HTTP
     task = NotifyTask.objects.create(
-        activity_id=team.activity_id,
-        team_id=team.team_id,
-        source=team.source,
-        channel=team.channel,
+        activity_id=activity_id,
+        team_id=team_id,
+        source=source,
+        channel=channel,
         notify_category=category,
         notify_type=notify_type,
         notify_mq="" if is_http else ROUTING_KEYS[category],
-        notify_url=team.notify_url if is_http else "",
+        notify_url=notify_url if is_http else "",
         parameter_json=payload,
     )
     transaction.on_commit(lambda: _enqueue(task.pk))
@@ -63,10 +74,8 @@ def notify_task_create(*, team: Team, category: str, payload: dict, notify_type:
 
 
 def _enqueue(task_id: int) -> None:
-    from apps.notifications.tasks import deliver_notify_task
-
     try:
-        deliver_notify_task.delay(task_id)
+        notify_task_committed.send(sender=NotifyTask, task_id=task_id)  # tasks.py enqueues the delivery
     except Exception as exc:  # broker down: the periodic sweep delivers it
         logger.warning("notify task %s not enqueued (%s); the sweep will deliver it", task_id, exc)
 

@@ -3,9 +3,11 @@
 import logging
 
 from celery import shared_task
+from django.dispatch import receiver
 
 from apps.common.locks import single_instance
 from apps.notifications.services import notify_task_deliver, notify_tasks_deliver_due
+from apps.notifications.signals import notify_task_committed
 
 logger = logging.getLogger(__name__)
 
@@ -24,3 +26,9 @@ def deliver_due_notify_tasks() -> int:
             logger.info("notify sweep already running elsewhere")
             return 0
         return notify_tasks_deliver_due()
+
+
+@receiver(notify_task_committed, dispatch_uid="notifications.deliver_after_commit")
+def deliver_after_commit(sender, task_id: int, **kwargs) -> None:
+    """The service committed a task: deliver it now (its caller logs a broker failure; the sweep retries)."""
+    deliver_notify_task.delay(task_id)

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from apps.activities.market import MarketConfig, market_config_query
 from apps.activities.selectors import channel_goods_ids, sku_config
 from apps.activities.trial import TrialRequest, TrialResult, trial_calculate
 from apps.common.errors import GroupBuyError
 from apps.payments.selectors import mall_takes_left
+from apps.storefront.market import MarketConfig, market_config_query
 
 
 @dataclass(frozen=True)

@@ -1,18 +1,31 @@
-"""Reads of crowd tags: membership from the Redis bitmap, candidate users from trading history."""
+"""Reads of crowd tags: membership from the Redis bitmap, candidate users from trading history.
+
+The trading history belongs to the app that owns orders: it registers its reader here at start
+(``trading_history_register``), so tags sit below trade (the trial, under the lock, reads tags).
+"""
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import Count
 
 from apps.common.redis import get_redis
 from apps.tags.bitmap import bitmap_contains, bitmap_exists, tag_bitmap_key, user_bit_index
 from apps.tags.models import CrowdTagDetail
-from apps.trade.models import Order
+from apps.tags.signals import crowd_tag_bitmap_missing
 
 logger = logging.getLogger(__name__)
 _REBUILD_QUEUED_SECONDS = 60
+
+# (start, end, min_paid_orders) -> the distinct users with that many paid orders in [start, end), sorted.
+TradingHistory = Callable[..., list[str]]
+_trading_history: TradingHistory | None = None
+
+
+def trading_history_register(reader: TradingHistory) -> None:
+    global _trading_history
+    _trading_history = reader
 
 
 def crowd_tag_contains(*, tag_id: str, user_id: str) -> bool:
@@ -52,23 +65,14 @@ def crowd_tag_membership(*, tag_id: str, user_id: str | None) -> bool | None:
 
 def _queue_rebuild(tag_id: str) -> None:
     """Queue one bitmap rebuild per minute at most, however many trials notice the gap."""
-    from apps.tags.tasks import rebuild_crowd_tag_bitmap
-
     if get_redis().set(f"{tag_bitmap_key(tag_id)}:rebuild-queued", 1, nx=True, ex=_REBUILD_QUEUED_SECONDS):
         logger.warning("crowd tag %s: members exist but the bitmap is missing; rebuilding", tag_id)
-        transaction.on_commit(lambda: rebuild_crowd_tag_bitmap.delay(tag_id))
+        # tasks.py queues the rebuild when it hears this
+        transaction.on_commit(lambda: crowd_tag_bitmap_missing.send(sender=CrowdTagDetail, tag_id=tag_id))
 
 
 def crowd_tag_trading_user_ids(*, start: datetime, end: datetime, min_paid_orders: int) -> list[str]:
-    """Distinct users with at least ``min_paid_orders`` PAID orders paid in ``[start, end)``, sorted.
-
-    One GROUP BY ... HAVING query: the database does the counting.
-    """
-    return list(
-        Order.objects.filter(status=Order.Status.PAID, out_trade_time__gte=start, out_trade_time__lt=end)
-        .values("user_id")
-        .annotate(paid_orders=Count("pk"))
-        .filter(paid_orders__gte=min_paid_orders)
-        .order_by("user_id")
-        .values_list("user_id", flat=True)
-    )
+    """Distinct users with at least ``min_paid_orders`` PAID orders paid in ``[start, end)``, sorted."""
+    if _trading_history is None:
+        raise LookupError("no trading history is registered (apps.trade registers it at start)")
+    return _trading_history(start=start, end=end, min_paid_orders=min_paid_orders)

@@ -9,9 +9,11 @@ and ends FAILED on the last attempt.
 import logging
 
 from celery import shared_task
+from django.dispatch import receiver
 
 from apps.tags.models import CrowdTag
 from apps.tags.services import TRANSIENT_ERRORS, crowd_tag_job_run, crowd_tag_rebuild_bitmap
+from apps.tags.signals import crowd_tag_bitmap_missing
 
 logger = logging.getLogger(__name__)
 
@@ -40,3 +42,9 @@ def rebuild_crowd_tag_bitmap(tag_id: str) -> int | None:
         logger.warning("crowd tag %s no longer exists; nothing to rebuild", tag_id)
         return None
     return crowd_tag_rebuild_bitmap(tag=tag)
+
+
+@receiver(crowd_tag_bitmap_missing, dispatch_uid="tags.rebuild_missing_bitmap")
+def rebuild_missing_bitmap(sender, tag_id: str, **kwargs) -> None:
+    """A trial found members but no bitmap (the selector already limits this to once a minute): rebuild."""
+    rebuild_crowd_tag_bitmap.delay(tag_id)

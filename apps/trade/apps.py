@@ -13,6 +13,11 @@ class TradeConfig(AppConfig):
 
         register_rebuilder("team stock", rebuild_team_stock)
 
+        from apps.tags.selectors import trading_history_register
+        from apps.trade.selectors import paid_order_user_ids
+
+        trading_history_register(paid_order_user_ids)  # crowd tags from paid orders; tags import no trade
+
         from apps.common.mq import TEAM_REFUND
         from apps.notifications.consumers import register_handler
         from apps.trade.consumers import recover_team_seat

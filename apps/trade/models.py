@@ -6,11 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.common.models import TimeStampedModel
 from apps.common.money import MONEY_FIELD
-
-
-class NotifyType(models.TextChoices):
-    HTTP = "HTTP", _("HTTP callback")
-    MQ = "MQ", _("message queue")
+from apps.notifications.models import NotifyType  # a team's callback channel is the outbox's transport
 
 
 def _price_constraints(prefix: str) -> list[models.CheckConstraint]:

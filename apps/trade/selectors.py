@@ -196,3 +196,17 @@ def live_teams_for_stock() -> list[tuple[Team, list[str]]]:
 def team_progress(*, team_id: str, source: str, channel: str) -> Team | None:
     """A team as one channel may see it: teams of other channels are not found."""
     return Team.objects.filter(team_id=team_id, source=source, channel=channel).first()
+
+
+def paid_order_user_ids(*, start: datetime, end: datetime, min_paid_orders: int) -> list[str]:
+    """Distinct users with at least ``min_paid_orders`` PAID orders paid in ``[start, end)``, sorted
+    (crowd tags' trading history). One GROUP BY ... HAVING query: the database does the counting.
+    """
+    return list(
+        Order.objects.filter(status=Order.Status.PAID, out_trade_time__gte=start, out_trade_time__lt=end)
+        .values("user_id")
+        .annotate(paid_orders=Count("pk"))
+        .filter(paid_orders__gte=min_paid_orders)
+        .order_by("user_id")
+        .values_list("user_id", flat=True)
+    )

@@ -230,8 +230,8 @@ def team_complete(team: Team) -> None:
         .order_by("out_trade_time", "id")
         .values_list("out_trade_no", flat=True)
     )
-    notify_task_create(
-        team=team,
+    _team_notify(
+        team,
         category=NotifyTask.Category.TRADE_SETTLEMENT,
         payload={
             "source": team.source,
@@ -297,8 +297,17 @@ def _refund_locked(order_pk: int) -> RefundOutcome:
         "outTradeNo": order.out_trade_no,
         "activityId": order.activity_id,
     }
-    notify_task_create(team=team, category=strategy.category, payload=payload, notify_type=NotifyType.MQ)
+    _team_notify(team, category=strategy.category, payload=payload, notify_type=NotifyType.MQ)
     if team.notify_type == NotifyType.HTTP:
-        notify_task_create(team=team, category=strategy.category, payload=payload)
+        _team_notify(team, category=strategy.category, payload=payload)
     REFUNDS.labels(strategy.name).inc()
     return RefundOutcome(order=order, team=team, strategy=strategy.name, repeat=False)
+
+
+def _team_notify(team: Team, *, category: str, payload: dict, notify_type: str | None = None) -> NotifyTask:
+    """One outbox callback about ``team``, over its own notify type unless ``notify_type`` says otherwise."""
+    notify_type = notify_type or team.notify_type
+    return notify_task_create(
+        activity_id=team.activity_id, team_id=team.team_id, source=team.source, channel=team.channel,
+        category=category, payload=payload, notify_type=notify_type, notify_url=team.notify_url,
+    )  # fmt: skip

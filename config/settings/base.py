@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "apps.notifications",
     "apps.dcc",
     "apps.storefront",
+    "apps.demo",
 ]
 
 MIDDLEWARE = [

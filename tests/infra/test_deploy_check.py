@@ -80,7 +80,7 @@ def load_demo_data() -> None:
 
 def _demo_rows() -> tuple[int, int]:
     from apps.accounts.models import ChannelCredential, User
-    from apps.common.demo import DEMO_CHANNELS
+    from apps.demo.services import DEMO_CHANNELS
 
     demo_secrets = {secret for _, _, secret, _ in DEMO_CHANNELS}
     return (
@@ -96,7 +96,7 @@ class _QuickPBKDF2(PBKDF2PasswordHasher):
 def _rehash_for_production() -> None:
     """Keep the demo passwords, hashed with a hasher production knows (test settings hash with MD5 only)."""
     from apps.accounts.models import User
-    from apps.common.demo import DEMO_PASSWORD
+    from apps.demo.services import DEMO_PASSWORD
 
     for user in User.objects.filter(username__in=["admin", "xiaofuge", "liergou", "demo1"]):
         for password in ("admin", DEMO_PASSWORD):

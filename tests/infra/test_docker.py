@@ -268,7 +268,7 @@ def test_dashboard_queries_real_metrics():
     import apps.accounts.nonces
     import apps.activities.trial
     import apps.common.cache
-    import apps.common.ratelimit
+    import apps.dcc.ratelimit
     import apps.notifications.services
     import apps.trade.services
     import apps.trade.team_stock  # noqa: F401

@@ -1,8 +1,9 @@
 import pytest
 from django.core.management import call_command
 
-from apps.accounts.checks import demo_credentials_check, weixin_token_check
+from apps.accounts.checks import weixin_token_check
 from apps.accounts.models import ChannelCredential, User
+from apps.demo.checks import demo_credentials_check
 
 pytestmark = pytest.mark.django_db
 

@@ -8,8 +8,7 @@ from django.conf import settings
 from apps.common.cache import NOT_LOCAL, cache_delete, cached, local_peek
 from apps.common.redis import get_redis
 from apps.common.tests.children import django_child
-from apps.dcc.runtime import dcc_subscribed
-from apps.dcc.services import dcc_publish_all
+from apps.dcc.runtime import dcc_publish_all, dcc_subscribed
 
 
 class Loads:

@@ -9,8 +9,8 @@ from django.conf import settings
 
 from apps.common.redis import get_redis
 from apps.common.tests.children import django_child
-from apps.dcc.runtime import dcc_get, dcc_subscribed
-from apps.dcc.services import dcc_publish_all, dcc_update
+from apps.dcc.runtime import dcc_get, dcc_publish_all, dcc_subscribed
+from apps.dcc.services import dcc_update
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 

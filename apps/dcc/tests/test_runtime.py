@@ -17,8 +17,8 @@ from apps.common.redis import get_redis
 from apps.dcc import runtime, services
 from apps.dcc.keys import DCC_KEYS
 from apps.dcc.models import DccValue
-from apps.dcc.runtime import DCC_HASH_KEY, dcc_get, dcc_reset_local_state, dcc_subscribed
-from apps.dcc.services import dcc_publish_all, dcc_update
+from apps.dcc.runtime import DCC_HASH_KEY, dcc_get, dcc_publish_all, dcc_reset_local_state, dcc_subscribed
+from apps.dcc.services import dcc_update
 
 pytestmark = pytest.mark.django_db
 

@@ -69,7 +69,7 @@ def test_unconfigured_it_is_this_servers_own_address_not_the_host_header(
 
 
 def test_run_embedded_names_its_own_address():
-    from apps.common.management.commands.run_embedded import local_base_url
+    from apps.demo.management.commands.run_embedded import local_base_url
 
     assert local_base_url("127.0.0.1:8001") == "http://127.0.0.1:8001"
     assert local_base_url("8002") == "http://127.0.0.1:8002"

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from apps.dcc.services import dcc_publish_all
+from apps.dcc.runtime import dcc_publish_all
 
 
 class Command(BaseCommand):

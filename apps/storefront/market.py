@@ -1,6 +1,6 @@
 """The product-page answer: the trial plus the teams a user can see.
 
-(Reads only; it lives beside the trial because it composes it with team reads.)
+(Reads only; it composes the trial (activities) with team reads (trade), so it lives above both.)
 """
 
 from dataclasses import dataclass
@@ -18,7 +18,7 @@ class MarketConfig:
     statistic: TeamStatistic
 
     def as_wire(self) -> dict:
-        """The answer as JSON-ready values, shaped and formatted as ``apps.activities.apis.MarketConfigOut``.
+        """The answer as JSON-ready values, shaped and formatted as ``apps.storefront.apis.MarketConfigOut``.
 
         Built by hand rather than by the serializer: it is on the product page's hot path, where the
         serializer's per-request field copies cost more than the rest of the trial.

@@ -9,10 +9,11 @@ from prometheus_client import REGISTRY
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from apps.common import ratelimit, redis_scripts
+from apps.common import redis_scripts
 from apps.common.errors import GroupBuyError
-from apps.common.ratelimit import BLACKLIST_TTL_SECONDS, rate_limit_check, rate_limit_keys
 from apps.common.redis import get_redis
+from apps.dcc import ratelimit
+from apps.dcc.ratelimit import BLACKLIST_TTL_SECONDS, rate_limit_check, rate_limit_keys
 from apps.dcc.runtime import dcc_get
 
 pytestmark = pytest.mark.django_db

@@ -1,7 +1,7 @@
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.common.demo import demo_load
+from apps.demo.services import demo_load
 
 
 class Command(BaseCommand):

@@ -10,7 +10,7 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from apps.accounts.signing import signed_headers
-from apps.activities.apis import MarketConfigOut
+from apps.storefront.apis import MarketConfigOut
 from apps.trade.models import Team
 from apps.trade.tests.factories import OrderFactory, TeamFactory
 

@@ -1,4 +1,5 @@
 """Per-user rate limiting across every process, with a 24 h blacklist for repeat offenders (domain.md 10).
+It lives beside the DCC values it reads (switch, rate, blacklist count).
 
 One Redis Lua script (``apps.common.redis_scripts.RATE_LIMIT``, GCRA) decides atomically: blacklisted →
 refused without touching the bucket; within rate → allowed; over → refused, the violation counted
