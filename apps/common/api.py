@@ -4,12 +4,12 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.metadata import SimpleMetadata
 from rest_framework.response import Response
 
+from apps.common.db import is_transient_db_error
 from apps.common.errors import GroupBuyError, ResponseCode
 from apps.common.logging import request_id_var
 
@@ -78,22 +78,6 @@ def exception_handler(exc: Exception, context: dict) -> Response:
     if isinstance(exc, drf_exceptions.APIException):
         return Response(envelope(ResponseCode.ILLEGAL_PARAMETER, None, str(exc.detail)), status=exc.status_code)
     return unknown_error_json(exc)
-
-
-# MariaDB/MySQL codes of failures that a retry can get past: the connection (client 2002/2003/2006/2013/2055,
-# server 1927 "connection killed", 1053 shutdown, 1040 too many connections) or the moment (1205 lock wait
-# timeout, 1213 deadlock). Other OperationalErrors (1054 unknown column, ...) are bugs and stay 0001/500.
-_TRANSIENT_MYSQL_CODES = frozenset({1040, 1053, 1205, 1213, 1927, 2002, 2003, 2006, 2013, 2055})
-
-
-def is_transient_db_error(exc: BaseException) -> bool:
-    """A database failure worth a retry (the connection or a lock), as opposed to a bug."""
-    if isinstance(exc, InterfaceError):
-        return True  # the connection is closed or unusable
-    if not isinstance(exc, OperationalError):
-        return False
-    code = exc.args[0] if exc.args else None
-    return code in _TRANSIENT_MYSQL_CODES or "database is locked" in str(exc)  # the latter: SQLite
 
 
 def unknown_error_json(exc: BaseException) -> JsonResponse:

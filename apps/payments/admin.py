@@ -14,7 +14,7 @@ from apps.payments.models import PayOrder, RefundRecord, SandboxTrade
 from apps.payments.refunds import mall_refund_operator_record
 from apps.trade import admin as trade_admin
 from apps.trade.models import Order
-from apps.trade.refunds import RefundOutcome
+from apps.trade.refund import RefundOutcome
 
 
 def _is_mall_order(order: Order) -> bool:

@@ -19,8 +19,7 @@ from django.utils.translation import ngettext
 from apps.common.admin import ReadOnlyAdmin, confirm_action
 from apps.common.errors import GroupBuyError
 from apps.trade.models import Order, Team
-from apps.trade.refunds import RefundOutcome
-from apps.trade.services import order_refund
+from apps.trade.refund import RefundOutcome, order_refund
 
 # (order) -> [(label, admin url)]: shown on the order's page.
 ORDER_LINKS: list[Callable[[Order], list[tuple[str, str]]]] = []

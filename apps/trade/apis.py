@@ -11,11 +11,11 @@ from apps.common.api import success
 from apps.common.errors import GroupBuyError, ResponseCode
 from apps.common.money import format_money
 from apps.common.serializers import IdField, MoneyField
-from apps.trade.lock import LockCommand
+from apps.trade.lock import LockCommand, order_lock
 from apps.trade.models import NotifyType
+from apps.trade.refund import order_refund
 from apps.trade.selectors import team_progress
-from apps.trade.services import order_lock, order_refund, order_settle
-from apps.trade.settle import SettleCommand
+from apps.trade.settle import SettleCommand, order_settle
 
 
 class NotifyConfigIn(serializers.Serializer):

@@ -2,7 +2,7 @@
 
 Uniqueness is the database's unique key; callers retry a collision up to ``ID_ATTEMPTS`` times.
 With 9·10^7 team ids a collision needs millions of teams before it is even likely per insert,
-and a retry costs the lock's transaction (``apps.trade.services._write_with_retry``).
+and a retry costs the lock's transaction (``apps.trade.lock._write_drawing_ids``).
 """
 
 import secrets

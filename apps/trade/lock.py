@@ -1,26 +1,42 @@
-"""Lock order (锁单): the checks before a seat is taken, as a chain of small links.
+"""Lock order (锁单): take a seat in a team, read top-down from ``order_lock`` to the write.
 
-    idempotent replay → callback target allowed → team joinable → trial allows → activity open → take limit
+    already locked? the same answer → callback target allowed → team joinable → trial allows
+    → activity open → take limit → (a join) a Redis seat → one transaction: team + order
 
-Then ``apps.trade.services.order_lock`` occupies a Redis seat (joins only) and writes the team
-and the order in one transaction. Each link rejects with the spec's code (domain.md section 4).
+Each check rejects with the spec's code (domain.md section 4). A team that cannot take one more member
+answers the same code whichever guard finds it (``_join_refusal``): full or formed → E0006 "team already
+full", from the team check, the Redis seat script and the database's ``lock_count < target_count`` guard
+alike; closed (FAILED) or expired → E0005. E0008 "no team stock left" is no longer answered by a lock:
+a join refused by the Redis seat count is a full team to the caller, whatever cache said so.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import partial
 
+from django.db import IntegrityError
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from redis.exceptions import RedisError
 
 from apps.accounts.notify_targets import notify_url_refusal
 from apps.accounts.selectors import channel_credential_get
+from apps.activities.selectors import ActivityConfig
 from apps.activities.trial import TrialRequest, TrialResult, trial_calculate
-from apps.common.chain import Chain, Link, Stop
+from apps.common.db import retry_on_deadlock
 from apps.common.errors import GroupBuyError, ResponseCode
 from apps.common.rows import row_where, values_where
+from apps.trade.ids import ID_ATTEMPTS, new_order_id, new_team_id
+from apps.trade.metrics import LOCKS
 from apps.trade.models import LIVE_ORDER_STATUSES, NotifyType, Order, Team
+from apps.trade.team_stock import Occupation, team_seat_occupy, team_seat_release
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -57,18 +73,60 @@ class LockResult:
         )
 
 
-@dataclass
-class LockContext:
-    team: Team | None = None
-    trial: TrialResult | None = None
-    biz_id: str = ""
+def order_lock(*, command: LockCommand) -> LockResult:
+    """Lock a seat for ``command``: open a new team or join ``command.team_id``.
+
+    Idempotent on (source, channel, out_trade_no): a retry returns the same order, also when retries race
+    each other — a retry refused because its twin just won (take limit, unique keys) looks again and answers
+    with the twin's order. A join first occupies a Redis seat; a failure gives the seat back unless an order
+    of this outTradeNo holds it. The database's ``lock_count < target_count`` guard is the last word.
+    """
+    try:
+        result, outcome = _lock(command)
+    except GroupBuyError as exc:
+        LOCKS.labels(exc.code).inc()
+        raise
+    LOCKS.labels(outcome).inc()
+    return result
 
 
-def existing_order(command: LockCommand) -> Order | None:
+def _lock(command: LockCommand) -> tuple[LockResult, str]:
+    existing = _existing_order(command)
+    if existing is not None:
+        return _replay(existing, command), "replay"
+    seat_team: Team | None = None  # the team whose Redis seat this call took (and must give back on failure)
+    try:
+        _check_notify_target(command)
+        team = _joinable_team(command)
+        trial = _trial(command)
+        _check_activity_open(trial.activity)
+        biz_id = _take_slot(command, trial.activity)
+        if team is not None and _occupy_seat(command, team, trial.activity):
+            seat_team = team
+        order = _write_drawing_ids(command, team=team, trial=trial, biz_id=biz_id)
+    except (GroupBuyError, IntegrityError) as exc:
+        winner = _winner_after_failure(command, seat_team)
+        if winner is not None:
+            return _replay(winner, command), "replay"
+        if isinstance(exc, IntegrityError):
+            # The take slot (biz_id) went to a concurrent lock of the same user.
+            raise GroupBuyError(ResponseCode.E0103) from None
+        raise
+    except BaseException:
+        if seat_team is not None:
+            _winner_after_failure(command, seat_team)
+        raise
+    return LockResult.of(order), "locked"
+
+
+# --- the existing order: the same answer to a retry -------------------------------------------------
+
+
+def _existing_order(command: LockCommand) -> Order | None:
     return row_where(Order, source=command.source, channel=command.channel, out_trade_no=command.out_trade_no)
 
 
-def replay(order: Order, command: LockCommand) -> LockResult:
+def _replay(order: Order, command: LockCommand) -> LockResult:
     """The answer to a retried lock: the same order, whatever happened since; never a second seat."""
     if order.user_id != command.user_id:
         raise GroupBuyError(
@@ -79,132 +137,210 @@ def replay(order: Order, command: LockCommand) -> LockResult:
     return LockResult.of(order)
 
 
-class IdempotentReplay(Link[LockCommand, LockContext]):
-    name = "idempotent_replay"
+def _winner_after_failure(command: LockCommand, seat_team: Team | None) -> Order | None:
+    """After a failure: the order of this outTradeNo, written by a twin (or by this call when a connection was
+    lost during COMMIT). Without one, the seat this call took goes back."""
+    winner = _existing_order(command)
+    if winner is None and seat_team is not None:
+        team_seat_release(team_id=seat_team.team_id, out_trade_no=command.out_trade_no)
+    return winner
 
-    def handle(self, command: LockCommand, ctx: LockContext) -> Stop | None:
-        order = existing_order(command)
-        return Stop(replay(order, command)) if order else None
+
+# --- the checks, in order ---------------------------------------------------------------------------
 
 
-class NotifyTargetAllowed(Link[LockCommand, LockContext]):
+def _check_notify_target(command: LockCommand) -> None:
     """An HTTP callback goes only to a host the channel's credential allows (``apps.accounts.notify_targets``)."""
-
-    name = "notify_target_allowed"
-
-    def handle(self, command: LockCommand, ctx: LockContext) -> None:
-        if command.notify_type != NotifyType.HTTP:
-            return
-        credential = channel_credential_get(source=command.source, channel=command.channel)
-        reason = (
-            _("unknown channel") if credential is None
-            else notify_url_refusal(credential=credential, url=command.notify_url)
-        )  # fmt: skip
-        if reason:
-            raise GroupBuyError(ResponseCode.ILLEGAL_PARAMETER, reason, data={"notifyUrl": [reason]})
+    if command.notify_type != NotifyType.HTTP:
+        return
+    credential = channel_credential_get(source=command.source, channel=command.channel)
+    reason = (
+        _("unknown channel") if credential is None
+        else notify_url_refusal(credential=credential, url=command.notify_url)
+    )  # fmt: skip
+    if reason:
+        raise GroupBuyError(ResponseCode.ILLEGAL_PARAMETER, reason, data={"notifyUrl": [reason]})
 
 
-class TeamJoinable(Link[LockCommand, LockContext]):
-    """A named team must be the channel's own, in this activity, in progress, unexpired and not full.
-
-    A closed team (FAILED: expired unformed, or every member left) answers E0005 "the team has closed";
-    a formed or full one E0006.
+def _joinable_team(command: LockCommand) -> Team | None:
+    """The named team (None: open a new one). It must be the channel's own, in this activity, and joinable.
 
     Another channel's team answers exactly as a team that does not exist (E0002), so a channel cannot
     learn which team ids other channels use.
     """
-
-    name = "team_joinable"
-
-    def handle(self, command: LockCommand, ctx: LockContext) -> None:
-        if not command.team_id:
-            return
-        team = row_where(Team, team_id=command.team_id, source=command.source, channel=command.channel)
-        if team is None:
-            raise GroupBuyError(
-                ResponseCode.E0002,
-                _("no such team for this channel"),
-                data={"teamId": [_("no such team for this channel")]},
-            )
-        if team.activity_id != command.activity_id:
-            raise GroupBuyError(
-                ResponseCode.ILLEGAL_PARAMETER,
-                _("no such team in this activity"),
-                data={"teamId": [_("no such team in this activity")]},
-            )
-        if team.status == Team.Status.FAILED:
-            # Expired unformed, or closed when its last member left (apps.trade.refunds): not "full".
-            raise GroupBuyError(ResponseCode.E0005, _("the team has closed"))
-        if team.status != Team.Status.IN_PROGRESS or team.lock_count >= team.target_count:
-            raise GroupBuyError(ResponseCode.E0006)
-        if team.valid_end_time <= timezone.now():
-            raise GroupBuyError(ResponseCode.E0005, _("the team has expired"))
-        ctx.team = team
-
-
-class TrialAllows(Link[LockCommand, LockContext]):
-    name = "trial_allows"
-
-    def handle(self, command: LockCommand, ctx: LockContext) -> None:
-        trial = trial_calculate(
-            TrialRequest(
-                user_id=command.user_id,
-                source=command.source,
-                channel=command.channel,
-                goods_id=command.goods_id,
-                activity_id=command.activity_id,
-            )
+    if not command.team_id:
+        return None
+    team = row_where(Team, team_id=command.team_id, source=command.source, channel=command.channel)
+    if team is None:
+        raise GroupBuyError(
+            ResponseCode.E0002,
+            _("no such team for this channel"),
+            data={"teamId": [_("no such team for this channel")]},
         )
-        if not (trial.is_visible and trial.is_enable):
-            raise GroupBuyError(ResponseCode.E0007)
-        ctx.trial = trial
+    if team.activity_id != command.activity_id:
+        raise GroupBuyError(
+            ResponseCode.ILLEGAL_PARAMETER,
+            _("no such team in this activity"),
+            data={"teamId": [_("no such team in this activity")]},
+        )
+    refusal = _join_refusal(team, timezone.now())
+    if refusal is not None:
+        raise refusal
+    return team
 
 
-class ActivityOpen(Link[LockCommand, LockContext]):
-    name = "activity_open"
+def _join_refusal(team: Team, now: datetime) -> GroupBuyError | None:
+    """Why ``team`` cannot take one more member now, or None: the one answer per cause, whichever guard asks.
 
-    def handle(self, command: LockCommand, ctx: LockContext) -> None:
-        activity = ctx.trial.activity
-        if not activity.is_effective:
-            raise GroupBuyError(ResponseCode.E0101)
-        if not activity.is_open_at(timezone.now()):
-            raise GroupBuyError(ResponseCode.E0102)
+    Closed (FAILED: expired unformed, or its last member left, ``apps.trade.refund``) → E0005 "the team has
+    closed", not "full"; formed or full → E0006; past its valid end → E0005 "the team has expired".
+    """
+    if team.status == Team.Status.FAILED:
+        return GroupBuyError(ResponseCode.E0005, _("the team has closed"))
+    if team.status != Team.Status.IN_PROGRESS or team.lock_count >= team.target_count:
+        return GroupBuyError(ResponseCode.E0006)
+    if team.valid_end_time <= now:
+        return GroupBuyError(ResponseCode.E0005, _("the team has expired"))
+    return None
 
 
-class TakeLimit(Link[LockCommand, LockContext]):
+def _trial(command: LockCommand) -> TrialResult:
+    """The price and the crowd-tag decision (``apps.activities.trial``); a user who may not join gets E0007."""
+    trial = trial_calculate(
+        TrialRequest(
+            user_id=command.user_id,
+            source=command.source,
+            channel=command.channel,
+            goods_id=command.goods_id,
+            activity_id=command.activity_id,
+        )
+    )
+    if not (trial.is_visible and trial.is_enable):
+        raise GroupBuyError(ResponseCode.E0007)
+    return trial
+
+
+def _check_activity_open(activity: ActivityConfig) -> None:
+    if not activity.is_effective:
+        raise GroupBuyError(ResponseCode.E0101)
+    if not activity.is_open_at(timezone.now()):
+        raise GroupBuyError(ResponseCode.E0102)
+
+
+def _take_slot(command: LockCommand, activity: ActivityConfig) -> str:
     """Count the channel's user's live (locked or paid) orders in the activity and pick the take slot.
 
-    The slot is ``biz_id = {activity_id}_{user_id}_{n}`` with the smallest free n; its unique key with
-    the channel, (source, channel, biz_id), makes concurrent locks of one user for the same slot collide,
-    so racing calls cannot exceed the limit, and another channel's user of the same name takes nothing
-    from this one. A refund renames its order's biz_id, freeing that slot.
+    The slot is ``biz_id = {activity_id}_{user_id}_{n}`` with the smallest free n; its unique key with the
+    channel, (source, channel, biz_id), makes concurrent locks of one user for the same slot collide, so
+    racing calls cannot exceed the limit, and another channel's user of the same name takes nothing from
+    this one. A refund renames its order's biz_id, freeing that slot.
     """
-
-    name = "take_limit"
-
-    def handle(self, command: LockCommand, ctx: LockContext) -> None:
-        live = values_where(
-            Order, ("biz_id",), user_id=command.user_id, activity=command.activity_id,
-            source=command.source, channel=command.channel, status=LIVE_ORDER_STATUSES,
-        )  # fmt: skip
-        taken = {biz_id for (biz_id,) in live}
-        if len(taken) >= ctx.trial.activity.take_limit_count:
-            raise GroupBuyError(ResponseCode.E0103)
-        n = 1
-        while biz_id(command, n) in taken:
-            n += 1
-        ctx.biz_id = biz_id(command, n)
-
-
-def biz_id(command: LockCommand, n: int) -> str:
+    live = values_where(
+        Order, ("biz_id",), user_id=command.user_id, activity=command.activity_id,
+        source=command.source, channel=command.channel, status=LIVE_ORDER_STATUSES,
+    )  # fmt: skip
+    taken = {biz_id for (biz_id,) in live}
+    if len(taken) >= activity.take_limit_count:
+        raise GroupBuyError(ResponseCode.E0103)
+    n = 1
+    while f"{command.activity_id}_{command.user_id}_{n}" in taken:
+        n += 1
     return f"{command.activity_id}_{command.user_id}_{n}"
 
 
-def build_lock_chain() -> Chain[LockCommand, LockContext]:
-    return Chain(
-        "lock",
-        [IdempotentReplay(), NotifyTargetAllowed(), TeamJoinable(), TrialAllows(), ActivityOpen(), TakeLimit()],
+def _occupy_seat(command: LockCommand, team: Team, activity: ActivityConfig) -> bool:
+    """A joiner's seat in Redis (``apps.trade.team_stock``). True when this call took it (and so must give it
+    back on failure); a retry of this very order holding it already goes on (the database decides)."""
+    try:
+        occupation = team_seat_occupy(
+            team_id=team.team_id,
+            out_trade_no=command.out_trade_no,
+            target=team.target_count,
+            valid_minutes=activity.valid_time,
+        )
+    except (RedisError, OSError) as exc:
+        logger.warning("team stock unavailable for team %s: %s", team.team_id, exc)
+        raise GroupBuyError(ResponseCode.SERVICE_UNAVAILABLE, _("team stock unavailable, please retry")) from None
+    if occupation is Occupation.FULL:
+        raise GroupBuyError(ResponseCode.E0006)  # the same answer as the team check's (module docstring)
+    return occupation is Occupation.TAKEN
+
+
+# --- the write ----------------------------------------------------------------------------------------
+
+
+def _write_drawing_ids(command: LockCommand, *, team: Team | None, trial: TrialResult, biz_id: str) -> Order:
+    """One transaction (retried on a deadlock), drawn again when a random id collided.
+
+    A collision (another team or order already has the drawn id) is told apart from the other unique keys
+    (out_trade_no, biz_id: the caller's business) by looking the ids up after the rollback. Retrying the whole
+    transaction instead of a savepoint per insert saves two round trips per insert.
+    """
+    for attempt in range(1, ID_ATTEMPTS + 1):
+        team_id = new_team_id() if team is None else team.team_id
+        order_id = new_order_id()
+        write = partial(_write, command, team=team, trial=trial, biz_id=biz_id, team_id=team_id, order_id=order_id)
+        try:
+            return retry_on_deadlock(write)
+        except IntegrityError:
+            if attempt < ID_ATTEMPTS and _id_taken(team_id=team_id if team is None else None, order_id=order_id):
+                logger.info("lock transaction retried after an id collision")
+                continue
+            raise
+    raise AssertionError("unreachable")
+
+
+def _id_taken(*, team_id: str | None, order_id: str) -> bool:
+    return Order.objects.filter(order_id=order_id).exists() or bool(
+        team_id and Team.objects.filter(team_id=team_id).exists()
     )
 
 
-lock_chain = build_lock_chain()
+def _write(
+    command: LockCommand, *, team: Team | None, trial: TrialResult, biz_id: str, team_id: str, order_id: str
+) -> Order:
+    """Join (the conditional UPDATE is the last guard against overselling) or open the team; insert the order."""
+    now = timezone.now()
+    if team is not None:
+        joined = Team.objects.filter(
+            team_id=team.team_id,
+            status=Team.Status.IN_PROGRESS,
+            lock_count__lt=F("target_count"),
+            valid_end_time__gt=now,
+        ).update(lock_count=F("lock_count") + 1, update_time=now)
+        if not joined:
+            # Filled, closed or expired since the check: answer as the check would have (module docstring).
+            raise _join_refusal(Team.objects.get(pk=team.pk), now) or GroupBuyError(ResponseCode.E0006)
+    else:
+        team = Team.objects.create(
+            team_id=team_id,
+            activity_id=command.activity_id,
+            source=command.source,
+            channel=command.channel,
+            original_price=trial.original_price,
+            deduction_price=trial.deduction_price,
+            pay_price=trial.pay_price,
+            target_count=trial.activity.target,
+            lock_count=1,
+            complete_count=0,
+            status=Team.Status.IN_PROGRESS,
+            valid_start_time=now,
+            valid_end_time=now + timedelta(minutes=trial.activity.valid_time),
+            notify_type=command.notify_type,
+            notify_url=command.notify_url,
+        )
+    return Order.objects.create(
+        order_id=order_id,
+        user_id=command.user_id,
+        team=team,
+        activity_id=command.activity_id,
+        sku_id=command.goods_id,
+        source=command.source,
+        channel=command.channel,
+        original_price=trial.original_price,
+        deduction_price=trial.deduction_price,
+        pay_price=trial.pay_price,
+        status=Order.Status.LOCKED,
+        out_trade_no=command.out_trade_no,
+        biz_id=biz_id,
+    )

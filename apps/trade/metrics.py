@@ -1,15 +1,15 @@
 """Business counters of teams and orders, with their known label values initialised to 0 at import.
 
 Outcomes are "locked"/"settled"/"replay" or the refusal's code (api.md's error table); refunds are by
-strategy name (``apps.trade.refunds``) or "repeat". A code not listed here still counts (from its
-first occurrence); the list only makes the usual ones visible from the first scrape.
+strategy name or "repeat" (those labels are initialised next to the strategies, ``apps.trade.refund``).
+A code not listed here still counts (from its first occurrence); the list only makes the usual ones
+visible from the first scrape.
 """
 
 from prometheus_client import Counter
 
 from apps.common.errors import ResponseCode
 from apps.common.metrics import counter_labels_init
-from apps.trade.refunds import refund_strategies
 
 LOCKS = Counter("gbm_locks_total", "Lock order attempts by outcome", ["outcome"])
 SETTLEMENTS = Counter("gbm_settlements_total", "Settlement attempts by outcome", ["outcome"])
@@ -28,8 +28,6 @@ SETTLE_OUTCOMES = (
     "replay",
     *(code.code for code in (_C.ILLEGAL_PARAMETER, _C.UPDATE_ZERO, _C.E0104, _C.E0105, _C.E0106)),
 )
-REFUND_STRATEGIES = (*sorted({strategy.name for strategy in refund_strategies.values()}), "repeat")
 
 counter_labels_init(LOCKS, LOCK_OUTCOMES)
 counter_labels_init(SETTLEMENTS, SETTLE_OUTCOMES)
-counter_labels_init(REFUNDS, REFUND_STRATEGIES)

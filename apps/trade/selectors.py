@@ -67,7 +67,7 @@ JOINABLE_TTL_SECONDS = 2
 
 
 def joinable_teams_key(*, activity_id: int, source: str, channel: str) -> str:
-    """The cache key of ``joinable_teams`` (a closing team busts it: ``apps.trade.services.order_refund``)."""
+    """The cache key of ``joinable_teams`` (a closing team busts it: ``apps.trade.refund.order_refund``)."""
     return f"joinable_teams:{activity_id}:{source}:{channel}"
 
 

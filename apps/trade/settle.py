@@ -1,11 +1,11 @@
-"""Settle (结算): record that a locked order was paid, as a chain of small links.
+"""Settle (结算): record that a locked order was paid, read top-down from ``order_settle`` to the write.
 
-    channel not blacklisted → order known and live → (already paid? same answer) → paid in time
-    → team still in progress
+    channel not blacklisted → order known and live → (already paid? the same answer) → paid in time
+    → team still in progress → one transaction: order paid, team counted (and completed at its target)
 
-Then ``apps.trade.services.order_settle`` writes it in one transaction; the payment that fills
-the team completes it and writes the ``trade_settlement`` notify task (domain.md section 5).
-Settling a paid order again answers the same success and changes nothing: malls retry.
+The payment that fills the team completes it (``team_complete``, also used by the timeouts' auto-form)
+and writes the ``trade_settlement`` notify task (domain.md section 5). Settling a paid order again
+answers the same success and changes nothing: malls retry.
 """
 
 from __future__ import annotations
@@ -13,11 +13,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
 from django.utils.translation import gettext
 
-from apps.common.chain import Chain, Link, Stop
 from apps.common.errors import GroupBuyError, ResponseCode
 from apps.dcc.runtime import dcc_get
+from apps.notifications.models import NotifyTask
+from apps.trade.callbacks import team_notify
+from apps.trade.metrics import SETTLEMENTS, TEAMS_COMPLETED
 from apps.trade.models import Order, Team
 
 
@@ -42,61 +47,120 @@ class SettleResult:
         return cls(order.user_id, order.team_id, order.activity_id, order.out_trade_no)
 
 
-@dataclass
-class SettleContext:
-    order: Order | None = None
-    team: Team | None = None
+def order_settle(*, command: SettleCommand) -> SettleResult:
+    """Record the payment of a locked order; the payment that fills the team completes it.
+
+    One transaction: order 0→1 (only from 0), ``complete_count + 1`` guarded by
+    ``complete_count < lock_count`` and ``< target_count``; at the target the team turns complete
+    and one ``trade_settlement`` notify task is written. A repeated or racing settlement of the same
+    order changes nothing and answers the same success.
+    """
+    try:
+        result, outcome = _settle(command)
+    except GroupBuyError as exc:
+        SETTLEMENTS.labels(exc.code).inc()
+        raise
+    SETTLEMENTS.labels(outcome).inc()
+    return result
 
 
-class ChannelNotBlacklisted(Link[SettleCommand, SettleContext]):
-    name = "channel_not_blacklisted"
+def _settle(command: SettleCommand) -> tuple[SettleResult, str]:
+    _check_channel_allowed(command)
+    order = _live_order(command)
+    if order.status == Order.Status.PAID:
+        return SettleResult.of(order), "replay"
+    _check_paid_in_time(command, order.team)
+    _check_team_in_progress(order.team)
+    with transaction.atomic():
+        settled = _write(command, order)
+    return SettleResult.of(order), "settled" if settled else "replay"
 
-    def handle(self, command: SettleCommand, ctx: SettleContext) -> None:
-        if f"{command.source}{command.channel}" in dcc_get("scBlacklist"):
-            raise GroupBuyError(ResponseCode.E0105)
+
+# --- the checks, in order ---------------------------------------------------------------------------
 
 
-class OrderLive(Link[SettleCommand, SettleContext]):
-    """The order exists for this user; a paid one answers again as it did (idempotent)."""
+def _check_channel_allowed(command: SettleCommand) -> None:
+    if f"{command.source}{command.channel}" in dcc_get("scBlacklist"):
+        raise GroupBuyError(ResponseCode.E0105)
 
-    name = "order_live"
 
-    def handle(self, command: SettleCommand, ctx: SettleContext) -> Stop | None:
-        order = (
-            Order.objects.select_related("team")
-            .filter(source=command.source, channel=command.channel, out_trade_no=command.out_trade_no)
-            .first()
+def _live_order(command: SettleCommand) -> Order:
+    """The channel's order of this outTradeNo, with its team: it exists, is not refunded, and is this user's."""
+    order = (
+        Order.objects.select_related("team")
+        .filter(source=command.source, channel=command.channel, out_trade_no=command.out_trade_no)
+        .first()
+    )
+    if order is None or order.status == Order.Status.REFUNDED:
+        raise GroupBuyError(ResponseCode.E0104)
+    if order.user_id != command.user_id:
+        raise GroupBuyError(
+            ResponseCode.ILLEGAL_PARAMETER,
+            gettext("outTradeNo belongs to another user's order"),
+            data={"outTradeNo": [gettext("belongs to another user")]},
         )
-        if order is None or order.status == Order.Status.REFUNDED:
-            raise GroupBuyError(ResponseCode.E0104)
-        if order.user_id != command.user_id:
-            raise GroupBuyError(
-                ResponseCode.ILLEGAL_PARAMETER,
-                gettext("outTradeNo belongs to another user's order"),
-                data={"outTradeNo": [gettext("belongs to another user")]},
-            )
-        if order.status == Order.Status.PAID:
-            return Stop(SettleResult.of(order))
-        ctx.order, ctx.team = order, order.team
-        return None
+    return order
 
 
-class PaidInTime(Link[SettleCommand, SettleContext]):
-    name = "paid_in_time"
-
-    def handle(self, command: SettleCommand, ctx: SettleContext) -> None:
-        if command.out_trade_time > ctx.team.valid_end_time:
-            raise GroupBuyError(ResponseCode.E0106)
+def _check_paid_in_time(command: SettleCommand, team: Team) -> None:
+    if command.out_trade_time > team.valid_end_time:
+        raise GroupBuyError(ResponseCode.E0106)
 
 
-class TeamInProgress(Link[SettleCommand, SettleContext]):
-    name = "team_in_progress"
-
-    def handle(self, command: SettleCommand, ctx: SettleContext) -> None:
-        if ctx.team.status != Team.Status.IN_PROGRESS:
-            raise GroupBuyError(ResponseCode.E0104, gettext("the team is no longer in progress"))
+def _check_team_in_progress(team: Team) -> None:
+    if team.status != Team.Status.IN_PROGRESS:
+        raise GroupBuyError(ResponseCode.E0104, gettext("the team is no longer in progress"))
 
 
-settle_chain: Chain[SettleCommand, SettleContext] = Chain(
-    "settle", [ChannelNotBlacklisted(), OrderLive(), PaidInTime(), TeamInProgress()]
-)
+# --- the write ----------------------------------------------------------------------------------------
+
+
+def _write(command: SettleCommand, order: Order) -> bool:
+    """False when a concurrent settlement of the same order got there first."""
+    now = timezone.now()
+    paid = Order.objects.filter(pk=order.pk, status=Order.Status.LOCKED).update(
+        status=Order.Status.PAID, out_trade_time=command.out_trade_time, update_time=now
+    )
+    if not paid:
+        current = Order.objects.get(pk=order.pk)
+        if current.status == Order.Status.PAID:
+            return False
+        raise GroupBuyError(ResponseCode.E0104)  # refunded meanwhile
+    counted = Team.objects.filter(
+        pk=order.team.pk,
+        status=Team.Status.IN_PROGRESS,
+        complete_count__lt=F("lock_count"),
+    ).update(complete_count=F("complete_count") + 1, update_time=now)
+    if not counted:
+        raise GroupBuyError(ResponseCode.UPDATE_ZERO, gettext("the team changed meanwhile, please retry"))
+    team = Team.objects.get(pk=order.team.pk)
+    if team.complete_count >= team.target_count:
+        team_complete(team)
+    return True
+
+
+def team_complete(team: Team) -> None:
+    """Inside the caller's transaction, with the team row current: the team is complete, and its one
+    ``trade_settlement`` callback names its paid orders (settlement at the target, or auto-form at expiry).
+
+    Every callback carries the team's ``source`` and ``channel``: consumers match orders by them too,
+    never by ``outTradeNo`` alone (api.md "Channel isolation").
+    """
+    team.status = Team.Status.COMPLETE
+    team.save(update_fields=["status", "update_time"])
+    out_trade_nos = list(
+        team.orders.filter(status=Order.Status.PAID)
+        .order_by("out_trade_time", "id")
+        .values_list("out_trade_no", flat=True)
+    )
+    team_notify(
+        team,
+        category=NotifyTask.Category.TRADE_SETTLEMENT,
+        payload={
+            "source": team.source,
+            "channel": team.channel,
+            "teamId": team.team_id,
+            "outTradeNoList": out_trade_nos,
+        },
+    )
+    TEAMS_COMPLETED.inc()

@@ -146,7 +146,7 @@ def team_stock_read(*, team_id: str) -> TeamStock:
 
 def team_stock_rebuild_one(*, team_id: str, lock_count: int, live_out_trade_nos: list[str], valid_minutes: int) -> None:
     """Counters such that ``occupied - recovered == lock_count - 1``. A team whose every member left is closed
-    (``apps.trade.refunds``) and never rebuilt; an in-progress row with lock_count 0 (from before that rule)
+    (``apps.trade.refund``) and never rebuilt; an in-progress row with lock_count 0 (from before that rule)
     gets one recovered seat so the counters stay consistent."""
     keys = _keys(team_id)[:2] + [_keys(team_id, no)[2] for no in live_out_trade_nos]
     occupied, recovered = max(lock_count - 1, 0), max(1 - lock_count, 0)

@@ -25,7 +25,8 @@ from apps.common.errors import GroupBuyError
 from apps.dcc.runtime import dcc_get
 from apps.trade.metrics import TEAMS_FAILED
 from apps.trade.models import Order, Team
-from apps.trade.services import order_refund, team_complete
+from apps.trade.refund import order_refund
+from apps.trade.settle import team_complete
 
 logger = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
-from django.db import DatabaseError
-from django.utils import timezone
+from django.db import DatabaseError, OperationalError
+from django.utils import timezone, translation
 
 from apps.accounts.signing import signed_headers
 from apps.activities.models import Activity
@@ -112,11 +112,54 @@ def test_activity_must_match_the_goods_mapping(demo):
     assert refused(user_id="demo1", goods_id="9890001", activity_id=100124) == "E0002"
 
 
-def test_redis_stock_full_is_e0008_and_writes_nothing(demo):
+def test_redis_stock_full_is_e0006_and_writes_nothing(demo):
     team_id = lock(user_id="demo1").team_id
     get_redis().set(f"gbm:team_stock:{{{team_id}}}:occupied", 2)  # Redis believes both seats are gone
-    assert refused(user_id="demo2", team_id=team_id) == "E0008"
+    assert refused(user_id="demo2", team_id=team_id) == "E0006"
     assert Team.objects.get(team_id=team_id).lock_count == 1
+
+
+def test_a_team_filled_after_the_check_is_e0006_at_the_database_guard_too(demo, monkeypatch):
+    """Whichever guard finds the team full answers E0006 (apps.trade.lock docstring); it was E0005 here."""
+    team_id = lock(user_id="demo1").team_id
+    seen_by_the_check = Team.objects.get(team_id=team_id)  # one of three seats taken: joinable
+    lock(user_id="demo2", team_id=team_id)
+    lock(user_id="demo3", team_id=team_id)
+    get_redis().delete(f"gbm:team_stock:{{{team_id}}}:occupied")  # Redis lost its count: the database guard decides
+    monkeypatch.setattr("apps.trade.lock._joinable_team", lambda command: seen_by_the_check)
+    assert refused(user_id="demo4", team_id=team_id) == "E0006"
+    assert team_stock_read(team_id=team_id).joiners() == 0  # the seat Redis gave is given back
+    assert Team.objects.get(team_id=team_id).lock_count == 3
+
+
+def test_a_team_closed_after_the_check_stays_e0005_at_the_database_guard(demo, monkeypatch):
+    team_id = lock(user_id="demo1").team_id
+    seen_by_the_check = Team.objects.get(team_id=team_id)
+    Team.objects.filter(team_id=team_id).update(status=Team.Status.FAILED)
+    monkeypatch.setattr("apps.trade.lock._joinable_team", lambda command: seen_by_the_check)
+    with pytest.raises(GroupBuyError) as caught, translation.override("en"):
+        lock(user_id="demo2", team_id=team_id)
+    assert (caught.value.code, caught.value.info) == ("E0005", "the team has closed")
+    assert team_stock_read(team_id=team_id).joiners() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_deadlocked_lock_transaction_is_run_again(demo, monkeypatch):
+    from apps.trade import lock as lock_module
+
+    real_write, calls = lock_module._write, []
+
+    def deadlocked_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError(1213, "Deadlock found when trying to get lock")
+        return real_write(*args, **kwargs)
+
+    monkeypatch.setattr(lock_module, "_write", deadlocked_once)
+    result = lock(user_id="demo1")
+    assert len(calls) == 2
+    assert Order.objects.get(order_id=result.order_id).team_id == result.team_id
+    assert_trade_invariants()
 
 
 def test_a_database_failure_after_occupation_gives_the_seat_back(demo, monkeypatch):
@@ -125,7 +168,7 @@ def test_a_database_failure_after_occupation_gives_the_seat_back(demo, monkeypat
     def broken_id():
         raise DatabaseError("disk full")
 
-    monkeypatch.setattr("apps.trade.services.new_order_id", broken_id)
+    monkeypatch.setattr("apps.trade.lock.new_order_id", broken_id)
     with pytest.raises(DatabaseError):
         lock(user_id="demo2", team_id=team_id)
     assert team_stock_read(team_id=team_id).joiners() == 0
@@ -140,8 +183,8 @@ def test_a_drawn_id_that_is_taken_is_drawn_again(demo, monkeypatch):
     taken_order_id = Order.objects.get(team_id=first.team_id).order_id
     team_ids = iter([first.team_id, "87654321", "87654322"])  # a new draw per attempt
     order_ids = iter([taken_order_id, taken_order_id, "123456789012"])
-    monkeypatch.setattr("apps.trade.services.new_team_id", lambda: next(team_ids))
-    monkeypatch.setattr("apps.trade.services.new_order_id", lambda: next(order_ids))
+    monkeypatch.setattr("apps.trade.lock.new_team_id", lambda: next(team_ids))
+    monkeypatch.setattr("apps.trade.lock.new_order_id", lambda: next(order_ids))
     second = lock(user_id="demo2")  # team id taken, then the order id twice, then both free
     assert (second.team_id, second.order_id) == ("87654322", "123456789012")
     assert Team.objects.count() == 2 and Order.objects.count() == 2

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
+from django.db import OperationalError
 from django.utils import timezone
 
 from apps.accounts.signing import signed_headers
@@ -116,6 +117,25 @@ def test_refunding_twice_answers_repeat_and_changes_nothing(demo):
     again = refund("demo1")
     assert again.repeat and again.strategy == ""
     assert NotifyTask.objects.count() == tasks
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_deadlocked_refund_transaction_is_run_again(demo, monkeypatch):
+    from apps.trade import refund as refund_module
+
+    lock("demo1")
+    real, calls = refund_module._refund_locked, []
+
+    def deadlocked_once(order_pk):
+        calls.append(order_pk)
+        if len(calls) == 1:
+            raise OperationalError(1213, "Deadlock found when trying to get lock")
+        return real(order_pk)
+
+    monkeypatch.setattr(refund_module, "_refund_locked", deadlocked_once)
+    outcome = refund("demo1")
+    assert (len(calls), outcome.strategy, outcome.order.status) == (2, "unpaid_unlock", Order.Status.REFUNDED)
+    assert_trade_invariants()
 
 
 def test_unknown_and_foreign_orders(demo):

@@ -1,4 +1,9 @@
-"""Refund (退单): one strategy per (team status, order status), found through a registry.
+"""Refund (退单): give a seat (and, when paid, the money) back, read top-down from ``order_refund`` to the write.
+
+    order of the channel (and of the user) → (refunded already? ``repeat``) → lock order, then team
+    → the strategy of (team status, order status) writes → bus message (+ the mall's HTTP callback)
+
+One strategy per (team status, order status), found through a registry:
 
 | strategy        | team                | order  | effect                                                   |
 |-----------------|---------------------|--------|----------------------------------------------------------|
@@ -17,7 +22,7 @@ An unformed team whose last live (locked or paid) order goes is closed: status F
 transaction as that refund. Otherwise it would stay listed as "0/3, join" with no leader, and a joiner
 would open nothing but an orphan seat. FAILED (not a new state) because that is what it is to the
 shopper and to every consumer: a team that did not form. A closed team is never listed
-(``apps.trade.selectors`` shows only teams in progress) nor joined (``TeamJoinable`` answers E0005 "the
+(``apps.trade.selectors`` shows only teams in progress) nor joined (``apps.trade.lock`` answers E0005 "the
 team has closed", and the lock's conditional UPDATE requires a team in progress); its recovered seats
 are not offered again (``apps.trade.consumers``).
 """
@@ -26,13 +31,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from apps.common.cache import cache_delete
+from apps.common.db import retry_on_deadlock
 from apps.common.errors import GroupBuyError, ResponseCode
+from apps.common.metrics import counter_labels_init
 from apps.notifications.models import NotifyTask
-from apps.trade.models import Order, Team
+from apps.trade.callbacks import team_notify
+from apps.trade.metrics import REFUNDS, TEAMS_FAILED
+from apps.trade.models import NotifyType, Order, Team
+from apps.trade.selectors import joinable_teams_key
 
 IN_PROGRESS, COMPLETE, FAILED, COMPLETE_WITH_REFUND = (
     Team.Status.IN_PROGRESS,
@@ -51,11 +63,65 @@ class RefundOutcome:
     repeat: bool
 
 
+def order_refund(*, source: str, channel: str, out_trade_no: str, user_id: str | None = None) -> RefundOutcome:
+    """Give a seat (and, when paid, the money) back: the strategy follows (team status, order status).
+
+    ``user_id`` None: staff or a timeout job acting for the user. A refunded order answers
+    ``repeat`` and changes nothing. Locks the order, then its team (settlement's order), so a refund
+    racing a settlement of the same order serializes: whichever commits first wins, the other sees
+    the new state. Writes one ``topic.team_refund`` bus message (seat recovery, the built-in mall) and,
+    for an HTTP team, the mall's HTTP callback.
+    """
+    order = Order.objects.filter(source=source, channel=channel, out_trade_no=out_trade_no).first()
+    if order is None:
+        raise GroupBuyError(ResponseCode.E0104)
+    if user_id is not None and order.user_id != user_id:
+        raise GroupBuyError(
+            ResponseCode.ILLEGAL_PARAMETER, gettext("outTradeNo belongs to another user's order"),
+            data={"outTradeNo": [gettext("belongs to another user")]},
+        )  # fmt: skip
+    return retry_on_deadlock(lambda: _refund_locked(order.pk))
+
+
+def _refund_locked(order_pk: int) -> RefundOutcome:
+    order = Order.objects.select_for_update().get(pk=order_pk)
+    team = Team.objects.select_for_update().get(team_id=order.team_id)
+    if order.status == Order.Status.REFUNDED:
+        REFUNDS.labels("repeat").inc()
+        return RefundOutcome(order=order, team=team, strategy="", repeat=True)
+    strategy = strategy_for(team, order)
+    was_open = team.status == Team.Status.IN_PROGRESS
+    strategy.apply(order, team)
+    team.refresh_from_db()
+    order.refresh_from_db()
+    if was_open and team.status == Team.Status.FAILED:
+        # Its last member left (an emptied team closes, module docstring): off the goods pages now.
+        TEAMS_FAILED.inc()
+        key = joinable_teams_key(activity_id=team.activity_id, source=team.source, channel=team.channel)
+        transaction.on_commit(lambda: cache_delete(key))
+    payload = {
+        "type": strategy.category,
+        "source": order.source,
+        "channel": order.channel,
+        "userId": order.user_id,
+        "teamId": team.team_id,
+        "orderId": order.order_id,
+        "outTradeNo": order.out_trade_no,
+        "activityId": order.activity_id,
+    }
+    team_notify(team, category=strategy.category, payload=payload, notify_type=NotifyType.MQ)
+    if team.notify_type == NotifyType.HTTP:
+        team_notify(team, category=strategy.category, payload=payload)
+    REFUNDS.labels(strategy.name).inc()
+    return RefundOutcome(order=order, team=team, strategy=strategy.name, repeat=False)
+
+
+# --- the strategies: the write of each kind of refund ------------------------------------------------
+
+
 class RefundStrategy:
     name: str
     category: str
-    recovers_seat: bool
-    returns_money: bool
 
     def apply(self, order: Order, team: Team) -> None:
         """Inside the caller's transaction: close the order, fix the team's counts (guarded)."""
@@ -98,24 +164,18 @@ def _register(*pairs: tuple[int, int]):
 class UnpaidUnlock(RefundStrategy):
     name = "unpaid_unlock"
     category = NotifyTask.Category.TRADE_UNPAID2REFUND
-    recovers_seat = True
-    returns_money = False
 
 
 @_register((IN_PROGRESS, PAID), (FAILED, PAID))
 class PaidUnformed(RefundStrategy):
     name = "paid_unformed"
     category = NotifyTask.Category.TRADE_PAID2REFUND
-    recovers_seat = True
-    returns_money = True
 
 
 @_register((COMPLETE, PAID), (COMPLETE_WITH_REFUND, PAID))
 class PaidFormed(RefundStrategy):
     name = "paid_formed"
     category = NotifyTask.Category.TRADE_PAID_TEAM2REFUND
-    recovers_seat = False  # a formed team takes nobody new
-    returns_money = True
 
     def after_counts(self, team: Team) -> None:
         current = Team.objects.get(pk=team.pk)
@@ -132,3 +192,6 @@ def strategy_for(team: Team, order: Order) -> RefundStrategy:
             % {"order": order.status, "team": team.status},
         )
     return strategy
+
+
+counter_labels_init(REFUNDS, (*sorted({strategy.name for strategy in refund_strategies.values()}), "repeat"))
