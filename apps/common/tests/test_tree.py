@@ -1,4 +1,4 @@
-"""The rule-tree and chain building blocks, through their public API."""
+"""The rule-tree building block, through its public API."""
 
 import threading
 import time
@@ -8,7 +8,6 @@ from django.db import transaction
 
 from apps.activities.models import Sku
 from apps.activities.tests.factories import SkuFactory
-from apps.common.chain import Chain, Link, Stop
 from apps.common.errors import GroupBuyError, ResponseCode
 from apps.common.tree import RuleNode, RuleTree, parallel_load
 
@@ -132,39 +131,3 @@ def test_inside_a_transaction_loaders_see_its_uncommitted_rows():
         )
     assert loaded["a"] is True
     assert loaded["b"] is threading.current_thread()
-
-
-class Record(Link):
-    def __init__(self, name, stop=False, reject=False):
-        self.name, self.stop, self.reject = name, stop, reject
-
-    def handle(self, request, ctx):
-        ctx.append(self.name)
-        if self.reject:
-            raise GroupBuyError(ResponseCode.E0006)
-        return Stop(f"stopped at {self.name}") if self.stop else None
-
-
-def test_chain_runs_links_in_order_and_stops_early():
-    ctx = []
-    chain = Chain("demo", [Record("a"), Record("b", stop=True), Record("c")])
-    assert chain.run(None, ctx) == "stopped at b"
-    assert ctx == ["a", "b"]
-    assert chain.link_names == ["a", "b", "c"]
-
-
-def test_chain_rejection_propagates_with_its_code():
-    ctx = []
-    with pytest.raises(GroupBuyError) as caught:
-        Chain("demo", [Record("a"), Record("b", reject=True), Record("c")]).run(None, ctx)
-    assert caught.value.code == "E0006"
-    assert ctx == ["a", "b"]
-
-
-def test_chain_passing_every_link_returns_none():
-    assert Chain("demo", [Record("a"), Record("b")]).run(None, []) is None
-
-
-def test_chain_link_names_must_be_unique():
-    with pytest.raises(ValueError):
-        Chain("demo", [Record("a"), Record("a")])
