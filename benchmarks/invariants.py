@@ -19,10 +19,10 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
+from apps.trade.statuses import LIVE_ORDER_STATUSES
 from benchmarks.environment import BenchEnvironment
 
 IN_PROGRESS, COMPLETE = 0, 1
-_LIVE_ORDER_STATUSES = (0, 1)  # locked, paid
 _MGET_TEAMS = 500
 _EXAMPLES = 5
 
@@ -51,7 +51,7 @@ def check_invariants(env: BenchEnvironment, *, run_id: str) -> dict[str, Any]:
     connection = env.connect_database()
     try:
         cursor = connection.cursor()
-        cursor.execute(_TEAMS_SQL, _LIVE_ORDER_STATUSES)
+        cursor.execute(_TEAMS_SQL, LIVE_ORDER_STATUSES)
         teams = [
             (str(team_id), int(status), int(target), int(locks), int(live))
             for team_id, status, target, locks, live in cursor.fetchall()

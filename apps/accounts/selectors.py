@@ -1,7 +1,8 @@
 """Reads of the accounts app (channel credentials here; trusted devices at the end).
 
-``channel_credential_get`` sits on the hot path of every signed request, so it is served from the
-Django cache (Redis) and costs no SQL query when warm:
+``channel_credential_get`` sits on the hot path of every signed request, so it is served through the
+one read-through cache (``apps.common.cache.cached``, outside ``cacheOpenSwitch``) and costs no SQL
+query when warm:
 
 * the row is cached as a plain dict of its column values (not a pickled model), for
   ``CREDENTIAL_CACHE_TTL`` seconds; an unknown pair is cached as "missing" for the shorter
@@ -25,17 +26,15 @@ from datetime import UTC, datetime
 from urllib.parse import quote
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import DEFAULT_DB_ALIAS
 
 from apps.accounts.models import ChannelCredential, TrustedDevice
-from apps.common.cache import NOT_LOCAL, cache_delete, local_generation, local_peek, local_store
+from apps.common.cache import cache_delete_on_commit, cached
 
 logger = logging.getLogger(__name__)
 
 CREDENTIAL_CACHE_TTL = 300
 CREDENTIAL_MISSING_TTL = 60
-_MISSING = "missing"
 
 _SOURCE_MAX = ChannelCredential._meta.get_field("source").max_length
 _CHANNEL_MAX = ChannelCredential._meta.get_field("channel").max_length
@@ -54,9 +53,9 @@ def _load(source: str, channel: str) -> ChannelCredential | None:
     return credential
 
 
-def _to_cache(credential: ChannelCredential | None) -> dict | str:
+def _to_cache(credential: ChannelCredential | None) -> dict | None:
     if credential is None:
-        return _MISSING
+        return None
     return {name: getattr(credential, name) for name in _FIELD_NAMES}
 
 
@@ -72,38 +71,21 @@ def channel_credential_get(*, source: str, channel: str) -> ChannelCredential | 
     """
     if not source or not channel or len(source) > _SOURCE_MAX or len(channel) > _CHANNEL_MAX:
         return None  # cannot exist; keeps junk out of the cache and the database
-    key = channel_credential_cache_key(source=source, channel=channel)
-    held = local_peek(key, switchable=False)  # like its Redis entry, not subject to cacheOpenSwitch
-    if held is not NOT_LOCAL:
-        return None if held is None else _from_cache(held)
-    generation = local_generation()
-    try:
-        hit = cache.get(key)
-    except Exception as exc:  # any cache failure: the database answers
-        logger.warning("credential cache read failed for %s/%s, reading the database: %s", source, channel, exc)
-        return _load(source, channel)
-    if hit == _MISSING:
-        local_store(key, None, ttl=min(settings.LOCAL_CACHE_TTL_SECONDS, CREDENTIAL_MISSING_TTL), generation=generation)
-        return None
-    if isinstance(hit, dict):
-        try:
-            credential = _from_cache(hit)
-        except (KeyError, TypeError, ValueError):  # an entry of an older shape: reload it
-            logger.warning("stale credential cache entry for %s/%s, reloading", source, channel)
-        else:
-            local_store(key, hit, ttl=settings.LOCAL_CACHE_TTL_SECONDS, generation=generation)
-            return credential
-    credential = _load(source, channel)
-    try:
-        cache.set(key, _to_cache(credential), CREDENTIAL_CACHE_TTL if credential else CREDENTIAL_MISSING_TTL)
-    except Exception as exc:
-        logger.warning("credential cache write failed for %s/%s: %s", source, channel, exc)
-    return credential
+    return cached(
+        channel_credential_cache_key(source=source, channel=channel),
+        lambda: _to_cache(_load(source, channel)),
+        ttl=CREDENTIAL_CACHE_TTL,
+        missing_ttl=CREDENTIAL_MISSING_TTL,
+        local_ttl=settings.LOCAL_CACHE_TTL_SECONDS,
+        switchable=False,  # every signed request needs it: held whatever cacheOpenSwitch says
+        namespace="channel_credential",
+        decode=_from_cache,
+    )
 
 
 def channel_credential_cache_clear(*, source: str, channel: str) -> None:
-    """Forget the cached credential of a pair everywhere (called after commit by ``apps.accounts.signals``)."""
-    cache_delete(channel_credential_cache_key(source=source, channel=channel))
+    """Forget the cached credential of a pair everywhere once the transaction commits."""
+    cache_delete_on_commit(channel_credential_cache_key(source=source, channel=channel))
 
 
 # --- trusted devices (seamless login) ---------------------------------------------------------------
@@ -140,35 +122,34 @@ def _device_state_load(device_id: uuid.UUID) -> DeviceState | None:
     return DeviceState(user_id=row["user_id"], expires_at=row["expires_at"], revoked=row["revoked_at"] is not None)
 
 
+def _device_state_decode(entry: dict) -> DeviceState:
+    return DeviceState(
+        user_id=entry["user_id"],
+        expires_at=datetime.fromtimestamp(entry["expires_at"], tz=UTC),
+        revoked=bool(entry["revoked"]),
+    )
+
+
 def trusted_device_state(*, device_id: uuid.UUID) -> DeviceState | None:
     """What the middleware needs to know about a device, or ``None`` if there is no such device."""
-    key = trusted_device_cache_key(device_id)
-    try:
-        hit = cache.get(key)
-    except Exception as exc:
-        logger.warning("device cache read failed, reading the database: %s", exc)
-        return _device_state_load(device_id)
-    if isinstance(hit, dict):
-        try:
-            return DeviceState(
-                user_id=hit["user_id"],
-                expires_at=datetime.fromtimestamp(hit["expires_at"], tz=UTC),
-                revoked=bool(hit["revoked"]),
-            )
-        except (KeyError, TypeError, ValueError, OverflowError):
-            logger.warning("stale device cache entry %s, reloading", device_id.hex)
-    state = _device_state_load(device_id)
-    if state is not None:
-        entry = {"user_id": state.user_id, "expires_at": state.expires_at.timestamp(), "revoked": state.revoked}
-        try:
-            cache.set(key, entry, TRUSTED_DEVICE_CACHE_TTL)
-        except Exception as exc:
-            logger.warning("device cache write failed: %s", exc)
-    return state
+
+    def load() -> dict | None:
+        state = _device_state_load(device_id)
+        if state is None:
+            return None
+        return {"user_id": state.user_id, "expires_at": state.expires_at.timestamp(), "revoked": state.revoked}
+
+    return cached(
+        trusted_device_cache_key(device_id),
+        load,
+        ttl=TRUSTED_DEVICE_CACHE_TTL,
+        missing_ttl=0,  # an unknown device is not cached: its row may be about to commit
+        switchable=False,
+        namespace="trusted_device",
+        decode=_device_state_decode,
+    )
 
 
 def trusted_device_cache_clear(*, device_id: uuid.UUID) -> None:
-    try:
-        cache.delete(trusted_device_cache_key(device_id))
-    except Exception as exc:  # the entry expires by its TTL
-        logger.warning("device cache invalidation failed for %s: %s", device_id.hex, exc)
+    """Forget the cached state of a device everywhere once the transaction commits."""
+    cache_delete_on_commit(trusted_device_cache_key(device_id))

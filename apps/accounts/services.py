@@ -38,7 +38,6 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import partial
 from typing import Any, Literal, TypeVar
 
 from django.db import IntegrityError, transaction
@@ -274,7 +273,7 @@ def trusted_devices_revoke(*, device_ids: Iterable[uuid.UUID]) -> int:
             revoked_at=now, update_time=now
         )
         for device_id in ids:
-            transaction.on_commit(partial(trusted_device_cache_clear, device_id=device_id))
+            trusted_device_cache_clear(device_id=device_id)  # after commit
     if revoked:
         logger.info("revoked %d trusted device(s)", revoked)
     return revoked

@@ -1,22 +1,15 @@
 """Cache busting of channel credentials and trusted devices: after a save or delete commits, the entry goes.
 
-Busting after commit (``transaction.on_commit``) rather than at once means no concurrent request can
-re-cache the old row between our delete and the commit. A save that renames the pair busts the old
-key too, or the old name would keep working from the cache until it expired.
+The selectors' ``*_cache_clear`` bust after commit (``apps.common.cache.cache_delete_on_commit``): busting
+at once would let a concurrent request re-cache the old row between our delete and the commit. A save
+that renames the pair busts the old key too, or the old name would keep working until it expired.
 """
 
-from functools import partial
-
-from django.db import transaction
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 
 from apps.accounts.models import ChannelCredential, TrustedDevice
 from apps.accounts.selectors import channel_credential_cache_clear, trusted_device_cache_clear
-
-
-def _bust_on_commit(source: str, channel: str) -> None:
-    transaction.on_commit(partial(channel_credential_cache_clear, source=source, channel=channel))
 
 
 @receiver(pre_save, sender=ChannelCredential, dispatch_uid="accounts.credential_bust_old_pair")
@@ -25,17 +18,17 @@ def credential_bust_old_pair(sender, instance: ChannelCredential, raw: bool = Fa
         return
     old = ChannelCredential.objects.filter(pk=instance.pk).values_list("source", "channel").first()
     if old is not None and old != (instance.source, instance.channel):
-        _bust_on_commit(*old)
+        channel_credential_cache_clear(source=old[0], channel=old[1])
 
 
 @receiver(post_save, sender=ChannelCredential, dispatch_uid="accounts.credential_bust_saved")
 @receiver(post_delete, sender=ChannelCredential, dispatch_uid="accounts.credential_bust_deleted")
 def credential_bust(sender, instance: ChannelCredential, **kwargs) -> None:
-    _bust_on_commit(instance.source, instance.channel)
+    channel_credential_cache_clear(source=instance.source, channel=instance.channel)
 
 
 @receiver(post_save, sender=TrustedDevice, dispatch_uid="accounts.device_bust_saved")
 @receiver(post_delete, sender=TrustedDevice, dispatch_uid="accounts.device_bust_deleted")
 def device_bust(sender, instance: TrustedDevice, **kwargs) -> None:
     """Bulk revocations bust explicitly (``services.trusted_devices_revoke``); row saves and deletes here."""
-    transaction.on_commit(partial(trusted_device_cache_clear, device_id=instance.device_id))
+    trusted_device_cache_clear(device_id=instance.device_id)  # runs after commit

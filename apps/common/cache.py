@@ -12,6 +12,9 @@
   A value read from Redis while an invalidation was being applied is not kept in memory (generation
   check), so a racing read cannot pin an old value.
 
+Every read that is cached goes through ``cached()`` (activity configuration, joinable teams, statistics,
+channel credentials, trusted devices) and every write invalidates with ``cache_delete_on_commit``.
+
 A switch can turn both levels off (every read goes to the database): the app that owns it registers it
 with ``cache_switch_register`` at start (``apps.dcc``: DCC ``cacheOpenSwitch`` = "1"), so this module
 imports no domain app. A Redis error
@@ -24,10 +27,12 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable
+from functools import partial
 from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import transaction
 from prometheus_client import Counter
 
 logger = logging.getLogger(__name__)
@@ -112,25 +117,12 @@ def cache_is_open() -> bool:
     return _switch()
 
 
-def local_peek(key: str, *, switchable: bool = True) -> Any:
-    """The value this process holds for ``key`` (``None`` for a cached "missing"), else ``NOT_LOCAL``.
-
-    ``switchable=False``: for entries outside ``cacheOpenSwitch`` (channel credentials), held either way.
-    """
-    if switchable and not cache_is_open():
+def local_peek(key: str) -> Any:
+    """The value this process holds for ``key`` (``None`` for a cached "missing"), else ``NOT_LOCAL``."""
+    if not cache_is_open():
         return NOT_LOCAL
     value = _local.get(key)
     return None if value == _MISSING else value
-
-
-def local_generation() -> int:
-    """Pass to ``local_store`` to keep a value read now only if no invalidation happens meanwhile."""
-    return _local.generation
-
-
-def local_store(key: str, value: Any, *, ttl: float, generation: int) -> None:
-    """Keep ``value`` (``None`` = "missing") in this process for ``ttl`` seconds."""
-    _local.put(key, _MISSING if value is None else value, ttl, generation)
 
 
 def local_forget(keys: Iterable[str]) -> None:
@@ -143,38 +135,72 @@ def local_clear() -> None:
     _local.clear()
 
 
-def cached(key: str, loader: Callable[[], T | None], *, ttl: int, namespace: str, local_ttl: float = 0) -> T | None:
+def cached(
+    key: str,
+    loader: Callable[[], Any],
+    *,
+    ttl: int,
+    namespace: str,
+    local_ttl: float = 0,
+    missing_ttl: int | None = None,
+    switchable: bool = True,
+    decode: Callable[[Any], T] | None = None,
+) -> T | None:
     """Return the cached value for ``key`` or load, cache and return it (``None`` is cached too).
 
     ``local_ttl`` > 0 also keeps the value in process memory for that many seconds (see the module doc).
+    ``missing_ttl``: how long a ``None`` is kept (default ``ttl``; 0: not cached), so a miss can expire
+    sooner than a row. ``switchable=False``: outside ``cacheOpenSwitch`` (reads every request depends on).
+    ``decode`` turns the stored form (what ``loader`` returns, e.g. a dict of columns) into the answer on
+    every read; a Redis entry it cannot decode (an older shape) is reloaded and overwritten.
     """
-    if not cache_is_open():
-        return loader()
+    if missing_ttl is None:
+        missing_ttl = ttl
+
+    def answer(value: Any) -> Any:
+        return value if value is None or decode is None else decode(value)
+
+    if switchable and not cache_is_open():
+        return answer(loader())
     if local_ttl:
         hit = _local.get(key)
         if hit is not NOT_LOCAL:
-            return None if hit == _MISSING else hit
+            return None if hit == _MISSING else answer(hit)
         generation = _local.generation
     try:
         hit = cache.get(key)
     except Exception as exc:  # any Redis failure: serve from the database
         CACHE_FALLBACKS.labels(namespace).inc()
         logger.warning("cache read failed for %s, reading the database: %s", key, exc)
-        return loader()
+        return answer(loader())
+    if hit == _MISSING:
+        if local_ttl and missing_ttl:
+            _local.put(key, _MISSING, min(local_ttl, missing_ttl), generation)
+        return None
     if hit is not None:
-        if local_ttl:
-            _local.put(key, hit, local_ttl, generation)
-        return None if hit == _MISSING else hit
-    value = loader()
+        try:
+            value = answer(hit)
+        except (KeyError, TypeError, ValueError, OverflowError, AttributeError):
+            logger.warning("cache entry %s of an older shape, reloading", key)
+        else:
+            if local_ttl:
+                _local.put(key, hit, local_ttl, generation)
+            return value
+    stored = loader()
+    if stored is None and not missing_ttl:
+        return None
     try:
-        cache.set(key, _MISSING if value is None else value, ttl)
+        cache.set(key, _MISSING if stored is None else stored, missing_ttl if stored is None else ttl)
     except Exception as exc:
         CACHE_FALLBACKS.labels(namespace).inc()
         logger.warning("cache write failed for %s: %s", key, exc)
-        return value
+        return answer(stored)
     if local_ttl:
-        _local.put(key, _MISSING if value is None else value, local_ttl, generation)
-    return value
+        if stored is None:
+            _local.put(key, _MISSING, min(local_ttl, missing_ttl), generation)
+        else:
+            _local.put(key, stored, local_ttl, generation)
+    return answer(stored)
 
 
 def cache_delete(*keys: str) -> None:
@@ -188,6 +214,12 @@ def cache_delete(*keys: str) -> None:
     except Exception as exc:
         logger.warning("cache invalidation failed for %s: %s", keys, exc)
     broadcast_invalidation(keys)
+
+
+def cache_delete_on_commit(*keys: str) -> None:
+    """``cache_delete`` once the current transaction commits (at once outside one), the way every write
+    invalidates: deleting before the commit would let a concurrent read re-cache the old row meanwhile."""
+    transaction.on_commit(partial(cache_delete, *keys))
 
 
 def broadcast_invalidation(keys: Iterable[str]) -> None:

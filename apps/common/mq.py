@@ -46,10 +46,6 @@ def dead_letter_queue_for(routing_key: str) -> Queue:
     return Queue(f"{name}.dead", dead_letter_exchange(), routing_key=name, durable=True)
 
 
-def all_queues() -> list[Queue]:
-    return [q for key in ROUTES for q in (queue_for(key), dead_letter_queue_for(key))]
-
-
 def mq_connection() -> Connection:
     """A connection to the bus; publisher confirms on AMQP (the broker acks each persistent message)."""
     return Connection(

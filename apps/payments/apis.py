@@ -1,4 +1,8 @@
-"""Mall API for mobile clients (token auth, envelope) and the payment gateway's notify endpoint."""
+"""Mall API for mobile clients (token auth, envelope) and the payment gateway's notify endpoint.
+
+Answers are written by their documented serializers (times in the project's time zone, as the signed
+API writes them: ``apps.common.serializers``), never hand-formatted.
+"""
 
 from __future__ import annotations
 
@@ -106,6 +110,11 @@ def _pay_url(request: Request, order: PayOrder) -> str | None:
 
 
 def order_wire(request: Request, order: PayOrder) -> dict:
+    """One order as ``OrderOut`` writes it (money as "80.00", times in the project's time zone)."""
+    return OrderOut(_order_fields(request, order)).data
+
+
+def _order_fields(request: Request, order: PayOrder) -> dict:
     waiting = order.status == PayOrder.Status.PAY_WAIT
     return {
         "orderId": order.order_id,
@@ -150,13 +159,15 @@ class MallOrdersApi(MallApi):
             idempotency_key=request.headers.get("Idempotency-Key"),
         )
         return success(
-            {
-                "orderId": order.order_id,
-                "payUrl": _pay_url(request, order) if order.status == PayOrder.Status.PAY_WAIT else None,
-                "payAmount": format_money(order.pay_amount),
-                "teamId": order.team_id,
-                "status": order.status,
-            }
+            OrderCreatedOut(
+                {
+                    "orderId": order.order_id,
+                    "payUrl": _pay_url(request, order) if order.status == PayOrder.Status.PAY_WAIT else None,
+                    "payAmount": format_money(order.pay_amount),
+                    "teamId": order.team_id,
+                    "status": order.status,
+                }
+            ).data
         )
 
     @extend_schema(
@@ -173,12 +184,14 @@ class MallOrdersApi(MallApi):
         paginator.default_limit, paginator.max_limit = 20, 100
         page = paginator.paginate_queryset(mall_orders_of(user=request.user), request, view=self)
         return success(
-            {
-                "count": paginator.count,
-                "limit": paginator.limit,
-                "offset": paginator.offset,
-                "results": [order_wire(request, order) for order in page],
-            }
+            OrderPageOut(
+                {
+                    "count": paginator.count,
+                    "limit": paginator.limit,
+                    "offset": paginator.offset,
+                    "results": [_order_fields(request, order) for order in page],
+                }
+            ).data
         )
 
 
@@ -199,28 +212,30 @@ class MallTeamApi(MallApi):
             raise NotFound("no such team")
         team = share.team
         return success(
-            {
-                "teamId": team.team_id,
-                "activityId": team.activity_id,
-                "goodsId": share.goods_id,
-                "goodsName": share.goods_name,
-                "originalPrice": format_money(share.original_price),
-                "payPrice": format_money(share.pay_price),
-                "status": team.status,
-                "targetCount": team.target_count,
-                "lockCount": team.lock_count,
-                "completeCount": team.complete_count,
-                "seatsLeft": share.seats_left,
-                "validStartTime": team.valid_start_time,
-                "validEndTime": team.valid_end_time,
-                "validTimeCountdown": share.countdown,
-                "members": [
-                    {"userId": m.masked_user_id, "leader": m.leader, "paid": m.paid, "mine": m.mine}
-                    for m in share.members
-                ],
-                "mine": share.viewer_in_team,
-                "canJoin": share.can_join,
-            }
+            TeamDetailOut(
+                {
+                    "teamId": team.team_id,
+                    "activityId": team.activity_id,
+                    "goodsId": share.goods_id,
+                    "goodsName": share.goods_name,
+                    "originalPrice": format_money(share.original_price),
+                    "payPrice": format_money(share.pay_price),
+                    "status": team.status,
+                    "targetCount": team.target_count,
+                    "lockCount": team.lock_count,
+                    "completeCount": team.complete_count,
+                    "seatsLeft": share.seats_left,
+                    "validStartTime": team.valid_start_time,
+                    "validEndTime": team.valid_end_time,
+                    "validTimeCountdown": share.countdown,
+                    "members": [
+                        {"userId": m.masked_user_id, "leader": m.leader, "paid": m.paid, "mine": m.mine}
+                        for m in share.members
+                    ],
+                    "mine": share.viewer_in_team,
+                    "canJoin": share.can_join,
+                }
+            ).data
         )
 
 
@@ -247,7 +262,9 @@ class MallOrderRefundApi(MallApi):
     def post(self, request: Request, order_id: str) -> Response:
         outcome = mall_order_refund_request(user=request.user, order_id=order_id)
         return success(
-            {"orderId": order_id, "code": "repeat" if outcome.repeat else "success", "strategy": outcome.strategy}
+            RefundOutWire(
+                {"orderId": order_id, "code": "repeat" if outcome.repeat else "success", "strategy": outcome.strategy}
+            ).data
         )
 
 

@@ -111,7 +111,7 @@ class MallProductListApi(APIView):
                     "unavailableInfo": card.unavailable.info if card.unavailable else None,
                 }
             )
-        return success(products)
+        return success(MallProductOut(products, many=True).data)
 
 
 class MallProductDetailApi(APIView):

@@ -7,6 +7,8 @@ from django.utils.translation import gettext_lazy as _
 from apps.common.models import TimeStampedModel
 from apps.common.money import MONEY_FIELD
 from apps.notifications.models import NotifyType  # a team's callback channel is the outbox's transport
+from apps.trade.statuses import LIVE_ORDER_STATUSES as LIVE_ORDER_STATUSES  # re-exported
+from apps.trade.statuses import OrderStatus
 
 
 def _price_constraints(prefix: str) -> list[models.CheckConstraint]:
@@ -85,10 +87,7 @@ class Team(TimeStampedModel):
 class Order(TimeStampedModel):
     """One user's seat in a team (table ``group_buy_order_list``), tied to the mall's out_trade_no."""
 
-    class Status(models.IntegerChoices):
-        LOCKED = 0, _("locked")
-        PAID = 1, _("paid")
-        REFUNDED = 2, _("refunded or closed")
+    Status = OrderStatus  # apps/trade/statuses.py: importable without the app registry
 
     order_id = models.CharField(_("order id"), max_length=12, unique=True)
     user_id = models.CharField(_("user id"), max_length=64)
@@ -147,8 +146,3 @@ class Order(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.order_id
-
-
-# Orders that hold their seat (and their take-limit slot): locked or paid. Plain ints, so they serve as raw SQL
-# parameters as well as ORM lookups.
-LIVE_ORDER_STATUSES = (Order.Status.LOCKED.value, Order.Status.PAID.value)

@@ -31,12 +31,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from apps.common.cache import cache_delete
+from apps.common.cache import cache_delete_on_commit
 from apps.common.db import retry_on_deadlock
 from apps.common.errors import GroupBuyError, ResponseCode
 from apps.common.metrics import counter_labels_init
@@ -98,7 +97,7 @@ def _refund_locked(order_pk: int) -> RefundOutcome:
         # Its last member left (an emptied team closes, module docstring): off the goods pages now.
         TEAMS_FAILED.inc()
         key = joinable_teams_key(activity_id=team.activity_id, source=team.source, channel=team.channel)
-        transaction.on_commit(lambda: cache_delete(key))
+        cache_delete_on_commit(key)
     payload = {
         "type": strategy.category,
         "source": order.source,

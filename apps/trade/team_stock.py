@@ -16,12 +16,10 @@ the database's ``lock_count < target_count`` guard alone already makes oversell 
 Every key expires ``valid_time + 60`` minutes after the team opened.
 """
 
-from dataclasses import dataclass
 from enum import IntEnum
 
 from prometheus_client import Histogram
 
-from apps.common.redis import get_redis
 from apps.common.redis_scripts import RedisScript
 
 SEAT_SCRIPT_SECONDS = Histogram(
@@ -127,21 +125,6 @@ def team_seat_recover(*, team_id: str, order_id: str, out_trade_no: str, valid_m
     keys = [_keys(team_id)[1], _recovery_marker(team_id, order_id), _keys(team_id, out_trade_no)[2]]
     with SEAT_SCRIPT_SECONDS.labels("recover").time():
         return bool(_RECOVER(keys=keys, args=[_ttl_seconds(valid_minutes)]))
-
-
-@dataclass(frozen=True)
-class TeamStock:
-    occupied: int
-    recovered: int
-
-    def joiners(self) -> int:
-        """Joiner seats held right now: what ``lock_count - 1`` must equal."""
-        return self.occupied - self.recovered
-
-
-def team_stock_read(*, team_id: str) -> TeamStock:
-    occupied, recovered = get_redis().mget(_keys(team_id)[:2])
-    return TeamStock(int(occupied or 0), int(recovered or 0))
 
 
 def team_stock_rebuild_one(*, team_id: str, lock_count: int, live_out_trade_nos: list[str], valid_minutes: int) -> None:

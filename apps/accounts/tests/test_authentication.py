@@ -10,7 +10,6 @@ from django.core.cache import cache
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIRequestFactory
 
-from apps.accounts import selectors
 from apps.accounts.authentication import ChannelPrincipal, IsSignedChannel
 from apps.accounts.models import ChannelCredential
 from apps.accounts.nonces import nonce_key
@@ -20,6 +19,7 @@ from apps.accounts.tests.factories import ChannelCredentialFactory
 from apps.accounts.tests.helpers import CHANNEL_SECRET as SECRET
 from apps.accounts.tests.helpers import UnreachableRedis, assert_refused, body_of, post_signed
 from apps.accounts.tests.urls_signed import SIGNED_PATH
+from apps.common import cache as common_cache
 from apps.common.redis import get_redis
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("signed_urls")]
@@ -291,15 +291,15 @@ def test_renaming_the_pair_forgets_the_old_name(client, credential, django_captu
 def test_cache_down_the_credential_comes_from_the_database(
     client, credential, monkeypatch, caplog, django_assert_num_queries
 ):
-    monkeypatch.setattr(selectors, "cache", UnreachableRedis())
-    with caplog.at_level(logging.WARNING, logger="apps.accounts.selectors"), django_assert_num_queries(1):
+    monkeypatch.setattr(common_cache, "cache", UnreachableRedis())  # the one read-through cache's client
+    with caplog.at_level(logging.WARNING, logger="apps.common.cache"), django_assert_num_queries(1):
         response = post_signed(client)
     assert response.status_code == 200
     assert "reading the database" in caplog.text
 
 
 def test_cache_down_invalidation_does_not_fail_the_save(credential, monkeypatch, django_capture_on_commit_callbacks):
-    monkeypatch.setattr(selectors, "cache", UnreachableRedis())
+    monkeypatch.setattr(common_cache, "cache", UnreachableRedis())
     with django_capture_on_commit_callbacks(execute=True):
         credential.secret = "rotated-secret-0123456789"
         credential.save()

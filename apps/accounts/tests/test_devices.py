@@ -14,13 +14,13 @@ from django.urls import reverse
 from django.utils import timezone
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from apps.accounts import selectors
 from apps.accounts.browser import DEVICE_COOKIE, DEVICE_SALT, SESSION_DEVICE_KEY, device_cookie_value
 from apps.accounts.models import TrustedDevice
 from apps.accounts.selectors import trusted_device_cache_clear, trusted_device_state
 from apps.accounts.services import trusted_device_create, trusted_devices_revoke
 from apps.accounts.tests.factories import StaffFactory, UserFactory
 from apps.accounts.tests.helpers import CHECK_API, CONFIRM_API
+from apps.common import cache as common_cache
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("device_middleware")]
 
@@ -157,11 +157,12 @@ def test_a_cookie_signed_more_than_30_days_ago_is_refused(shopper, monkeypatch):
     assert_cookie_cleared(with_cookie(old).get("/"))
 
 
-def test_an_expired_device_is_anonymous_and_cleared(client, shopper):
+def test_an_expired_device_is_anonymous_and_cleared(client, shopper, django_capture_on_commit_callbacks):
     cookie = password_login(client)
     device = TrustedDevice.objects.get(user=shopper)
-    TrustedDevice.objects.filter(pk=device.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
-    trusted_device_cache_clear(device_id=device.device_id)  # a bulk update bypasses the signals
+    with django_capture_on_commit_callbacks(execute=True):
+        TrustedDevice.objects.filter(pk=device.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+        trusted_device_cache_clear(device_id=device.device_id)  # a bulk update bypasses the signals
     assert_cookie_cleared(with_cookie(cookie).get("/"))
     assert_cookie_cleared(client.get("/"))  # the session bound to it ends too
 
@@ -234,7 +235,7 @@ def test_device_cache_down_the_database_answers(client, shopper, monkeypatch):
 
             return fail
 
-    monkeypatch.setattr(selectors, "cache", Down())
+    monkeypatch.setattr(common_cache, "cache", Down())
     assert is_logged_in(client)
     device = TrustedDevice.objects.get(user=shopper)
     TrustedDevice.objects.filter(pk=device.pk).update(revoked_at=timezone.now())

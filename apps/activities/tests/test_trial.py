@@ -154,20 +154,34 @@ def test_cache_switch_off_reads_the_database(demo, django_assert_max_num_queries
         trial("9890003")
 
 
-def test_admin_edit_invalidates_the_cached_configuration(demo, client):
+def test_admin_edit_invalidates_the_cached_configuration(demo, client, django_capture_on_commit_callbacks):
     assert trial("9890001").pay_price == Decimal("80.00")
     client.force_login(StaffFactory())
     discount = Discount.objects.get(discount_id="25120201")
-    response = client.post(
-        reverse("admin:activities_discount_change", args=[discount.pk]),
-        {"discount_id": "25120201", "discount_name": "ZJ 25", "discount_desc": "", "discount_type": "0",
-         "market_plan": "ZJ", "market_expr": "25", "tag": ""},
-    )  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("admin:activities_discount_change", args=[discount.pk]),
+            {"discount_id": "25120201", "discount_name": "ZJ 25", "discount_desc": "", "discount_type": "0",
+             "market_plan": "ZJ", "market_expr": "25", "tag": ""},
+        )  # fmt: skip
     assert response.status_code == 302
     assert trial("9890001").pay_price == Decimal("75.00")
 
 
-def test_remapping_a_sku_invalidates_the_mapping(demo):
+def test_an_edit_invalidates_only_once_it_commits(demo, django_capture_on_commit_callbacks):
+    # Busting before the commit would let a concurrent read re-cache the old row meanwhile.
+    assert trial("9890001").pay_price == Decimal("80.00")
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        discount = Discount.objects.get(discount_id="25120201")
+        discount.market_expr = "25"
+        discount.save()
+    assert trial("9890001").pay_price == Decimal("80.00")  # not committed yet: the cache holds the old row
+    for callback in callbacks:
+        callback()
+    assert trial("9890001").pay_price == Decimal("75.00")
+
+
+def test_remapping_a_sku_invalidates_the_mapping(demo, django_capture_on_commit_callbacks):
     trial("9890001")
     other = ScSkuActivityFactory(source="s01", channel="c09").activity  # a second activity
     Activity.objects.filter(pk=other.pk).update(discount_id="25120203")  # ZK 0.8
@@ -175,7 +189,8 @@ def test_remapping_a_sku_invalidates_the_mapping(demo):
 
     mapping = ScSkuActivity.objects.get(source="s01", channel="c01", sku_id="9890001")
     mapping.activity = other
-    mapping.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        mapping.save()
     assert trial("9890001").pay_price == Decimal("80.00")  # ZK 0.8 of 100.00
     assert trial("9890001").activity_id == other.activity_id
 

@@ -4,8 +4,9 @@ import time
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 
-from apps.common.cache import NOT_LOCAL, cache_delete, cached, local_peek
+from apps.common.cache import NOT_LOCAL, cache_delete, cache_delete_on_commit, cached, local_peek
 from apps.common.redis import get_redis
 from apps.common.tests.children import django_child
 from apps.dcc.runtime import dcc_publish_all, dcc_subscribed
@@ -103,7 +104,6 @@ def test_a_forked_child_does_not_inherit_a_lock_held_by_another_thread():
     import threading
 
     from apps.common import cache as cache_module
-    from apps.common.cache import local_generation, local_store
 
     held, release = threading.Event(), threading.Event()
 
@@ -119,8 +119,8 @@ def test_a_forked_child_does_not_inherit_a_lock_held_by_another_thread():
     if pid == 0:  # the child: store a value (it would block forever on the inherited lock), report, leave
         code = 1
         try:
-            local_store("k", "v", ttl=5, generation=local_generation())
-            code = 0 if local_peek("k", switchable=False) == "v" else 1
+            cache_module._local.put("k", "v", 5, cache_module._local.generation)
+            code = 0 if cache_module._local.get("k") == "v" else 1
         finally:
             os._exit(code)
     release.set()
@@ -145,3 +145,53 @@ def test_an_invalidation_reaches_another_interpreter_within_a_second(real_redis)
         cache_delete("xproc:key")  # what an admin edit does in this process
         seen = child.next_line(started + 1.0)
         assert seen == "forgotten", f"child said {seen!r} after {time.monotonic() - started:.3f}s"
+
+
+# --- the options the credential and device reads use ---------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_miss_is_kept_for_missing_ttl_and_not_at_all_with_zero():
+    calls = []
+
+    def nothing():
+        calls.append(1)
+        return None
+
+    assert cached("m", nothing, ttl=300, missing_ttl=7, namespace="test", local_ttl=30) is None
+    assert cached("m", nothing, ttl=300, missing_ttl=7, namespace="test", local_ttl=30) is None
+    assert len(calls) == 1 and 0 < cache.ttl("m") <= 7
+    assert cached("z", nothing, ttl=300, missing_ttl=0, namespace="test") is None
+    assert cached("z", nothing, ttl=300, missing_ttl=0, namespace="test") is None
+    assert len(calls) == 3 and cache.get("z") is None
+
+
+@pytest.mark.django_db
+def test_an_entry_outside_the_switch_stays_cached_when_the_switch_is_off(set_dcc):
+    loader = Loads()
+    set_dcc("cacheOpenSwitch", "1")  # "1" = caches off
+    assert cached("s", loader, ttl=60, namespace="test", local_ttl=30, switchable=False) == "v1"
+    assert cached("s", loader, ttl=60, namespace="test", local_ttl=30, switchable=False) == "v1"
+    assert read("t", loader) == "v2"
+    assert read("t", loader) == "v3"  # switchable reads go to the loader every time
+
+
+@pytest.mark.django_db
+def test_decode_runs_on_every_read_and_an_undecodable_entry_is_reloaded():
+    cache.set("d", {"old": "shape"}, 60)
+    decoded = cached("d", lambda: {"n": 1}, ttl=60, namespace="test", local_ttl=30, decode=lambda e: [e["n"]])
+    again = cached("d", lambda: {"n": 2}, ttl=60, namespace="test", local_ttl=30, decode=lambda e: [e["n"]])
+    assert decoded == again == [1] and decoded is not again  # a fresh answer each read, from memory
+    assert cache.get("d") == {"n": 1}
+
+
+@pytest.mark.django_db
+def test_cache_delete_on_commit_waits_for_the_commit(django_capture_on_commit_callbacks):
+    loader = Loads()
+    read("c", loader)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        cache_delete_on_commit("c")
+    assert read("c", loader) == "v1"
+    for callback in callbacks:
+        callback()
+    assert read("c", loader) == "v2"

@@ -1,8 +1,12 @@
 """Mall API (token auth, envelope): create order (Idempotency-Key), my orders, order detail, team."""
 
+import json
+
 import pytest
 from rest_framework.test import APIClient
 
+from apps.accounts.signing import signed_headers
+from apps.common.serializers import format_datetime
 from apps.payments.models import PayOrder
 from apps.payments.notify import mall_order_paid
 from apps.payments.tests.helpers import create_order, mobile_client
@@ -11,6 +15,7 @@ from apps.trade.models import Order
 pytestmark = pytest.mark.django_db
 
 ORDERS = "/api/v1/mall/orders"
+MARKET = "/api/v1/gbm/index/query_group_buy_market_config"
 
 
 @pytest.fixture
@@ -141,3 +146,23 @@ def test_team_detail_masks_members_and_says_who_may_join(mobile, demo):
     assert (other["mine"], other["canJoin"]) == (False, True)
     missing = mobile.get("/api/v1/mall/teams/00000000")
     assert (missing.status_code, missing.json()["code"]) == (404, "0404")
+
+
+def test_mall_and_signed_apis_write_a_teams_times_alike(mobile, client):
+    # One team, asked through the mall API (token) and the signed API (partner mall's server): the same
+    # instant, written the same way, in the project's time zone (TIME_ZONE Asia/Shanghai), never UTC "Z".
+    order = create_order("xiaofuge")
+    body = json.dumps({"userId": "xiaofuge", "source": "s01", "channel": "c01", "goodsId": "9890001"}).encode()
+    signed = client.post(
+        MARKET, data=body, content_type="application/json",
+        headers=signed_headers("s01c01-demo-secret", "POST", MARKET, body),
+    ).json()["data"]["teamList"][0]  # fmt: skip
+    team = mobile.get(f"/api/v1/mall/teams/{order.team_id}").json()["data"]
+    assert signed["teamId"] == team["teamId"] == order.team_id
+    assert (team["validStartTime"], team["validEndTime"]) == (signed["validStartTime"], signed["validEndTime"])
+    assert team["validEndTime"].endswith("+08:00")
+    detail = mobile.get(f"{ORDERS}/{order.order_id}").json()["data"]
+    listed = mobile.get(ORDERS).json()["data"]["results"][0]
+    for times in (detail, listed):
+        assert times["orderTime"] == format_datetime(order.order_time) and times["orderTime"].endswith("+08:00")
+        assert times["payDeadline"].endswith("+08:00")

@@ -1,13 +1,16 @@
 """Shared steps of the trade tests: a demo team locked through the service, thread bodies for races."""
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import connections
 
 from apps.common.errors import GroupBuyError
+from apps.common.redis import get_redis
 from apps.trade.lock import LockCommand
 from apps.trade.services import order_lock
+from apps.trade.team_stock import _keys as team_stock_keys
 
 
 def lock_demo_team(users: tuple[str, ...], **command: Any) -> str:
@@ -38,3 +41,19 @@ def in_thread(fn: Callable[..., Any]) -> Callable[..., Any]:
             connections.close_all()
 
     return run
+
+
+@dataclass(frozen=True)
+class TeamStock:
+    occupied: int
+    recovered: int
+
+    def joiners(self) -> int:
+        """Joiner seats held right now: what ``lock_count - 1`` must equal."""
+        return self.occupied - self.recovered
+
+
+def team_stock_read(*, team_id: str) -> TeamStock:
+    """A team's seat counters in Redis (``apps/trade/team_stock.py``), as the tests compare them."""
+    occupied, recovered = get_redis().mget(team_stock_keys(team_id)[:2])
+    return TeamStock(int(occupied or 0), int(recovered or 0))

@@ -3,7 +3,7 @@
 from django.db.models import Count, Q
 
 from apps.trade.models import Order, Team
-from apps.trade.team_stock import team_stock_read
+from apps.trade.tests.helpers import team_stock_read
 
 
 def assert_trade_invariants(*, check_redis: bool = True) -> None:

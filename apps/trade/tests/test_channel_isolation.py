@@ -268,7 +268,7 @@ def test_every_callback_and_bus_message_names_its_channel(channels):
 def test_a_bus_message_of_another_channel_recovers_no_seat(channels):
     from apps.trade.consumers import recover_team_seat
     from apps.trade.services import order_refund
-    from apps.trade.team_stock import team_stock_read
+    from apps.trade.tests.helpers import team_stock_read
 
     team_id = lock_demo_team(("demo1", "demo2"))
     order_refund(source="s01", channel="c01", out_trade_no="OTN-demo2")

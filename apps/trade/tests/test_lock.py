@@ -17,7 +17,7 @@ from apps.trade.apis import LockOut
 from apps.trade.lock import LockCommand
 from apps.trade.models import NotifyType, Order, Team
 from apps.trade.services import order_lock
-from apps.trade.team_stock import team_stock_read
+from apps.trade.tests.helpers import team_stock_read
 from apps.trade.tests.invariants import assert_trade_invariants
 
 pytestmark = pytest.mark.django_db

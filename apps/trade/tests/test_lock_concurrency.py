@@ -11,7 +11,7 @@ from apps.common.errors import GroupBuyError
 from apps.trade.lock import LockCommand
 from apps.trade.models import Order, Team
 from apps.trade.services import order_lock
-from apps.trade.team_stock import team_stock_read
+from apps.trade.tests.helpers import team_stock_read
 from apps.trade.tests.invariants import assert_trade_invariants
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]

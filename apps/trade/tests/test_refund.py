@@ -17,7 +17,7 @@ from apps.trade.lock import LockCommand
 from apps.trade.models import NotifyType, Order, Team
 from apps.trade.services import order_lock, order_refund, order_settle
 from apps.trade.settle import SettleCommand
-from apps.trade.team_stock import team_stock_read
+from apps.trade.tests.helpers import team_stock_read
 from apps.trade.tests.invariants import assert_trade_invariants
 from apps.trade.timeouts import trade_timeouts_run
 

@@ -19,8 +19,7 @@ from apps.trade.lock import LockCommand
 from apps.trade.models import Order, Team
 from apps.trade.selectors import joinable_teams, open_teams_for_user
 from apps.trade.services import order_lock, order_refund
-from apps.trade.team_stock import team_stock_read
-from apps.trade.tests.helpers import lock_demo_team
+from apps.trade.tests.helpers import lock_demo_team, team_stock_read
 from apps.trade.tests.invariants import assert_trade_invariants
 
 pytestmark = pytest.mark.django_db
