@@ -9,6 +9,7 @@ import os
 
 import pytest
 from django.conf import settings
+from django.core.management import call_command
 from django.db import connection
 
 from apps.common.redis import get_redis
@@ -55,6 +56,12 @@ def _fresh_nonce_store_state(monkeypatch):
     monkeypatch.setattr(nonces, "_fallback_generation", 0)
     monkeypatch.setattr(nonces, "_copied_generation", 0)
     nonces._warn.reset()
+
+
+@pytest.fixture
+def demo(db):
+    """The demo data (channels, goods, activities, shoppers) as ``load_demo`` writes it."""
+    call_command("load_demo")
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ import json
 from datetime import timedelta
 
 import pytest
-from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
@@ -31,11 +30,6 @@ def complete_team(notify_type: str = NotifyType.HTTP, notify_url: str = "") -> s
             )
         )  # fmt: skip
     return team_id
-
-
-@pytest.fixture
-def demo():
-    call_command("load_demo")
 
 
 def make_due(task: NotifyTask) -> None:
