@@ -78,7 +78,11 @@ def set_dcc(django_capture_on_commit_callbacks):
 
 @pytest.fixture
 def tasks_run_inline(monkeypatch):
-    """``task.delay`` runs the task in process, whatever the broker (eager or RabbitMQ). Returns the calls."""
+    """``task.delay`` runs the task in process, whatever the broker (memory or RabbitMQ). Returns the calls.
+
+    Test settings queue tasks rather than run them (no eager mode, as in CI): a test that needs a task's effect
+    asks for this fixture, usually with ``django_capture_on_commit_callbacks(execute=True)``.
+    """
     from celery.app.task import Task
 
     calls: list[tuple[str, tuple]] = []

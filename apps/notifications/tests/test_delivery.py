@@ -54,6 +54,15 @@ def test_completion_is_delivered_after_commit_signed(
     )
 
 
+def test_without_a_worker_the_committed_completion_is_only_queued(demo, receiver, django_capture_on_commit_callbacks):
+    """Test settings are not eager (as CI and production): the on-commit ``delay`` queues, nothing runs inline."""
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        complete_team(notify_url=receiver.url)
+    assert callbacks  # the delivery was handed to the broker after commit
+    task = NotifyTask.objects.get()
+    assert (task.notify_status, task.notify_count, receiver.received) == (NotifyTask.Status.NEW, 0, [])
+
+
 def test_a_500_then_success_is_delivered_once_on_the_second_attempt(demo, receiver):
     receiver.answers = [(500, "oops", 0.0)]
     complete_team(notify_url=receiver.url)
