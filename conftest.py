@@ -9,6 +9,7 @@ import os
 
 import pytest
 from django.conf import settings
+from django.core.management import call_command
 from django.db import connection
 
 from apps.common.redis import get_redis
@@ -58,6 +59,12 @@ def _fresh_nonce_store_state(monkeypatch):
 
 
 @pytest.fixture
+def demo(db):
+    """The demo data (channels, goods, activities, shoppers) as ``load_demo`` writes it."""
+    call_command("load_demo")
+
+
+@pytest.fixture
 def set_dcc(django_capture_on_commit_callbacks):
     """Change a DCC key the way staff do, and run the after-commit broadcast even inside a test transaction."""
     from apps.dcc.services import dcc_update
@@ -71,7 +78,11 @@ def set_dcc(django_capture_on_commit_callbacks):
 
 @pytest.fixture
 def tasks_run_inline(monkeypatch):
-    """``task.delay`` runs the task in process, whatever the broker (eager or RabbitMQ). Returns the calls."""
+    """``task.delay`` runs the task in process, whatever the broker (memory or RabbitMQ). Returns the calls.
+
+    Test settings queue tasks rather than run them (no eager mode, as in CI): a test that needs a task's effect
+    asks for this fixture, usually with ``django_capture_on_commit_callbacks(execute=True)``.
+    """
     from celery.app.task import Task
 
     calls: list[tuple[str, tuple]] = []

@@ -23,3 +23,8 @@ if not REDIS_EMBEDDED:
 # test run on the same server (each run has its own key prefix).
 DCC_PUBSUB_CHANNEL = f"group_buy_market_dcc_test:{CACHES['default']['KEY_PREFIX']}"
 CACHE_INVALIDATION_CHANNEL = f"group_buy_market_cache_test:{CACHES['default']['KEY_PREFIX']}"
+
+# Tasks are queued, not run inline, as in CI and production: ``.delay()`` reaches the broker through the
+# on-commit path (the embedded memory broker holds the message with no worker to take it). A test that needs
+# a task's effect asks for the ``tasks_run_inline`` fixture (conftest.py).
+CELERY_TASK_ALWAYS_EAGER = False

@@ -1,5 +1,4 @@
 import pytest
-from django.core.management import call_command
 
 from apps.accounts.checks import weixin_token_check
 from apps.accounts.models import ChannelCredential, User
@@ -8,8 +7,7 @@ from apps.demo.checks import demo_credentials_check
 pytestmark = pytest.mark.django_db
 
 
-def test_deploy_check_flags_demo_credentials_until_they_are_changed():
-    call_command("load_demo")
+def test_deploy_check_flags_demo_credentials_until_they_are_changed(demo):
     assert {error.id for error in demo_credentials_check()} == {"groupbuy.E001", "groupbuy.E002"}
 
     ChannelCredential.objects.update(secret="a-real-random-secret-0123456789")

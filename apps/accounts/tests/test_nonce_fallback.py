@@ -9,7 +9,6 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-from django.core.management import call_command
 from django.db import OperationalError, connection, connections
 from django.test import Client
 from django.utils import timezone
@@ -251,8 +250,7 @@ def test_ten_simultaneous_requests_with_one_nonce_redis_down_exactly_one_is_acce
 # --- end to end: the domain answers with its own codes --------------------------------------------------
 
 
-def test_redis_down_a_signed_join_answers_0007_and_a_signed_trial_answers(client, settings):
-    call_command("load_demo")
+def test_redis_down_a_signed_join_answers_0007_and_a_signed_trial_answers(client, settings, demo):
     lock_url, trial_url = "/api/v1/gbm/trade/lock_market_pay_order", "/api/v1/gbm/index/query_group_buy_market_config"
 
     def post(url: str, body: dict):

@@ -3,7 +3,6 @@
 from decimal import Decimal
 
 import pytest
-from django.core.management import call_command
 from django.urls import reverse
 
 from apps.accounts.tests.factories import StaffFactory
@@ -21,11 +20,6 @@ from apps.tags.tests.factories import CrowdTagFactory
 pytestmark = pytest.mark.django_db
 
 TAG = "RQ_KJHKL98UU78H66554GFDV"
-
-
-@pytest.fixture
-def demo():
-    call_command("load_demo")
 
 
 def trial(goods_id: str, user_id: str | None = "demo1", source: str = "s01", channel: str = "c01"):

@@ -6,7 +6,6 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.contrib.staticfiles import finders
-from django.core.management import call_command
 from django.http import HttpResponse
 from django.test import Client
 from django.urls import path
@@ -24,11 +23,6 @@ def boom(request) -> HttpResponse:
 urlpatterns = [path("boom", boom), path("api/v1/boom", boom), *site_urls]
 handler404 = "apps.common.views.page_not_found"
 handler500 = "apps.common.views.server_error"
-
-
-@pytest.fixture
-def demo(db):
-    call_command("load_demo")
 
 
 NOT_FOUND_WORDS = {"en": "We could not find this page", "zh-hans": 'lang="zh-hans"'}

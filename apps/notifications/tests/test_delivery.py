@@ -4,7 +4,6 @@ import json
 from datetime import timedelta
 
 import pytest
-from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
@@ -33,11 +32,6 @@ def complete_team(notify_type: str = NotifyType.HTTP, notify_url: str = "") -> s
     return team_id
 
 
-@pytest.fixture
-def demo():
-    call_command("load_demo")
-
-
 def make_due(task: NotifyTask) -> None:
     NotifyTask.objects.filter(pk=task.pk).update(next_attempt_at=timezone.now() - timedelta(seconds=1))
 
@@ -58,6 +52,15 @@ def test_completion_is_delivered_after_commit_signed(
     assert verify_callback_signature(
         SECRET, request.headers["X-GBM-Timestamp"], request.body, request.headers["X-GBM-Signature"]
     )
+
+
+def test_without_a_worker_the_committed_completion_is_only_queued(demo, receiver, django_capture_on_commit_callbacks):
+    """Test settings are not eager (as CI and production): the on-commit ``delay`` queues, nothing runs inline."""
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        complete_team(notify_url=receiver.url)
+    assert callbacks  # the delivery was handed to the broker after commit
+    task = NotifyTask.objects.get()
+    assert (task.notify_status, task.notify_count, receiver.received) == (NotifyTask.Status.NEW, 0, [])
 
 
 def test_a_500_then_success_is_delivered_once_on_the_second_attempt(demo, receiver):

@@ -5,7 +5,6 @@ import uuid as uuidlib
 from contextlib import suppress
 
 import pytest
-from django.core.management import call_command
 from django.db import connections
 from django.utils import timezone
 from kombu import Connection
@@ -31,9 +30,8 @@ def _record(body: dict) -> None:
 
 
 @pytest.fixture
-def bus(rabbitmq, mariadb, settings):
+def bus(rabbitmq, mariadb, demo, settings):
     """Fresh queues for the test: purge what earlier runs left."""
-    call_command("load_demo")
     applied.clear()
     register_handler(name="test-recorder", routing_key=TEAM_SUCCESS, handle=_record)
     with Connection(settings.GBM_MQ_URL) as conn:

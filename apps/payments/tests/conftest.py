@@ -1,5 +1,5 @@
-"""Payments fixtures: a sandbox key generated once per session, demo data, and the sandbox's
-notify transport pointed at Django's test client."""
+"""Payments fixtures: a sandbox key generated once per session, the demo behind a live server, and the
+sandbox's notify transport pointed at Django's test client."""
 
 from types import SimpleNamespace
 
@@ -28,11 +28,6 @@ def _sandbox_gateway(settings, sandbox_key_pem):
     gateways_reset()
     yield
     gateways_reset()
-
-
-@pytest.fixture
-def demo(db):
-    call_command("load_demo")
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.core.management import call_command
 from django.db import IntegrityError, transaction
 
 from apps.payments.models import PayOrder
@@ -18,8 +17,8 @@ pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def services_demo(mariadb, real_redis):
-    call_command("load_demo")
+def services_demo(mariadb, real_redis, demo):
+    """The demo data on MariaDB and a real Redis."""
 
 
 def test_twenty_creates_with_one_key_make_one_order(services_demo):

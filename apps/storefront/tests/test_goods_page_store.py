@@ -6,7 +6,6 @@ from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
@@ -19,11 +18,6 @@ from apps.trade.tests.factories import OrderFactory, TeamFactory
 pytestmark = pytest.mark.django_db
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-
-
-@pytest.fixture
-def demo():
-    call_command("load_demo")
 
 
 def page(client: Client, url: str = "/goods/9890001") -> str:

@@ -1,15 +1,9 @@
 """Mall API for mobile clients: token login, products with my price, one product with teams."""
 
 import pytest
-from django.core.management import call_command
 from rest_framework.test import APIClient
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def demo():
-    call_command("load_demo")
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ import re
 from datetime import timedelta
 
 import pytest
-from django.core.management import call_command
 from django.utils import timezone
 from rest_framework import serializers
 
@@ -18,11 +17,6 @@ pytestmark = pytest.mark.django_db
 
 URL = "/api/v1/gbm/index/query_group_buy_market_config"
 SECRET = "s01c01-demo-secret"
-
-
-@pytest.fixture
-def demo():
-    call_command("load_demo")
 
 
 def query(client, body: dict | bytes, *, secret: str = SECRET, headers: dict | None = None):

@@ -2,7 +2,6 @@
 neither see nor run them."""
 
 import pytest
-from django.core.management import call_command
 from django.urls import reverse
 
 from apps.accounts.tests.admin_actions import client_of, offered_actions, post_action, staff_with
@@ -16,8 +15,7 @@ TEAMS_URL = reverse("admin:trade_team_changelist")
 
 
 @pytest.fixture
-def team() -> Team:
-    call_command("load_demo")
+def team(demo) -> Team:
     return Team.objects.get(team_id=lock_demo_team(("demo1", "demo2")))
 
 

@@ -2,7 +2,6 @@
 
 import pytest
 from django.contrib.admin.models import LogEntry
-from django.core.management import call_command
 from django.urls import reverse
 
 from apps.accounts.tests.factories import StaffFactory
@@ -13,8 +12,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def team_id():
-    call_command("load_demo")
+def team_id(demo):
     return lock_demo_team(("demo1", "demo2"))
 
 

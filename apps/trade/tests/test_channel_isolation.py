@@ -8,7 +8,6 @@ the victim is the demo's main channel s01/c01.
 import json
 
 import pytest
-from django.core.management import call_command
 
 from apps.accounts.models import ChannelCredential
 from apps.accounts.signing import signed_headers
@@ -30,8 +29,7 @@ PROGRESS = "/api/v1/gbm/trade/team_progress"
 
 
 @pytest.fixture
-def channels():
-    call_command("load_demo")
+def channels(demo):
     ChannelCredential.objects.create(
         source="s03", channel="c03", secret=ATTACKER_SECRET, notify_hosts="mall.example\n*.shop.example"
     )

@@ -25,11 +25,6 @@ pytestmark = pytest.mark.django_db
 URL = "/api/v1/gbm/trade/lock_market_pay_order"
 
 
-@pytest.fixture
-def demo():
-    call_command("load_demo")
-
-
 def lock(user_id="demo1", out_trade_no=None, team_id=None, goods_id="9890001", activity_id=100123, **kwargs):
     return order_lock(
         command=LockCommand(

@@ -4,7 +4,6 @@ import multiprocessing
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.core.management import call_command
 from django.db import connections
 
 from apps.common.errors import GroupBuyError
@@ -18,8 +17,7 @@ pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def racing(mariadb, real_redis):
-    call_command("load_demo")
+def racing(mariadb, real_redis, demo):
     return None
 
 

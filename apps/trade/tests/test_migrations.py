@@ -2,7 +2,6 @@
 (source, channel, biz_id) without rewriting any row."""
 
 import pytest
-from django.core.management import call_command
 from django.db import IntegrityError, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 
@@ -23,8 +22,7 @@ def _migrate(targets) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_orders_locked_before_the_per_channel_slot_key_still_resolve():
-    call_command("load_demo")
+def test_orders_locked_before_the_per_channel_slot_key_still_resolve(demo):
     lock_demo_team(("demo1", "demo2"))
     try:
         _migrate(BEFORE)  # the old schema, with these rows in it

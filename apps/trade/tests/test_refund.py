@@ -4,7 +4,6 @@ import json
 from datetime import timedelta
 
 import pytest
-from django.core.management import call_command
 from django.db import OperationalError
 from django.utils import timezone
 
@@ -24,11 +23,6 @@ from apps.trade.timeouts import trade_timeouts_run
 pytestmark = pytest.mark.django_db
 
 S, C = "s01", "c01"
-
-
-@pytest.fixture
-def demo():
-    call_command("load_demo")
 
 
 def lock(user, team_id=None, **kwargs):

@@ -4,7 +4,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
-from django.core.management import call_command
 from django.utils import timezone
 
 from apps.common.mq import TEAM_REFUND
@@ -22,8 +21,7 @@ pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def team(mariadb, real_redis):
-    call_command("load_demo")
+def team(mariadb, real_redis, demo):
     return lock_demo_team(("demo1", "demo2"))
 
 
@@ -80,9 +78,8 @@ def test_timeout_job_racing_a_late_payment(team):
 
 
 @pytest.mark.parametrize("rounds", range(3))
-def test_a_join_racing_the_last_members_cancel_never_lands_in_a_closed_team(mariadb, real_redis, rounds):
+def test_a_join_racing_the_last_members_cancel_never_lands_in_a_closed_team(mariadb, real_redis, demo, rounds):
     """Either the join commits first (the team lives on with the joiner) or it is refused (E0005, closed)."""
-    call_command("load_demo")
     team_id = lock_demo_team(("demo1",))
 
     @in_thread

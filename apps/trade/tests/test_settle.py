@@ -4,7 +4,6 @@ import json
 from datetime import timedelta
 
 import pytest
-from django.core.management import call_command
 from django.utils import timezone
 
 from apps.accounts.signing import signed_headers
@@ -20,11 +19,6 @@ pytestmark = pytest.mark.django_db
 
 SETTLE_URL = "/api/v1/gbm/trade/settlement_market_pay_order"
 PROGRESS_URL = "/api/v1/gbm/trade/team_progress"
-
-
-@pytest.fixture
-def demo():
-    call_command("load_demo")
 
 
 def lock(user_id, team_id=None, source="s01", channel="c01", **kwargs):

@@ -3,7 +3,6 @@
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.core.management import call_command
 from django.utils import timezone
 
 from apps.notifications.models import NotifyTask
@@ -17,8 +16,7 @@ pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def full_team(mariadb, real_redis):
-    call_command("load_demo")
+def full_team(mariadb, real_redis, demo):
     return lock_demo_team(("demo1", "demo2", "demo3"))
 
 

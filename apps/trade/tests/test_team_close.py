@@ -30,11 +30,6 @@ REFUND = "/api/v1/gbm/trade/refund_market_pay_order"
 TRIAL = "/api/v1/gbm/index/query_group_buy_market_config"
 
 
-@pytest.fixture
-def demo():
-    call_command("load_demo")
-
-
 def join(user: str, team_id: str) -> str:
     with pytest.raises(GroupBuyError) as refused:
         order_lock(
