@@ -32,7 +32,7 @@ from apps.common.db import retry_on_deadlock
 from apps.common.errors import GroupBuyError, ResponseCode
 from apps.common.rows import row_where, values_where
 from apps.trade.ids import ID_ATTEMPTS, new_order_id, new_team_id
-from apps.trade.metrics import LOCKS
+from apps.trade.metrics import LOCKS, counted
 from apps.trade.models import LIVE_ORDER_STATUSES, NotifyType, Order, Team
 from apps.trade.team_stock import Occupation, team_seat_occupy, team_seat_release
 
@@ -81,13 +81,7 @@ def order_lock(*, command: LockCommand) -> LockResult:
     with the twin's order. A join first occupies a Redis seat; a failure gives the seat back unless an order
     of this outTradeNo holds it. The database's ``lock_count < target_count`` guard is the last word.
     """
-    try:
-        result, outcome = _lock(command)
-    except GroupBuyError as exc:
-        LOCKS.labels(exc.code).inc()
-        raise
-    LOCKS.labels(outcome).inc()
-    return result
+    return counted(LOCKS, partial(_lock, command))
 
 
 def _lock(command: LockCommand) -> tuple[LockResult, str]:

@@ -6,9 +6,12 @@ A code not listed here still counts (from its first occurrence); the list only m
 visible from the first scrape.
 """
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from prometheus_client import Counter
 
-from apps.common.errors import ResponseCode
+from apps.common.errors import GroupBuyError, ResponseCode
 from apps.common.metrics import counter_labels_init
 
 LOCKS = Counter("gbm_locks_total", "Lock order attempts by outcome", ["outcome"])
@@ -18,6 +21,20 @@ TEAMS_FAILED = Counter("gbm_teams_failed_total", "Teams that closed without form
 REFUNDS = Counter("gbm_refunds_total", "Refunds by strategy", ["strategy"])
 
 _C = ResponseCode
+T = TypeVar("T")
+
+
+def counted(counter: Counter, flow: Callable[[], tuple[T, str]]) -> T:
+    """Run a flow that answers (result, outcome) and count the outcome, or the code it was refused with."""
+    try:
+        result, outcome = flow()
+    except GroupBuyError as exc:
+        counter.labels(exc.code).inc()
+        raise
+    counter.labels(outcome).inc()
+    return result
+
+
 LOCK_OUTCOMES = (
     "locked", "replay",
     *(code.code for code in (_C.ILLEGAL_PARAMETER, _C.SERVICE_UNAVAILABLE, _C.E0002, _C.E0005, _C.E0006, _C.E0007,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from django.db import transaction
 from django.db.models import F
@@ -22,7 +23,7 @@ from apps.common.errors import GroupBuyError, ResponseCode
 from apps.dcc.runtime import dcc_get
 from apps.notifications.models import NotifyTask
 from apps.trade.callbacks import team_notify
-from apps.trade.metrics import SETTLEMENTS, TEAMS_COMPLETED
+from apps.trade.metrics import SETTLEMENTS, TEAMS_COMPLETED, counted
 from apps.trade.models import Order, Team
 
 
@@ -55,13 +56,7 @@ def order_settle(*, command: SettleCommand) -> SettleResult:
     and one ``trade_settlement`` notify task is written. A repeated or racing settlement of the same
     order changes nothing and answers the same success.
     """
-    try:
-        result, outcome = _settle(command)
-    except GroupBuyError as exc:
-        SETTLEMENTS.labels(exc.code).inc()
-        raise
-    SETTLEMENTS.labels(outcome).inc()
-    return result
+    return counted(SETTLEMENTS, partial(_settle, command))
 
 
 def _settle(command: SettleCommand) -> tuple[SettleResult, str]:
