@@ -138,8 +138,6 @@ def _json_object(body: bytes) -> dict[str, Any]:
             if body
             else None
         )
-    except RequestDataTooBig as exc:
-        raise GroupBuyError(ResponseCode.ILLEGAL_PARAMETER, _("The request body is too large.")) from exc
     except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise GroupBuyError(
             ResponseCode.ILLEGAL_PARAMETER, _("The request body is not valid JSON in UTF-8 (or repeats a key).")
