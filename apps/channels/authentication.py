@@ -13,7 +13,7 @@ Order of checks, cheapest and least revealing first:
    spaces, control characters or encoding questions); a timestamp that is not unix seconds, or off
    by more than ``SIGNATURE_CLOCK_SKEW`` either way → E0202.
 4. The signature, constant-time → E0201.
-5. Only then the nonce is recorded (``apps.accounts.nonces``: ``SET key NX EX ttl`` in Redis, key
+5. Only then the nonce is recorded (``apps.channels.nonces``: ``SET key NX EX ttl`` in Redis, key
    scoped by source+channel), so a forged request cannot burn a legitimate caller's nonces. Already
    seen → E0202. The TTL is ``SIGNATURE_NONCE_TTL`` but never less than twice the clock skew: a
    timestamp stays acceptable for 2 × skew, and its nonce must be remembered at least that long.
@@ -30,7 +30,7 @@ error table has no 503-class code; E0202 is the closest, "nonce could not be che
 succeeds once either store is back (the nonce was never recorded). The fallback is counted
 (``gbm_nonce_store_fallback_total``) and logged at most once every few seconds. What the fallback
 cannot see — a replay during the outage of a nonce Redis recorded just before it, and a short window
-after Redis is back — is spelled out in ``apps.accounts.nonces``. The credential lookup falls back to
+after Redis is back — is spelled out in ``apps.channels.nonces``. The credential lookup falls back to
 the database too (see the selector), so an unsigned legacy channel keeps working while Redis is down.
 """
 
@@ -53,10 +53,10 @@ from rest_framework.request import Request
 from rest_framework.serializers import Serializer
 from rest_framework.views import APIView
 
-from apps.accounts.models import ChannelCredential
-from apps.accounts.nonces import NonceStoreUnavailable, nonce_record, nonce_ttl_seconds
-from apps.accounts.selectors import channel_credential_get
-from apps.accounts.signing import NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_request_signature
+from apps.channels.models import ChannelCredential
+from apps.channels.nonces import NonceStoreUnavailable, nonce_record, nonce_ttl_seconds
+from apps.channels.selectors import channel_credential_get
+from apps.channels.signing import NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_request_signature
 from apps.common.errors import GroupBuyError, ResponseCode
 
 logger = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""The nonce store of signed channel requests (step 5 of ``apps.accounts.authentication``).
+"""The nonce store of signed channel requests (step 5 of ``apps.channels.authentication``).
 
 ``nonce_record`` remembers a (source, channel, nonce) for ``nonce_ttl_seconds()`` and says whether it
 is new. Redis holds the nonces (``SET key NX EX ttl``); the database holds them only while Redis is
@@ -50,7 +50,7 @@ from django.utils import timezone
 from prometheus_client import Counter
 from redis.exceptions import RedisError
 
-from apps.accounts.models import SignatureNonce
+from apps.channels.models import SignatureNonce
 from apps.common.logging import ThrottledWarning
 from apps.common.redis import get_redis
 
