@@ -1,7 +1,8 @@
 """Login API (api.md "Login"): token login, scan login (ticket, polling, confirm) and the WeChat portal.
 
 Thin adapters: validate, call one service, answer in the envelope. The flow and its decisions are
-documented in ``apps.accounts.services`` (tickets) and ``apps.accounts.weixin`` (portal).
+documented in docs/decisions/009-a-scan-login-ticket-belongs-to-its-browser.md (tickets) and
+``apps.accounts.weixin`` (portal).
 """
 
 from typing import Any
