@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.accounts.authentication import SignedChannelApi
+from apps.channels.authentication import SignedChannelApi
 from apps.common.api import success
 from apps.common.money import format_money
 from apps.common.serializers import IdField, MoneyField

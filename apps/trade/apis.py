@@ -6,7 +6,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apps.accounts.authentication import SignedChannelApi
+from apps.channels.authentication import SignedChannelApi
 from apps.common.api import success
 from apps.common.errors import GroupBuyError, ResponseCode
 from apps.common.money import format_money

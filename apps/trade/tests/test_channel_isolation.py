@@ -9,9 +9,9 @@ import json
 
 import pytest
 
-from apps.accounts.models import ChannelCredential
-from apps.accounts.signing import signed_headers
 from apps.activities.models import ScSkuActivity
+from apps.channels.models import ChannelCredential
+from apps.channels.signing import signed_headers
 from apps.notifications.models import NotifyTask
 from apps.trade.models import Order, Team
 from apps.trade.tests.helpers import lock_demo_team
@@ -126,7 +126,7 @@ def test_parameters_that_differ_from_the_verified_caller_are_e0201(rf, channels)
     """The view's serializer must never act for a channel the signature did not name."""
     from rest_framework import serializers
 
-    from apps.accounts.authentication import SignedChannelApi
+    from apps.channels.authentication import SignedChannelApi
     from apps.common.api import success
 
     class Renaming(serializers.Serializer):

@@ -10,15 +10,15 @@ from django.core.cache import cache
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIRequestFactory
 
-from apps.accounts.authentication import ChannelPrincipal, IsSignedChannel
-from apps.accounts.models import ChannelCredential
-from apps.accounts.nonces import nonce_key
-from apps.accounts.selectors import channel_credential_cache_key, channel_credential_get
-from apps.accounts.signing import NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, signed_headers
-from apps.accounts.tests.factories import ChannelCredentialFactory
-from apps.accounts.tests.helpers import CHANNEL_SECRET as SECRET
-from apps.accounts.tests.helpers import UnreachableRedis, assert_refused, body_of, post_signed
-from apps.accounts.tests.urls_signed import SIGNED_PATH
+from apps.channels.authentication import ChannelPrincipal, IsSignedChannel
+from apps.channels.models import ChannelCredential
+from apps.channels.nonces import nonce_key
+from apps.channels.selectors import channel_credential_cache_key, channel_credential_get
+from apps.channels.signing import NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, signed_headers
+from apps.channels.tests.factories import ChannelCredentialFactory
+from apps.channels.tests.helpers import CHANNEL_SECRET as SECRET
+from apps.channels.tests.helpers import UnreachableRedis, assert_refused, body_of, post_signed
+from apps.channels.tests.urls_signed import SIGNED_PATH
 from apps.common import cache as common_cache
 from apps.common.redis import get_redis
 
@@ -340,7 +340,7 @@ def test_principal_and_permission():
 
 
 def test_schema_documents_the_three_headers():
-    schema = SchemaGenerator(urlconf="apps.accounts.tests.urls_signed").get_schema(request=None, public=True)
+    schema = SchemaGenerator(urlconf="apps.channels.tests.urls_signed").get_schema(request=None, public=True)
     schemes = schema["components"]["securitySchemes"]
     assert {(scheme["type"], scheme["in"], scheme["name"]) for scheme in schemes.values()} >= {
         ("apiKey", "header", TIMESTAMP_HEADER),

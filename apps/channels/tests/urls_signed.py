@@ -4,7 +4,7 @@ from django.urls import path
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apps.accounts.authentication import SignedChannelApi
+from apps.channels.authentication import SignedChannelApi
 from apps.common.api import success
 from config.urls import urlpatterns as project_urlpatterns
 

@@ -1,37 +1,9 @@
 """Signed channel requests (验签, api.md "Channel request signing"): a DRF authentication class.
 
-Order of checks, cheapest and least revealing first:
-
-1. The parameters, parsed once (``SignedCall.params``; api.md "Channel isolation"): a Content-Type
-   naming a charset other than UTF-8 → 0002 (HTTP 415); the JSON body (POST and other body methods) or
-   the query string (GET/HEAD); invalid UTF-8, bad JSON, a repeated key, a non-object body, or a
-   missing/blank/non-string source/channel → 0002 (HTTP 400) with the field errors in ``data``.
-2. The credential (cached, no SQL when warm). Unknown or disabled → E0203.
-   ``signature_required=False`` (legacy malls) → accepted here, without headers.
-3. Headers: any of X-GBM-Timestamp / X-GBM-Nonce / X-GBM-Signature missing → E0201; a nonce that is
-   not 1–64 visible ASCII characters → E0201 (it is part of a Redis key and of the signed text, so no
-   spaces, control characters or encoding questions); a timestamp that is not unix seconds, or off
-   by more than ``SIGNATURE_CLOCK_SKEW`` either way → E0202.
-4. The signature, constant-time → E0201.
-5. Only then the nonce is recorded (``apps.accounts.nonces``: ``SET key NX EX ttl`` in Redis, key
-   scoped by source+channel), so a forged request cannot burn a legitimate caller's nonces. Already
-   seen → E0202. The TTL is ``SIGNATURE_NONCE_TTL`` but never less than twice the clock skew: a
-   timestamp stays acceptable for 2 × skew, and its nonce must be remembered at least that long.
-
-Decision — Redis unreachable during the nonce check: **the database records the nonce instead**
-(table ``signature_nonce``, unique on source, channel and nonce), so a replay is still refused with
-E0202 and a first request goes on to the domain, which answers with its own codes while Redis is down
-(a join 0007, as team stock lives in Redis; a trial from the database through the cache downgrade).
-Once Redis answers again, the nonces recorded in the database are copied into it, so they do not
-become replayable. Only when the database fails too do we **fail closed**: the requests behind this
-API lock orders, settle and refund, and without a nonce store a replay cannot be told from a first
-request. The caller then gets E0202 (HTTP 401) "replay protection is unavailable, please retry" (the
-error table has no 503-class code; E0202 is the closest, "nonce could not be checked"), and a retry
-succeeds once either store is back (the nonce was never recorded). The fallback is counted
-(``gbm_nonce_store_fallback_total``) and logged at most once every few seconds. What the fallback
-cannot see — a replay during the outage of a nonce Redis recorded just before it, and a short window
-after Redis is back — is spelled out in ``apps.accounts.nonces``. The credential lookup falls back to
-the database too (see the selector), so an unsigned legacy channel keeps working while Redis is down.
+Checks, cheapest and least revealing first: the parameters parsed once (0002), the cached credential (E0203),
+the headers and timestamp (E0201, E0202), the signature (E0201), and only then the nonce (E0202) in
+``apps.channels.nonces``. Why this order: docs/decisions/007-signed-requests-are-checked-cheapest-first.md;
+Redis down at the nonce check: docs/decisions/008-replay-protection-survives-a-redis-outage.md.
 """
 
 import json
@@ -53,10 +25,10 @@ from rest_framework.request import Request
 from rest_framework.serializers import Serializer
 from rest_framework.views import APIView
 
-from apps.accounts.models import ChannelCredential
-from apps.accounts.nonces import NonceStoreUnavailable, nonce_record, nonce_ttl_seconds
-from apps.accounts.selectors import channel_credential_get
-from apps.accounts.signing import NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_request_signature
+from apps.channels.models import ChannelCredential
+from apps.channels.nonces import NonceStoreUnavailable, nonce_record, nonce_ttl_seconds
+from apps.channels.selectors import channel_credential_get
+from apps.channels.signing import NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_request_signature
 from apps.common.errors import GroupBuyError, ResponseCode
 
 logger = logging.getLogger(__name__)
