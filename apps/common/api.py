@@ -38,7 +38,7 @@ def _flatten_detail(detail: Any) -> Any:
     return str(detail)
 
 
-_DRF_CODES: list[tuple[type[Exception], ResponseCode]] = [
+_DRF_CODES: list[tuple[type[drf_exceptions.APIException], ResponseCode]] = [
     (drf_exceptions.ParseError, ResponseCode.ILLEGAL_PARAMETER),
     (drf_exceptions.ValidationError, ResponseCode.ILLEGAL_PARAMETER),
     (drf_exceptions.UnsupportedMediaType, ResponseCode.ILLEGAL_PARAMETER),
@@ -50,7 +50,7 @@ _DRF_CODES: list[tuple[type[Exception], ResponseCode]] = [
 ]
 
 
-def exception_handler(exc: Exception, context: dict) -> Response:
+def exception_handler(exc: Exception, context: dict) -> Response | JsonResponse:
     """Map every exception raised inside a DRF view to the envelope.
 
     Domain errors keep their code; DRF's own errors map to the generic codes; a transient database
@@ -72,8 +72,9 @@ def exception_handler(exc: Exception, context: dict) -> Response:
                 return Response(envelope(code, data), status=code.http_status)
             info = str(exc.detail) if code is not ResponseCode.RATE_LIMITED else None
             response = Response(envelope(code, None, info), status=exc.status_code)
-            if getattr(exc, "wait", None):
-                response["Retry-After"] = str(int(exc.wait))
+            wait = getattr(exc, "wait", None)  # Throttled's seconds to wait
+            if wait:
+                response["Retry-After"] = str(int(wait))
             return response
     if isinstance(exc, drf_exceptions.APIException):
         return Response(envelope(ResponseCode.ILLEGAL_PARAMETER, None, str(exc.detail)), status=exc.status_code)

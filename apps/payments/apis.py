@@ -183,6 +183,7 @@ class MallOrdersApi(MallApi):
         paginator = LimitOffsetPagination()
         paginator.default_limit, paginator.max_limit = 20, 100
         page = paginator.paginate_queryset(mall_orders_of(user=request.user), request, view=self)
+        assert page is not None  # None only without a limit, and default_limit is set
         return success(
             OrderPageOut(
                 {

@@ -25,7 +25,6 @@ from apps.trade.models import LIVE_ORDER_STATUSES, Order, Team
 from apps.trade.selectors import countdown, mask_user_id, team_progress
 
 UNPAID_STATUSES = (PayOrder.Status.CREATE, PayOrder.Status.PAY_WAIT)
-_LOOK_UP = object()
 
 
 def team_end_subquery() -> Subquery:
@@ -38,13 +37,13 @@ def mall_order_pay_deadline(*, order: PayOrder) -> datetime:
     Uses ``order.team_end`` when the queryset annotated it (no extra query per row).
     """
     deadline = order.order_time + timedelta(minutes=dcc_get("lockTimeoutMinutes"))
-    team_end = getattr(order, "team_end", _LOOK_UP)
-    if team_end is _LOOK_UP:
-        team_end = (
-            Team.objects.filter(team_id=order.team_id).values_list("valid_end_time", flat=True).first()
-            if order.team_id
-            else None
-        )
+    team_end: datetime | None
+    if "team_end" in vars(order):  # the queryset's annotation (None too: the team is gone)
+        team_end = vars(order)["team_end"]
+    elif order.team_id:
+        team_end = Team.objects.filter(team_id=order.team_id).values_list("valid_end_time", flat=True).first()
+    else:
+        team_end = None
     return min(deadline, team_end) if team_end else deadline
 
 
@@ -90,7 +89,7 @@ def _views(orders: list[PayOrder], *, now: datetime, paid_at_gateway: bool = Fal
             source=settings.MALL_SOURCE, channel=settings.MALL_CHANNEL, out_trade_no__in=ids
         ).select_related("team")
     }
-    refunds = {record.pay_order_id: record for record in RefundRecord.objects.filter(pay_order_id__in=ids)}
+    refunds = {record.pay_order_id: record for record in RefundRecord.objects.filter(pay_order__order_id__in=ids)}
     return [
         order_view(
             order=order,
@@ -214,13 +213,15 @@ def team_share(*, team_id: str, user) -> TeamShare | None:
     team = team_progress(team_id=team_id, source=settings.MALL_SOURCE, channel=settings.MALL_CHANNEL)
     if team is None:
         return None
-    orders = list(Order.objects.filter(team=team).order_by("id").values("user_id", "status", "sku_id"))
+    # sku__goods_id, not sku_id: the same column without a join, typed as the goods id it holds.
+    orders = list(Order.objects.filter(team=team).order_by("id").values("user_id", "status", "sku__goods_id"))
     if not orders:
         return None
     viewer = user.get_username() if user is not None and user.is_authenticated else None
     leader = orders[0]["user_id"]
     live = [o for o in orders if o["status"] in (Order.Status.LOCKED, Order.Status.PAID)]
-    sku = sku_config(goods_id=orders[0]["sku_id"])
+    goods_id = orders[0]["sku__goods_id"]
+    sku = sku_config(goods_id=goods_id)
     activity = activity_config(activity_id=team.activity_id)
     takes_left = (
         mall_takes_left(user=user, activity_id=team.activity_id, take_limit_count=activity.take_limit_count)
@@ -229,8 +230,8 @@ def team_share(*, team_id: str, user) -> TeamShare | None:
     )
     return TeamShare(
         team=team,
-        goods_id=orders[0]["sku_id"],
-        goods_name=sku.goods_name if sku else orders[0]["sku_id"],
+        goods_id=goods_id,
+        goods_name=sku.goods_name if sku else goods_id,
         description=sku.description if sku else "",
         image_url=sku.image_url if sku else "",
         original_price=team.original_price,
@@ -261,7 +262,7 @@ def _viewer_refund(*, team: Team, user) -> ViewerRefund | None:
     if order is None:
         return None
     record = (
-        RefundRecord.objects.filter(pay_order_id=order["order_id"], status=RefundRecord.Status.SUCCESS)
+        RefundRecord.objects.filter(pay_order__order_id=order["order_id"], status=RefundRecord.Status.SUCCESS)
         .values("amount", "refunded_at")
         .first()
     )

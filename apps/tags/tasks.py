@@ -7,6 +7,7 @@ and ends FAILED on the last attempt.
 """
 
 import logging
+from typing import TypedDict
 
 from celery import shared_task
 from django.dispatch import receiver
@@ -17,7 +18,19 @@ from apps.tags.signals import crowd_tag_bitmap_missing
 
 logger = logging.getLogger(__name__)
 
-RETRY_POLICY = {
+
+class RetryPolicy(TypedDict):
+    """``shared_task`` options, typed so that ``**RETRY_POLICY`` is checked against them."""
+
+    autoretry_for: tuple[type[Exception], ...]
+    max_retries: int
+    retry_backoff: int
+    retry_backoff_max: int
+    retry_jitter: bool
+    acks_late: bool
+
+
+RETRY_POLICY: RetryPolicy = {
     "autoretry_for": TRANSIENT_ERRORS,
     "max_retries": 3,
     "retry_backoff": 2,

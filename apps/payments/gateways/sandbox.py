@@ -148,8 +148,12 @@ def sandbox_trade_pay(*, order_id: str, user, notify_url: str) -> SandboxTrade:
         )
         if created:
             logger.info("sandbox: order %s paid as trade %s; notifying %s", order.order_id, trade.trade_no, notify_url)
-            transaction.on_commit(lambda: _enqueue_delivery(trade.pk))
+            _enqueue_delivery_on_commit(trade.pk)
     return trade
+
+
+def _enqueue_delivery_on_commit(trade_id: int) -> None:
+    transaction.on_commit(lambda: _enqueue_delivery(trade_id))
 
 
 def _enqueue_delivery(trade_id: int) -> None:
@@ -250,5 +254,5 @@ def sandbox_notify_resend(*, trade_ids: list[int]) -> int:
         notify_status=SandboxTrade.NotifyStatus.PENDING, notify_attempts=0, update_time=timezone.now()
     )
     for trade_id in pending:
-        transaction.on_commit(lambda trade_id=trade_id: _enqueue_delivery(trade_id))
+        _enqueue_delivery_on_commit(trade_id)
     return len(pending)
