@@ -1,17 +1,21 @@
 """The API envelope ``{code, info, data}`` and the one DRF exception handler (api.md)."""
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.metadata import SimpleMetadata
+from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.common.db import is_transient_db_error
 from apps.common.errors import GroupBuyError, ResponseCode
 from apps.common.logging import request_id_var
+
+if TYPE_CHECKING:  # rest_framework.views reads DEFAULT_METADATA_CLASS, which names this module, at import
+    from rest_framework.views import APIView
 
 logger = logging.getLogger(__name__)
 
@@ -105,5 +109,5 @@ def json_error(code: ResponseCode, status: int | None = None) -> JsonResponse:
 class EnvelopeMetadata(SimpleMetadata):
     """OPTIONS answers are API answers too: the metadata goes in the envelope's ``data``."""
 
-    def determine_metadata(self, request, view) -> dict:
+    def determine_metadata(self, request: Request, view: "APIView") -> dict:
         return envelope(ResponseCode.SUCCESS, super().determine_metadata(request, view))

@@ -13,9 +13,11 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
+from apps.accounts.models import User
 from apps.activities.selectors import activity_config, sku_config
 from apps.common.rows import values_where
 from apps.dcc.runtime import dcc_get
@@ -47,7 +49,7 @@ def mall_order_pay_deadline(*, order: PayOrder) -> datetime:
     return min(deadline, team_end) if team_end else deadline
 
 
-def mall_orders_of(*, user) -> QuerySet[PayOrder]:
+def mall_orders_of(*, user: User) -> QuerySet[PayOrder]:
     """The user's orders, newest first, each with its team's end (for the deadline).
 
     Attempts the lock refused (CLOSE with a ``market_code``) are left out: the shopper saw the
@@ -61,19 +63,19 @@ def mall_orders_of(*, user) -> QuerySet[PayOrder]:
     )
 
 
-def mall_order_of(*, user, order_id: str) -> PayOrder | None:
+def mall_order_of(*, user: User, order_id: str) -> PayOrder | None:
     """One of the user's orders; another user's order is not found."""
     return mall_orders_of(user=user).filter(order_id=order_id).first()
 
 
-def mall_order_views(*, user, limit: int) -> list[OrderView]:
+def mall_order_views(*, user: User, limit: int) -> list[OrderView]:
     """The user's newest orders, each with its display state: three queries whatever the count (orders,
     their group-buy seats with teams, their refund records), scoped by the user's own order ids."""
     orders = list(mall_orders_of(user=user)[:limit])
     return _views(orders, now=timezone.now())
 
 
-def mall_order_view(*, user, order_id: str, paid_at_gateway: bool = False) -> OrderView | None:
+def mall_order_view(*, user: User, order_id: str, paid_at_gateway: bool = False) -> OrderView | None:
     """One of the user's orders with its display state; another user's order is not found."""
     order = mall_order_of(user=user, order_id=order_id)
     if order is None:
@@ -107,7 +109,7 @@ def sandbox_trade_of(*, order_id: str) -> SandboxTrade | None:
     return SandboxTrade.objects.filter(out_trade_no=order_id).first()
 
 
-def mall_takes_left(*, user, activity_id: int, take_limit_count: int) -> int | None:
+def mall_takes_left(*, user: User | AnonymousUser | None, activity_id: int, take_limit_count: int) -> int | None:
     """How many more seats the shopper may take in the activity on the mall's channel (None: anonymous).
 
     Counts live (locked or paid) orders as the lock's take-limit link does (``apps/trade/lock.py``).
@@ -205,7 +207,7 @@ class TeamShare:
         return countdown(self.team.valid_end_time)
 
 
-def team_share(*, team_id: str, user) -> TeamShare | None:
+def team_share(*, team_id: str, user: User | AnonymousUser | None) -> TeamShare | None:
     """A mall team as its share page shows it: members masked, the viewer's own place marked.
 
     Anyone may read it (``user`` anonymous: a preview); only the mall's own channel's teams are found.
@@ -217,14 +219,15 @@ def team_share(*, team_id: str, user) -> TeamShare | None:
     orders = list(Order.objects.filter(team=team).order_by("id").values("user_id", "status", "sku__goods_id"))
     if not orders:
         return None
-    viewer = user.get_username() if user is not None and user.is_authenticated else None
+    shopper = user if user is not None and user.is_authenticated else None
+    viewer = shopper.get_username() if shopper else None
     leader = orders[0]["user_id"]
     live = [o for o in orders if o["status"] in (Order.Status.LOCKED, Order.Status.PAID)]
     goods_id = orders[0]["sku__goods_id"]
     sku = sku_config(goods_id=goods_id)
     activity = activity_config(activity_id=team.activity_id)
     takes_left = (
-        mall_takes_left(user=user, activity_id=team.activity_id, take_limit_count=activity.take_limit_count)
+        mall_takes_left(user=shopper, activity_id=team.activity_id, take_limit_count=activity.take_limit_count)
         if viewer and activity
         else None
     )
@@ -247,11 +250,15 @@ def team_share(*, team_id: str, user) -> TeamShare | None:
         ],
         viewer_in_team=any(o["user_id"] == viewer for o in live),
         viewer_takes_left=takes_left,
-        viewer_refund=_viewer_refund(team=team, user=user) if viewer and team.status == Team.Status.FAILED else None,
+        viewer_refund=(
+            _viewer_refund(team=team, user=shopper)
+            if shopper and viewer and team.status == Team.Status.FAILED
+            else None
+        ),
     )
 
 
-def _viewer_refund(*, team: Team, user) -> ViewerRefund | None:
+def _viewer_refund(*, team: Team, user: User) -> ViewerRefund | None:
     """The viewer's own paid order of a failed team: how much comes back, and when it did."""
     order = (
         PayOrder.objects.filter(user=user, team_id=team.team_id, trade_no__gt="")

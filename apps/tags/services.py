@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 from django.db import DatabaseError, InterfaceError, OperationalError, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -240,7 +240,7 @@ class _ClaimLost(Exception):
     """The job stopped being RUNNING under us (a stale-job reset): stop without touching it."""
 
 
-def _running(job_id: int):
+def _running(job_id: int) -> QuerySet[CrowdTagJob]:
     return CrowdTagJob.objects.filter(pk=job_id, status=CrowdTagJob.Status.RUNNING)
 
 

@@ -35,6 +35,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from apps.accounts.models import User
 from apps.common.errors import GroupBuyError, ResponseCode
 from apps.common.money import format_money
 from apps.payments.enqueue import SANDBOX_NOTIFY_DELIVER, task_delay
@@ -117,7 +118,7 @@ def _new_trade_no(now: datetime) -> str:
     return now.astimezone(GATEWAY_TZ).strftime("%Y%m%d") + "2200" + f"{secrets.randbelow(10**16):016d}"
 
 
-def sandbox_trade_pay(*, order_id: str, user, notify_url: str) -> SandboxTrade:
+def sandbox_trade_pay(*, order_id: str, user: User, notify_url: str) -> SandboxTrade:
     """The shopper pressed Pay: record the payment once and send the notify after commit.
 
     Only the order's owner pays (others: ``PayOrder.DoesNotExist``), only while it waits for
