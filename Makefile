@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make run    - install, migrate, load demo data, serve on 127.0.0.1:$(PORT) (embedded services)"
 	@echo "make test   - run the test suite (real services when DATABASE_URL/REDIS_URL/BROKER_URL are set)"
-	@echo "make lint   - ruff check + format check + import contracts (.importlinter)"
+	@echo "make lint   - ruff check + format check + import contracts (.importlinter) + mypy (mypy.ini)"
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.version_info[:2] == (3, 11) or print("warning: groupbuy targets Python 3.11, found", sys.version.split()[0])'
@@ -22,7 +22,7 @@ $(BIN)/python:
 
 # mysqlclient compiles against libmariadb-dev; install it when DATABASE_URL needs it or the headers exist,
 # so the embedded `make run` still works on a machine without them.
-$(STAMP): $(BIN)/python requirements/base.txt requirements/local.txt requirements/mysql.txt
+$(STAMP): $(BIN)/python requirements/base.txt requirements/local.txt requirements/lint.txt requirements/mysql.txt
 	$(BIN)/pip install --quiet -r requirements/local.txt
 	@case "$${DATABASE_URL:-}" in \
 	  mysql*|mariadb*) echo "DATABASE_URL is MariaDB: installing mysqlclient"; $(BIN)/pip install --quiet -r requirements/mysql.txt ;; \
@@ -63,6 +63,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 format: install
 	$(BIN)/ruff check --fix .

@@ -44,7 +44,7 @@ def _seconds(name: str, value) -> float:
     if isinstance(value, timedelta):
         return value.total_seconds()
     if isinstance(value, interval_schedule) and type(value) is interval_schedule:
-        return value.run_every.total_seconds()
+        return float(value.seconds)  # run_every in seconds (never negative)
     raise ImproperlyConfigured(
         f"CELERY_BEAT_SCHEDULE[{name!r}]: the embedded beat runs interval schedules (seconds, timedelta, "
         f"celery.schedules.schedule), not {type(value).__name__}"

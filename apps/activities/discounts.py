@@ -8,6 +8,7 @@ makes a user pay more, e.g. N "199" on a 50.00 SKU), and everything is quantized
 
 from abc import ABC, abstractmethod
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from django.utils.translation import gettext as _
 
@@ -37,11 +38,11 @@ class DiscountStrategy(ABC):
     plan: str
 
     @abstractmethod
-    def parse(self, expr: str):
+    def parse(self, expr: str) -> Any:
         """Validate ``expr``; return the parsed parameters or raise InvalidExpression."""
 
     @abstractmethod
-    def raw_pay_price(self, original: Decimal, params) -> Decimal:
+    def raw_pay_price(self, original: Decimal, params: Any) -> Decimal:
         """The plan's formula, before the shared floor and rounding."""
 
     def pay_price(self, original: Decimal, expr: str) -> Decimal:

@@ -1,6 +1,7 @@
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
+from django.core.files import File
 from django.core.validators import FileExtensionValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
@@ -16,7 +17,7 @@ IMAGE_MAX_BYTES = 2 * 1024 * 1024
 _IMAGE_SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a")
 
 
-def validate_image_bytes(upload) -> None:
+def validate_image_bytes(upload: File) -> None:
     """At most 2 MB, and the first bytes a PNG, JPEG, GIF or WebP header (Pillow is not a dependency)."""
     if (getattr(upload, "size", 0) or 0) > IMAGE_MAX_BYTES:
         raise ValidationError(_("The image may be at most 2 MB."), code="image_too_large")

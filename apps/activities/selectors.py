@@ -172,6 +172,9 @@ def sku_config(*, goods_id: str) -> SkuConfig | None:
 
 def channel_goods_ids(*, source: str, channel: str) -> list[str]:
     """The SKUs mapped to a group-buy activity on one channel, for product lists."""
+    # sku__goods_id reads the sku_id column (no join); django-stubs types sku_id as an int primary key.
     return list(
-        ScSkuActivity.objects.filter(source=source, channel=channel).order_by("sku_id").values_list("sku_id", flat=True)
+        ScSkuActivity.objects.filter(source=source, channel=channel)
+        .order_by("sku_id")
+        .values_list("sku__goods_id", flat=True)
     )

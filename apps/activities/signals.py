@@ -32,9 +32,10 @@ def _discount_changed(sender, instance: Discount, **kwargs) -> None:
 @receiver(pre_save, sender=ScSkuActivity)
 def _mapping_moving(sender, instance: ScSkuActivity, **kwargs) -> None:
     if instance.pk:
-        old = ScSkuActivity.objects.filter(pk=instance.pk).values("source", "channel", "sku_id").first()
+        # sku__goods_id is the sku_id column (no join), typed as the goods id it holds.
+        old = ScSkuActivity.objects.filter(pk=instance.pk).values("source", "channel", "sku__goods_id").first()
         if old:
-            cache_delete_on_commit(sku_activity_key(old["source"], old["channel"], old["sku_id"]))
+            cache_delete_on_commit(sku_activity_key(old["source"], old["channel"], old["sku__goods_id"]))
 
 
 @receiver([post_save, post_delete], sender=ScSkuActivity)

@@ -1,6 +1,8 @@
 from django.contrib import admin
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
+from django.utils.functional import Promise
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -17,7 +19,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 def confirm_action(
-    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset, *, action: str, question: str, details=None
+    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset, *, action: str, question: str | Promise, details=None
 ):
     """None once staff confirmed (POST with confirm=yes); otherwise the confirmation page to show.
 
@@ -35,7 +37,7 @@ def confirm_action(
             "objects": list(queryset),
             "action": action,
             "opts": modeladmin.model._meta,
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
             "detail_headers": details[0] if details else None,
             "detail_rows": details[1] if details else None,
         },

@@ -1,17 +1,21 @@
 """The API envelope ``{code, info, data}`` and the one DRF exception handler (api.md)."""
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.metadata import SimpleMetadata
+from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.common.db import is_transient_db_error
 from apps.common.errors import GroupBuyError, ResponseCode
 from apps.common.logging import request_id_var
+
+if TYPE_CHECKING:  # rest_framework.views reads DEFAULT_METADATA_CLASS, which names this module, at import
+    from rest_framework.views import APIView
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +42,7 @@ def _flatten_detail(detail: Any) -> Any:
     return str(detail)
 
 
-_DRF_CODES: list[tuple[type[Exception], ResponseCode]] = [
+_DRF_CODES: list[tuple[type[drf_exceptions.APIException], ResponseCode]] = [
     (drf_exceptions.ParseError, ResponseCode.ILLEGAL_PARAMETER),
     (drf_exceptions.ValidationError, ResponseCode.ILLEGAL_PARAMETER),
     (drf_exceptions.UnsupportedMediaType, ResponseCode.ILLEGAL_PARAMETER),
@@ -50,7 +54,7 @@ _DRF_CODES: list[tuple[type[Exception], ResponseCode]] = [
 ]
 
 
-def exception_handler(exc: Exception, context: dict) -> Response:
+def exception_handler(exc: Exception, context: dict) -> Response | JsonResponse:
     """Map every exception raised inside a DRF view to the envelope.
 
     Domain errors keep their code; DRF's own errors map to the generic codes; a transient database
@@ -72,8 +76,9 @@ def exception_handler(exc: Exception, context: dict) -> Response:
                 return Response(envelope(code, data), status=code.http_status)
             info = str(exc.detail) if code is not ResponseCode.RATE_LIMITED else None
             response = Response(envelope(code, None, info), status=exc.status_code)
-            if getattr(exc, "wait", None):
-                response["Retry-After"] = str(int(exc.wait))
+            wait = getattr(exc, "wait", None)  # Throttled's seconds to wait
+            if wait:
+                response["Retry-After"] = str(int(wait))
             return response
     if isinstance(exc, drf_exceptions.APIException):
         return Response(envelope(ResponseCode.ILLEGAL_PARAMETER, None, str(exc.detail)), status=exc.status_code)
@@ -104,5 +109,5 @@ def json_error(code: ResponseCode, status: int | None = None) -> JsonResponse:
 class EnvelopeMetadata(SimpleMetadata):
     """OPTIONS answers are API answers too: the metadata goes in the envelope's ``data``."""
 
-    def determine_metadata(self, request, view) -> dict:
+    def determine_metadata(self, request: Request, view: "APIView") -> dict:
         return envelope(ResponseCode.SUCCESS, super().determine_metadata(request, view))

@@ -28,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from django.conf import settings
 from django.core.cache import cache
@@ -135,6 +135,34 @@ def local_clear() -> None:
     _local.clear()
 
 
+@overload
+def cached(
+    key: str,
+    loader: Callable[[], T],
+    *,
+    ttl: int,
+    namespace: str,
+    local_ttl: float = 0,
+    missing_ttl: int | None = None,
+    switchable: bool = True,
+    decode: None = None,
+) -> T: ...
+
+
+@overload
+def cached(
+    key: str,
+    loader: Callable[[], Any],
+    *,
+    ttl: int,
+    namespace: str,
+    local_ttl: float = 0,
+    missing_ttl: int | None = None,
+    switchable: bool = True,
+    decode: Callable[[Any], T],
+) -> T | None: ...
+
+
 def cached(
     key: str,
     loader: Callable[[], Any],
@@ -145,7 +173,7 @@ def cached(
     missing_ttl: int | None = None,
     switchable: bool = True,
     decode: Callable[[Any], T] | None = None,
-) -> T | None:
+) -> Any:
     """Return the cached value for ``key`` or load, cache and return it (``None`` is cached too).
 
     ``local_ttl`` > 0 also keeps the value in process memory for that many seconds (see the module doc).

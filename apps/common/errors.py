@@ -2,7 +2,9 @@
 
 from enum import Enum
 from http import HTTPStatus
+from typing import Any
 
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 
@@ -42,7 +44,7 @@ class ResponseCode(Enum):
     FORBIDDEN = ("0403", _("forbidden"), HTTPStatus.FORBIDDEN)
     NOT_FOUND = ("0404", _("not found"), HTTPStatus.NOT_FOUND)
 
-    def __init__(self, code: str, info, http_status: HTTPStatus) -> None:
+    def __init__(self, code: str, info: str | Promise, http_status: HTTPStatus) -> None:
         self.code = code
         self.info = info
         self.http_status = http_status
@@ -51,7 +53,7 @@ class ResponseCode(Enum):
 class GroupBuyError(Exception):
     """Raised by services and chains; turned into the API envelope by one handler."""
 
-    def __init__(self, response_code: ResponseCode, info: str | None = None, data=None) -> None:
+    def __init__(self, response_code: ResponseCode, info: str | None = None, data: Any = None) -> None:
         self.response_code = response_code
         self.info = str(info) if info is not None else str(response_code.info)
         self.data = data

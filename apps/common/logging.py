@@ -74,8 +74,9 @@ def add_request_context(logger: WrappedLogger, method_name: str, event_dict: Eve
         request = current_request_var.get()
     if request is None:
         return event_dict
-    if "request_id" not in event_dict and getattr(request, "request_id", None):
-        event_dict["request_id"] = request.request_id
+    request_id = getattr(request, "request_id", None)  # set by RequestIdMiddleware
+    if request_id and "request_id" not in event_dict:
+        event_dict["request_id"] = request_id
     user = request.__dict__.get("user")
     if user is None or "user_id" in event_dict or getattr(user, "_wrapped", None) is empty:  # lazy, unresolved
         return event_dict

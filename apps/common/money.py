@@ -1,9 +1,18 @@
 """Money is Decimal with two places, rounded HALF_UP, in this one helper only."""
 
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import TypedDict
 
 CENT = Decimal("0.01")
-MONEY_FIELD = {"max_digits": 10, "decimal_places": 2}
+
+
+class MoneyFieldOptions(TypedDict):
+    max_digits: int
+    decimal_places: int
+
+
+# A TypedDict, so that ``DecimalField(..., **MONEY_FIELD)`` type-checks as two keyword arguments.
+MONEY_FIELD: MoneyFieldOptions = {"max_digits": 10, "decimal_places": 2}
 
 
 def quantize_money(value: Decimal | int | str) -> Decimal:

@@ -25,6 +25,10 @@ class Registry(Generic[T]):
     def get(self, key: str) -> T | None:
         return self._items.get(key)
 
+    def __getitem__(self, key: str) -> T:
+        """The entry under ``key``, for a key that must exist (KeyError otherwise)."""
+        return self._items[key]
+
     def __contains__(self, key: str) -> bool:
         return key in self._items
 

@@ -12,7 +12,7 @@ from functools import lru_cache
 from typing import Any, TypeVar
 
 from django.db import connection
-from django.db.models import Model
+from django.db.models import Field, ForeignObjectRel, Model
 
 M = TypeVar("M", bound=Model)
 
@@ -24,6 +24,13 @@ _PLAIN_TYPES = frozenset(
 )  # fmt: skip
 
 
+def _column(model: type[Model], field: "Field[Any, Any] | ForeignObjectRel") -> str:
+    """The database column of a concrete field (a reverse relation has none)."""
+    if not isinstance(field, Field) or not field.column:
+        raise TypeError(f"{model.__name__}.{field.name} is not a column")
+    return field.column
+
+
 @lru_cache(maxsize=64)
 def _select(
     model: type[Model], columns: tuple[str, ...] | None, shape: tuple[tuple[str, int], ...], limit: int | None
@@ -32,16 +39,16 @@ def _select(
     quote = connection.ops.quote_name
     meta = model._meta
     if columns is None:
-        selected = [field.column for field in meta.concrete_fields]
+        selected = [_column(model, field) for field in meta.concrete_fields]
     else:
         fields = [meta.get_field(name) for name in columns]
         for field in fields:
             if getattr(field, "target_field", field).get_internal_type() not in _PLAIN_TYPES:
                 raise TypeError(f"{model.__name__}.{field.name} needs a converter: use rows_where")
-        selected = [field.column for field in fields]
+        selected = [_column(model, field) for field in fields]
     conditions = []
     for name, arity in shape:
-        column = quote(meta.get_field(name).column)
+        column = quote(_column(model, meta.get_field(name)))
         conditions.append(f"{column} = %s" if arity == 0 else f"{column} IN ({', '.join(['%s'] * arity)})")
     select = ", ".join(quote(column) for column in selected)
     sql = f"SELECT {select} FROM {quote(meta.db_table)} WHERE {' AND '.join(conditions)}"  # noqa: S608 - model names
@@ -59,7 +66,7 @@ def _shape_and_params(equals: dict[str, Any]) -> tuple[tuple[tuple[str, int], ..
 def rows_where(model: type[M], *, limit: int | None = None, **equals: Any) -> list[M]:
     """Instances of ``model`` whose fields equal ``equals`` (a tuple value means "one of"), unordered."""
     shape, params = _shape_and_params(equals)
-    return list(model.objects.raw(_select(model, None, shape, limit), params))
+    return list(model._default_manager.raw(_select(model, None, shape, limit), params))
 
 
 def row_where(model: type[M], **equals: Any) -> M | None:

@@ -87,7 +87,7 @@ def _envelope_name(data_schema: dict[str, Any], operation_id: str) -> str:
     return f"{camel}Envelope"
 
 
-def envelope_postprocessing_hook(result: dict, generator, request, public: bool) -> dict:
+def envelope_postprocessing_hook(result: dict, generator: Any, request: Any, public: bool) -> dict:
     """drf-spectacular POSTPROCESSING_HOOKS entry: wrap every JSON answer in the envelope."""
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
     schemas[ERROR_ENVELOPE] = _error_envelope()

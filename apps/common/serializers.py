@@ -1,6 +1,7 @@
 """Field types shared by the API serializers."""
 
 from datetime import datetime
+from typing import Any
 
 from rest_framework import serializers
 
@@ -8,7 +9,7 @@ from rest_framework import serializers
 class IdField(serializers.CharField):
     """An identifier: non-blank text without surrounding spaces, bounded length."""
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("max_length", 64)
         kwargs.setdefault("allow_blank", False)
         super().__init__(**kwargs)
@@ -17,7 +18,7 @@ class IdField(serializers.CharField):
 class MoneyField(serializers.DecimalField):
     """Money on the wire: a string with two decimals ("80.00")."""
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(max_digits=10, decimal_places=2, coerce_to_string=True, **kwargs)
 
 

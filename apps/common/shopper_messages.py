@@ -51,5 +51,6 @@ def refusal_reason(exc: GroupBuyError) -> str | None:
 
 def shopper_message(exc: GroupBuyError) -> str:
     """The words a page shows for ``exc`` (in the active language), never its code."""
-    words = REASON_MESSAGES.get(refusal_reason(exc)) or SHOPPER_MESSAGES.get(exc.response_code, _TRY_AGAIN)
+    reason = refusal_reason(exc)
+    words = (reason and REASON_MESSAGES.get(reason)) or SHOPPER_MESSAGES.get(exc.response_code, _TRY_AGAIN)
     return str(words)

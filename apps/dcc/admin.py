@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from apps.common.admin import ReadOnlyAdmin
@@ -51,7 +52,7 @@ class DccValueAdmin(admin.ModelAdmin):
             *super().get_urls(),
         ]
 
-    def _context(self, request: HttpRequest, title: str) -> dict:
+    def _context(self, request: HttpRequest, title: str | Promise) -> dict:
         return {**self.admin_site.each_context(request), "opts": self.model._meta, "title": title}
 
     def changelist_view(self, request: HttpRequest, extra_context=None) -> HttpResponse:
@@ -111,7 +112,8 @@ class DccValueAdmin(admin.ModelAdmin):
 
     def _save(self, request: HttpRequest, form, *, key: str, value: str) -> bool:
         try:
-            saved = dcc_update(key=key, value=value, changed_by=request.user, via="admin")
+            user = request.user if request.user.is_authenticated else None  # staff: always authenticated
+            saved = dcc_update(key=key, value=value, changed_by=user, via="admin")
         except GroupBuyError as exc:
             form.add_error(None, exc.info)
             return False

@@ -37,8 +37,10 @@ class BlacklistForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.listed = listed
         labels = dict(channels)
-        self.fields["remove"].choices = [(pair, labels.get(pair, pair)) for pair in listed]
-        self.fields["add"].choices = [(pair, label) for pair, label in channels if pair not in listed]
+        remove, add = self.fields["remove"], self.fields["add"]
+        assert isinstance(remove, forms.MultipleChoiceField) and isinstance(add, forms.MultipleChoiceField)
+        remove.choices = [(pair, labels.get(pair, pair)) for pair in listed]
+        add.choices = [(pair, label) for pair, label in channels if pair not in listed]
 
     def new_pairs(self) -> list[str]:
         return sorted((set(self.listed) - set(self.cleaned_data["remove"])) | set(self.cleaned_data["add"]))

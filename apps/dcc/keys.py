@@ -1,6 +1,7 @@
 """The DCC keys, their defaults and validators (domain.md section 10). One class per value kind."""
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
@@ -17,7 +18,7 @@ class DccKey:
     default: str
     description: str | Promise  # lazy: shown in the reader's language (admin, API)
 
-    def parse(self, raw: str):
+    def parse(self, raw: str) -> Any:
         return raw
 
     def normalize(self, raw: str) -> str:

@@ -331,7 +331,8 @@ def dcc_publish_all() -> int:
         dcc_apply(key, value)
     pipe = get_redis().pipeline(transaction=True)
     pipe.delete(DCC_HASH_KEY)  # in the same MULTI: readers never see the hash half-written
-    pipe.hset(DCC_HASH_KEY, mapping=values)
+    # redis-py declares mapping as Mapping[FieldT, ...], invariant in its key: a dict[str, str] is valid.
+    pipe.hset(DCC_HASH_KEY, mapping=values)  # type: ignore[arg-type]
     for key, value in values.items():
         pipe.publish(settings.DCC_PUBSUB_CHANNEL, dcc_message(key, value))
     pipe.execute()

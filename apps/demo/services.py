@@ -9,6 +9,7 @@ a row is created, so re-running never moves a window or rehashes a password.
 
 from datetime import timedelta
 from decimal import Decimal
+from typing import TypeVar
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -52,11 +53,14 @@ DEMO_TAGGED_ACTIVITY = 100127
 DEMO_EXTRA_MAPPINGS = [("s02", "c02", "9890001")]
 
 
-def _upsert(model: type[models.Model], lookup: dict, values: dict, create_only: dict | None = None):
+M = TypeVar("M", bound=models.Model)
+
+
+def _upsert(model: type[M], lookup: dict, values: dict, create_only: dict | None = None) -> M:
     """Create with ``values`` + ``create_only``, or update only the ``values`` that differ."""
-    obj = model.objects.filter(**lookup).first()
+    obj = model._default_manager.filter(**lookup).first()
     if obj is None:
-        return model.objects.create(**lookup, **values, **(create_only or {}))
+        return model._default_manager.create(**lookup, **values, **(create_only or {}))
     changed = [field for field, value in values.items() if getattr(obj, field) != value]
     if changed:
         for field in changed:

@@ -13,10 +13,14 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+import kombu
 from django.db import IntegrityError, close_old_connections, connection, transaction
 from kombu import Connection
+from kombu.message import Message
 from kombu.mixins import ConsumerMixin
+from kombu.transport.base import StdChannel
 from prometheus_client import Counter
 
 from apps.common.logging import bound_context
@@ -78,11 +82,11 @@ class TeamCallbackConsumer(ConsumerMixin):
         self.connection = connection
         self.routing_keys = routing_keys
 
-    def get_consumers(self, Consumer, channel):
+    def get_consumers(self, Consumer: Callable[..., kombu.Consumer], channel: StdChannel) -> list[kombu.Consumer]:
         queues = [queue_for(key) for key in self.routing_keys]
         return [Consumer(queues=queues, callbacks=[self.on_message], accept=["json"], prefetch_count=10)]
 
-    def on_message(self, body, message) -> None:
+    def on_message(self, body: Any, message: Message) -> None:
         routing_key = message.delivery_info.get("routing_key", "")
         message_uuid = (message.headers or {}).get("uuid") or message.properties.get("message_id")
         with bound_context(message_uuid=message_uuid, routing_key=routing_key):
@@ -101,7 +105,7 @@ class TeamCallbackConsumer(ConsumerMixin):
             CONSUMED.labels(routing_key, "applied" if applied else "duplicate").inc()
             message.ack()
 
-    def _retry_or_dead_letter(self, body, message, routing_key: str, message_uuid: str) -> None:
+    def _retry_or_dead_letter(self, body: Any, message: Message, routing_key: str, message_uuid: str) -> None:
         tries = int((message.headers or {}).get(TRIES_HEADER, 0)) + 1
         if tries >= MAX_TRIES:
             logger.exception("MQ message %s failed %s times: dead-lettered", message_uuid, tries)

@@ -34,7 +34,7 @@ OLDEST_PENDING = Gauge(
     multiprocess_mode="max",
 )
 
-ROUTING_KEYS = {
+ROUTING_KEYS: dict[str, str] = {
     NotifyTask.Category.TRADE_SETTLEMENT: TEAM_SUCCESS,
     NotifyTask.Category.TRADE_UNPAID2REFUND: TEAM_REFUND,
     NotifyTask.Category.TRADE_PAID2REFUND: TEAM_REFUND,
@@ -104,7 +104,7 @@ def notify_task_deliver(*, task_id: int) -> NotifyTask | None:
     task = NotifyTask.objects.get(pk=task_id)
     attempts = task.notify_count + 1
     try:
-        transports.get(task.notify_type).deliver(task)
+        transports[task.notify_type].deliver(task)
     except DeliveryFailed as exc:
         failed = attempts >= settings.NOTIFY_MAX_ATTEMPTS
         task.notify_status = NotifyTask.Status.FAILED if failed else NotifyTask.Status.RETRY

@@ -1,6 +1,7 @@
 """Celery adapters for the outbox. Tasks take ids, are idempotent, and own their retry policy."""
 
 import logging
+from typing import Any
 
 from celery import shared_task
 from django.dispatch import receiver
@@ -29,6 +30,6 @@ def deliver_due_notify_tasks() -> int:
 
 
 @receiver(notify_task_committed, dispatch_uid="notifications.deliver_after_commit")
-def deliver_after_commit(sender, task_id: int, **kwargs) -> None:
+def deliver_after_commit(sender: Any, task_id: int, **kwargs: Any) -> None:
     """The service committed a task: deliver it now (its caller logs a broker failure; the sweep retries)."""
     deliver_notify_task.delay(task_id)

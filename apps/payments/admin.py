@@ -5,6 +5,7 @@ record of a staff refund (``apps.trade.admin`` hooks; payments depends on trade,
 from django.conf import settings
 from django.contrib import admin, messages
 from django.urls import reverse
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -69,7 +70,7 @@ class RefundRecordAdmin(ReadOnlyAdmin):
     readonly_fields = fields
 
     @admin.display(description=_("refunded by"), ordering="operator__username")
-    def refunded_by(self, record: RefundRecord) -> str:
+    def refunded_by(self, record: RefundRecord) -> str | Promise:
         if record.operator is None:
             return _("automatic (team failed or shopper)")
         return record.operator.get_username()

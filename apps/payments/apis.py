@@ -22,6 +22,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.accounts.models import User
 from apps.common.api import success
 from apps.common.money import format_money
 from apps.common.serializers import IdField, MoneyField
@@ -35,8 +36,16 @@ logger = logging.getLogger(__name__)
 
 
 class MallApi(APIView):
+    """The mall's token API: every view serves a logged-in shopper (``shopper``)."""
+
     authentication_classes = [TokenAuthentication]
     permission_classes = [IsAuthenticated]
+
+    @staticmethod
+    def shopper(request: Request) -> User:
+        """The logged-in shopper (IsAuthenticated lets nobody else in)."""
+        assert isinstance(request.user, User)
+        return request.user
 
 
 class OrderCreateIn(serializers.Serializer):
@@ -153,7 +162,7 @@ class MallOrdersApi(MallApi):
         params = OrderCreateIn(data=request.data)
         params.is_valid(raise_exception=True)
         order = mall_order_create(
-            user=request.user,
+            user=self.shopper(request),
             goods_id=params.validated_data["goodsId"],
             team_id=params.validated_data.get("teamId") or None,
             idempotency_key=request.headers.get("Idempotency-Key"),
@@ -182,7 +191,8 @@ class MallOrdersApi(MallApi):
     def get(self, request: Request) -> Response:
         paginator = LimitOffsetPagination()
         paginator.default_limit, paginator.max_limit = 20, 100
-        page = paginator.paginate_queryset(mall_orders_of(user=request.user), request, view=self)
+        page = paginator.paginate_queryset(mall_orders_of(user=self.shopper(request)), request, view=self)
+        assert page is not None  # None only without a limit, and default_limit is set
         return success(
             OrderPageOut(
                 {
@@ -198,7 +208,7 @@ class MallOrdersApi(MallApi):
 class MallOrderDetailApi(MallApi):
     @extend_schema(operation_id="mall_order", responses=OrderOut, summary="One of my orders")
     def get(self, request: Request, order_id: str) -> Response:
-        order = mall_order_of(user=request.user, order_id=order_id)
+        order = mall_order_of(user=self.shopper(request), order_id=order_id)
         if order is None:
             raise NotFound("no such order")
         return success(order_wire(request, order))
@@ -260,7 +270,7 @@ class MallOrderRefundApi(MallApi):
         summary="Give my seat back; a paid order's money is returned through the gateway",
     )  # fmt: skip
     def post(self, request: Request, order_id: str) -> Response:
-        outcome = mall_order_refund_request(user=request.user, order_id=order_id)
+        outcome = mall_order_refund_request(user=self.shopper(request), order_id=order_id)
         return success(
             RefundOutWire(
                 {"orderId": order_id, "code": "repeat" if outcome.repeat else "success", "strategy": outcome.strategy}

@@ -8,13 +8,15 @@ and Celery's registry resolves it.
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import current_app
 
 REFUND_MALL_ORDER = "apps.payments.tasks.refund_mall_order"
 SANDBOX_NOTIFY_DELIVER = "apps.payments.tasks.sandbox_notify_deliver"
 
 
-def task_delay(name: str, *args) -> None:
+def task_delay(name: str, *args: Any) -> None:
     """``delay`` the payments task ``name``; call it from an on-commit callback."""
     registry = current_app.tasks
     if name not in registry:  # a web process imports no tasks.py on its own; a worker has them all

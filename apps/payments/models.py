@@ -1,5 +1,6 @@
 from collections.abc import Iterable
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -111,7 +112,7 @@ class PayOrderTransitionError(ValueError):
     """A status change the table does not allow was asked for: a programming error, never a shopper's."""
 
 
-def pay_order_transition(rows: Q, *, to: str, from_: Iterable[str] | None = None, **fields) -> int:
+def pay_order_transition(rows: Q, *, to: str, from_: Iterable[str] | None = None, **fields: Any) -> int:
     """Move the orders matching ``rows`` that are in ``from_`` to ``to``; returns how many moved.
 
     One conditional UPDATE (``status IN from_`` repeated in the WHERE), so racing callers change a

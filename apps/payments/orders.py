@@ -29,7 +29,8 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from prometheus_client import Counter
 
-from apps.activities.selectors import sku_activity_id, sku_config
+from apps.accounts.models import User
+from apps.activities.selectors import SkuConfig, sku_activity_id, sku_config
 from apps.activities.trial import TrialRequest, trial_calculate
 from apps.common.errors import GroupBuyError, ResponseCode
 from apps.common.shopper_messages import ALREADY_IN_TEAM
@@ -40,7 +41,7 @@ from apps.payments.refunds import PAID_STATUSES, mall_order_refund_enqueue
 from apps.payments.selectors import UNPAID_STATUSES, team_end_subquery
 from apps.trade.lock import LockCommand
 from apps.trade.models import LIVE_ORDER_STATUSES, NotifyType, Order
-from apps.trade.services import order_lock, order_refund
+from apps.trade.services import RefundOutcome, order_lock, order_refund
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ def response_code_of(code: str) -> ResponseCode:
 
 
 def mall_order_create(
-    *, user, goods_id: str, team_id: str | None = None, idempotency_key: str | None = None
+    *, user: User, goods_id: str, team_id: str | None = None, idempotency_key: str | None = None
 ) -> PayOrder:
     """Order ``goods_id`` at the group-buy price: open a team, or join ``team_id``.
 
@@ -121,7 +122,7 @@ def mall_order_create(
     return order
 
 
-def _in_team(user, team_id: str) -> bool:
+def _in_team(user: User, team_id: str) -> bool:
     """The user holds a live seat in ``team_id`` on the mall's channel (joining it again would take a second one)."""
     return Order.objects.filter(
         team_id=team_id,
@@ -132,7 +133,7 @@ def _in_team(user, team_id: str) -> bool:
     ).exists()
 
 
-def mall_order_create_alone(*, user, goods_id: str, idempotency_key: str | None = None) -> PayOrder:
+def mall_order_create_alone(*, user: User, goods_id: str, idempotency_key: str | None = None) -> PayOrder:
     """ "Buy alone at full price": the mall's normal order, without group buy.
 
     No trial, no team, no lock, no group-buy take limit: the order is written PAY_WAIT at the SKU's
@@ -170,14 +171,14 @@ def _illegal(field: str, message: str) -> GroupBuyError:
     return GroupBuyError(ResponseCode.ILLEGAL_PARAMETER, f"{field}: {message}", data={field: [message]})
 
 
-def _keyed_order(user, key: str) -> PayOrder | None:
+def _keyed_order(user: User, key: str) -> PayOrder | None:
     return PayOrder.objects.select_related("user").filter(user=user, idempotency_key=key).first()
 
 
 def _insert_created(
     *,
-    user,
-    sku,
+    user: User,
+    sku: SkuConfig,
     original: Decimal,
     deduction: Decimal,
     pay: Decimal,
@@ -259,7 +260,7 @@ def _lock_seat(order: PayOrder) -> PayOrder:
 # --- give back ---------------------------------------------------------------------------------------------
 
 
-def mall_order_refund_request(*, user, order_id: str):
+def mall_order_refund_request(*, user: User, order_id: str) -> SoloRefund | RefundOutcome:
     """The shopper gives their seat back (and their money, once the refund callback arrives).
 
     Goes through the group-buy refund, whose ``topic.team_refund`` message closes this order and
@@ -284,21 +285,26 @@ class SoloRefund:
 
     order: PayOrder
     repeat: bool
+    strategy: str  # SOLO_CLOSE (unpaid: nothing was charged) or SOLO_REFUND (paid: money goes back); "" for a repeat
+
+
+SOLO_CLOSE = "solo_close"
+SOLO_REFUND = "solo_refund"
 
 
 def _solo_refund_request(order: PayOrder) -> SoloRefund:
     """Unpaid: closed now. Paid: the money goes back through the gateway (the refund task, after commit)."""
     if order.status in UNPAID_STATUSES:
         pay_order_transition(Q(pk=order.pk), from_=UNPAID_STATUSES, to=PayOrder.Status.CLOSE)
-        return SoloRefund(order=order, repeat=False)
+        return SoloRefund(order=order, repeat=False, strategy=SOLO_CLOSE)
     if order.status in PAID_STATUSES:
         requested = PayOrder.objects.filter(pk=order.pk, status=order.status, refund_required=False).update(
             refund_required=True, update_time=timezone.now()
         )
         if requested:
             transaction.on_commit(lambda: mall_order_refund_enqueue(order.order_id, "bought alone: refund requested"))
-        return SoloRefund(order=order, repeat=not requested)
-    return SoloRefund(order=order, repeat=True)
+        return SoloRefund(order=order, repeat=not requested, strategy=SOLO_REFUND if requested else "")
+    return SoloRefund(order=order, repeat=True, strategy="")
 
 
 # --- close and complete ------------------------------------------------------------------------------------

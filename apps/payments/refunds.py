@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from apps.accounts.models import User
 from apps.payments.enqueue import REFUND_MALL_ORDER, task_delay
 from apps.payments.gateways import payment_gateway
 from apps.payments.models import PayOrder, RefundRecord, pay_order_transition
@@ -33,7 +34,7 @@ def _has_money_to_return(order: PayOrder) -> bool:
     return order.status in PAID_STATUSES or (order.status == PayOrder.Status.CLOSE and order.refund_required)
 
 
-def mall_order_refund_money(*, order_id: str, reason: str, operator=None) -> RefundRecord | None:
+def mall_order_refund_money(*, order_id: str, reason: str, operator: User | None = None) -> RefundRecord | None:
     """Give a paid mall order's money back through its gateway and close the order.
 
     Idempotent: one RefundRecord per order (``out_request_no`` = ``RF`` + order id, which the gateway
@@ -70,7 +71,7 @@ def mall_order_refund_money(*, order_id: str, reason: str, operator=None) -> Ref
     return record
 
 
-def mall_refund_operator_record(*, order_id: str, operator, reason: str = "") -> RefundRecord | None:
+def mall_refund_operator_record(*, order_id: str, operator: User, reason: str = "") -> RefundRecord | None:
     """Staff refunded this mall order: name them on its refund record (who gave the money back).
 
     The money itself moves later (``mall_order_refund_money``, after the refund message), so the record

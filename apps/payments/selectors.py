@@ -13,9 +13,11 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
+from apps.accounts.models import User
 from apps.activities.selectors import activity_config, sku_config
 from apps.common.rows import values_where
 from apps.dcc.runtime import dcc_get
@@ -25,7 +27,6 @@ from apps.trade.models import LIVE_ORDER_STATUSES, Order, Team
 from apps.trade.selectors import countdown, mask_user_id, team_progress
 
 UNPAID_STATUSES = (PayOrder.Status.CREATE, PayOrder.Status.PAY_WAIT)
-_LOOK_UP = object()
 
 
 def team_end_subquery() -> Subquery:
@@ -38,17 +39,17 @@ def mall_order_pay_deadline(*, order: PayOrder) -> datetime:
     Uses ``order.team_end`` when the queryset annotated it (no extra query per row).
     """
     deadline = order.order_time + timedelta(minutes=dcc_get("lockTimeoutMinutes"))
-    team_end = getattr(order, "team_end", _LOOK_UP)
-    if team_end is _LOOK_UP:
-        team_end = (
-            Team.objects.filter(team_id=order.team_id).values_list("valid_end_time", flat=True).first()
-            if order.team_id
-            else None
-        )
+    team_end: datetime | None
+    if "team_end" in vars(order):  # the queryset's annotation (None too: the team is gone)
+        team_end = vars(order)["team_end"]
+    elif order.team_id:
+        team_end = Team.objects.filter(team_id=order.team_id).values_list("valid_end_time", flat=True).first()
+    else:
+        team_end = None
     return min(deadline, team_end) if team_end else deadline
 
 
-def mall_orders_of(*, user) -> QuerySet[PayOrder]:
+def mall_orders_of(*, user: User) -> QuerySet[PayOrder]:
     """The user's orders, newest first, each with its team's end (for the deadline).
 
     Attempts the lock refused (CLOSE with a ``market_code``) are left out: the shopper saw the
@@ -62,19 +63,19 @@ def mall_orders_of(*, user) -> QuerySet[PayOrder]:
     )
 
 
-def mall_order_of(*, user, order_id: str) -> PayOrder | None:
+def mall_order_of(*, user: User, order_id: str) -> PayOrder | None:
     """One of the user's orders; another user's order is not found."""
     return mall_orders_of(user=user).filter(order_id=order_id).first()
 
 
-def mall_order_views(*, user, limit: int) -> list[OrderView]:
+def mall_order_views(*, user: User, limit: int) -> list[OrderView]:
     """The user's newest orders, each with its display state: three queries whatever the count (orders,
     their group-buy seats with teams, their refund records), scoped by the user's own order ids."""
     orders = list(mall_orders_of(user=user)[:limit])
     return _views(orders, now=timezone.now())
 
 
-def mall_order_view(*, user, order_id: str, paid_at_gateway: bool = False) -> OrderView | None:
+def mall_order_view(*, user: User, order_id: str, paid_at_gateway: bool = False) -> OrderView | None:
     """One of the user's orders with its display state; another user's order is not found."""
     order = mall_order_of(user=user, order_id=order_id)
     if order is None:
@@ -90,7 +91,7 @@ def _views(orders: list[PayOrder], *, now: datetime, paid_at_gateway: bool = Fal
             source=settings.MALL_SOURCE, channel=settings.MALL_CHANNEL, out_trade_no__in=ids
         ).select_related("team")
     }
-    refunds = {record.pay_order_id: record for record in RefundRecord.objects.filter(pay_order_id__in=ids)}
+    refunds = {record.pay_order_id: record for record in RefundRecord.objects.filter(pay_order__order_id__in=ids)}
     return [
         order_view(
             order=order,
@@ -108,7 +109,7 @@ def sandbox_trade_of(*, order_id: str) -> SandboxTrade | None:
     return SandboxTrade.objects.filter(out_trade_no=order_id).first()
 
 
-def mall_takes_left(*, user, activity_id: int, take_limit_count: int) -> int | None:
+def mall_takes_left(*, user: User | AnonymousUser | None, activity_id: int, take_limit_count: int) -> int | None:
     """How many more seats the shopper may take in the activity on the mall's channel (None: anonymous).
 
     Counts live (locked or paid) orders as the lock's take-limit link does (``apps/trade/lock.py``).
@@ -206,7 +207,7 @@ class TeamShare:
         return countdown(self.team.valid_end_time)
 
 
-def team_share(*, team_id: str, user) -> TeamShare | None:
+def team_share(*, team_id: str, user: User | AnonymousUser | None) -> TeamShare | None:
     """A mall team as its share page shows it: members masked, the viewer's own place marked.
 
     Anyone may read it (``user`` anonymous: a preview); only the mall's own channel's teams are found.
@@ -214,23 +215,26 @@ def team_share(*, team_id: str, user) -> TeamShare | None:
     team = team_progress(team_id=team_id, source=settings.MALL_SOURCE, channel=settings.MALL_CHANNEL)
     if team is None:
         return None
-    orders = list(Order.objects.filter(team=team).order_by("id").values("user_id", "status", "sku_id"))
+    # sku__goods_id, not sku_id: the same column without a join, typed as the goods id it holds.
+    orders = list(Order.objects.filter(team=team).order_by("id").values("user_id", "status", "sku__goods_id"))
     if not orders:
         return None
-    viewer = user.get_username() if user is not None and user.is_authenticated else None
+    shopper = user if user is not None and user.is_authenticated else None
+    viewer = shopper.get_username() if shopper else None
     leader = orders[0]["user_id"]
     live = [o for o in orders if o["status"] in (Order.Status.LOCKED, Order.Status.PAID)]
-    sku = sku_config(goods_id=orders[0]["sku_id"])
+    goods_id = orders[0]["sku__goods_id"]
+    sku = sku_config(goods_id=goods_id)
     activity = activity_config(activity_id=team.activity_id)
     takes_left = (
-        mall_takes_left(user=user, activity_id=team.activity_id, take_limit_count=activity.take_limit_count)
+        mall_takes_left(user=shopper, activity_id=team.activity_id, take_limit_count=activity.take_limit_count)
         if viewer and activity
         else None
     )
     return TeamShare(
         team=team,
-        goods_id=orders[0]["sku_id"],
-        goods_name=sku.goods_name if sku else orders[0]["sku_id"],
+        goods_id=goods_id,
+        goods_name=sku.goods_name if sku else goods_id,
         description=sku.description if sku else "",
         image_url=sku.image_url if sku else "",
         original_price=team.original_price,
@@ -246,11 +250,15 @@ def team_share(*, team_id: str, user) -> TeamShare | None:
         ],
         viewer_in_team=any(o["user_id"] == viewer for o in live),
         viewer_takes_left=takes_left,
-        viewer_refund=_viewer_refund(team=team, user=user) if viewer and team.status == Team.Status.FAILED else None,
+        viewer_refund=(
+            _viewer_refund(team=team, user=shopper)
+            if shopper and viewer and team.status == Team.Status.FAILED
+            else None
+        ),
     )
 
 
-def _viewer_refund(*, team: Team, user) -> ViewerRefund | None:
+def _viewer_refund(*, team: Team, user: User) -> ViewerRefund | None:
     """The viewer's own paid order of a failed team: how much comes back, and when it did."""
     order = (
         PayOrder.objects.filter(user=user, team_id=team.team_id, trade_no__gt="")
@@ -261,7 +269,7 @@ def _viewer_refund(*, team: Team, user) -> ViewerRefund | None:
     if order is None:
         return None
     record = (
-        RefundRecord.objects.filter(pay_order_id=order["order_id"], status=RefundRecord.Status.SUCCESS)
+        RefundRecord.objects.filter(pay_order__order_id=order["order_id"], status=RefundRecord.Status.SUCCESS)
         .values("amount", "refunded_at")
         .first()
     )

@@ -3,7 +3,7 @@ money refund. Callers enqueue them by name (``enqueue.py``), so nothing below im
 
 import logging
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.conf import settings
 
 from apps.common.locks import single_instance
@@ -20,7 +20,7 @@ def notify_retry_countdown(retries: int) -> int:
 
 
 @shared_task(bind=True, ignore_result=True, max_retries=None)
-def sandbox_notify_deliver(self, trade_id: int) -> bool:
+def sandbox_notify_deliver(self: Task, trade_id: int) -> bool:
     """Post the sandbox's signed notify until the mall answers ``success``; like a real gateway, a
     failed attempt (error, timeout, any other answer) is retried with backoff, then given up."""
     if sandbox_notify_attempt(trade_id=trade_id):
@@ -47,7 +47,7 @@ def close_expired_mall_orders() -> int:
 
 
 @shared_task(bind=True, ignore_result=True, max_retries=5)
-def refund_mall_order(self, order_id: str, reason: str = "") -> str:
+def refund_mall_order(self: Task, order_id: str, reason: str = "") -> str:
     """Return a mall order's money (idempotent); a failed gateway call is retried with backoff."""
     record = mall_order_refund_money(order_id=order_id, reason=reason)
     if record is not None and record.status != record.Status.SUCCESS:

@@ -19,6 +19,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from apps.accounts.models import User
 from apps.common.errors import GroupBuyError
 from apps.common.shopper_messages import ALREADY_IN_TEAM, refusal_reason, shopper_message
 from apps.payments.forms import BuyForm
@@ -26,7 +27,13 @@ from apps.payments.gateways import sandbox_active
 from apps.payments.gateways.base import notify_base_url
 from apps.payments.gateways.sandbox import sandbox_trade_pay
 from apps.payments.models import PayOrder
-from apps.payments.orders import mall_order_create, mall_order_create_alone, mall_order_refund_request
+from apps.payments.orders import (
+    SOLO_CLOSE,
+    SoloRefund,
+    mall_order_create,
+    mall_order_create_alone,
+    mall_order_refund_request,
+)
 from apps.payments.selectors import (
     mall_order_of,
     mall_order_pay_deadline,
@@ -39,9 +46,15 @@ from apps.payments.selectors import (
 ORDERS_SHOWN = 50
 
 
+class ShopperRequest(HttpRequest):
+    """A request past ``login_required``: its user is a logged-in shopper."""
+
+    user: User
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
-def goods_buy(request: HttpRequest, goods_id: str) -> HttpResponse:
+def goods_buy(request: ShopperRequest, goods_id: str) -> HttpResponse:
     """POST from the goods page ("Open a team", "Join") or the team page ("Join") → the cashier.
     A GET (e.g. back from the login page) goes to the goods page."""
     goods_page = reverse("storefront:goods", args=[goods_id])
@@ -68,7 +81,7 @@ def goods_buy(request: HttpRequest, goods_id: str) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def goods_buy_alone(request: HttpRequest, goods_id: str) -> HttpResponse:
+def goods_buy_alone(request: ShopperRequest, goods_id: str) -> HttpResponse:
     """POST from the goods page's "Buy alone at full price" → the cashier (no team, no group-buy price)."""
     goods_page = reverse("storefront:goods", args=[goods_id])
     if request.method == "GET":
@@ -88,7 +101,7 @@ def goods_buy_alone(request: HttpRequest, goods_id: str) -> HttpResponse:
 
 
 @login_required
-def cashier(request: HttpRequest, order_id: str) -> HttpResponse:
+def cashier(request: ShopperRequest, order_id: str) -> HttpResponse:
     # Paid at the sandbox, its notify not applied yet: the page says so and reloads until it is.
     paid_at_gateway = sandbox_trade_of(order_id=order_id) is not None
     view = mall_order_view(user=request.user, order_id=order_id, paid_at_gateway=paid_at_gateway)
@@ -106,7 +119,7 @@ def cashier(request: HttpRequest, order_id: str) -> HttpResponse:
 
 
 @login_required
-def my_orders(request: HttpRequest) -> HttpResponse:
+def my_orders(request: ShopperRequest) -> HttpResponse:
     views = mall_order_views(user=request.user, limit=ORDERS_SHOWN)
     return render(request, "payments/orders.html", {"views": views})
 
@@ -127,7 +140,7 @@ def team_page(request: HttpRequest, team_id: str) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def sandbox_pay(request: HttpRequest, order_id: str) -> HttpResponse:
+def sandbox_pay(request: ShopperRequest, order_id: str) -> HttpResponse:
     """The sandbox gateway's cashier: GET shows it; POST (the Pay button) pays and goes back to
     the mall's cashier, where the notify's effect shows."""
     if not sandbox_active():
@@ -156,7 +169,7 @@ def sandbox_pay(request: HttpRequest, order_id: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def order_refund_page(request: HttpRequest, order_id: str) -> HttpResponse:
+def order_refund_page(request: ShopperRequest, order_id: str) -> HttpResponse:
     """The cancel / refund button on /orders: give the seat back; paid money returns through the gateway
     (asynchronously: /orders then says "refund in progress" until it is back)."""
     try:
@@ -166,12 +179,12 @@ def order_refund_page(request: HttpRequest, order_id: str) -> HttpResponse:
     else:
         if outcome.repeat:
             messages.info(request, _("This order was already cancelled or refunded."))
-        elif outcome.strategy == "unpaid_unlock":
+        elif outcome.strategy in ("unpaid_unlock", SOLO_CLOSE):
             messages.success(request, _("Order cancelled. Nothing was charged."))
         else:
+            amount = outcome.order.pay_amount if isinstance(outcome, SoloRefund) else outcome.order.pay_price
             messages.success(
-                request,
-                _("Refund requested: ¥%(amount)s is on its way back to you.") % {"amount": outcome.order.pay_price},
+                request, _("Refund requested: ¥%(amount)s is on its way back to you.") % {"amount": amount}
             )
     anchor = f"#order-{order_id}" if order_id.isalnum() else ""
     return redirect(reverse("payments:orders") + anchor)

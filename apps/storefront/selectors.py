@@ -8,12 +8,15 @@ the mall's normal order without group buy.
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 
+from apps.accounts.models import User
 from apps.activities.selectors import channel_goods_ids, sku_config
 from apps.activities.trial import TrialRequest, TrialResult, trial_calculate
 from apps.common.errors import GroupBuyError
 from apps.payments.selectors import mall_takes_left
 from apps.storefront.market import MarketConfig, market_config_query
+from apps.trade.selectors import TeamView
 
 
 @dataclass(frozen=True)
@@ -26,11 +29,11 @@ class ProductCard:
     image_url: str = ""
 
 
-def _user_id(user) -> str | None:
+def _user_id(user: User | AnonymousUser | None) -> str | None:
     return user.get_username() if user is not None and user.is_authenticated else None
 
 
-def product_cards(*, user) -> list[ProductCard]:
+def product_cards(*, user: User | AnonymousUser | None) -> list[ProductCard]:
     cards = []
     for goods_id in channel_goods_ids(source=settings.MALL_SOURCE, channel=settings.MALL_CHANNEL):
         request = TrialRequest(
@@ -49,7 +52,7 @@ def product_cards(*, user) -> list[ProductCard]:
     return cards
 
 
-def product_detail(*, user, goods_id: str) -> MarketConfig:
+def product_detail(*, user: User | AnonymousUser | None, goods_id: str) -> MarketConfig:
     """The trial, the teams this user sees and the statistics; raises GroupBuyError (E0002 unknown)."""
     user_id = _user_id(user)
     return market_config_query(
@@ -67,7 +70,7 @@ class ProductPage:
         return self.takes_left == 0
 
     @property
-    def own_team(self):
+    def own_team(self) -> TeamView | None:
         return next((team for team in self.config.teams if team.mine), None)
 
     @property
@@ -75,7 +78,7 @@ class ProductPage:
         return [team for team in self.config.teams if not team.mine]
 
 
-def product_page(*, user, goods_id: str) -> ProductPage:
+def product_page(*, user: User | AnonymousUser | None, goods_id: str) -> ProductPage:
     """``product_detail`` plus the shopper's takes left; raises as ``product_detail`` does."""
     config = product_detail(user=user, goods_id=goods_id)
     activity = config.trial.activity

@@ -9,6 +9,7 @@ from functools import partial
 
 from django.contrib import admin, messages
 from django.db import transaction
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -89,7 +90,7 @@ class CrowdTagJobAdmin(admin.ModelAdmin):
     )
 
     @admin.display(description=_("progress"))
-    def progress_percent(self, job: CrowdTagJob) -> str:
+    def progress_percent(self, job: CrowdTagJob) -> str | Promise:
         percent = job.percent
         if percent is None:
             return _("queued") if job.status in CLAIMABLE_STATUSES else "—"

@@ -1,5 +1,7 @@
 """The crowd tag job form of the admin: a job must be runnable as typed in, or it is refused here."""
 
+from typing import Any
+
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
 from django.core.validators import FileExtensionValidator
@@ -32,7 +34,7 @@ class CrowdTagJobForm(forms.ModelForm):
         upload = self.cleaned_data.get("source_file")
         if not isinstance(upload, UploadedFile):  # nothing new uploaded
             return upload
-        if upload.size > services.CROWD_TAG_CSV_MAX_BYTES:
+        if (upload.size or 0) > services.CROWD_TAG_CSV_MAX_BYTES:
             raise forms.ValidationError(
                 _("The file is larger than %(size)d MB.") % {"size": services.CROWD_TAG_CSV_MAX_BYTES // (1024 * 1024)}
             )
@@ -46,8 +48,9 @@ class CrowdTagJobForm(forms.ModelForm):
             raise forms.ValidationError(exc.info) from None
         return upload
 
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         tag_type = cleaned.get("tag_type")
         if tag_type == CrowdTagJob.TagType.CSV_IMPORT:
             if not cleaned.get("source_file") and "source_file" not in self.errors:

@@ -56,11 +56,11 @@ def crowd_tag_membership(*, tag_id: str, user_id: str | None) -> bool | None:
     except Exception as exc:  # Redis down: the database answers
         redis_up = False
         logger.warning("crowd tag %s: bitmap unreadable, asking the database: %s", tag_id, exc)
-    if not CrowdTagDetail.objects.filter(tag_id=tag_id).exists():
+    if not CrowdTagDetail.objects.filter(tag__tag_id=tag_id).exists():
         return None
     if redis_up:
         _queue_rebuild(tag_id)
-    return user_id is not None and CrowdTagDetail.objects.filter(tag_id=tag_id, user_id=user_id).exists()
+    return user_id is not None and CrowdTagDetail.objects.filter(tag__tag_id=tag_id, user_id=user_id).exists()
 
 
 def _queue_rebuild(tag_id: str) -> None:

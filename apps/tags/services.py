@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 from django.db import DatabaseError, InterfaceError, OperationalError, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -72,7 +72,7 @@ def _lock_tag(tag_pk: int) -> None:
 def _add_batch(*, tag: CrowdTag, user_ids: list[str]) -> int:
     """Add distinct, valid ``user_ids``; the caller holds ``transaction.atomic``. Returns rows inserted."""
     _lock_tag(tag.pk)
-    existing = CrowdTagDetail.objects.filter(tag_id=tag.tag_id, user_id__in=user_ids).count()
+    existing = CrowdTagDetail.objects.filter(tag__tag_id=tag.tag_id, user_id__in=user_ids).count()
     CrowdTagDetail.objects.bulk_create(
         [CrowdTagDetail(tag_id=tag.tag_id, user_id=user_id) for user_id in user_ids], ignore_conflicts=True
     )
@@ -87,7 +87,7 @@ def _add_batch(*, tag: CrowdTag, user_ids: list[str]) -> int:
 
 def _recount(tag: CrowdTag) -> int:
     """Set ``statistics`` to the exact number of details; the caller holds the tag lock."""
-    count = CrowdTagDetail.objects.filter(tag_id=tag.tag_id).count()
+    count = CrowdTagDetail.objects.filter(tag__tag_id=tag.tag_id).count()
     CrowdTag.objects.filter(pk=tag.pk).exclude(statistics=count).update(statistics=count)
     tag.statistics = count
     return count
@@ -115,7 +115,7 @@ def crowd_tag_rebuild_bitmap(*, tag: CrowdTag) -> int:
     """
     with transaction.atomic():
         _lock_tag(tag.pk)
-        user_ids = list(CrowdTagDetail.objects.filter(tag_id=tag.tag_id).values_list("user_id", flat=True))
+        user_ids = list(CrowdTagDetail.objects.filter(tag__tag_id=tag.tag_id).values_list("user_id", flat=True))
         bitmap_replace(tag.tag_id, user_ids)
         CrowdTag.objects.filter(pk=tag.pk).exclude(statistics=len(user_ids)).update(statistics=len(user_ids))
     tag.statistics = len(user_ids)
@@ -240,7 +240,7 @@ class _ClaimLost(Exception):
     """The job stopped being RUNNING under us (a stale-job reset): stop without touching it."""
 
 
-def _running(job_id: int):
+def _running(job_id: int) -> QuerySet[CrowdTagJob]:
     return CrowdTagJob.objects.filter(pk=job_id, status=CrowdTagJob.Status.RUNNING)
 
 

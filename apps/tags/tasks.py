@@ -7,8 +7,9 @@ and ends FAILED on the last attempt.
 """
 
 import logging
+from typing import Any, TypedDict
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.dispatch import receiver
 
 from apps.tags.models import CrowdTag
@@ -17,7 +18,19 @@ from apps.tags.signals import crowd_tag_bitmap_missing
 
 logger = logging.getLogger(__name__)
 
-RETRY_POLICY = {
+
+class RetryPolicy(TypedDict):
+    """``shared_task`` options, typed so that ``**RETRY_POLICY`` is checked against them."""
+
+    autoretry_for: tuple[type[Exception], ...]
+    max_retries: int
+    retry_backoff: int
+    retry_backoff_max: int
+    retry_jitter: bool
+    acks_late: bool
+
+
+RETRY_POLICY: RetryPolicy = {
     "autoretry_for": TRANSIENT_ERRORS,
     "max_retries": 3,
     "retry_backoff": 2,
@@ -28,9 +41,10 @@ RETRY_POLICY = {
 
 
 @shared_task(bind=True, **RETRY_POLICY)
-def run_crowd_tag_job(self, job_id: int) -> int | None:
+def run_crowd_tag_job(self: Task, job_id: int) -> int | None:
     """Run crowd tag job ``job_id`` (pk). Returns its final status, or None if it was not claimed."""
-    job = crowd_tag_job_run(job_id=job_id, retry_transient=self.request.retries < self.max_retries)
+    retries_left = self.max_retries is None or self.request.retries < self.max_retries  # None: no limit
+    job = crowd_tag_job_run(job_id=job_id, retry_transient=retries_left)
     return None if job is None else job.status
 
 
@@ -45,6 +59,6 @@ def rebuild_crowd_tag_bitmap(tag_id: str) -> int | None:
 
 
 @receiver(crowd_tag_bitmap_missing, dispatch_uid="tags.rebuild_missing_bitmap")
-def rebuild_missing_bitmap(sender, tag_id: str, **kwargs) -> None:
+def rebuild_missing_bitmap(sender: Any, tag_id: str, **kwargs: Any) -> None:
     """A trial found members but no bitmap (the selector already limits this to once a minute): rebuild."""
     rebuild_crowd_tag_bitmap.delay(tag_id)

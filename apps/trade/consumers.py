@@ -21,14 +21,18 @@ def recover_team_seat(body: dict) -> None:
     """
     if body.get("type") not in RECOVERING:
         return
-    refunded = Order.objects.filter(
-        source=body.get("source"),
-        channel=body.get("channel"),
-        out_trade_no=body.get("outTradeNo"),
-        order_id=body.get("orderId"),
-        team_id=body.get("teamId"),
-        status=Order.Status.REFUNDED,
-    ).exists()
+    team_id = body.get("teamId")
+    refunded = (
+        team_id is not None
+        and Order.objects.filter(
+            source=body.get("source"),
+            channel=body.get("channel"),
+            out_trade_no=body.get("outTradeNo"),
+            order_id=body.get("orderId"),
+            team_id=team_id,
+            status=Order.Status.REFUNDED,
+        ).exists()
+    )
     if not refunded:
         logger.warning("team_refund message for no refunded order of its channel, ignored: %s", body)
         return

@@ -29,6 +29,7 @@ are not offered again (``apps.trade.consumers``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db.models import F
@@ -149,7 +150,7 @@ class RefundStrategy:
 refund_strategies: dict[tuple[int, int], RefundStrategy] = {}
 
 
-def _register(*pairs: tuple[int, int]):
+def _register(*pairs: tuple[int, int]) -> Callable[[type[RefundStrategy]], type[RefundStrategy]]:
     def decorator(cls: type[RefundStrategy]) -> type[RefundStrategy]:
         instance = cls()
         for pair in pairs:

@@ -188,7 +188,7 @@ def live_teams_for_stock() -> list[tuple[Team, list[str]]]:
     live: dict[str, list[str]] = {team.team_id: [] for team in teams}
     for team_id, out_trade_no in Order.objects.filter(
         team_id__in=list(live), status__in=LIVE_ORDER_STATUSES
-    ).values_list("team_id", "out_trade_no"):
+    ).values_list("team__team_id", "out_trade_no"):  # team_id's column, typed as the team's id (no join)
         live[team_id].append(out_trade_no)
     return [(team, live[team.team_id]) for team in teams]
 

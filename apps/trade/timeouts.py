@@ -14,7 +14,7 @@ mall refunds it; a payment settled just before the job looks is simply not unpai
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.db.models import Q
@@ -31,7 +31,7 @@ from apps.trade.settle import team_complete
 logger = logging.getLogger(__name__)
 
 
-def unpaid_locks_expired(*, now=None) -> list[Order]:
+def unpaid_locks_expired(*, now: datetime | None = None) -> list[Order]:
     now = now or timezone.now()
     deadline = now - timedelta(minutes=dcc_get("lockTimeoutMinutes"))
     return list(
@@ -41,7 +41,7 @@ def unpaid_locks_expired(*, now=None) -> list[Order]:
     )
 
 
-def trade_release_unpaid_locks(*, now=None) -> int:
+def trade_release_unpaid_locks(*, now: datetime | None = None) -> int:
     released = 0
     for order in unpaid_locks_expired(now=now):
         try:
@@ -53,7 +53,7 @@ def trade_release_unpaid_locks(*, now=None) -> int:
     return released
 
 
-def trade_close_expired_teams(*, now=None) -> dict[str, int]:
+def trade_close_expired_teams(*, now: datetime | None = None) -> dict[str, int]:
     now = now or timezone.now()
     closed = {"completed": 0, "failed": 0, "refunded": 0}
     for team_pk in Team.objects.filter(status=Team.Status.IN_PROGRESS, valid_end_time__lte=now).values_list(
@@ -90,7 +90,7 @@ def _refund_paid_members(team_pk: int) -> int:
     return refunded
 
 
-def trade_timeouts_run(*, now=None) -> dict[str, int]:
+def trade_timeouts_run(*, now: datetime | None = None) -> dict[str, int]:
     """Both sweeps, locks first (so a failing team's unpaid seats are already released)."""
     released = trade_release_unpaid_locks(now=now)
     return {"released": released, **trade_close_expired_teams(now=now)}

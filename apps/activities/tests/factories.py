@@ -7,7 +7,7 @@ from django.utils import timezone
 from apps.activities.models import Activity, Discount, ScSkuActivity, Sku
 
 
-class SkuFactory(factory.django.DjangoModelFactory):
+class SkuFactory(factory.django.DjangoModelFactory[Sku]):
     class Meta:
         model = Sku
 
@@ -18,7 +18,7 @@ class SkuFactory(factory.django.DjangoModelFactory):
     original_price = Decimal("100.00")
 
 
-class DiscountFactory(factory.django.DjangoModelFactory):
+class DiscountFactory(factory.django.DjangoModelFactory[Discount]):
     class Meta:
         model = Discount
 
@@ -28,7 +28,7 @@ class DiscountFactory(factory.django.DjangoModelFactory):
     market_expr = "20"
 
 
-class ActivityFactory(factory.django.DjangoModelFactory):
+class ActivityFactory(factory.django.DjangoModelFactory[Activity]):
     class Meta:
         model = Activity
 
@@ -43,7 +43,7 @@ class ActivityFactory(factory.django.DjangoModelFactory):
     end_time = factory.LazyFunction(lambda: timezone.now() + timedelta(days=30))
 
 
-class ScSkuActivityFactory(factory.django.DjangoModelFactory):
+class ScSkuActivityFactory(factory.django.DjangoModelFactory[ScSkuActivity]):
     class Meta:
         model = ScSkuActivity
 

@@ -3,6 +3,7 @@
 import io
 import json
 import logging
+from typing import Any
 
 import pytest
 import structlog
@@ -22,7 +23,8 @@ pytestmark = pytest.mark.django_db
 
 def configured_formatter() -> logging.Formatter:
     """The console handler's formatter, built the way ``dictConfig`` builds it from ``settings.LOGGING``."""
-    spec = dict(django_settings.LOGGING["formatters"][django_settings.LOGGING["handlers"]["console"]["formatter"]])
+    config: dict[str, Any] = django_settings.LOGGING
+    spec = dict(config["formatters"][config["handlers"]["console"]["formatter"]])
     factory = import_string(spec.pop("()"))
     return factory(**spec)
 

@@ -22,7 +22,7 @@ CHANGE = {"key": "cutRange", "value": "40"}
 def session_client() -> Client:
     """A staff browser session with CSRF checks on, as a real browser gets them."""
     client = Client(enforce_csrf_checks=True)
-    client.force_login(StaffFactory())
+    client.force_login(StaffFactory.create())
     return client
 
 

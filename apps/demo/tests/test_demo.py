@@ -16,7 +16,7 @@ def _snapshot() -> dict:
     rows = {}
     for label in DEMO_APPS:
         for model in apps.get_app_config(label).get_models():
-            rows[model._meta.label] = sorted(map(repr, model.objects.order_by("pk").values()))
+            rows[model._meta.label] = sorted(map(repr, model._default_manager.order_by("pk").values()))
     return rows
 
 

@@ -43,7 +43,8 @@ def bus(rabbitmq, mariadb, demo, settings):
 def drain(url: str, timeout: float = 2.0) -> None:
     with Connection(url) as conn:
         consumer = TeamCallbackConsumer(conn, [TEAM_SUCCESS])
-        for _ in consumer.consume(limit=None, timeout=timeout, safety_interval=0.2):
+        # celery-types declares consume() as returning None with int seconds: it is a generator, floats work.
+        for _ in consumer.consume(limit=None, timeout=timeout, safety_interval=0.2):  # type: ignore[func-returns-value,attr-defined,arg-type]
             pass
 
 

@@ -9,6 +9,7 @@ builds it again.
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 from apps.payments.gateways.base import PaymentGateway
 from apps.payments.gateways.sandbox import SandboxGateway, sandbox_gateway
@@ -36,7 +37,7 @@ def sandbox_active() -> bool:
     return isinstance(payment_gateway(), SandboxGateway)
 
 
-def gateways_reset(**kwargs) -> None:
+def gateways_reset(**kwargs: Any) -> None:
     """Forget the built gateways (a ``setting_changed`` receiver too: ``setting=`` names the change)."""
     if kwargs.get("setting") not in (None, *GATEWAY_SETTINGS):
         return

@@ -35,6 +35,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from apps.accounts.models import User
 from apps.common.errors import GroupBuyError, ResponseCode
 from apps.common.money import format_money
 from apps.payments.enqueue import SANDBOX_NOTIFY_DELIVER, task_delay
@@ -117,7 +118,7 @@ def _new_trade_no(now: datetime) -> str:
     return now.astimezone(GATEWAY_TZ).strftime("%Y%m%d") + "2200" + f"{secrets.randbelow(10**16):016d}"
 
 
-def sandbox_trade_pay(*, order_id: str, user, notify_url: str) -> SandboxTrade:
+def sandbox_trade_pay(*, order_id: str, user: User, notify_url: str) -> SandboxTrade:
     """The shopper pressed Pay: record the payment once and send the notify after commit.
 
     Only the order's owner pays (others: ``PayOrder.DoesNotExist``), only while it waits for
@@ -148,8 +149,12 @@ def sandbox_trade_pay(*, order_id: str, user, notify_url: str) -> SandboxTrade:
         )
         if created:
             logger.info("sandbox: order %s paid as trade %s; notifying %s", order.order_id, trade.trade_no, notify_url)
-            transaction.on_commit(lambda: _enqueue_delivery(trade.pk))
+            _enqueue_delivery_on_commit(trade.pk)
     return trade
+
+
+def _enqueue_delivery_on_commit(trade_id: int) -> None:
+    transaction.on_commit(lambda: _enqueue_delivery(trade_id))
 
 
 def _enqueue_delivery(trade_id: int) -> None:
@@ -250,5 +255,5 @@ def sandbox_notify_resend(*, trade_ids: list[int]) -> int:
         notify_status=SandboxTrade.NotifyStatus.PENDING, notify_attempts=0, update_time=timezone.now()
     )
     for trade_id in pending:
-        transaction.on_commit(lambda trade_id=trade_id: _enqueue_delivery(trade_id))
+        _enqueue_delivery_on_commit(trade_id)
     return len(pending)

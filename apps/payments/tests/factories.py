@@ -8,7 +8,7 @@ from apps.accounts.tests.factories import UserFactory
 from apps.payments.models import PayOrder
 
 
-class PayOrderFactory(factory.django.DjangoModelFactory):
+class PayOrderFactory(factory.django.DjangoModelFactory[PayOrder]):
     class Meta:
         model = PayOrder
 

@@ -1,5 +1,6 @@
 """The sandbox gateway: Pay button, signed notify delivered asynchronously with retries like Alipay's."""
 
+from typing import Any
 from urllib.parse import parse_qsl
 
 import pytest
@@ -25,13 +26,14 @@ class FakeAdapter(requests.adapters.BaseAdapter):
         self.answers = list(answers)
         self.sent: list[requests.PreparedRequest] = []
 
-    def send(self, request, **kwargs) -> requests.Response:
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
         self.sent.append(request)
         answer = self.answers.pop(0)
         if isinstance(answer, Exception):
             raise answer
         response = requests.Response()
         response.status_code, response._content = answer[0], answer[1].encode()
+        assert request.url is not None  # prepared
         response.request, response.url = request, request.url
         return response
 

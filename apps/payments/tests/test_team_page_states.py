@@ -12,7 +12,7 @@ from django.utils import timezone
 from apps.common.mq import TEAM_REFUND
 from apps.payments.models import PayOrder, RefundRecord
 from apps.payments.orders import mall_order_create_alone, mall_order_refund_request
-from apps.payments.tests.helpers import create_order, login, user
+from apps.payments.tests.helpers import create_order, login, mobile_client, user
 from apps.payments.tests.test_pages import buy, pay
 from apps.payments.tests.test_refunds import deliver_bus_messages
 from apps.trade.models import Order, Team
@@ -226,3 +226,26 @@ def test_giving_back_an_order_bought_alone(
     paid.refresh_from_db()
     assert paid.status == PayOrder.Status.CLOSE
     assert RefundRecord.objects.get(pay_order=paid).status == RefundRecord.Status.SUCCESS
+
+
+def test_an_order_bought_alone_is_given_back_from_the_orders_page_and_the_api(
+    demo, tasks_run_inline, notify_via_test_client, django_capture_on_commit_callbacks
+):
+    """Both adapters answer a solo order's refund (they read the outcome's strategy, which once only team
+    refunds had: a 500)."""
+    client = login(Client(), "xiaofuge")
+    unpaid = mall_order_create_alone(user=user("xiaofuge"), goods_id="9890001")
+    response = client.post(f"/orders/{unpaid.order_id}/refund", follow=True, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 200 and "Order cancelled. Nothing was charged." in response.content.decode()
+    assert PayOrder.objects.get(pk=unpaid.pk).status == PayOrder.Status.CLOSE
+
+    client.post("/goods/9890002/buy-alone", {})
+    paid = PayOrder.objects.get(user__username="xiaofuge", status=PayOrder.Status.PAY_WAIT)
+    pay(client, paid.order_id, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=True):
+        api = mobile_client("xiaofuge").post(f"/api/v1/mall/orders/{paid.order_id}/refund")
+    assert api.status_code == 200
+    assert api.json()["data"] == {"orderId": paid.order_id, "code": "success", "strategy": "solo_refund"}
+    assert RefundRecord.objects.get(pay_order=paid).status == RefundRecord.Status.SUCCESS
+    again = client.post(f"/orders/{paid.order_id}/refund", follow=True, HTTP_ACCEPT_LANGUAGE="en")
+    assert "This order was already cancelled or refunded." in again.content.decode()

@@ -28,7 +28,7 @@ def page(client: Client, url: str = "/goods/9890001") -> str:
 
 def team(lock: int, minutes: int, leader: str, **fields) -> Team:
     now = timezone.now()
-    row = TeamFactory(
+    row = TeamFactory.create(
         activity_id=100123, lock_count=lock, valid_start_time=now - timedelta(minutes=30),
         valid_end_time=now + timedelta(minutes=minutes),
         **fields,

@@ -3,7 +3,7 @@ import factory
 from apps.tags.models import CrowdTag, CrowdTagDetail, CrowdTagJob
 
 
-class CrowdTagFactory(factory.django.DjangoModelFactory):
+class CrowdTagFactory(factory.django.DjangoModelFactory[CrowdTag]):
     class Meta:
         model = CrowdTag
 
@@ -11,7 +11,7 @@ class CrowdTagFactory(factory.django.DjangoModelFactory):
     tag_name = factory.Sequence(lambda n: f"crowd {n}")
 
 
-class CrowdTagDetailFactory(factory.django.DjangoModelFactory):
+class CrowdTagDetailFactory(factory.django.DjangoModelFactory[CrowdTagDetail]):
     class Meta:
         model = CrowdTagDetail
 
@@ -19,7 +19,7 @@ class CrowdTagDetailFactory(factory.django.DjangoModelFactory):
     user_id = factory.Sequence(lambda n: f"member{n}")
 
 
-class CrowdTagJobFactory(factory.django.DjangoModelFactory):
+class CrowdTagJobFactory(factory.django.DjangoModelFactory[CrowdTagJob]):
     """A CSV import job by default; pass ``source_file__data=b"..."`` for its file's content."""
 
     class Meta:

@@ -21,7 +21,7 @@ Status = CrowdTagJob.Status
 
 
 def csv_job(data: bytes, **kwargs) -> CrowdTagJob:
-    return CrowdTagJobFactory(source_file=SimpleUploadedFile("users.csv", data), **kwargs)
+    return CrowdTagJobFactory.create(source_file=SimpleUploadedFile("users.csv", data), **kwargs)
 
 
 def members(tag: CrowdTag) -> list[str]:

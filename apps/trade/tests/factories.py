@@ -8,7 +8,7 @@ from apps.activities.tests.factories import ActivityFactory, SkuFactory
 from apps.trade.models import Order, Team
 
 
-class TeamFactory(factory.django.DjangoModelFactory):
+class TeamFactory(factory.django.DjangoModelFactory[Team]):
     class Meta:
         model = Team
 
@@ -27,7 +27,7 @@ class TeamFactory(factory.django.DjangoModelFactory):
     notify_url = "http://127.0.0.1:9/notify"
 
 
-class OrderFactory(factory.django.DjangoModelFactory):
+class OrderFactory(factory.django.DjangoModelFactory[Order]):
     class Meta:
         model = Order
 

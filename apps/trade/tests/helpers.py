@@ -26,6 +26,7 @@ def lock_demo_team(users: tuple[str, ...], **command: Any) -> str:
                 out_trade_no=f"OTN-{user}", team_id=team_id, **command,
             )
         ).team_id  # fmt: skip
+    assert team_id is not None, "no users, no team"
     return team_id
 
 
