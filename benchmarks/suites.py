@@ -25,6 +25,7 @@ from benchmarks.scenarios import (
     SignedNoopScenario,
     TrialScenario,
 )
+from benchmarks.settle import SettleScenario
 
 ScenarioFactory = Callable[[str, argparse.Namespace], Scenario]  # run id, command line -> scenario
 
@@ -83,6 +84,14 @@ SUITES: dict[str, Suite | NotifySuite] = {
             description="lock_market_pay_order: users opening teams and racing to join them, vs the bare view",
             subjects=(lambda run_id, args: LockScenario(run_id=run_id, joiners=args.joiners),),
             targets=(Target(subject="lock", minimum=0.20),),
+            check_invariants=True,
+        ),
+        Suite(
+            name="settle",
+            description="settlement_market_pay_order of locked orders; each team completes (outbox row) on its"
+            " last, vs the bare view",
+            subjects=(lambda run_id, args: SettleScenario(run_id=run_id),),
+            targets=(Target(subject="settle", minimum=0.20),),
             check_invariants=True,
         ),
         NotifySuite(
