@@ -17,6 +17,7 @@ import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from benchmarks.race import RaceScenario
 from benchmarks.scenarios import (
     BareScenario,
     HealthzScenario,
@@ -93,6 +94,14 @@ SUITES: dict[str, Suite | NotifySuite] = {
             subjects=(lambda run_id, args: SettleScenario(run_id=run_id),),
             targets=(Target(subject="settle", minimum=0.20),),
             check_invariants=True,
+        ),
+        Suite(
+            name="race",
+            description="concurrent joins of distinct users on one team of 100 seats: exactly 100 seated, the"
+            " rest E0006",
+            subjects=(lambda run_id, args: RaceScenario(run_id=run_id, joins=args.race_joins),),
+            check_invariants=True,
+            burst=True,
         ),
         NotifySuite(
             name="notify",
