@@ -286,6 +286,7 @@ def run_suite(
 ) -> dict[str, Any]:
     """Measure one suite on a gunicorn of its own: its report, with ``failures`` (empty: sound and correct)."""
     run_id = uuid.uuid4().hex[:8]
+    started = time.monotonic()
     try:
         if isinstance(suite, NotifySuite):
             env.purge_queue()  # leftovers of an interrupted run must not be delivered here
@@ -298,6 +299,7 @@ def run_suite(
     finally:
         purged = env.purge_queue()  # the settle suite's callbacks, enqueued for no worker
     report["queue_messages_purged_after"] = purged
+    report["wall_s"] = round(time.monotonic() - started, 1)  # the whole suite: server start, setup, checks
     print(format_summary(report), flush=True)
     report["failures"] = correctness_failures(report)
     for failure in report["failures"]:

@@ -35,21 +35,21 @@ def _processes(figures: dict[str, Any]) -> str:
 
 
 def format_summary(report: dict[str, Any]) -> str:
-    lines = [f"benchmark {report['name']!r}: {report['description']}"]
+    lines = [f"benchmark {report['name']!r} ({report['wall_s']} s): {report['description']}"]
     load = report["load"]
     balance = [figures.get("balance", {}) for figures in report["endpoints"].values()]
     rounds = sum(spread.get("rounds", 0) for spread in balance)
     balanced = sum(spread.get("connections_balanced", 0) for spread in balance)
+    spread_note = f"connections spread evenly over the workers in {balanced} of {rounds} measured rounds"
+    if not any(spread.get("balanced") is not None for figures in balance for spread in figures.get("detail", [])):
+        spread_note = "connections not spread (sync workers: no keep-alive)"
     if report.get("baseline"):
         shape = (
             load["model"]
             if load.get("burst")
             else f"{load['duration_s']} s per endpoint in {load['rounds']} alternating rounds"
         )
-        lines.append(
-            f"  {load['concurrency']} connections, {shape}; connections spread evenly over the workers in"
-            f" {balanced} of {rounds} measured rounds"
-        )
+        lines.append(f"  {load['concurrency']} connections, {shape}; {spread_note}")
     else:
         lines.append(f"  {load['model']}")
     header = ("scenario", "req/s", "p50 ms", "p99 ms", "errors", "gunicorn ms/req", "vs bare", "by CPU")
