@@ -73,9 +73,11 @@ messages: install
 	$(MANAGE) makemessages -l zh_Hans -l en --ignore=.venv --ignore=var --no-obsolete
 	$(MANAGE) compilemessages --ignore=.venv
 
-# gunicorn + production settings on a free loopback port, against MariaDB (its own database groupbuy_bench),
-# Redis DB 14 and RabbitMQ (its own queue groupbuy_bench) on this machine; suites trial, lock and notify (the
-# last with a Celery worker), ~80 s; JSON to benchmarks/results/. e.g. BENCH_ARGS="--suite lock --duration 30".
+# gunicorn + production settings on a free loopback port, serving benchmarks/wsgi.py (the app plus a bare Django view,
+# the yardstick of every ratio), against MariaDB (its own database groupbuy_bench), Redis DB 14 and RabbitMQ (its own
+# queue groupbuy_bench; BENCH_DATABASE_URL, BENCH_REDIS_URL and BENCH_QUEUE name others) on this machine; suites trial,
+# lock, settle, race and notify (the last with a Celery worker), ~3 min; one JSON to benchmarks/results/ and a table.
+# e.g. BENCH_ARGS="--suite lock --duration 30".
 BENCH_ARGS ?=
 bench: install
 	@$(BIN)/python -c 'import MySQLdb' 2>/dev/null || $(BIN)/pip install --quiet -r requirements/mysql.txt

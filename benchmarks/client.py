@@ -78,6 +78,11 @@ class HttpConnection:
             self.close()  # the stream's state is unknown: never reuse it
             raise
 
+    @property
+    def connected(self) -> bool:
+        """An open stream (the next request reuses it); False before the first request and after a close."""
+        return self._writer is not None
+
     def close(self) -> None:
         if self._writer is not None:
             self._writer.close()

@@ -2,7 +2,8 @@
 
 Nothing here touches the development or test data: the defaults name a database (``groupbuy_bench``), a
 Redis database (14) and a Celery queue (``groupbuy_bench``, ``benchmarks/settings.py``) of their own;
-``BENCH_DATABASE_URL``, ``BENCH_REDIS_URL`` and ``BENCH_BROKER_URL`` override the first two and the broker.
+``BENCH_DATABASE_URL``, ``BENCH_REDIS_URL``, ``BENCH_QUEUE`` and ``BENCH_BROKER_URL`` override them and the
+broker (two benches on one machine, each with names of its own, do not meet).
 Every service must be on this machine (loopback), and so is the server under test. The harness reads the
 bench database and Redis itself (``connect_database``, ``connect_redis``) to check invariants after a run.
 """
@@ -28,8 +29,9 @@ DEFAULT_BROKER_URL = "amqp://guest:guest@127.0.0.1:5672//"
 
 # config.settings.production with the bench's own Celery queue (benchmarks/settings.py says why).
 SETTINGS_MODULE = "benchmarks.settings"
-BENCH_QUEUE = "groupbuy_bench"
+DEFAULT_QUEUE = "groupbuy_bench"
 _DB_NAME = re.compile(r"[A-Za-z0-9_]{1,64}")
+_QUEUE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _REQUIRED_SECRETS = ("DJANGO_SECRET_KEY", "WEIXIN_TOKEN")  # production.py reads them with no default
 # Inherited from a developer's shell, these would change what is measured; the bench sets its own.
 _DROPPED_PREFIXES = ("DJANGO_", "GUNICORN_", "PROMETHEUS_", "CELERY_", "ALIPAY_", "PAYMENT_")
@@ -71,6 +73,7 @@ class BenchEnvironment:
     database_url: str = DEFAULT_DATABASE_URL
     redis_url: str = DEFAULT_REDIS_URL
     broker_url: str = DEFAULT_BROKER_URL
+    queue: str = DEFAULT_QUEUE  # the Celery queue of the bench's processes (benchmarks/settings.py)
     # Production settings require these secrets with no default (fail fast): fresh random ones per run are all
     # a benchmark needs, the same for every process of the run (gunicorn, the Celery worker). A secret
     # production settings start to require goes into _REQUIRED_SECRETS.
@@ -86,6 +89,7 @@ class BenchEnvironment:
             database_url=environ.get("BENCH_DATABASE_URL") or DEFAULT_DATABASE_URL,
             redis_url=environ.get("BENCH_REDIS_URL") or DEFAULT_REDIS_URL,
             broker_url=environ.get("BENCH_BROKER_URL") or DEFAULT_BROKER_URL,
+            queue=environ.get("BENCH_QUEUE") or DEFAULT_QUEUE,
         )
 
     def check(self) -> None:
@@ -95,10 +99,12 @@ class BenchEnvironment:
         for url in (self.database_url, self.redis_url, self.broker_url):
             if not _is_loopback(urlsplit(url).hostname):
                 raise SetupError(f"the bench only talks to services on loopback, not {mask_url(url)}")
+        if not _QUEUE_NAME.fullmatch(self.queue):
+            raise SetupError(f"unexpected queue name {self.queue!r}")
 
     def describe(self) -> dict[str, str]:
         return {
-            "settings": f"{SETTINGS_MODULE} (config.settings.production, Celery queue {BENCH_QUEUE})",
+            "settings": f"{SETTINGS_MODULE} (config.settings.production, Celery queue {self.queue})",
             "database": mask_url(self.database_url),
             "redis": mask_url(self.redis_url),
             "broker": mask_url(self.broker_url),
@@ -119,6 +125,7 @@ class BenchEnvironment:
             REDIS_URL=self.redis_url,
             BROKER_URL=self.broker_url,
             LOG_LEVEL="INFO",
+            GBM_BENCH_QUEUE=self.queue,
         )
         environ.pop("GUNICORN_CMD_ARGS", None)
         environ.update(extra)
@@ -166,6 +173,20 @@ class BenchEnvironment:
         import redis  # a dependency of django-redis
 
         return redis.Redis.from_url(self.redis_url, socket_timeout=5, socket_connect_timeout=5)
+
+    def purge_queue(self) -> int:
+        """Drop the messages waiting in the bench's Celery queue (0 when it does not exist yet): the settle
+        suite's callbacks, enqueued for no worker, must not reach the notify suite's worker."""
+        import amqp.exceptions
+        from kombu import Connection
+
+        try:
+            with Connection(self.broker_url, connect_timeout=5) as connection:
+                return int(connection.default_channel.queue_purge(self.queue) or 0)
+        except amqp.exceptions.NotFound:
+            return 0
+        except OSError as exc:
+            raise SetupError(f"RabbitMQ at {mask_url(self.broker_url)} is unreachable: {exc}") from exc
 
     def load_fixtures(self, *, timeout_s: float = 600.0) -> None:
         """Migrate, load the demo data and rebuild Redis state, in one Django process (``benchmarks.fixtures``)."""

@@ -36,11 +36,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from benchmarks.client import TRANSPORT_ERRORS, HttpConnection, HttpRequest, HttpResponse
-from benchmarks.cpu import CpuProbe
+from benchmarks.cpu import CpuProbe, cpu_delta
 from benchmarks.environment import BenchEnvironment
 from benchmarks.loadgen import LoadResult
 from benchmarks.receiver import CallbackReceiver
-from benchmarks.report import distribution_ms
+from benchmarks.report import cpu_figures, distribution_ms
 from benchmarks.scenarios import (
     DEMO_ACTIVITIES,
     DEMO_GOODS,
@@ -303,7 +303,7 @@ def measure_notify(
     delivery, latency = reconcile(env, receiver, phase)
     delivery["all_arrived_within_wait"] = all_arrived
     delivery["wait_after_last_settlement_s"] = waited_s
-    cpu_s = {part: cpu_after[part] - cpu_before[part] for part in cpu_after}
+    cpu_s = cpu_delta(cpu_before, cpu_after)
     return {
         "phase": phase,
         "warmup": warmup,
@@ -313,7 +313,8 @@ def measure_notify(
             "reported": "from_task_created",
             "note": "from_task_created bounds commit -> receiver from above, from_settlement_answer from below",
         },
-        "cpu": _cpu(cpu_s, wall_s=phase.wall_s + waited_s, teams=len(phase.completions)),
+        # From the first request to the last callback, by process (the Celery worker's included), per team.
+        "cpu": cpu_figures(cpu_s, count=len(phase.completions), wall_s=phase.wall_s + waited_s, unit="team"),
     }
 
 
@@ -323,19 +324,3 @@ def _outcomes(phase: Phase) -> dict[str, dict[str, int]]:
 
 def _since(t0: float) -> float:
     return round(time.monotonic() - t0, 3)
-
-
-def _cpu(cpu_s: dict[str, float], *, wall_s: float, teams: int) -> dict[str, Any]:
-    """Cores used by part from the first request to the last callback, and CPU ms per completed team."""
-    if not wall_s or not teams:
-        return {}
-    parts = {part: seconds for part, seconds in cpu_s.items() if part != "machine"}
-    other = max(0.0, cpu_s.get("machine", 0.0) - sum(parts.values()))
-    return {
-        "ms_per_team": {part: round(seconds * 1000 / teams, 3) for part, seconds in parts.items()},
-        "cores_used": {
-            **{part: round(seconds / wall_s, 2) for part, seconds in parts.items()},
-            "other": round(other / wall_s, 2),
-            "machine": round(cpu_s.get("machine", 0.0) / wall_s, 2),
-        },
-    }

@@ -1,4 +1,5 @@
-"""Figures, the JSON report in ``benchmarks/results/`` and the short summary printed at the end."""
+"""Figures of a measurement (throughput, latency, CPU by process, spread over the workers, ratios, targets) and
+the JSON report in ``benchmarks/results/``; ``summary.py`` prints them."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ import os
 import platform
 import subprocess
 import sys
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from benchmarks.cpu import part_of, worker_pid
 from benchmarks.environment import REPO_ROOT
 from benchmarks.loadgen import LoadResult
 from benchmarks.scenarios import RATE_LIMITED, SUCCESS
@@ -19,6 +22,8 @@ from benchmarks.suites import Suite
 
 RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
 MAX_ERROR_SHARE = 0.01  # above this the run measured failures, not the endpoint: the harness fails
+# A round is uneven when a worker served more than this times its fair share (1 / workers) of its requests.
+UNEVEN_SHARE = 1.2
 
 
 def percentile(sorted_values: list[Any], q: float) -> Any:
@@ -48,7 +53,8 @@ def _ms(ns: int) -> float:
 def endpoint_figures(
     endpoint: str, result: LoadResult, *, concurrency: int, expected_codes: frozenset[str] = frozenset()
 ) -> dict[str, Any]:
-    """Throughput, latency percentiles, outcomes and CPU of one endpoint; ``expected_codes`` are not errors."""
+    """Throughput, latency percentiles, outcomes, CPU by process and the spread over the workers of one
+    endpoint; ``expected_codes`` are not errors."""
     latencies = sorted(result.latencies_ns)
     requests = result.requests
     expected = expected_codes
@@ -75,27 +81,79 @@ def endpoint_figures(
         "max_ms": _ms(latencies[-1] if latencies else 0),
         "mean_ms": _ms(sum(latencies) // len(latencies) if latencies else 0),
         "concurrency": concurrency,
-        "cpu": cpu_figures(result),
+        "cpu": cpu_figures(result.cpu_s, count=requests, wall_s=result.wall_s, worker_requests=result.worker_requests),
+        "balance": balance_figures(result.rounds),
     }
 
 
-def cpu_figures(result: LoadResult) -> dict[str, Any]:
-    """CPU per request by part (the endpoint's cost, whatever else ran) and cores used by part.
+def cpu_figures(
+    cpu_s: dict[str, float],
+    *,
+    count: int,
+    wall_s: float,
+    worker_requests: Counter[str] | None = None,
+    unit: str = "request",
+) -> dict[str, Any]:
+    """CPU per ``unit`` by part and by process (the endpoint's cost, whatever else ran), cores used by part,
+    and each gunicorn worker's CPU per request it served.
 
     ``other`` is busy CPU that none of the bench's parts used: work of other users of the machine (or of
     the kernel on their behalf); when it is large the throughput figures of that run are noisy.
     """
-    if not result.cpu_s or not result.requests or not result.wall_s:
+    if not cpu_s or not count or not wall_s:
         return {}
-    parts = {part: seconds for part, seconds in result.cpu_s.items() if part != "machine"}
-    other = max(0.0, result.cpu_s.get("machine", 0.0) - sum(parts.values()))
-    return {
-        "ms_per_request": {part: round(seconds * 1000 / result.requests, 3) for part, seconds in parts.items()},
+    processes = {label: seconds for label, seconds in cpu_s.items() if label != "machine"}
+    parts: dict[str, float] = {}
+    for label, seconds in processes.items():
+        parts[part_of(label)] = parts.get(part_of(label), 0.0) + seconds
+    machine = cpu_s.get("machine", 0.0)
+    other = max(0.0, machine - sum(parts.values()))
+    figures: dict[str, Any] = {
+        f"ms_per_{unit}": {part: round(seconds * 1000 / count, 3) for part, seconds in parts.items()},
+        f"process_ms_per_{unit}": {label: round(seconds * 1000 / count, 3) for label, seconds in processes.items()},
         "cores_used": {
-            **{part: round(seconds / result.wall_s, 2) for part, seconds in parts.items()},
-            "other": round(other / result.wall_s, 2),
-            "machine": round(result.cpu_s.get("machine", 0.0) / result.wall_s, 2),
+            **{part: round(seconds / wall_s, 2) for part, seconds in parts.items()},
+            "other": round(other / wall_s, 2),
+            "machine": round(machine / wall_s, 2),
         },
+    }
+    if worker_requests is not None:
+        workers = {}
+        for label, seconds in processes.items():
+            pid = worker_pid(label)
+            if pid is None:
+                continue
+            served = worker_requests.get(pid, 0)
+            workers[pid] = {
+                "requests": served,
+                "share": round(served / count, 3),
+                "cpu_ms_per_request": round(seconds * 1000 / served, 3) if served else None,
+                "cores_used": round(seconds / wall_s, 2),
+            }
+        figures["workers"] = workers
+    return figures
+
+
+def balance_figures(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """How evenly the measured rounds spread over the workers: connections (``loadgen.open_balanced``) and the
+    requests each worker served. A round is even when its connections were and no worker served more than
+    ``UNEVEN_SHARE`` times its fair share of the round's requests."""
+    shares = []
+    uneven = []
+    for number, spread in enumerate(rounds, start=1):
+        served = spread.get("requests", {})
+        total = sum(served.values())
+        workers = max(1, len(spread.get("connections", {})))
+        share = max(served.values()) / total if total else 0.0
+        shares.append(round(share, 3))
+        if spread.get("balanced") is False or share > UNEVEN_SHARE / workers:
+            uneven.append(number)
+    return {
+        "rounds": len(rounds),
+        "connections_balanced": sum(1 for spread in rounds if spread.get("balanced")),
+        "uneven_rounds": uneven,
+        "max_worker_share_by_round": shares,
+        "detail": rounds,
     }
 
 
@@ -110,6 +168,12 @@ def _gunicorn_ms(figures: dict[str, Any]) -> float | None:
 def ratios_and_targets(
     suite: Suite, baseline: str, endpoints: dict[str, dict[str, Any]]
 ) -> tuple[dict[str, float | None], dict[str, dict[str, Any]]]:
+    """Each endpoint's ratios to the baseline (the bare view) measured in the same run, and the suite's targets.
+
+    ``_throughput``: requests per second over the bare view's; ``_by_cpu``: the bare view's gunicorn CPU per
+    request over the endpoint's, i.e. the throughput ratio if gunicorn's CPU were the only limit, steadier than
+    the measured one when other work shares the machine.
+    """
     base = endpoints[baseline]
     ratios: dict[str, float | None] = {}
     for name, figures in endpoints.items():
@@ -118,24 +182,25 @@ def ratios_and_targets(
         ratios[f"{name}_vs_{baseline}_throughput"] = _ratio(figures["throughput_rps"], base["throughput_rps"])
         # Successful answers only: below the one above when the scenario provokes rejections (lock races).
         ratios[f"{name}_vs_{baseline}_ok_throughput"] = _ratio(figures["ok_rps"], base["throughput_rps"])
+        ratios[f"{name}_vs_{baseline}_by_cpu"] = _ratio(_gunicorn_ms(base), _gunicorn_ms(figures))
         ratios[f"{name}_vs_{baseline}_p50"] = _ratio(figures["p50_ms"], base["p50_ms"])
         ratios[f"{name}_vs_{baseline}_p99"] = _ratio(figures["p99_ms"], base["p99_ms"])
-        # The throughput ratio if gunicorn's CPU were the only limit: steadier than the measured one when
-        # other work shares the machine, since CPU per request hardly depends on how busy it is.
-        ratios[f"{name}_vs_{baseline}_throughput_by_cpu"] = _ratio(_gunicorn_ms(base), _gunicorn_ms(figures))
-    for subject, reference in suite.comparisons:  # e.g. the trial against the signed floor
+    for subject, reference in suite.comparisons:  # e.g. the trial against the signed no-op
         if subject in endpoints and reference in endpoints:
             ours, theirs = endpoints[subject], endpoints[reference]
             ratios[f"{subject}_vs_{reference}_throughput"] = _ratio(ours["throughput_rps"], theirs["throughput_rps"])
-            ratios[f"{subject}_vs_{reference}_throughput_by_cpu"] = _ratio(_gunicorn_ms(theirs), _gunicorn_ms(ours))
+            ratios[f"{subject}_vs_{reference}_by_cpu"] = _ratio(_gunicorn_ms(theirs), _gunicorn_ms(ours))
     targets = {}
     for target in suite.targets:
-        key = target.key(baseline)
-        measured = ratios.get(key)
-        targets[key] = {
+        by_throughput = ratios.get(f"{target.subject}_vs_{baseline}_throughput")
+        by_cpu = ratios.get(f"{target.subject}_vs_{baseline}_by_cpu")
+        targets[target.subject] = {
             "target": target.minimum,
-            "measured": measured,
-            "met": bool(measured and measured >= target.minimum),
+            "vs": baseline,
+            "by_throughput": by_throughput,
+            "by_cpu": by_cpu,
+            "met": by_throughput is not None and by_throughput >= target.minimum,
+            "met_by_cpu": by_cpu is not None and by_cpu >= target.minimum,
         }
     return ratios, targets
 
@@ -154,7 +219,8 @@ def harness_problems(endpoints: dict[str, dict[str, Any]]) -> list[str]:
 
 
 def run_warnings(endpoints: dict[str, dict[str, Any]], *, limit_cores: float = 0.25) -> list[str]:
-    """Runs worth a second look: foreign work took CPU from the bench, or a scenario's check failed."""
+    """Runs worth a second look: foreign work took CPU from the bench, a round spread unevenly over the
+    workers, or a scenario's check failed."""
     warnings = []
     for name, figures in endpoints.items():
         if figures.get("checks", {}).get("rate_limiter_active") is False:
@@ -164,6 +230,9 @@ def run_warnings(endpoints: dict[str, dict[str, Any]], *, limit_cores: float = 0
         other = figures["cpu"].get("cores_used", {}).get("other", 0.0)
         if other > limit_cores:
             warnings.append(f"{name}: other processes used {other} cores meanwhile; its figures are noisy")
+        uneven = figures.get("balance", {}).get("uneven_rounds")
+        if uneven:
+            warnings.append(f"{name}: rounds {uneven} spread unevenly over the workers")
     return warnings
 
 
@@ -207,68 +276,3 @@ def write_report(report: dict[str, Any], *, results_dir: Path = RESULTS_DIR, lat
     for path in paths:
         path.write_text(text)
     return paths
-
-
-def format_summary(report: dict[str, Any]) -> str:
-    lines = [f"benchmark {report['name']!r}: {report['description']}"]
-    load, server = report["load"], report["server"]
-    if "rounds" in load:
-        lines.append(
-            f"  {server['workers']} {server['worker_class']} workers, concurrency {load['concurrency']}, "
-            f"{load['duration_s']} s per endpoint in {load['rounds']} alternating rounds"
-        )
-    else:
-        lines.append(f"  {server['workers']} {server['worker_class']} workers, {load['model']}")
-    header = ("scenario", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors", "gunicorn CPU ms/req")
-    lines.append("  {:<10} {:>9} {:>8} {:>8} {:>8} {:>8} {:>7} {:>20}".format(*header))
-    for name, figures in report["endpoints"].items():
-        lines.append(
-            f"  {name:<10} {figures['throughput_rps']:>9.1f} {figures['p50_ms']:>8.2f} {figures['p90_ms']:>8.2f} "
-            f"{figures['p99_ms']:>8.2f} {figures['max_ms']:>8.2f} {figures['error_count']:>7} "
-            f"{figures['cpu'].get('ms_per_request', {}).get('gunicorn', 0):>20.2f}"
-        )
-    for name, figures in report["endpoints"].items():
-        if figures["cpu"]:
-            cores = ", ".join(f"{part} {value}" for part, value in figures["cpu"]["cores_used"].items())
-            lines.append(f"  {name} cores used: {cores}")
-    if report.get("cpu"):  # the notify suite: CPU of the whole run, per completed team
-        cores = ", ".join(f"{part} {value}" for part, value in report["cpu"]["cores_used"].items())
-        per_team = ", ".join(f"{part} {value}" for part, value in report["cpu"]["ms_per_team"].items())
-        lines.append(f"  cores used: {cores}; CPU ms per team: {per_team}")
-    limited = ", ".join(f"{name} {figures['rate_limited']}" for name, figures in report["endpoints"].items())
-    lines.append(f"  rate-limited answers (0006, expected 0): {limited}")
-    for name, figures in report["endpoints"].items():
-        if figures["rejections"]:
-            lines.append(
-                f"  {name}: {figures['ok']} ok ({figures['ok_rps']}/s), expected rejections {figures['rejections']}"
-            )
-    if "delivery" in report:
-        delivery = report["delivery"]
-        lines.append(
-            f"  notify callbacks: {delivery['delivered_once']} of {delivery['expected']} delivered exactly once, "
-            f"missing {delivery['missing']}, duplicated {delivery['duplicated']}, unexpected {delivery['unexpected']}"
-        )
-        for key, figures in report["latency"].items():
-            if isinstance(figures, dict) and figures.get("count"):
-                lines.append(
-                    f"  latency {key}: p50 {figures['p50_ms']} ms, p90 {figures['p90_ms']} ms, "
-                    f"p99 {figures['p99_ms']} ms, max {figures['max_ms']} ms (n={figures['count']})"
-                )
-    if "invariants" in report:
-        inv = report["invariants"]
-        lines.append(
-            f"  invariants ({'ok' if inv['ok'] else 'VIOLATED'}): oversold teams {inv['oversold_teams']}, "
-            f"lock_count mismatches {inv['lock_count_mismatches']}, Redis mismatches {inv['redis_mismatches']} "
-            f"({inv['teams_checked']} teams, {inv['teams_checked_in_redis']} with Redis keys)"
-        )
-        lines.extend(f"    {example}" for example in inv["examples"])
-    for key, value in report["ratios"].items():
-        lines.append(f"  {key}: {value}")
-    for key, target in report["targets"].items():
-        verdict = "met" if target["met"] else "MISSED"
-        lines.append(f"  target {key} >= {target['target']}: measured {target['measured']} ({verdict})")
-    for warning in report["warnings"]:
-        lines.append(f"  warning: {warning}")
-    for problem in report["problems"]:
-        lines.append(f"  PROBLEM: {problem}")
-    return "\n".join(lines)

@@ -5,8 +5,10 @@ call: fresh nonces, fresh users), ``outcome(response)`` turns an answer into a c
 a code of ``expected_codes`` for a business rejection the scenario provokes on purpose (counted apart), and
 anything else counted as an error under that code (the envelope's code, or ``HTTP<status>`` when the answer
 is not the envelope). The load generator calls ``judge(request, response)``, which is ``outcome`` unless a
-scenario learns from its answers (the lock scenario pools the teams it opened). Add a scenario for a new
-endpoint and list it in a suite (``suites.py``).
+scenario learns from its answers (the lock scenario pools the teams it opened). A scenario that uses up
+what it sends (the settle scenario settles each prepared order once) has a ``capacity`` and ``replenish``es
+it outside the timed window; one with rules to hold after the run reads the database in ``check``. Add a
+scenario for a new endpoint and list it in a suite (``suites.py``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any, ClassVar
 
 from apps.channels.signing import signed_headers
 from benchmarks.client import HttpConnection, HttpRequest, HttpResponse
+from benchmarks.environment import BenchEnvironment
 
 SUCCESS = "0000"
 RATE_LIMITED = "0006"
@@ -33,8 +36,16 @@ DEMO_SECRET = "s01c01-demo-secret"  # noqa: S105 - public demo credential, loade
 DEMO_GOODS = ("9890001", "9890002", "9890003", "9890004")
 # Their activities (target 3, take limit 1 per user, teams valid 15 min), in the order of DEMO_GOODS.
 DEMO_ACTIVITIES = (100123, 100124, 100125, 100126)
+# The race suite's offer (benchmarks/fixtures.py creates it in the bench database): one team of 100 seats.
+RACE_GOODS = "9890900"
+RACE_ACTIVITY = 100900
+RACE_TARGET = 100
 LOCK_PATH = "/api/v1/gbm/trade/lock_market_pay_order"
 SETTLE_PATH = "/api/v1/gbm/trade/settlement_market_pay_order"
+
+
+class HarnessError(RuntimeError):
+    """The server answers, but not in a way worth measuring."""
 
 
 class Scenario(ABC):
@@ -69,6 +80,20 @@ class Scenario(ABC):
         """What the report should know about this scenario's mix (nothing by default)."""
         return {}
 
+    @property
+    def capacity(self) -> int | None:
+        """How many requests it can still send (None: no bound)."""
+        return None
+
+    def replenish(self, port: int, *, need: int | None, timeout_s: float) -> None:
+        """Before the warm-up (``need`` None: the scenario's first batch) and each round, outside the timed
+        window: make ``capacity`` at least ``need`` (nothing to do by default)."""
+        return None
+
+    def check(self, env: BenchEnvironment) -> dict[str, Any] | None:
+        """Rules of this scenario read from the database after the run: a dict with ``ok`` (None: none)."""
+        return None
+
 
 def envelope_code(response: HttpResponse) -> str:
     """The API envelope's ``code`` (``HTTP<status>`` when the answer is not an envelope)."""
@@ -81,21 +106,30 @@ def envelope_code(response: HttpResponse) -> str:
 
 
 class HealthzScenario(Scenario):
-    """The trivial endpoint: the server's fixed cost (gunicorn, Django, middleware) with no DB or Redis."""
+    """``/healthz``: a Django view and the full middleware stack, with no DB or Redis."""
 
-    name = "trivial"
+    name = "healthz"
     method = "GET"
     path = "/healthz"
 
-    _REQUEST = HttpRequest(method, path)
+    def __init__(self) -> None:
+        self._request = HttpRequest(self.method, self.path)
 
     def next_request(self) -> HttpRequest:
-        return self._REQUEST
+        return self._request
 
     def outcome(self, response: HttpResponse) -> str:
         if response.status == 200 and response.body.replace(b" ", b"") == b'{"status":"ok"}':
             return SUCCESS
         return f"HTTP{response.status}"
+
+
+class BareScenario(HealthzScenario):
+    """The yardstick: the same view with no middleware at all, served by the bench's WSGI module only
+    (``benchmarks/wsgi.py``): what Django itself costs behind gunicorn. Every ratio is to this."""
+
+    name = "bare"
+    path = "/__bench__/bare"
 
 
 def signed_post(path: str, payload: dict[str, Any], *, secret: str = DEMO_SECRET) -> HttpRequest:
@@ -115,14 +149,14 @@ class SignedScenario(Scenario):
         return signed_post(self.path, payload, secret=self.secret)
 
 
-class SignedFloorScenario(SignedScenario):
+class SignedNoopScenario(SignedScenario):
     """``POST /api/v1/gbm/channel/ping``: a signed request that does nothing else (credential, signature, nonce).
 
     Measured beside the trial, it shows what every signed request costs before any business work, so the
     trial's own share reads as the gap between the two.
     """
 
-    name = "signed_floor"
+    name = "signed_noop"
     path = "/api/v1/gbm/channel/ping"
 
     def next_request(self) -> HttpRequest:
@@ -173,6 +207,7 @@ def lock_request(
     out_trade_no: str,
     team_id: str | None = None,
     notify: dict[str, str] | None = None,
+    tag: Any = None,
 ) -> HttpRequest:
     """``lock_market_pay_order``: open a team (no ``team_id``) or join one; the notify config is the team's."""
     payload: dict[str, Any] = {
@@ -186,10 +221,10 @@ def lock_request(
     }
     if team_id:
         payload["teamId"] = team_id
-    return signed_post(LOCK_PATH, payload)
+    return replace(signed_post(LOCK_PATH, payload), tag=tag)
 
 
-def settle_request(*, user_id: str, out_trade_no: str, paid_at: datetime | None = None) -> HttpRequest:
+def settle_request(*, user_id: str, out_trade_no: str, paid_at: datetime | None = None, tag: Any = None) -> HttpRequest:
     """``settlement_market_pay_order``: the mall reports the payment of a locked order (ISO time, UTC)."""
     paid_at = paid_at or datetime.now(UTC)
     payload = {
@@ -199,7 +234,7 @@ def settle_request(*, user_id: str, out_trade_no: str, paid_at: datetime | None 
         "outTradeNo": out_trade_no,
         "outTradeTime": paid_at.isoformat(timespec="seconds"),
     }
-    return signed_post(SETTLE_PATH, payload)
+    return replace(signed_post(SETTLE_PATH, payload), tag=tag)
 
 
 def envelope_data(response: HttpResponse) -> dict[str, Any]:
@@ -260,10 +295,13 @@ class LockScenario(SignedScenario):
                 team_id=team.team_id,
             )
         offer = n % len(DEMO_GOODS)
-        request = lock_request(
-            user_id=user_id, activity_id=DEMO_ACTIVITIES[offer], goods_id=DEMO_GOODS[offer], out_trade_no=out_trade_no
+        return lock_request(
+            user_id=user_id,
+            activity_id=DEMO_ACTIVITIES[offer],
+            goods_id=DEMO_GOODS[offer],
+            out_trade_no=out_trade_no,
+            tag=(DEMO_ACTIVITIES[offer], DEMO_GOODS[offer]),  # an open: pool its team
         )
-        return replace(request, tag=(DEMO_ACTIVITIES[offer], DEMO_GOODS[offer]))  # an open: pool its team
 
     def describe(self) -> dict[str, Any]:
         return {"joiners_per_team": self.joiners, "teams_opened_with_warmup": self.opened}

@@ -30,7 +30,7 @@ from types import TracebackType
 
 from benchmarks.client import LOOPBACK
 from benchmarks.cpu import children
-from benchmarks.environment import BENCH_QUEUE, REPO_ROOT, BenchEnvironment, SetupError
+from benchmarks.environment import REPO_ROOT, BenchEnvironment, SetupError
 
 GUNICORN_CONFIG = REPO_ROOT / "docker" / "gunicorn.conf.py"
 _PR_SET_PDEATHSIG = 1
@@ -42,10 +42,13 @@ class ServerOptions:
     worker_class: str = "gthread"
     threads: int = 4
     start_timeout_s: float = 60.0
+    # The bench serves benchmarks.wsgi (the product's application plus the bare yardstick view); others the product.
+    app: str = "config.wsgi:application"
 
     def describe(self) -> dict[str, object]:
         return {
             "server": "gunicorn",
+            "app": self.app,
             "config": str(GUNICORN_CONFIG.relative_to(REPO_ROOT)),
             "workers": self.workers,
             "worker_class": self.worker_class,
@@ -116,7 +119,7 @@ class GunicornServer:
             "--max-requests", "0",
             "--graceful-timeout", "5",
             "--no-control-socket",
-            "config.wsgi:application",
+            opts.app,
         ]  # fmt: skip
         env = self.env.django_environ(PROMETHEUS_MULTIPROC_DIR=str(metrics_dir))
         self._process = _spawn(argv, env, self.log_path)
@@ -216,7 +219,7 @@ class CeleryWorker:
             sys.executable, "-m", "celery", "-A", "config.celery_app", "worker",
             "--loglevel", "warning",
             "--concurrency", str(self.concurrency),
-            "--queues", BENCH_QUEUE,
+            "--queues", self.env.queue,
             "--hostname", f"{self.name}@%h",
             "--without-gossip", "--without-mingle", "--without-heartbeat",
         ]  # fmt: skip
@@ -236,7 +239,7 @@ class CeleryWorker:
         return {
             "worker": "celery prefork",
             "concurrency": self.concurrency,
-            "queue": BENCH_QUEUE,
+            "queue": self.env.queue,
             "loglevel": "warning",
         }
 

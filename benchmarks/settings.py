@@ -7,6 +7,9 @@ so the bench's processes (gunicorn and the worker alike) send to and consume ``g
 bench has a database and a Redis database of its own. Nothing else differs from production.
 """
 
+import os
+
 from config.settings.production import *  # noqa: F403
 
-CELERY_TASK_DEFAULT_QUEUE = "groupbuy_bench"  # environment.BENCH_QUEUE
+# environment.BenchEnvironment.queue (BENCH_QUEUE): groupbuy_bench unless the harness names another.
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("GBM_BENCH_QUEUE") or "groupbuy_bench"
