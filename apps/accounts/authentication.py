@@ -44,6 +44,7 @@ from typing import Any, ClassVar
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from prometheus_client import Counter
@@ -109,11 +110,15 @@ class SignedCall:
     credential: ChannelCredential
     params: Mapping[str, Any]
 
+    @property
+    def caller(self) -> ChannelPrincipal:
+        return ChannelPrincipal(source=self.credential.source, channel=self.credential.channel)
 
-def _refuse_charset(request: Request) -> None:
+
+def _refuse_charset(request: HttpRequest) -> None:
     """Bodies and query strings are UTF-8 (api.md "Channel isolation"); Django would decode them with any
     charset the Content-Type names, so another one is refused before anything is read."""
-    charset = request._request.content_params.get("charset")
+    charset = request.content_params.get("charset")
     if charset is not None and charset.strip().lower() not in _UTF8_CHARSETS:
         raise GroupBuyError(ResponseCode.UNSUPPORTED_CHARSET, _("The request body must be JSON in UTF-8."))
 
@@ -147,9 +152,9 @@ def _json_object(body: bytes) -> dict[str, Any]:
     return payload
 
 
-def _query_params(request: Request) -> dict[str, str]:
+def _query_params(request: HttpRequest) -> dict[str, str]:
     """The query string as single values; a repeated parameter is refused (which one would count?)."""
-    query = request.query_params
+    query = request.GET
     repeated = [name for name, values in query.lists() if len(values) > 1]
     if repeated:
         raise GroupBuyError(
@@ -160,7 +165,7 @@ def _query_params(request: Request) -> dict[str, str]:
     return query.dict()
 
 
-def _params(request: Request) -> Mapping[str, Any]:
+def _params(request: HttpRequest) -> Mapping[str, Any]:
     """The request's parameters, read once: the JSON body, or the query string for GET/HEAD."""
     _refuse_charset(request)
     if request.method in _QUERY_METHODS:
@@ -185,7 +190,7 @@ def _caller(params: Mapping[str, Any]) -> tuple[str, str]:
     return source, channel
 
 
-def _verify_signed(request: Request, credential: ChannelCredential) -> None:
+def _verify_signed(request: HttpRequest, credential: ChannelCredential) -> None:
     source, channel = credential.source, credential.channel
     timestamp = request.headers.get(TIMESTAMP_HEADER, "")
     nonce = request.headers.get(NONCE_HEADER, "")
@@ -216,6 +221,31 @@ def _verify_signed(request: Request, credential: ChannelCredential) -> None:
         raise _refuse(ResponseCode.E0202, _("The nonce was already used."), source, channel)
 
 
+def signed_call_verify(request: HttpRequest) -> SignedCall:
+    """The verified call: parameters parsed once, credential, signature, then the nonce; else a GroupBuyError
+    (0002 with HTTP 400 or 415, E0201, E0202 or E0203)."""
+    params = _params(request)
+    source, channel = _caller(params)
+    credential = channel_credential_get(source=source, channel=channel)
+    if credential is None or not credential.enabled:
+        raise _refuse(ResponseCode.E0203, None, source, channel)
+    if credential.signature_required:
+        _verify_signed(request, credential)
+    return SignedCall(credential, params)
+
+
+def signed_params_check(call: SignedCall, data: Mapping[str, Any]) -> None:
+    """Validated source/channel must be the verified caller's.
+
+    They always are when parsed from the same bytes; the check makes that an invariant rather than an
+    accident of today's parsing (a validator that trims or normalises a value would otherwise act for a
+    channel the signature never named): a difference is refused with E0201.
+    """
+    source, channel = call.credential.source, call.credential.channel
+    if (data.get("source"), data.get("channel")) != (source, channel):
+        raise _refuse(ResponseCode.E0201, _("source/channel differ from the verified caller."), source, channel)
+
+
 class ChannelSignatureAuthentication(BaseAuthentication):
     """Authenticates a calling mall by its (source, channel) credential and the request signature.
 
@@ -226,14 +256,8 @@ class ChannelSignatureAuthentication(BaseAuthentication):
     """
 
     def authenticate(self, request: Request) -> tuple[ChannelPrincipal, SignedCall]:
-        params = _params(request)
-        source, channel = _caller(params)
-        credential = channel_credential_get(source=source, channel=channel)
-        if credential is None or not credential.enabled:
-            raise _refuse(ResponseCode.E0203, None, source, channel)
-        if credential.signature_required:
-            _verify_signed(request, credential)
-        return ChannelPrincipal(source=credential.source, channel=credential.channel), SignedCall(credential, params)
+        call = signed_call_verify(request)
+        return call.caller, call
 
     def authenticate_header(self, request: Request) -> str:
         return "GBM-HMAC-SHA256"
