@@ -35,7 +35,7 @@ from prometheus_client import Counter, Histogram
 
 from apps.common.api import error_json, json_error, unknown_error_json
 from apps.common.errors import GroupBuyError, ResponseCode
-from apps.common.middleware import request_scope
+from apps.common.middleware import API_PREFIX, request_scope
 
 logger = logging.getLogger(__name__)
 security_logger = logging.getLogger("django.security")
@@ -92,7 +92,7 @@ class LaneMiddleware:
         self.frame_options = XFrameOptionsMiddleware(_no_response)
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        view = _lane_view_for(request.path_info)
+        view = _lane_view_for(request.path_info) if request.path_info.startswith(API_PREFIX) else None
         if view is None:
             return self.get_response(request)
         with request_scope(request) as request_id:
