@@ -51,7 +51,7 @@ def _fresh_dcc_copy():
 @pytest.fixture(autouse=True)
 def _fresh_nonce_store_state(monkeypatch):
     """The nonce store's process-local state (a copy to Redis pending, the log throttle) outlives a test."""
-    from apps.accounts import nonces
+    from apps.channels import nonces
 
     monkeypatch.setattr(nonces, "_fallback_generation", 0)
     monkeypatch.setattr(nonces, "_copied_generation", 0)

@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
-from apps.accounts.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_callback_signature
+from apps.channels.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_callback_signature
 from benchmarks.client import LOOPBACK
 from benchmarks.scenarios import DEMO_SECRET
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from apps.accounts.signing import signed_headers
+from apps.channels.signing import signed_headers
 from benchmarks.client import HttpConnection, HttpRequest, HttpResponse
 
 SUCCESS = "0000"

@@ -81,6 +81,7 @@ urlpatterns = [
     path("api/v1/gbm/trade/", include("apps.trade.urls")),
     path("api/v1/gbm/dcc/", include("apps.dcc.urls")),
     path("api/v1/", include("apps.accounts.api_urls")),
+    path("api/v1/", include("apps.channels.api_urls")),
     path("api/v1/", include("apps.payments.api_urls")),
     path("api/v1/mall/", include("apps.storefront.api_urls")),
     path("api/schema/", ApiSchemaView.as_view(), name="api-schema"),

@@ -1,4 +1,3 @@
-from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import Q, QuerySet
@@ -8,9 +7,8 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from apps.accounts.models import ChannelCredential, SignatureNonce, TrustedDevice, User, WeixinIdentity
+from apps.accounts.models import TrustedDevice, User, WeixinIdentity
 from apps.accounts.services import trusted_devices_revoke
-from apps.common.admin import ReadOnlyAdmin
 
 admin.site.site_header = _("groupbuy back office")
 admin.site.site_title = _("groupbuy")
@@ -20,63 +18,6 @@ admin.site.index_title = _("Operations")
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     list_display = ("username", "email", "is_staff", "is_active", "date_joined")
-
-
-class ChannelCredentialForm(forms.ModelForm):
-    """The secret is write-only: typed once, never rendered back; blank on edit keeps the old one."""
-
-    new_secret = forms.CharField(
-        label=_("signing secret"),
-        required=False,
-        strip=True,
-        min_length=16,
-        max_length=128,
-        widget=forms.PasswordInput(render_value=False),
-        help_text=_("At least 16 characters. Leave blank to keep the current secret."),
-    )
-
-    class Meta:
-        model = ChannelCredential
-        fields = (
-            "source",
-            "channel",
-            "name",
-            "signature_required",
-            "enabled",
-            "notify_hosts",
-            "notify_private_allowed",
-        )
-
-    def clean(self):
-        cleaned = super().clean()
-        if not self.instance.pk and not cleaned.get("new_secret"):
-            self.add_error("new_secret", _("A new channel needs a signing secret."))
-        return cleaned
-
-    def save(self, commit: bool = True) -> ChannelCredential:
-        if self.cleaned_data.get("new_secret"):
-            self.instance.secret = self.cleaned_data["new_secret"]
-        return super().save(commit)
-
-
-@admin.register(ChannelCredential)
-class ChannelCredentialAdmin(admin.ModelAdmin):
-    form = ChannelCredentialForm
-    list_display = ("source", "channel", "name", "masked_secret", "signature_required", "enabled", "update_time")
-    list_filter = ("enabled", "signature_required", "source")
-    search_fields = ("source", "channel", "name")
-    readonly_fields = ("masked_secret",)
-    fieldsets = (
-        (
-            None,
-            {"fields": ("source", "channel", "name", "masked_secret", "new_secret", "signature_required", "enabled")},
-        ),
-        (_("HTTP callbacks"), {"fields": ("notify_hosts", "notify_private_allowed")}),
-    )
-
-    @admin.display(description=_("signing secret"))
-    def masked_secret(self, obj: ChannelCredential) -> str:
-        return obj.masked_secret if obj.pk else "—"
 
 
 @admin.register(WeixinIdentity)
@@ -154,13 +95,3 @@ class TrustedDeviceAdmin(admin.ModelAdmin):
     def has_revoke_permission(self, request: HttpRequest) -> bool:
         opts = self.opts
         return request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}")
-
-
-@admin.register(SignatureNonce)
-class SignatureNonceAdmin(ReadOnlyAdmin):
-    """Nonces of signed requests recorded while Redis was unreachable; the purge job deletes expired ones."""
-
-    list_display = ("source", "channel", "nonce", "created_at", "expires_at")
-    list_filter = ("source", "channel")
-    search_fields = ("=nonce", "source", "channel")
-    ordering = ("-created_at",)

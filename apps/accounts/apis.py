@@ -1,11 +1,10 @@
-"""Login API (api.md "Login"): token login, scan login (ticket, polling, confirm) and the WeChat portal;
-and the signed channel ping (``ChannelPingApi``).
+"""Login API (api.md "Login"): token login, scan login (ticket, polling, confirm) and the WeChat portal.
 
 Thin adapters: validate, call one service, answer in the envelope. The flow and its decisions are
-documented in ``apps.accounts.services`` (tickets) and ``apps.accounts.weixin`` (portal).
+documented in docs/decisions/009-a-scan-login-ticket-belongs-to-its-browser.md (tickets) and
+``apps.accounts.weixin`` (portal).
 """
 
-import time
 from typing import Any
 
 from django.http import HttpResponse
@@ -20,7 +19,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.accounts.authentication import SignedChannelApi
 from apps.accounts.browser import browser_login, ticket_owner
 from apps.accounts.services import (
     api_token_get_or_create,
@@ -244,33 +242,3 @@ class WeixinPortalApi(APIView):
         if event is not None:
             weixin_scan_receive(event=event)
         return _plain("success")
-
-
-class ChannelPingIn(serializers.Serializer):
-    source = serializers.CharField()
-    channel = serializers.CharField()
-
-
-class ChannelPingOut(serializers.Serializer):
-    source = serializers.CharField()
-    channel = serializers.CharField()
-    serverTime = serializers.IntegerField(help_text="Unix seconds: compare with your clock (±300 s allowed).")
-
-
-class ChannelPingApi(SignedChannelApi):
-    """A signed call that does nothing else: lets a mall check its credential, signature and clock.
-
-    Not in the reference contract (decision): integrating a signed API is easier with an endpoint whose
-    only possible failures are the signing ones (0002, E0201, E0202, E0203). Its nonce is recorded like any
-    other. The benchmarks also use it as the floor of every signed request.
-    """
-
-    @extend_schema(
-        operation_id="channel_ping",
-        request=ChannelPingIn,
-        responses=ChannelPingOut,
-        summary="Check a channel's signing: answers who you are and the server's clock (signed)",
-    )
-    def post(self, request: Request) -> Response:
-        principal = request.user
-        return success({"source": principal.source, "channel": principal.channel, "serverTime": int(time.time())})

@@ -1,101 +1,19 @@
-"""Reads of the accounts app (channel credentials here; trusted devices at the end).
+"""Reads of the accounts app: whether a trusted device (seamless login) still counts.
 
-``channel_credential_get`` sits on the hot path of every signed request, so it is served through the
-one read-through cache (``apps.common.cache.cached``, outside ``cacheOpenSwitch``) and costs no SQL
-query when warm:
-
-* the row is cached as a plain dict of its column values (not a pickled model), for
-  ``CREDENTIAL_CACHE_TTL`` seconds; an unknown pair is cached as "missing" for the shorter
-  ``CREDENTIAL_MISSING_TTL``, so a caller probing random channels cannot hammer the database;
-* ``apps.accounts.signals`` deletes the entry after every committed save or delete of a credential
-  (admin included), so a rotated secret or a disabled channel takes effect at once. Writes that bypass
-  signals (``QuerySet.update``, raw SQL) are picked up when the entry expires;
-* any cache failure (Redis down, timeout) is logged and the database answers: never a 500;
-* each process also keeps what it read from Redis in memory for ``LOCAL_CACHE_TTL_SECONDS``, and
-  forgets it when the invalidation is broadcast (``apps.common.cache``): a warm signed request costs
-  neither SQL nor a Redis round trip for its credential.
-
-Source and channel are matched exactly (case and trailing spaces included) even though MariaDB's
-default collation would match ``S01`` to ``s01``: one pair, one cache key, one answer on every backend.
+Every request of a session that logged in through a device asks whether that device still counts
+(``apps.accounts.middleware``), so the answer is cached like channel credentials (``apps.channels.selectors``):
+no SQL when warm, dropped after every committed revocation (``services.trusted_devices_revoke``) and every
+save or delete of a row (``apps.accounts.signals``), database on any cache failure. The TTL is short
+because a request reading the row just before a revocation commits may cache the old state after
+the bust; a minute bounds that (rare) window.
 """
 
-import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from urllib.parse import quote
 
-from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS
-
-from apps.accounts.models import ChannelCredential, TrustedDevice
+from apps.accounts.models import TrustedDevice
 from apps.common.cache import cache_delete_on_commit, cached
-
-logger = logging.getLogger(__name__)
-
-CREDENTIAL_CACHE_TTL = 300
-CREDENTIAL_MISSING_TTL = 60
-
-_SOURCE_MAX = ChannelCredential._meta.get_field("source").max_length
-_CHANNEL_MAX = ChannelCredential._meta.get_field("channel").max_length
-_FIELD_NAMES = tuple(field.attname for field in ChannelCredential._meta.concrete_fields)
-
-
-def channel_credential_cache_key(*, source: str, channel: str) -> str:
-    # Quoted so that no ":" inside a value can make two pairs share a key.
-    return f"accounts:channel_credential:v1:{quote(source, safe='')}:{quote(channel, safe='')}"
-
-
-def _load(source: str, channel: str) -> ChannelCredential | None:
-    credential = ChannelCredential.objects.filter(source=source, channel=channel).first()
-    if credential is None or credential.source != source or credential.channel != channel:
-        return None
-    return credential
-
-
-def _to_cache(credential: ChannelCredential | None) -> dict | None:
-    if credential is None:
-        return None
-    return {name: getattr(credential, name) for name in _FIELD_NAMES}
-
-
-def _from_cache(values: dict) -> ChannelCredential:
-    # from_db builds the instance as if loaded (``_state.adding`` False): saving it updates the row.
-    return ChannelCredential.from_db(DEFAULT_DB_ALIAS, list(_FIELD_NAMES), [values[name] for name in _FIELD_NAMES])
-
-
-def channel_credential_get(*, source: str, channel: str) -> ChannelCredential | None:
-    """The credential of a calling mall's (source, channel), or ``None`` if there is none.
-
-    Disabled credentials are returned too: deciding what "disabled" means is the caller's job.
-    """
-    if not source or not channel or len(source) > _SOURCE_MAX or len(channel) > _CHANNEL_MAX:
-        return None  # cannot exist; keeps junk out of the cache and the database
-    return cached(
-        channel_credential_cache_key(source=source, channel=channel),
-        lambda: _to_cache(_load(source, channel)),
-        ttl=CREDENTIAL_CACHE_TTL,
-        missing_ttl=CREDENTIAL_MISSING_TTL,
-        local_ttl=settings.LOCAL_CACHE_TTL_SECONDS,
-        switchable=False,  # every signed request needs it: held whatever cacheOpenSwitch says
-        namespace="channel_credential",
-        decode=_from_cache,
-    )
-
-
-def channel_credential_cache_clear(*, source: str, channel: str) -> None:
-    """Forget the cached credential of a pair everywhere once the transaction commits."""
-    cache_delete_on_commit(channel_credential_cache_key(source=source, channel=channel))
-
-
-# --- trusted devices (seamless login) ---------------------------------------------------------------
-#
-# Every request of a session that logged in through a device asks whether that device still counts
-# (``apps.accounts.middleware``), so the answer is cached like the credentials above: no SQL when
-# warm, dropped after every committed revocation (``services.trusted_devices_revoke``) and every
-# save or delete of a row (``apps.accounts.signals``), database on any cache failure. The TTL is short
-# because a request reading the row just before a revocation commits may cache the old state after
-# the bust; a minute bounds that (rare) window.
 
 TRUSTED_DEVICE_CACHE_TTL = 60
 

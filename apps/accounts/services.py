@@ -1,34 +1,10 @@
 """Writes of the accounts app: scan-login tickets, WeChat identities, trusted devices, API tokens.
 
-Scan login (api.md "Login", domain.md 11)
------------------------------------------
-A ticket lives in Redis only (``apps.accounts.redis_scripts``), ``LOGIN_TICKET_TTL_SECONDS`` long::
-
-    login_ticket_issue ──► waiting ──login_ticket_confirm(user)──► confirmed ──login_ticket_consume──► (gone)
-                              └──────────── TTL runs out ───────────────┴──────────────────────────► (gone)
-
-"Gone" reads as ``expired``. Consuming a confirmed ticket deletes it in the same Lua step, so of any
-number of concurrent polls exactly one receives the user (and the token); every later poll of that
-ticket answers ``expired``. The first user to confirm wins: a second user's confirmation is refused
-and the same user's repeated confirmation (WeChat re-delivers events it got no answer to within 5 s)
-is a no-op.
-
-Every ticket is bound to the browser session that asked for it (``owner``, a hash of a secret kept in
-that session, ``apps.accounts.browser.ticket_owner``): only that session can collect the login. Any
-other poller (another session, or none) sees ``waiting`` and consumes nothing. Without the binding,
-anyone who photographed the QR code could race the rightful browser for the session; and an attacker
-could confirm a ticket with their own account and send the victim a ``check_login`` link that logs
-the victim's browser into the attacker's account (login CSRF). Confirming (the app's
-``/login/confirm``, the WeChat portal, the phone's scan page) never logs anybody in.
-
-Redis unreachable: tickets cannot be issued, confirmed or polled; the callers get 0007 (HTTP 503)
-and the login page falls back to its password form.
-
-Trusted devices (seamless login)
---------------------------------
-``trusted_device_create`` at every browser login, ``trusted_device_login`` when a browser comes back
-with its signed device cookie, ``trusted_devices_revoke`` from admin and at logout. The cached view
-of a device (``selectors.trusted_device_state``) is dropped after every commit that changes one.
+A scan-login ticket lives in Redis only: ``waiting``, ``confirmed`` by the first user, then consumed exactly
+once, and only by the browser session that asked for it; Redis unreachable → 0007. Its states and why it is
+bound to its browser: docs/decisions/009-a-scan-login-ticket-belongs-to-its-browser.md. Trusted devices
+(seamless login): ``trusted_device_create``, ``trusted_device_login``, ``trusted_devices_revoke``; the cached
+view of a device (``selectors.trusted_device_state``) is dropped after every commit that changes one.
 """
 
 import hashlib

@@ -2,7 +2,7 @@
 
 A signed mall call needs none of what the other 13 middlewares do (sessions, CSRF, user authentication,
 messages, django-prometheus' per-view timers...): together they cost more than the call's own work on
-the hot paths (docs/decisions/009-the-signed-api-lane.md). ``LaneMiddleware`` sits first in
+the hot paths (docs/decisions/010-the-signed-api-lane.md). ``LaneMiddleware`` sits first in
 ``MIDDLEWARE``; for a path whose view is marked, it serves the view itself with what every API answer
 keeps:
 

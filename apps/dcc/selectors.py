@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from apps.accounts.models import ChannelCredential
+from apps.channels.models import ChannelCredential
 from apps.dcc.keys import DCC_KEYS, DccKey
 from apps.dcc.models import DccValue
 

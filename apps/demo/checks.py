@@ -8,7 +8,8 @@ from apps.demo.services import DEMO_CHANNELS, DEMO_PASSWORD
 
 @register(Tags.security, deploy=True)
 def demo_credentials_check(app_configs=None, **kwargs) -> list[Error]:
-    from apps.accounts.models import ChannelCredential, User
+    from apps.accounts.models import User
+    from apps.channels.models import ChannelCredential
 
     errors = []
     try:

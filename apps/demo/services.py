@@ -15,8 +15,9 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import models, transaction
 from django.utils import timezone
 
-from apps.accounts.models import ChannelCredential, User
+from apps.accounts.models import User
 from apps.activities.models import Activity, Discount, ScSkuActivity, Sku
+from apps.channels.models import ChannelCredential
 from apps.tags.models import CrowdTag
 from apps.tags.services import crowd_tag_add_members
 

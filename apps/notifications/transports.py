@@ -9,8 +9,8 @@ from abc import ABC, abstractmethod
 import requests
 from django.conf import settings
 
-from apps.accounts.selectors import channel_credential_get
-from apps.accounts.signing import callback_headers
+from apps.channels.selectors import channel_credential_get
+from apps.channels.signing import callback_headers
 from apps.common.mq import mq_publish
 from apps.common.registry import Registry
 from apps.notifications.models import NotifyTask

@@ -13,8 +13,8 @@ import logging
 from django.conf import settings
 from django.db import transaction
 
-from apps.accounts.selectors import channel_credential_get
-from apps.accounts.signing import verify_callback_signature
+from apps.channels.selectors import channel_credential_get
+from apps.channels.signing import verify_callback_signature
 from apps.notifications.models import ProcessedMessage
 from apps.payments.models import PayOrder
 from apps.payments.orders import mall_orders_deal_done

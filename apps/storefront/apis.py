@@ -12,8 +12,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.accounts.authentication import SignedCall
-from apps.accounts.signed_api import signed_endpoint, signed_params
+from apps.channels.authentication import SignedCall
+from apps.channels.signed_api import signed_endpoint, signed_params
 from apps.common.api import success
 from apps.common.money import format_money
 from apps.common.serializers import IdField, MoneyField

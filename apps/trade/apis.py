@@ -1,6 +1,6 @@
 """Group-buy trade API (signed, server to server): lock, settle, refund, team progress.
 
-Served by the lane (``apps.accounts.signed_api``): each handler gets the verified call and returns the
+Served by the lane (``apps.channels.signed_api``): each handler gets the verified call and returns the
 answer's ``data``; the serializers below are the contract the OpenAPI schema documents.
 """
 
@@ -9,8 +9,8 @@ from typing import Any
 from django.utils.translation import gettext
 from rest_framework import serializers
 
-from apps.accounts.authentication import SignedCall
-from apps.accounts.signed_api import signed_endpoint, signed_params
+from apps.channels.authentication import SignedCall
+from apps.channels.signed_api import signed_endpoint, signed_params
 from apps.common.errors import GroupBuyError, ResponseCode
 from apps.common.money import format_money
 from apps.common.serializers import IdField, MoneyField

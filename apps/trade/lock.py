@@ -24,10 +24,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from redis.exceptions import RedisError
 
-from apps.accounts.notify_targets import notify_url_refusal
-from apps.accounts.selectors import channel_credential_get
 from apps.activities.selectors import ActivityConfig
 from apps.activities.trial import TrialRequest, TrialResult, trial_calculate
+from apps.channels.notify_targets import notify_url_refusal
+from apps.channels.selectors import channel_credential_get
 from apps.common.db import retry_on_deadlock
 from apps.common.errors import GroupBuyError, ResponseCode
 from apps.common.rows import row_where, values_where
@@ -144,7 +144,7 @@ def _winner_after_failure(command: LockCommand, seat_team: Team | None) -> Order
 
 
 def _check_notify_target(command: LockCommand) -> None:
-    """An HTTP callback goes only to a host the channel's credential allows (``apps.accounts.notify_targets``)."""
+    """An HTTP callback goes only to a host the channel's credential allows (``apps.channels.notify_targets``)."""
     if command.notify_type != NotifyType.HTTP:
         return
     credential = channel_credential_get(source=command.source, channel=command.channel)

@@ -466,7 +466,7 @@ class FaultRun:
                 "ok": all(set(counts) <= retry for counts in during.values()), "during": during
             }  # fmt: skip
         if self.name == "redis":
-            # Nonces fall back to the database (apps/accounts/nonces.py) and configuration is read from it, so
+            # Nonces fall back to the database (apps/channels/nonces.py) and configuration is read from it, so
             # opening a team, settling and the signed trial answer 0000; a join needs the Redis seat script: 0007.
             joins, trials, mall = during.get("join", {}), during.get("trial", {}), during.get("mall_trial", {})
             out["signed_requests_pass_joins_ask_for_a_retry"] = {

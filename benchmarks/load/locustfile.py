@@ -33,7 +33,7 @@ from typing import Any
 from locust import LoadTestShape, events, task
 from locust.contrib.fasthttp import FastHttpUser
 
-from apps.accounts.signing import signed_headers
+from apps.channels.signing import signed_headers
 from benchmarks.scenarios import (
     DEMO_ACTIVITIES,
     DEMO_CHANNEL,

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from apps.accounts.signing import signed_headers
+from apps.channels.signing import signed_headers
 from benchmarks.client import HttpRequest
 from benchmarks.environment import BenchEnvironment
 from benchmarks.scenarios import (

@@ -23,8 +23,9 @@ def main(run_id: str) -> None:
     django.setup()
     from django.db import transaction
 
-    from apps.accounts.models import ChannelCredential, User
+    from apps.accounts.models import User
     from apps.activities.models import ScSkuActivity
+    from apps.channels.models import ChannelCredential
 
     secret = f"s03-{secrets.token_urlsafe(24)}"
     users: dict[str, dict[str, str]] = {}

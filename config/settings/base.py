@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "apps.common",
     "apps.accounts",
+    "apps.channels",
     "apps.tags",
     "apps.activities",
     "apps.trade",
@@ -154,7 +155,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     "deliver-due-notify-tasks": {"task": "apps.notifications.tasks.deliver_due_notify_tasks", "schedule": 15.0},
     "trade-timeouts": {"task": "apps.trade.tasks.run_trade_timeouts", "schedule": 30.0},
     "close-expired-mall-orders": {"task": "apps.payments.tasks.close_expired_mall_orders", "schedule": 60.0},
-    # No lock needed: deleting expired nonces and copying live ones into Redis are idempotent.
+    # No lock needed: deleting expired nonces and copying live ones into Redis are idempotent. The task lives in
+    # apps/channels/tasks.py under the name it had in accounts (stable for queued messages and beat rows).
     "purge-expired-nonces": {"task": "apps.accounts.tasks.purge_expired_nonces", "schedule": 300.0},
 }
 # The embedded server (`make run`) runs this schedule in process when no real beat can exist (the broker is

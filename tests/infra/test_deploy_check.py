@@ -79,7 +79,8 @@ def load_demo_data() -> None:
 
 
 def _demo_rows() -> tuple[int, int]:
-    from apps.accounts.models import ChannelCredential, User
+    from apps.accounts.models import User
+    from apps.channels.models import ChannelCredential
     from apps.demo.services import DEMO_CHANNELS
 
     demo_secrets = {secret for _, _, secret, _ in DEMO_CHANNELS}

@@ -265,8 +265,8 @@ def test_dashboard_queries_real_metrics():
     for name in (name for name in names if name.startswith("django_")):
         family = re.sub(r"_(total|bucket|sum|count|created)$", "", name)
         assert family in families, f"{name} is not a django-prometheus metric"
-    import apps.accounts.nonces
     import apps.activities.trial
+    import apps.channels.nonces
     import apps.common.cache
     import apps.dcc.ratelimit
     import apps.notifications.services

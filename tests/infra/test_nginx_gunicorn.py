@@ -29,7 +29,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
-from apps.accounts.signing import signed_headers
+from apps.channels.signing import signed_headers
 from benchmarks.server import stop_process
 from tests.infra.test_deploy_check import database_url
 

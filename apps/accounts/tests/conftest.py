@@ -1,29 +1,15 @@
-"""Fixtures of the accounts tests: a known WeChat token, the device middleware, a phone with a token,
-the signed test endpoint and its channel, a fresh nonce store state."""
+"""Fixtures of the accounts tests: a known WeChat token, the device middleware, a phone with a token."""
 
 import pytest
 from rest_framework.test import APIClient
 
-from apps.accounts.tests.factories import ChannelCredentialFactory, UserFactory
-from apps.accounts.tests.helpers import CHANNEL_SECRET, DEVICE_MIDDLEWARE, WEIXIN_TOKEN
+from apps.accounts.tests.factories import UserFactory
+from apps.accounts.tests.helpers import DEVICE_MIDDLEWARE, WEIXIN_TOKEN
 
 
 @pytest.fixture(autouse=True)
 def _weixin_token(settings):
     settings.WEIXIN_TOKEN = WEIXIN_TOKEN
-
-
-@pytest.fixture
-def signed_urls(settings, client):
-    """The project's URLs plus the test-only signed endpoint; messages in the source language."""
-    settings.ROOT_URLCONF = "apps.accounts.tests.urls_signed"
-    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
-
-
-@pytest.fixture
-def credential(db):
-    """The channel s01/c01 signing with ``CHANNEL_SECRET``."""
-    return ChannelCredentialFactory(source="s01", channel="c01", secret=CHANNEL_SECRET)
 
 
 @pytest.fixture

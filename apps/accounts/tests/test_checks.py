@@ -1,7 +1,8 @@
 import pytest
 
 from apps.accounts.checks import weixin_token_check
-from apps.accounts.models import ChannelCredential, User
+from apps.accounts.models import User
+from apps.channels.models import ChannelCredential
 from apps.demo.checks import demo_credentials_check
 
 pytestmark = pytest.mark.django_db

@@ -23,7 +23,7 @@ import pytest
 import requests
 from django.conf import settings
 
-from apps.accounts.signing import signed_headers
+from apps.channels.signing import signed_headers
 
 SECRET = "s01c01-demo-secret"
 # The environment of this test run that would point the server at real services: dropped, so it is embedded.

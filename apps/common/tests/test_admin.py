@@ -7,19 +7,20 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils import timezone
 
-from apps.accounts.models import ChannelCredential
-from apps.accounts.tests.factories import ChannelCredentialFactory, StaffFactory
+from apps.accounts.tests.factories import StaffFactory
 from apps.activities.models import Discount
 from apps.activities.tests.factories import ActivityFactory, DiscountFactory, ScSkuActivityFactory
+from apps.channels.models import ChannelCredential
+from apps.channels.tests.factories import ChannelCredentialFactory
 from apps.trade.tests.factories import OrderFactory
 
 pytestmark = pytest.mark.django_db
 
 EXPECTED_MODELS = {
-    "accounts.user", "accounts.channelcredential", "activities.sku", "activities.discount",
+    "accounts.user", "channels.channelcredential", "activities.sku", "activities.discount",
     "activities.activity", "activities.scskuactivity", "tags.crowdtag", "tags.crowdtagdetail",
     "tags.crowdtagjob", "trade.team", "trade.order", "payments.payorder", "payments.refundrecord",
-    "notifications.notifytask", "dcc.dccvalue", "dcc.dccchange", "accounts.signaturenonce",
+    "notifications.notifytask", "dcc.dccvalue", "dcc.dccchange", "channels.signaturenonce",
 }  # fmt: skip
 
 
@@ -148,15 +149,15 @@ def test_sku_cannot_map_to_two_activities_on_one_channel(staff_client):
 def test_channel_secret_is_never_shown_after_saving(staff_client):
     secret = "very-secret-value-1234567890"
     response = staff_client.post(
-        reverse("admin:accounts_channelcredential_add"),
+        reverse("admin:channels_channelcredential_add"),
         {"source": "s09", "channel": "c09", "name": "", "new_secret": secret, "signature_required": "on",
          "enabled": "on"},
     )  # fmt: skip
     assert response.status_code == 302
     credential = ChannelCredential.objects.get(source="s09")
     assert credential.secret == secret
-    change_page = staff_client.get(reverse("admin:accounts_channelcredential_change", args=[credential.pk]))
-    listing = staff_client.get(reverse("admin:accounts_channelcredential_changelist"))
+    change_page = staff_client.get(reverse("admin:channels_channelcredential_change", args=[credential.pk]))
+    listing = staff_client.get(reverse("admin:channels_channelcredential_changelist"))
     for page in (change_page, listing):
         assert secret not in page.content.decode()
         assert credential.masked_secret in page.content.decode()
@@ -165,7 +166,7 @@ def test_channel_secret_is_never_shown_after_saving(staff_client):
 def test_blank_secret_on_edit_keeps_the_old_one(staff_client):
     credential = ChannelCredentialFactory(secret="old-secret-abcdefghijkl")
     response = staff_client.post(
-        reverse("admin:accounts_channelcredential_change", args=[credential.pk]),
+        reverse("admin:channels_channelcredential_change", args=[credential.pk]),
         {"source": credential.source, "channel": credential.channel, "name": "renamed", "new_secret": "",
          "enabled": "on"},
     )  # fmt: skip

@@ -33,7 +33,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.core import NotSet
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-from apps.accounts.signing import signed_headers
+from apps.channels.signing import signed_headers
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 

@@ -5,7 +5,8 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils.html import escape
 
-from apps.accounts.tests.factories import ChannelCredentialFactory, StaffFactory, UserFactory
+from apps.accounts.tests.factories import StaffFactory, UserFactory
+from apps.channels.tests.factories import ChannelCredentialFactory
 from apps.dcc.keys import DCC_KEYS
 from apps.dcc.models import DccChange, DccValue
 from apps.dcc.runtime import dcc_get

@@ -9,7 +9,7 @@ from apps.tags.bitmap import bitmap_contains
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-DEMO_APPS = ["accounts", "tags", "activities", "dcc"]
+DEMO_APPS = ["accounts", "channels", "tags", "activities", "dcc"]
 
 
 def _snapshot() -> dict:

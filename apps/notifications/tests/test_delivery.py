@@ -7,8 +7,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from apps.accounts.signing import verify_callback_signature
 from apps.accounts.tests.factories import StaffFactory
+from apps.channels.signing import verify_callback_signature
 from apps.notifications.models import NotifyTask
 from apps.notifications.services import notify_task_deliver, notify_tasks_deliver_due
 from apps.trade.models import NotifyType

@@ -5,7 +5,7 @@ import json
 import pytest
 from rest_framework.test import APIClient
 
-from apps.accounts.signing import signed_headers
+from apps.channels.signing import signed_headers
 from apps.common.serializers import format_datetime
 from apps.payments.models import PayOrder
 from apps.payments.notify import mall_order_paid

@@ -127,7 +127,7 @@ def test_shopper_refunds_from_the_api_and_the_orders_page(demo, client, tasks_ru
 def _signed_callback(body: dict, task_uuid: str, secret: str = "s01c01-demo-secret") -> dict:  # noqa: S107
     import json
 
-    from apps.accounts.signing import callback_headers
+    from apps.channels.signing import callback_headers
 
     raw = json.dumps(body).encode()
     headers = {"X-GBM-Task": task_uuid, **callback_headers(secret, raw)}

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 from rest_framework import serializers
 
-from apps.accounts.signing import signed_headers
+from apps.channels.signing import signed_headers
 from apps.storefront.apis import MarketConfigOut
 from apps.trade.models import Team
 from apps.trade.tests.factories import OrderFactory, TeamFactory

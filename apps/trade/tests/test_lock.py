@@ -9,8 +9,8 @@ from django.core.management import call_command
 from django.db import DatabaseError, OperationalError
 from django.utils import timezone, translation
 
-from apps.accounts.signing import signed_headers
 from apps.activities.models import Activity
+from apps.channels.signing import signed_headers
 from apps.common.errors import GroupBuyError
 from apps.common.redis import get_redis
 from apps.trade.apis import LockOut

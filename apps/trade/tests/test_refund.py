@@ -7,7 +7,7 @@ import pytest
 from django.db import OperationalError
 from django.utils import timezone
 
-from apps.accounts.signing import signed_headers
+from apps.channels.signing import signed_headers
 from apps.common.errors import GroupBuyError
 from apps.common.mq import TEAM_REFUND
 from apps.notifications.consumers import message_apply

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from apps.accounts.signing import signed_headers
+from apps.channels.signing import signed_headers
 from apps.common.errors import GroupBuyError
 from apps.notifications.models import NotifyTask
 from apps.trade.lock import LockCommand

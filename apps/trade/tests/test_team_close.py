@@ -10,7 +10,7 @@ import pytest
 from django.core.management import call_command
 from prometheus_client import REGISTRY
 
-from apps.accounts.signing import signed_headers
+from apps.channels.signing import signed_headers
 from apps.common.errors import GroupBuyError
 from apps.common.mq import TEAM_REFUND
 from apps.notifications.consumers import message_apply

@@ -13,7 +13,7 @@ import json
 from typing import Any
 from urllib.parse import quote
 
-from apps.accounts.signing import signed_headers
+from apps.channels.signing import signed_headers
 from benchmarks.client import HttpRequest
 from benchmarks.scenarios import LOCK_PATH, SETTLE_PATH, SUCCESS
 from benchmarks.security.context import PING_PATH, PROGRESS_PATH, REFUND_PATH, TRIAL_PATH, Context, signed_request

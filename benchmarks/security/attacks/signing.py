@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
-from apps.accounts.signing import NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
+from apps.channels.signing import NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
 from benchmarks.client import HttpRequest
 from benchmarks.scenarios import SUCCESS, envelope_code
 from benchmarks.security.attacks.common import data, expect

@@ -1,37 +1,9 @@
 """Signed channel requests (验签, api.md "Channel request signing"): a DRF authentication class.
 
-Order of checks, cheapest and least revealing first:
-
-1. The parameters, parsed once (``SignedCall.params``; api.md "Channel isolation"): a Content-Type
-   naming a charset other than UTF-8 → 0002 (HTTP 415); the JSON body (POST and other body methods) or
-   the query string (GET/HEAD); invalid UTF-8, bad JSON, a repeated key, a non-object body, or a
-   missing/blank/non-string source/channel → 0002 (HTTP 400) with the field errors in ``data``.
-2. The credential (cached, no SQL when warm). Unknown or disabled → E0203.
-   ``signature_required=False`` (legacy malls) → accepted here, without headers.
-3. Headers: any of X-GBM-Timestamp / X-GBM-Nonce / X-GBM-Signature missing → E0201; a nonce that is
-   not 1–64 visible ASCII characters → E0201 (it is part of a Redis key and of the signed text, so no
-   spaces, control characters or encoding questions); a timestamp that is not unix seconds, or off
-   by more than ``SIGNATURE_CLOCK_SKEW`` either way → E0202.
-4. The signature, constant-time → E0201.
-5. Only then the nonce is recorded (``apps.accounts.nonces``: ``SET key NX EX ttl`` in Redis, key
-   scoped by source+channel), so a forged request cannot burn a legitimate caller's nonces. Already
-   seen → E0202. The TTL is ``SIGNATURE_NONCE_TTL`` but never less than twice the clock skew: a
-   timestamp stays acceptable for 2 × skew, and its nonce must be remembered at least that long.
-
-Decision — Redis unreachable during the nonce check: **the database records the nonce instead**
-(table ``signature_nonce``, unique on source, channel and nonce), so a replay is still refused with
-E0202 and a first request goes on to the domain, which answers with its own codes while Redis is down
-(a join 0007, as team stock lives in Redis; a trial from the database through the cache downgrade).
-Once Redis answers again, the nonces recorded in the database are copied into it, so they do not
-become replayable. Only when the database fails too do we **fail closed**: the requests behind this
-API lock orders, settle and refund, and without a nonce store a replay cannot be told from a first
-request. The caller then gets E0202 (HTTP 401) "replay protection is unavailable, please retry" (the
-error table has no 503-class code; E0202 is the closest, "nonce could not be checked"), and a retry
-succeeds once either store is back (the nonce was never recorded). The fallback is counted
-(``gbm_nonce_store_fallback_total``) and logged at most once every few seconds. What the fallback
-cannot see — a replay during the outage of a nonce Redis recorded just before it, and a short window
-after Redis is back — is spelled out in ``apps.accounts.nonces``. The credential lookup falls back to
-the database too (see the selector), so an unsigned legacy channel keeps working while Redis is down.
+Checks, cheapest and least revealing first: the parameters parsed once (0002), the cached credential (E0203),
+the headers and timestamp (E0201, E0202), the signature (E0201), and only then the nonce (E0202) in
+``apps.channels.nonces``. Why this order: docs/decisions/007-signed-requests-are-checked-cheapest-first.md;
+Redis down at the nonce check: docs/decisions/008-replay-protection-survives-a-redis-outage.md.
 """
 
 import json
@@ -49,15 +21,12 @@ from django.utils.translation import gettext as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from prometheus_client import Counter
 from rest_framework.authentication import BaseAuthentication
-from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
-from rest_framework.serializers import Serializer
-from rest_framework.views import APIView
 
-from apps.accounts.models import ChannelCredential
-from apps.accounts.nonces import NonceStoreUnavailable, nonce_record, nonce_ttl_seconds
-from apps.accounts.selectors import channel_credential_get
-from apps.accounts.signing import NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_request_signature
+from apps.channels.models import ChannelCredential
+from apps.channels.nonces import NonceStoreUnavailable, nonce_record, nonce_ttl_seconds
+from apps.channels.selectors import channel_credential_get
+from apps.channels.signing import NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_request_signature
 from apps.common.errors import GroupBuyError, ResponseCode
 
 logger = logging.getLogger(__name__)
@@ -247,13 +216,8 @@ def signed_params_check(call: SignedCall, data: Mapping[str, Any]) -> None:
 
 
 class ChannelSignatureAuthentication(BaseAuthentication):
-    """Authenticates a calling mall by its (source, channel) credential and the request signature.
-
-    Success: ``request.user`` is a ``ChannelPrincipal`` (the caller, for the whole request), ``request.auth``
-    a ``SignedCall`` with the parameters parsed once from the verified bytes.
-    Failure: a ``GroupBuyError`` (0002 with HTTP 400 or 415, E0201, E0202 or E0203), rendered by the API
-    exception handler.
-    """
+    """The DRF face of ``signed_call_verify``: the signed views' documentation carries it, so drf-spectacular
+    describes the three headers (``ChannelSignatureScheme``); it authenticates as the verified caller."""
 
     def authenticate(self, request: Request) -> tuple[ChannelPrincipal, SignedCall]:
         call = signed_call_verify(request)
@@ -261,43 +225,6 @@ class ChannelSignatureAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         return "GBM-HMAC-SHA256"
-
-
-class IsSignedChannel(BasePermission):
-    """Only requests authenticated by ``ChannelSignatureAuthentication``."""
-
-    message = "a signed channel request is required"
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        return isinstance(request.user, ChannelPrincipal)
-
-
-class SignedChannelApi(APIView):
-    """Base of the views external malls call: signed requests only, ``request.user`` the ``ChannelPrincipal``.
-
-    Views read their input with ``signed_params`` and pass ``request.user`` (the verified caller) on to the
-    services; nothing re-reads source/channel from a second parse of the request.
-    """
-
-    authentication_classes = [ChannelSignatureAuthentication]
-    permission_classes = [IsSignedChannel]
-
-    def signed_params(self, request: Request, serializer_class: type[Serializer]) -> dict[str, Any]:
-        """The verified parameters, validated by ``serializer_class``; source/channel must be the caller's.
-
-        They always are when parsed from the same bytes; the check makes that an invariant rather than an
-        accident of today's parsing (a serializer that trims or normalises a value would otherwise act for
-        a channel the signature never named): a difference is refused with E0201.
-        """
-        serializer = serializer_class(data=request.auth.params)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        caller = request.user
-        if (data.get("source"), data.get("channel")) != (caller.source, caller.channel):
-            raise _refuse(
-                ResponseCode.E0201, _("source/channel differ from the verified caller."), caller.source, caller.channel
-            )
-        return data
 
 
 class ChannelSignatureScheme(OpenApiAuthenticationExtension):

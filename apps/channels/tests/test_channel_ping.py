@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from apps.accounts.signing import signed_headers
-from apps.accounts.tests.factories import ChannelCredentialFactory
+from apps.channels.signing import signed_headers
+from apps.channels.tests.factories import ChannelCredentialFactory
 
 pytestmark = pytest.mark.django_db
 

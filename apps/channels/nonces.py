@@ -1,39 +1,10 @@
-"""The nonce store of signed channel requests (step 5 of ``apps.accounts.authentication``).
+"""The nonce store of signed channel requests (step 5 of ``apps.channels.authentication``).
 
-``nonce_record`` remembers a (source, channel, nonce) for ``nonce_ttl_seconds()`` and says whether it
-is new. Redis holds the nonces (``SET key NX EX ttl``); the database holds them only while Redis is
-unreachable:
-
-* **Redis answers** → its answer counts: new, or already used.
-* **Redis unreachable** (``RedisError``/``OSError``) → the nonce is inserted into ``signature_nonce``
-  (``SignatureNonce``, unique on source, channel, nonce) in a savepoint, so a duplicate key never breaks
-  an enclosing transaction. A duplicate means a replay, unless that row has expired (the purge job had
-  not deleted it yet): then it is taken over by ``UPDATE … WHERE expires_at <= now``, which of
-  concurrent takers exactly one matches. Counted in ``gbm_nonce_store_fallback_total{result}``
-  (recorded, replayed, failed) and logged at most once every few seconds.
-* **Redis and the database both fail** → ``NonceStoreUnavailable``: the caller fails closed.
-
-The nonce column compares bytes (``utf8mb4_bin`` on MariaDB, see the migration), as Redis keys do.
-
-Recovery. A process that recorded a nonce in the database remembers that it did. At its next check
-that Redis answers, it looks the request's own nonce up in the database (recorded there during the
-outage → a replay), then copies every unexpired row into Redis (``SET NX`` with the remaining TTL,
-pipelined in batches) and forgets the flag. The copy is idempotent and cheap (a range of the
-``expires_at`` index; rows exist only from an outage until they expire), so every process that fell
-back repeats it, and so does the beat job ``purge_expired_nonces``, for a process that ended before
-Redis came back. That job also deletes the expired rows, in batches.
-
-Gaps that remain (accepted: closing them costs a database write or read on every signed request):
-
-* A nonce Redis recorded shortly before the outage is unknown to the database: while Redis stays
-  unreachable, one replay of such a request (its timestamp still within ``SIGNATURE_CLOCK_SKEW``) is
-  accepted.
-* Once Redis is back, a replay of a nonce recorded during the outage is accepted if it reaches a process
-  that never fell back before any process that did (or the beat job) has copied the rows: in practice
-  until the next signed request served by a process that fell back, at most one beat interval. A replay
-  also needs its timestamp within ``SIGNATURE_CLOCK_SKEW``, which bounds the window as well.
-* While only some processes reach Redis (a partition, a flapping connection), the two stores do not see
-  each other's nonces.
+``nonce_record`` remembers a (source, channel, nonce) for ``nonce_ttl_seconds()`` in Redis (``SET NX EX``) and
+says whether it is new; while Redis is unreachable, in the ``signature_nonce`` table, copied into Redis once it
+answers again (here, and by the beat job ``purge_expired_nonces``). Both stores failing raises
+``NonceStoreUnavailable``: the caller fails closed. The fallback, its recovery and the gaps it leaves:
+docs/decisions/008-replay-protection-survives-a-redis-outage.md.
 """
 
 import logging
@@ -50,7 +21,7 @@ from django.utils import timezone
 from prometheus_client import Counter
 from redis.exceptions import RedisError
 
-from apps.accounts.models import SignatureNonce
+from apps.channels.models import SignatureNonce
 from apps.common.logging import ThrottledWarning
 from apps.common.redis import get_redis
 

@@ -1,16 +1,17 @@
-"""Celery adapters of the accounts app."""
+"""Celery adapters of channel signing."""
 
 import logging
 
 from celery import shared_task
 from redis.exceptions import RedisError
 
-from apps.accounts.nonces import nonces_copy_to_redis, nonces_purge_expired
+from apps.channels.nonces import nonces_copy_to_redis, nonces_purge_expired
 
 logger = logging.getLogger(__name__)
 
 
-@shared_task(ignore_result=True)
+# The name it had in apps.accounts: queued messages and django-celery-beat rows name the task by it.
+@shared_task(name="apps.accounts.tasks.purge_expired_nonces", ignore_result=True)
 def purge_expired_nonces() -> int:
     """Beat (every 5 minutes): delete the expired nonces recorded while Redis was unreachable, then copy
     the unexpired ones into Redis (again), in case the process that recorded them ended before Redis came

@@ -1,6 +1,6 @@
 """HMAC-SHA256 signatures of the group-buy API (api.md: "Channel request signing" and "Callbacks we send").
 
-Pure functions, no Django: the server (``apps.accounts.authentication``), the tests, the benchmarks
+Pure functions, no Django: the server (``apps.channels.authentication``), the tests, the benchmarks
 and our outbound callbacks all sign with this one module, so the canonical string exists once.
 
 Request (mall → us)::

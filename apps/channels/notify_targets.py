@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from django.utils.translation import gettext as _
 
-from apps.accounts.models import ChannelCredential
+from apps.channels.models import ChannelCredential
 
 _LOCAL_NAMES = ("localhost", ".localhost")
 

@@ -10,7 +10,7 @@ Every expected value below was computed with OpenSSL, not with this module, e.g.
 
 import pytest
 
-from apps.accounts.signing import (
+from apps.channels.signing import (
     NONCE_HEADER,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -109,7 +109,7 @@ def test_signed_headers_sign_what_they_say():
 
 
 def test_signed_headers_default_to_now_and_a_fresh_uuid_nonce(monkeypatch):
-    monkeypatch.setattr("apps.accounts.signing.time.time", lambda: 1700000000.9)
+    monkeypatch.setattr("apps.channels.signing.time.time", lambda: 1700000000.9)
     first = signed_headers(SECRET, "GET", "/x")
     second = signed_headers(SECRET, "GET", "/x")
     assert first[TIMESTAMP_HEADER] == "1700000000"

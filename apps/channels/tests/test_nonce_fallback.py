@@ -1,4 +1,4 @@
-"""Signed requests while Redis is unreachable: the database records the nonces (``apps.accounts.nonces``)."""
+"""Signed requests while Redis is unreachable: the database records the nonces (``apps.channels.nonces``)."""
 
 import json
 import logging
@@ -14,14 +14,15 @@ from django.test import Client
 from django.utils import timezone
 from prometheus_client import REGISTRY
 
-from apps.accounts import nonces
-from apps.accounts.models import SignatureNonce
-from apps.accounts.nonces import nonce_key, nonce_ttl_seconds, nonces_purge_expired
-from apps.accounts.signing import signed_headers
-from apps.accounts.tasks import purge_expired_nonces
-from apps.accounts.tests.factories import ChannelCredentialFactory, StaffFactory
-from apps.accounts.tests.helpers import CHANNEL_SECRET, UnreachableRedis, assert_refused, body_of
-from apps.accounts.tests.urls_signed import SIGNED_PATH
+from apps.accounts.tests.factories import StaffFactory
+from apps.channels import nonces
+from apps.channels.models import SignatureNonce
+from apps.channels.nonces import nonce_key, nonce_ttl_seconds, nonces_purge_expired
+from apps.channels.signing import signed_headers
+from apps.channels.tasks import purge_expired_nonces
+from apps.channels.tests.factories import ChannelCredentialFactory
+from apps.channels.tests.helpers import CHANNEL_SECRET, UnreachableRedis, assert_refused, body_of
+from apps.channels.tests.urls_signed import SIGNED_PATH
 from apps.common.redis import get_redis
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("signed_urls")]
@@ -69,7 +70,7 @@ def nonce_row(source: str, channel: str, nonce: str, *, expires_in: float) -> Si
 def test_redis_down_the_nonce_goes_to_the_database_and_a_replay_is_refused(client, credential, caplog):
     headers = signed("n-down")
     before = fallbacks()
-    with redis_unreachable(), caplog.at_level(logging.WARNING, logger="apps.accounts.nonces"):
+    with redis_unreachable(), caplog.at_level(logging.WARNING, logger="apps.channels.nonces"):
         first = send(client, headers)
         again = send(client, headers)
         other = send(client, signed("n-down-2"))
@@ -118,7 +119,7 @@ def test_redis_and_database_down_refuse_with_unavailable_and_a_retry_succeeds(cl
     with (
         redis_unreachable(),
         connection.execute_wrapper(nonce_table_down),
-        caplog.at_level(logging.WARNING, logger="apps.accounts.nonces"),
+        caplog.at_level(logging.WARNING, logger="apps.channels.nonces"),
     ):
         response = send(client, headers)
     assert "Replay protection is unavailable" in assert_refused(response, "E0202")["info"]
@@ -202,7 +203,7 @@ def test_the_purge_deletes_in_batches(django_assert_num_queries):
 def test_the_purge_job_still_purges_while_redis_is_down(caplog):
     nonce_row("s01", "c01", "n-expired", expires_in=-1)
     nonce_row("s01", "c01", "n-live", expires_in=60)
-    with redis_unreachable(), caplog.at_level(logging.WARNING, logger="apps.accounts.tasks"):
+    with redis_unreachable(), caplog.at_level(logging.WARNING, logger="apps.channels.tasks"):
         assert purge_expired_nonces() == 1
     assert "stay in the database only" in caplog.text
 
@@ -211,7 +212,7 @@ def test_admin_lists_and_searches_the_rows_read_only(client):
     nonce_row("s01", "c01", "n-listed", expires_in=60)
     nonce_row("s02", "c02", "n-other", expires_in=60)
     client.force_login(StaffFactory())
-    changelist = "/admin/accounts/signaturenonce/"
+    changelist = "/admin/channels/signaturenonce/"
     found = client.get(changelist, {"q": "n-listed"})
     assert found.status_code == 200
     assert b"n-listed" in found.content and b"n-other" not in found.content

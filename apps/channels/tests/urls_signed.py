@@ -1,0 +1,25 @@
+"""Test-only URLconf: the project's URLs plus one lane endpoint behind the channel signature."""
+
+from django.http import HttpRequest, HttpResponse
+from django.urls import path
+
+from apps.channels.authentication import signed_call_verify
+from apps.common.api import success_json
+from apps.common.lane import lane_view
+from config.urls import urlpatterns as project_urlpatterns
+
+SIGNED_PATH = "/api/v1/gbm/test/signed"
+
+
+@lane_view(name="test_signed", methods=("GET", "POST"))
+def signed_echo(request: HttpRequest) -> HttpResponse:
+    """Answers who called, and the userId the verified parameters carry."""
+    call = signed_call_verify(request)
+    data = {"source": call.caller.source, "channel": call.caller.channel}
+    return success_json({**data, "userId": call.params["userId"]} if "userId" in call.params else data)
+
+
+urlpatterns = [
+    path(SIGNED_PATH.lstrip("/"), signed_echo, name="test-signed"),
+    *project_urlpatterns,
+]
