@@ -5,5 +5,5 @@ from django.urls import path
 from apps.channels import apis
 
 urlpatterns = [
-    path("gbm/channel/ping", apis.ChannelPingApi.as_view(), name="channel-ping"),
+    path("gbm/channel/ping", apis.ping, name="channel-ping"),
 ]

@@ -16,14 +16,12 @@ from typing import Any, ClassVar
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from prometheus_client import Counter
 from rest_framework.authentication import BaseAuthentication
-from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
-from rest_framework.serializers import Serializer
-from rest_framework.views import APIView
 
 from apps.channels.models import ChannelCredential
 from apps.channels.nonces import NonceStoreUnavailable, nonce_record, nonce_ttl_seconds
@@ -81,11 +79,15 @@ class SignedCall:
     credential: ChannelCredential
     params: Mapping[str, Any]
 
+    @property
+    def caller(self) -> ChannelPrincipal:
+        return ChannelPrincipal(source=self.credential.source, channel=self.credential.channel)
 
-def _refuse_charset(request: Request) -> None:
+
+def _refuse_charset(request: HttpRequest) -> None:
     """Bodies and query strings are UTF-8 (api.md "Channel isolation"); Django would decode them with any
     charset the Content-Type names, so another one is refused before anything is read."""
-    charset = request._request.content_params.get("charset")
+    charset = request.content_params.get("charset")
     if charset is not None and charset.strip().lower() not in _UTF8_CHARSETS:
         raise GroupBuyError(ResponseCode.UNSUPPORTED_CHARSET, _("The request body must be JSON in UTF-8."))
 
@@ -119,9 +121,9 @@ def _json_object(body: bytes) -> dict[str, Any]:
     return payload
 
 
-def _query_params(request: Request) -> dict[str, str]:
+def _query_params(request: HttpRequest) -> dict[str, str]:
     """The query string as single values; a repeated parameter is refused (which one would count?)."""
-    query = request.query_params
+    query = request.GET
     repeated = [name for name, values in query.lists() if len(values) > 1]
     if repeated:
         raise GroupBuyError(
@@ -132,7 +134,7 @@ def _query_params(request: Request) -> dict[str, str]:
     return query.dict()
 
 
-def _params(request: Request) -> Mapping[str, Any]:
+def _params(request: HttpRequest) -> Mapping[str, Any]:
     """The request's parameters, read once: the JSON body, or the query string for GET/HEAD."""
     _refuse_charset(request)
     if request.method in _QUERY_METHODS:
@@ -157,7 +159,7 @@ def _caller(params: Mapping[str, Any]) -> tuple[str, str]:
     return source, channel
 
 
-def _verify_signed(request: Request, credential: ChannelCredential) -> None:
+def _verify_signed(request: HttpRequest, credential: ChannelCredential) -> None:
     source, channel = credential.source, credential.channel
     timestamp = request.headers.get(TIMESTAMP_HEADER, "")
     nonce = request.headers.get(NONCE_HEADER, "")
@@ -188,64 +190,41 @@ def _verify_signed(request: Request, credential: ChannelCredential) -> None:
         raise _refuse(ResponseCode.E0202, _("The nonce was already used."), source, channel)
 
 
-class ChannelSignatureAuthentication(BaseAuthentication):
-    """Authenticates a calling mall by its (source, channel) credential and the request signature.
+def signed_call_verify(request: HttpRequest) -> SignedCall:
+    """The verified call: parameters parsed once, credential, signature, then the nonce; else a GroupBuyError
+    (0002 with HTTP 400 or 415, E0201, E0202 or E0203)."""
+    params = _params(request)
+    source, channel = _caller(params)
+    credential = channel_credential_get(source=source, channel=channel)
+    if credential is None or not credential.enabled:
+        raise _refuse(ResponseCode.E0203, None, source, channel)
+    if credential.signature_required:
+        _verify_signed(request, credential)
+    return SignedCall(credential, params)
 
-    Success: ``request.user`` is a ``ChannelPrincipal`` (the caller, for the whole request), ``request.auth``
-    a ``SignedCall`` with the parameters parsed once from the verified bytes.
-    Failure: a ``GroupBuyError`` (0002 with HTTP 400 or 415, E0201, E0202 or E0203), rendered by the API
-    exception handler.
+
+def signed_params_check(call: SignedCall, data: Mapping[str, Any]) -> None:
+    """Validated source/channel must be the verified caller's.
+
+    They always are when parsed from the same bytes; the check makes that an invariant rather than an
+    accident of today's parsing (a validator that trims or normalises a value would otherwise act for a
+    channel the signature never named): a difference is refused with E0201.
     """
+    source, channel = call.credential.source, call.credential.channel
+    if (data.get("source"), data.get("channel")) != (source, channel):
+        raise _refuse(ResponseCode.E0201, _("source/channel differ from the verified caller."), source, channel)
+
+
+class ChannelSignatureAuthentication(BaseAuthentication):
+    """The DRF face of ``signed_call_verify``: the signed views' documentation carries it, so drf-spectacular
+    describes the three headers (``ChannelSignatureScheme``); it authenticates as the verified caller."""
 
     def authenticate(self, request: Request) -> tuple[ChannelPrincipal, SignedCall]:
-        params = _params(request)
-        source, channel = _caller(params)
-        credential = channel_credential_get(source=source, channel=channel)
-        if credential is None or not credential.enabled:
-            raise _refuse(ResponseCode.E0203, None, source, channel)
-        if credential.signature_required:
-            _verify_signed(request, credential)
-        return ChannelPrincipal(source=credential.source, channel=credential.channel), SignedCall(credential, params)
+        call = signed_call_verify(request)
+        return call.caller, call
 
     def authenticate_header(self, request: Request) -> str:
         return "GBM-HMAC-SHA256"
-
-
-class IsSignedChannel(BasePermission):
-    """Only requests authenticated by ``ChannelSignatureAuthentication``."""
-
-    message = "a signed channel request is required"
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        return isinstance(request.user, ChannelPrincipal)
-
-
-class SignedChannelApi(APIView):
-    """Base of the views external malls call: signed requests only, ``request.user`` the ``ChannelPrincipal``.
-
-    Views read their input with ``signed_params`` and pass ``request.user`` (the verified caller) on to the
-    services; nothing re-reads source/channel from a second parse of the request.
-    """
-
-    authentication_classes = [ChannelSignatureAuthentication]
-    permission_classes = [IsSignedChannel]
-
-    def signed_params(self, request: Request, serializer_class: type[Serializer]) -> dict[str, Any]:
-        """The verified parameters, validated by ``serializer_class``; source/channel must be the caller's.
-
-        They always are when parsed from the same bytes; the check makes that an invariant rather than an
-        accident of today's parsing (a serializer that trims or normalises a value would otherwise act for
-        a channel the signature never named): a difference is refused with E0201.
-        """
-        serializer = serializer_class(data=request.auth.params)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        caller = request.user
-        if (data.get("source"), data.get("channel")) != (caller.source, caller.channel):
-            raise _refuse(
-                ResponseCode.E0201, _("source/channel differ from the verified caller."), caller.source, caller.channel
-            )
-        return data
 
 
 class ChannelSignatureScheme(OpenApiAuthenticationExtension):

@@ -1,14 +1,16 @@
 """The API envelope ``{code, info, data}`` and the one DRF exception handler (api.md)."""
 
+import json
 import logging
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.metadata import SimpleMetadata
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.utils.encoders import JSONEncoder
 
 from apps.common.db import is_transient_db_error
 from apps.common.errors import GroupBuyError, ResponseCode
@@ -33,6 +35,25 @@ def error_response(exc: GroupBuyError) -> Response:
     return Response(envelope(exc.response_code, exc.data, exc.info), status=exc.http_status)
 
 
+def envelope_json(body: dict, status: int = 200) -> HttpResponse:
+    """The envelope as DRF's JSONRenderer writes it (compact, UTF-8, no NaN), without DRF's Response: for
+    views served by the lane (``apps.common.lane``). ``envelope_code`` labels the lane's metrics."""
+    content = json.dumps(body, cls=JSONEncoder, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    response = HttpResponse(content.encode(), content_type="application/json", status=status)
+    response.envelope_code = body["code"]
+    return response
+
+
+def success_json(data: Any = None) -> HttpResponse:
+    """A 200 answer in the envelope, for lane views."""
+    return envelope_json(envelope(ResponseCode.SUCCESS, data))
+
+
+def error_json(exc: GroupBuyError) -> HttpResponse:
+    """A domain error in the envelope, for lane views."""
+    return envelope_json(envelope(exc.response_code, exc.data, exc.info), status=exc.http_status)
+
+
 def _flatten_detail(detail: Any) -> Any:
     """DRF ErrorDetail trees → plain strings, so the field errors are stable JSON."""
     if isinstance(detail, dict):
@@ -40,6 +61,14 @@ def _flatten_detail(detail: Any) -> Any:
     if isinstance(detail, list):
         return [_flatten_detail(value) for value in detail]
     return str(detail)
+
+
+def invalid_params(errors: Any) -> GroupBuyError:
+    """A serializer's errors as the 0002 envelope's field errors (what DRF's ValidationError answers)."""
+    data = _flatten_detail(errors)
+    if not isinstance(data, dict):
+        data = {"non_field_errors": data if isinstance(data, list) else [data]}
+    return GroupBuyError(ResponseCode.ILLEGAL_PARAMETER, data=data)
 
 
 _DRF_CODES: list[tuple[type[drf_exceptions.APIException], ResponseCode]] = [
@@ -70,10 +99,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | JsonResponse:
     for exc_type, code in _DRF_CODES:
         if isinstance(exc, exc_type):
             if code is ResponseCode.ILLEGAL_PARAMETER:
-                data = _flatten_detail(exc.detail)
-                if not isinstance(data, dict):
-                    data = {"non_field_errors": data if isinstance(data, list) else [data]}
-                return Response(envelope(code, data), status=code.http_status)
+                return error_response(invalid_params(exc.detail))
             info = str(exc.detail) if code is not ResponseCode.RATE_LIMITED else None
             response = Response(envelope(code, None, info), status=exc.status_code)
             wait = getattr(exc, "wait", None)  # Throttled's seconds to wait
@@ -98,12 +124,11 @@ def unknown_error_json(exc: BaseException) -> JsonResponse:
     else:
         logger.error("unhandled error on API request %s", request_id, exc_info=(type(exc), exc, exc.__traceback__))
         code = ResponseCode.UN_ERROR
-    body = envelope(code, {"requestId": request_id})
-    return JsonResponse(body, status=code.http_status, json_dumps_params={"ensure_ascii": False})
+    return envelope_json(envelope(code, {"requestId": request_id}), status=code.http_status)
 
 
-def json_error(code: ResponseCode, status: int | None = None) -> JsonResponse:
-    return JsonResponse(envelope(code), status=status or code.http_status, json_dumps_params={"ensure_ascii": False})
+def json_error(code: ResponseCode, status: int | None = None) -> HttpResponse:
+    return envelope_json(envelope(code), status=status or code.http_status)
 
 
 class EnvelopeMetadata(SimpleMetadata):

@@ -2,7 +2,8 @@
 
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from django.http import HttpRequest, HttpResponse
 
@@ -14,24 +15,32 @@ _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 API_PREFIX = "/api/"
 
 
+@contextmanager
+def request_scope(request: HttpRequest) -> Iterator[str]:
+    """The request's id (the caller's X-Request-ID, which nginx sets, or a new one), bound to the logs
+    and to the crash envelope for the block; yields it for the response header."""
+    incoming = request.META.get("HTTP_X_REQUEST_ID", "")
+    request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    request.request_id = request_id
+    token = request_id_var.set(request_id)
+    request_token = current_request_var.set(request)  # add_request_context reads the user from it
+    try:
+        with bound_context(request_id=request_id):
+            yield request_id
+    finally:
+        current_request_var.reset(request_token)
+        request_id_var.reset(token)
+
+
 class RequestIdMiddleware:
-    """Take the caller's X-Request-ID (nginx sets one) or make one; bind it to the logs; echo it back."""
+    """Take the caller's X-Request-ID or make one; bind it to the logs; echo it back."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        incoming = request.headers.get("X-Request-ID", "")
-        request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
-        request.request_id = request_id
-        token = request_id_var.set(request_id)
-        request_token = current_request_var.set(request)  # add_request_context reads the user from it
-        try:
-            with bound_context(request_id=request_id):
-                response = self.get_response(request)
-        finally:
-            current_request_var.reset(request_token)
-            request_id_var.reset(token)
+        with request_scope(request) as request_id:
+            response = self.get_response(request)
         response["X-Request-ID"] = request_id
         return response
 

@@ -4,13 +4,16 @@ price and open teams) and the mall API for mobile clients (token auth: products 
 Both compose the trial (activities) with team reads (trade), so they live above both.
 """
 
+from typing import Any
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.channels.authentication import SignedChannelApi
+from apps.channels.authentication import SignedCall
+from apps.channels.signed_api import signed_endpoint, signed_params
 from apps.common.api import success
 from apps.common.money import format_money
 from apps.common.serializers import IdField, MoneyField
@@ -62,22 +65,22 @@ class MarketConfigOut(serializers.Serializer):
     teamStatistic = TeamStatisticOut()
 
 
-class MarketConfigApi(SignedChannelApi):
-    @extend_schema(
-        operation_id="query_group_buy_market_config",
-        request=MarketConfigRequest,
-        responses=MarketConfigOut,
-        summary="Trial for the product page: price, visibility, open teams, statistics (signed, rate limited)",
+@signed_endpoint(
+    name="trial",
+    operation_id="query_group_buy_market_config",
+    request=MarketConfigRequest,
+    responses=MarketConfigOut,
+    summary="Trial for the product page: price, visibility, open teams, statistics (signed, rate limited)",
+)
+def market_config(call: SignedCall) -> dict[str, Any]:
+    data = signed_params(call, MarketConfigRequest)
+    caller = call.caller
+    # A userId is the channel's own namespace: one mall's traffic never rate-limits another's shopper.
+    rate_limit_check(user_id=f"{caller.source}/{caller.channel}/{data['userId']}")
+    config = market_config_query(
+        user_id=data["userId"], source=caller.source, channel=caller.channel, goods_id=data["goodsId"]
     )
-    def post(self, request: Request) -> Response:
-        data = self.signed_params(request, MarketConfigRequest)
-        caller = request.user
-        # A userId is the channel's own namespace: one mall's traffic never rate-limits another's shopper.
-        rate_limit_check(user_id=f"{caller.source}/{caller.channel}/{data['userId']}")
-        config = market_config_query(
-            user_id=data["userId"], source=caller.source, channel=caller.channel, goods_id=data["goodsId"]
-        )
-        return success(config.as_wire())
+    return config.as_wire()
 
 
 class MallProductOut(serializers.Serializer):

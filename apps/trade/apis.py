@@ -1,13 +1,16 @@
-"""Group-buy trade API (signed, server to server): lock an order."""
+"""Group-buy trade API (signed, server to server): lock, settle, refund, team progress.
+
+Served by the lane (``apps.channels.signed_api``): each handler gets the verified call and returns the
+answer's ``data``; the serializers below are the contract the OpenAPI schema documents.
+"""
+
+from typing import Any
 
 from django.utils.translation import gettext
-from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.request import Request
-from rest_framework.response import Response
 
-from apps.channels.authentication import SignedChannelApi
-from apps.common.api import success
+from apps.channels.authentication import SignedCall
+from apps.channels.signed_api import signed_endpoint, signed_params
 from apps.common.errors import GroupBuyError, ResponseCode
 from apps.common.money import format_money
 from apps.common.serializers import IdField, MoneyField
@@ -55,41 +58,39 @@ class LockOut(serializers.Serializer):
     tradeOrderStatus = serializers.IntegerField()
 
 
-class LockApi(SignedChannelApi):
-    @extend_schema(
-        operation_id="lock_market_pay_order",
-        request=LockRequest,
-        responses=LockOut,
-        summary="Lock a seat: open a team or join one (idempotent on outTradeNo)",
+@signed_endpoint(
+    name="lock",
+    operation_id="lock_market_pay_order",
+    request=LockRequest,
+    responses=LockOut,
+    summary="Lock a seat: open a team or join one (idempotent on outTradeNo)",
+)
+def lock(call: SignedCall) -> dict[str, Any]:
+    data = signed_params(call, LockRequest)
+    caller = call.caller
+    result = order_lock(
+        command=LockCommand(
+            user_id=data["userId"],
+            source=caller.source,
+            channel=caller.channel,
+            goods_id=data["goodsId"],
+            activity_id=data["activityId"],
+            out_trade_no=data["outTradeNo"],
+            team_id=data.get("teamId") or None,
+            notify_type=data["notify_type"],
+            notify_url=data["notify_url"],
+        )
     )
-    def post(self, request: Request) -> Response:
-        data = self.signed_params(request, LockRequest)
-        caller = request.user
-        result = order_lock(
-            command=LockCommand(
-                user_id=data["userId"],
-                source=caller.source,
-                channel=caller.channel,
-                goods_id=data["goodsId"],
-                activity_id=data["activityId"],
-                out_trade_no=data["outTradeNo"],
-                team_id=data.get("teamId") or None,
-                notify_type=data["notify_type"],
-                notify_url=data["notify_url"],
-            )
-        )
-        # Built by hand, shaped as LockOut (a test holds them together): the serializer's field copies cost
-        # more than this on every lock.
-        return success(
-            {
-                "orderId": result.order_id,
-                "teamId": result.team_id,
-                "originalPrice": format_money(result.original_price),
-                "deductionPrice": format_money(result.deduction_price),
-                "payPrice": format_money(result.pay_price),
-                "tradeOrderStatus": result.status,
-            }
-        )
+    # Built by hand, shaped as LockOut (a test holds them together): the serializer's field copies cost
+    # more than this on every lock.
+    return {
+        "orderId": result.order_id,
+        "teamId": result.team_id,
+        "originalPrice": format_money(result.original_price),
+        "deductionPrice": format_money(result.deduction_price),
+        "payPrice": format_money(result.pay_price),
+        "tradeOrderStatus": result.status,
+    }
 
 
 class TradeTimeField(serializers.DateTimeField):
@@ -114,35 +115,33 @@ class SettleOut(serializers.Serializer):
     outTradeNo = serializers.CharField()
 
 
-class SettleApi(SignedChannelApi):
-    @extend_schema(
-        operation_id="settlement_market_pay_order",
-        request=SettleRequest,
-        responses=SettleOut,
-        summary="Record a payment; the last seat paid completes the team (idempotent)",
+@signed_endpoint(
+    name="settle",
+    operation_id="settlement_market_pay_order",
+    request=SettleRequest,
+    responses=SettleOut,
+    summary="Record a payment; the last seat paid completes the team (idempotent)",
+)
+def settle(call: SignedCall) -> dict[str, Any]:
+    data = signed_params(call, SettleRequest)
+    caller = call.caller
+    result = order_settle(
+        command=SettleCommand(
+            user_id=data["userId"],
+            source=caller.source,
+            channel=caller.channel,
+            out_trade_no=data["outTradeNo"],
+            out_trade_time=data["outTradeTime"],
+        )
     )
-    def post(self, request: Request) -> Response:
-        data = self.signed_params(request, SettleRequest)
-        caller = request.user
-        result = order_settle(
-            command=SettleCommand(
-                user_id=data["userId"],
-                source=caller.source,
-                channel=caller.channel,
-                out_trade_no=data["outTradeNo"],
-                out_trade_time=data["outTradeTime"],
-            )
-        )
-        return success(
-            SettleOut(
-                {
-                    "userId": result.user_id,
-                    "teamId": result.team_id,
-                    "activityId": result.activity_id,
-                    "outTradeNo": result.out_trade_no,
-                }
-            ).data
-        )
+    return SettleOut(
+        {
+            "userId": result.user_id,
+            "teamId": result.team_id,
+            "activityId": result.activity_id,
+            "outTradeNo": result.out_trade_no,
+        }
+    ).data
 
 
 class TeamProgressParams(serializers.Serializer):
@@ -160,33 +159,32 @@ class TeamProgressOut(serializers.Serializer):
     validEndTime = serializers.DateTimeField()
 
 
-class TeamProgressApi(SignedChannelApi):
-    @extend_schema(
-        operation_id="team_progress",
-        parameters=[TeamProgressParams],
-        responses=TeamProgressOut,
-        summary="A team's seats and status (the calling channel's teams only)",
-    )
-    def get(self, request: Request) -> Response:
-        data = self.signed_params(request, TeamProgressParams)
-        caller = request.user
-        team = team_progress(team_id=data["teamId"], source=caller.source, channel=caller.channel)
-        if team is None:
-            raise GroupBuyError(
-                ResponseCode.ILLEGAL_PARAMETER, gettext("no such team"), data={"teamId": [gettext("no such team")]}
-            )
-        return success(
-            TeamProgressOut(
-                {
-                    "teamId": team.team_id,
-                    "status": team.status,
-                    "targetCount": team.target_count,
-                    "lockCount": team.lock_count,
-                    "completeCount": team.complete_count,
-                    "validEndTime": team.valid_end_time,
-                }
-            ).data
+@signed_endpoint(
+    name="team_progress",
+    method="GET",
+    operation_id="team_progress",
+    parameters=[TeamProgressParams],
+    responses=TeamProgressOut,
+    summary="A team's seats and status (the calling channel's teams only)",
+)
+def team_progress_get(call: SignedCall) -> dict[str, Any]:
+    data = signed_params(call, TeamProgressParams)
+    caller = call.caller
+    team = team_progress(team_id=data["teamId"], source=caller.source, channel=caller.channel)
+    if team is None:
+        raise GroupBuyError(
+            ResponseCode.ILLEGAL_PARAMETER, gettext("no such team"), data={"teamId": [gettext("no such team")]}
         )
+    return TeamProgressOut(
+        {
+            "teamId": team.team_id,
+            "status": team.status,
+            "targetCount": team.target_count,
+            "lockCount": team.lock_count,
+            "completeCount": team.complete_count,
+            "validEndTime": team.valid_end_time,
+        }
+    ).data
 
 
 class RefundRequest(serializers.Serializer):
@@ -204,27 +202,25 @@ class RefundOut(serializers.Serializer):
     info = serializers.CharField()
 
 
-class RefundApi(SignedChannelApi):
-    @extend_schema(
-        operation_id="refund_market_pay_order",
-        request=RefundRequest,
-        responses=RefundOut,
-        summary="Give the seat (and the money, when paid) back; a refunded order answers repeat",
+@signed_endpoint(
+    name="refund",
+    operation_id="refund_market_pay_order",
+    request=RefundRequest,
+    responses=RefundOut,
+    summary="Give the seat (and the money, when paid) back; a refunded order answers repeat",
+)
+def refund(call: SignedCall) -> dict[str, Any]:
+    data = signed_params(call, RefundRequest)
+    caller = call.caller
+    outcome = order_refund(
+        source=caller.source, channel=caller.channel, out_trade_no=data["outTradeNo"], user_id=data["userId"]
     )
-    def post(self, request: Request) -> Response:
-        data = self.signed_params(request, RefundRequest)
-        caller = request.user
-        outcome = order_refund(
-            source=caller.source, channel=caller.channel, out_trade_no=data["outTradeNo"], user_id=data["userId"]
-        )
-        return success(
-            RefundOut(
-                {
-                    "userId": outcome.order.user_id,
-                    "orderId": outcome.order.order_id,
-                    "teamId": outcome.team.team_id,
-                    "code": "repeat" if outcome.repeat else "success",
-                    "info": "already refunded" if outcome.repeat else outcome.strategy,
-                }
-            ).data
-        )
+    return RefundOut(
+        {
+            "userId": outcome.order.user_id,
+            "orderId": outcome.order.order_id,
+            "teamId": outcome.team.team_id,
+            "code": "repeat" if outcome.repeat else "success",
+            "info": "already refunded" if outcome.repeat else outcome.strategy,
+        }
+    ).data

@@ -46,6 +46,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Serves the signed API's @lane_view views itself, past the rest (apps/common/lane.py).
+    "apps.common.lane.LaneMiddleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "apps.common.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",

@@ -1,29 +1,25 @@
-"""Test-only URLconf: the project's URLs plus one endpoint behind the channel signature."""
+"""Test-only URLconf: the project's URLs plus one lane endpoint behind the channel signature."""
 
+from django.http import HttpRequest, HttpResponse
 from django.urls import path
-from rest_framework.request import Request
-from rest_framework.response import Response
 
-from apps.channels.authentication import SignedChannelApi
-from apps.common.api import success
+from apps.channels.authentication import signed_call_verify
+from apps.common.api import success_json
+from apps.common.lane import lane_view
 from config.urls import urlpatterns as project_urlpatterns
 
 SIGNED_PATH = "/api/v1/gbm/test/signed"
 
 
-class SignedEchoApi(SignedChannelApi):
-    """Answers who called: ``request.user`` is the ``ChannelPrincipal``."""
-
-    def get(self, request: Request) -> Response:
-        return success({"source": request.user.source, "channel": request.user.channel})
-
-    def post(self, request: Request) -> Response:
-        # request.data still parses after the authenticator has read the raw body.
-        data = {"source": request.user.source, "channel": request.user.channel}
-        return success({**data, "userId": request.data["userId"]} if "userId" in request.data else data)
+@lane_view(name="test_signed", methods=("GET", "POST"))
+def signed_echo(request: HttpRequest) -> HttpResponse:
+    """Answers who called, and the userId the verified parameters carry."""
+    call = signed_call_verify(request)
+    data = {"source": call.caller.source, "channel": call.caller.channel}
+    return success_json({**data, "userId": call.params["userId"]} if "userId" in call.params else data)
 
 
 urlpatterns = [
-    path(SIGNED_PATH.lstrip("/"), SignedEchoApi.as_view(), name="test-signed"),
+    path(SIGNED_PATH.lstrip("/"), signed_echo, name="test-signed"),
     *project_urlpatterns,
 ]

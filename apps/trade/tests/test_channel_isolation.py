@@ -126,8 +126,9 @@ def test_parameters_that_differ_from_the_verified_caller_are_e0201(rf, channels)
     """The view's serializer must never act for a channel the signature did not name."""
     from rest_framework import serializers
 
-    from apps.channels.authentication import SignedChannelApi
-    from apps.common.api import success
+    from apps.channels.authentication import signed_call_verify
+    from apps.channels.signed_api import signed_params
+    from apps.common.errors import GroupBuyError
 
     class Renaming(serializers.Serializer):
         source = serializers.CharField()
@@ -136,16 +137,13 @@ def test_parameters_that_differ_from_the_verified_caller_are_e0201(rf, channels)
         def validate_source(self, value: str) -> str:
             return "s01"  # a normalisation that changes the channel
 
-    class View(SignedChannelApi):
-        def post(self, request):
-            self.signed_params(request, Renaming)
-            return success(None)
-
     raw = b'{"source":"s03","channel":"c03"}'
     request = rf.post(LOCK, data=raw, content_type="application/json", headers=signed_headers(ATTACKER_SECRET,
                       "POST", LOCK, raw))  # fmt: skip
-    response = View.as_view()(request)
-    assert (response.status_code, response.data["code"]) == (401, "E0201")
+    call = signed_call_verify(request)
+    with pytest.raises(GroupBuyError) as refused:
+        signed_params(call, Renaming)
+    assert (refused.value.http_status, refused.value.code) == (401, "E0201")
 
 
 # --- what a channel sees ---------------------------------------------------------------------------

@@ -1,0 +1,131 @@
+"""The API lane: views marked ``@lane_view`` are served by the first middleware, past the rest of the stack.
+
+A signed mall call needs none of what the other 13 middlewares do (sessions, CSRF, user authentication,
+messages, django-prometheus' per-view timers...): together they cost more than the call's own work on
+the hot paths (docs/decisions/010-the-signed-api-lane.md). ``LaneMiddleware`` sits first in
+``MIDDLEWARE``; for a path whose view is marked, it serves the view itself with what every API answer
+keeps:
+
+- the request id (the caller's ``X-Request-ID`` or a new one), bound to the logs and echoed back;
+- the host check (``ALLOWED_HOSTS``) and the language of ``Accept-Language``, as the full stack does;
+- the error envelope: a ``GroupBuyError`` is its code, anything else 0001/0007 with the request id;
+- the API's own metrics, ``gbm_api_requests_total`` and ``gbm_api_request_seconds`` (by endpoint);
+- Django's security headers, from ``SecurityMiddleware`` and ``XFrameOptionsMiddleware`` themselves.
+
+Every other path goes down the full stack unchanged.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Callable, Iterable
+
+from django.core.exceptions import SuspiciousOperation
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from django.http import HttpRequest, HttpResponse
+from django.middleware.clickjacking import XFrameOptionsMiddleware
+from django.middleware.security import SecurityMiddleware
+from django.urls import Resolver404, resolve
+from django.utils import translation
+from django.utils.cache import patch_vary_headers
+from prometheus_client import Counter, Histogram
+
+from apps.common.api import error_json, json_error, unknown_error_json
+from apps.common.errors import GroupBuyError, ResponseCode
+from apps.common.middleware import API_PREFIX, request_scope
+
+logger = logging.getLogger(__name__)
+security_logger = logging.getLogger("django.security")
+
+LaneView = Callable[[HttpRequest], HttpResponse]
+
+API_REQUESTS = Counter(
+    "gbm_api_requests_total", "Lane API answers, by endpoint and envelope code", ["endpoint", "code"]
+)
+API_SECONDS = Histogram(
+    "gbm_api_request_seconds",
+    "Lane API time in Django, by endpoint",
+    ["endpoint"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
+
+
+def lane_view(*, name: str, methods: Iterable[str]) -> Callable[[LaneView], LaneView]:
+    """Mark a plain Django view for the lane: ``name`` labels its metrics, other methods answer 405."""
+
+    def mark(view: LaneView) -> LaneView:
+        view.lane_name = name  # type: ignore[attr-defined]
+        view.lane_methods = frozenset(method.upper() for method in methods)  # type: ignore[attr-defined]
+        return view
+
+    return mark
+
+
+@functools.lru_cache(maxsize=512)
+def _lane_view_for(path: str) -> LaneView | None:
+    try:
+        view = resolve(path).func
+    except Resolver404:
+        return None
+    return view if hasattr(view, "lane_methods") else None
+
+
+@receiver(setting_changed)
+def _forget_routes(*, setting: str, **kwargs: object) -> None:
+    if setting == "ROOT_URLCONF":
+        _lane_view_for.cache_clear()
+
+
+def _no_response(request: HttpRequest) -> HttpResponse:  # pragma: no cover - the lane never calls down
+    raise AssertionError("the lane's security headers wrap a response, they never produce one")
+
+
+class LaneMiddleware:
+    """First in ``MIDDLEWARE``: serves ``@lane_view`` views, passes everything else down the stack."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self.security = SecurityMiddleware(_no_response)
+        self.frame_options = XFrameOptionsMiddleware(_no_response)
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        view = _lane_view_for(request.path_info) if request.path_info.startswith(API_PREFIX) else None
+        if view is None:
+            return self.get_response(request)
+        with request_scope(request) as request_id:
+            started = time.perf_counter()
+            response = self.security.process_request(request) or self._answer(request, view)
+            response = self.frame_options.process_response(request, self.security.process_response(request, response))
+            response["X-Request-ID"] = request_id
+        name = view.lane_name  # type: ignore[attr-defined]
+        API_SECONDS.labels(name).observe(time.perf_counter() - started)
+        API_REQUESTS.labels(name, getattr(response, "envelope_code", str(response.status_code))).inc()
+        return response
+
+    def _answer(self, request: HttpRequest, view: LaneView) -> HttpResponse:
+        try:
+            request.get_host()  # ALLOWED_HOSTS, as CommonMiddleware checks it on the full stack
+        except SuspiciousOperation as exc:
+            security_logger.getChild(type(exc).__name__).error(str(exc))
+            return json_error(ResponseCode.ILLEGAL_PARAMETER, status=400)
+        language = translation.get_language_from_request(request)
+        translation.activate(language)
+        request.LANGUAGE_CODE = translation.get_language()
+        try:
+            if request.method not in view.lane_methods:  # type: ignore[attr-defined]
+                response: HttpResponse = json_error(ResponseCode.ILLEGAL_PARAMETER, status=405)
+                response["Allow"] = ", ".join(sorted(view.lane_methods))  # type: ignore[attr-defined]
+            else:
+                response = view(request)
+        except GroupBuyError as exc:
+            response = error_json(exc)
+        except Exception as exc:  # every crash answers the envelope with the request id
+            response = unknown_error_json(exc)
+        finally:
+            translation.deactivate()
+        patch_vary_headers(response, ("Accept-Language",))
+        response.headers.setdefault("Content-Language", language)
+        return response
