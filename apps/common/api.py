@@ -35,13 +35,19 @@ def error_response(exc: GroupBuyError) -> Response:
     return Response(envelope(exc.response_code, exc.data, exc.info), status=exc.http_status)
 
 
-def envelope_json(body: dict, status: int = 200) -> HttpResponse:
+class EnvelopeResponse(HttpResponse):
+    """An envelope answer that remembers its code (``envelope_code``) for the lane's metrics."""
+
+    def __init__(self, body: dict[str, Any], status: int = 200) -> None:
+        content = json.dumps(body, cls=JSONEncoder, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        super().__init__(content.encode(), content_type="application/json", status=status)
+        self.envelope_code: str = body["code"]
+
+
+def envelope_json(body: dict[str, Any], status: int = 200) -> EnvelopeResponse:
     """The envelope as DRF's JSONRenderer writes it (compact, UTF-8, no NaN), without DRF's Response: for
-    views served by the lane (``apps.common.lane``). ``envelope_code`` labels the lane's metrics."""
-    content = json.dumps(body, cls=JSONEncoder, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    response = HttpResponse(content.encode(), content_type="application/json", status=status)
-    response.envelope_code = body["code"]
-    return response
+    views served by the lane (``apps.common.lane``)."""
+    return EnvelopeResponse(body, status)
 
 
 def success_json(data: Any = None) -> HttpResponse:
@@ -111,7 +117,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | JsonResponse:
     return unknown_error_json(exc)
 
 
-def unknown_error_json(exc: BaseException) -> JsonResponse:
+def unknown_error_json(exc: BaseException) -> HttpResponse:
     """0001/500 with the request id; 0007/503 "retry" for a transient database failure.
 
     With a lost connection a write's outcome may be unknown (its COMMIT was sent): every write path is
