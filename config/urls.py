@@ -52,7 +52,7 @@ class ApiSchemaView(SpectacularAPIView):
             return OpenApiYamlTextRenderer(), OpenApiYamlTextRenderer.media_type
         return super().perform_content_negotiation(request, force)
 
-    def handle_exception(self, exc: Exception) -> HttpResponse:
+    def handle_exception(self, exc: Exception) -> HttpResponse:  # type: ignore[override]  # DRF's dispatch finalizes any HttpResponse; the stubs say Response
         if isinstance(exc, exceptions.NotAuthenticated | exceptions.PermissionDenied) and _browser_wants_page(
             self.request
         ):
@@ -65,7 +65,7 @@ class ApiDocsView(SpectacularSwaggerView):
 
     permission_classes = [ApiDocsAccess]
 
-    def handle_exception(self, exc: Exception) -> HttpResponse:
+    def handle_exception(self, exc: Exception) -> HttpResponse:  # type: ignore[override]  # DRF's dispatch finalizes any HttpResponse; the stubs say Response
         if isinstance(exc, exceptions.NotAuthenticated | exceptions.PermissionDenied):
             return _login_redirect(self.request)
         return super().handle_exception(exc)

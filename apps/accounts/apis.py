@@ -5,7 +5,7 @@ documented in docs/decisions/009-a-scan-login-ticket-belongs-to-its-browser.md (
 ``apps.accounts.weixin`` (portal).
 """
 
-from typing import Any
+from collections.abc import Iterable
 
 from django.http import HttpResponse
 from django.urls import reverse
@@ -14,12 +14,15 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.parsers import BaseParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.browser import browser_login, ticket_owner
+from apps.accounts.models import User
 from apps.accounts.services import (
     api_token_get_or_create,
     login_ticket_confirm,
@@ -169,7 +172,9 @@ class LoginConfirmApi(APIView):
     def post(self, request: Request) -> Response:
         params = TicketIn(data=request.data)
         params.is_valid(raise_exception=True)
-        login_ticket_confirm(ticket=params.validated_data["ticket"], user=request.user)
+        user = request.user
+        assert isinstance(user, User)  # IsAuthenticated lets nobody else in
+        login_ticket_confirm(ticket=params.validated_data["ticket"], user=user)
         return success({"status": "confirmed"})
 
 
@@ -179,11 +184,14 @@ class LoginConfirmApi(APIView):
 class IgnoreAcceptHeader(BaseContentNegotiation):
     """WeChat's Accept header is not ours to honour: errors are always the JSON envelope."""
 
-    def select_parser(self, request: Request, parsers: list) -> Any:
-        return parsers[0]
+    def select_parser(self, request: Request, parsers: Iterable[BaseParser]) -> BaseParser | None:
+        return next(iter(parsers), None)
 
-    def select_renderer(self, request: Request, renderers: list, format_suffix: str | None = None) -> tuple:
-        return renderers[0], renderers[0].media_type
+    def select_renderer(
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        renderer = next(iter(renderers))
+        return renderer, renderer.media_type
 
 
 def _plain(text: str) -> HttpResponse:

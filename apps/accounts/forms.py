@@ -14,6 +14,8 @@ class ThrottledAuthenticationForm(AuthenticationForm):
         username = self.cleaned_data.get("username")
         password = self.cleaned_data.get("password")
         if username is not None and password:
+            if self.request is None:
+                raise TypeError("ThrottledAuthenticationForm needs the request: the throttle counts by address")
             self.user_cache = password_authenticate(self.request, username=username, password=password)
             if self.user_cache is None:
                 raise self.get_invalid_login_error()

@@ -63,7 +63,7 @@ class TrustedDeviceMiddleware:
             return False
         device_id = device_id_from_cookie(request)
         user = trusted_device_login(device_id=device_id) if device_id else None
-        if user is None:
+        if device_id is None or user is None:
             return True
         login(request, user, backend=login_backend(user))
         request.session[SESSION_DEVICE_KEY] = device_id.hex

@@ -12,7 +12,8 @@ from apps.common.models import TimeStampedModel
 class User(AbstractUser):
     """Shoppers of the built-in mall and staff. The username is the group-buy ``userId``."""
 
-    class Meta(AbstractUser.Meta):
+    # Not a subclass of AbstractUser.Meta: it holds only these two labels (and abstract).
+    class Meta:
         db_table = "user"
         verbose_name = _("user")
         verbose_name_plural = _("users")

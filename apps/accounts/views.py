@@ -40,7 +40,7 @@ def login_page(request: HttpRequest) -> HttpResponse:
         form = ThrottledAuthenticationForm(request, data=request.POST)
         try:
             if form.is_valid():
-                response = redirect(next_url)
+                response: HttpResponse = redirect(next_url)
                 browser_login(request, response, form.get_user())
                 return response
         except LoginThrottled as exc:

@@ -1,5 +1,7 @@
 """Admin of channel signing: the malls' credentials (the secret write-only) and the fallback nonces (read-only)."""
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
@@ -33,8 +35,9 @@ class ChannelCredentialForm(forms.ModelForm):
             "notify_private_allowed",
         )
 
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         if not self.instance.pk and not cleaned.get("new_secret"):
             self.add_error("new_secret", _("A new channel needs a signing secret."))
         return cleaned

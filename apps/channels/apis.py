@@ -10,12 +10,12 @@ from apps.channels.signed_api import signed_endpoint
 
 
 class ChannelPingIn(serializers.Serializer):
-    source = serializers.CharField()
+    source = serializers.CharField()  # type: ignore[assignment]  # wire name; shadows DRF's Field.source
     channel = serializers.CharField()
 
 
 class ChannelPingOut(serializers.Serializer):
-    source = serializers.CharField()
+    source = serializers.CharField()  # type: ignore[assignment]  # wire name; shadows DRF's Field.source
     channel = serializers.CharField()
     serverTime = serializers.IntegerField(help_text="Unix seconds: compare with your clock (±300 s allowed).")
 

@@ -12,7 +12,7 @@ import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeGuard
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
@@ -87,7 +87,7 @@ class SignedCall:
 def _refuse_charset(request: HttpRequest) -> None:
     """Bodies and query strings are UTF-8 (api.md "Channel isolation"); Django would decode them with any
     charset the Content-Type names, so another one is refused before anything is read."""
-    charset = request.content_params.get("charset")
+    charset = (request.content_params or {}).get("charset")  # None only on a request Django did not build
     if charset is not None and charset.strip().lower() not in _UTF8_CHARSETS:
         raise GroupBuyError(ResponseCode.UNSUPPORTED_CHARSET, _("The request body must be JSON in UTF-8."))
 
@@ -149,14 +149,18 @@ def _params(request: HttpRequest) -> Mapping[str, Any]:
 def _caller(params: Mapping[str, Any]) -> tuple[str, str]:
     """The (source, channel) the request claims to come from."""
     source, channel = params.get("source"), params.get("channel")
+    if _names_channel(source) and _names_channel(channel):
+        return source, channel
     errors = {
         name: [_("This field is required: it names the calling channel.")]
         for name, value in (("source", source), ("channel", channel))
-        if not isinstance(value, str) or not value.strip()
+        if not _names_channel(value)
     }
-    if errors:
-        raise GroupBuyError(ResponseCode.ILLEGAL_PARAMETER, _("source and channel are required."), data=errors)
-    return source, channel
+    raise GroupBuyError(ResponseCode.ILLEGAL_PARAMETER, _("source and channel are required."), data=errors)
+
+
+def _names_channel(value: object) -> TypeGuard[str]:
+    return isinstance(value, str) and bool(value.strip())
 
 
 def _verify_signed(request: HttpRequest, credential: ChannelCredential) -> None:
@@ -176,7 +180,7 @@ def _verify_signed(request: HttpRequest, credential: ChannelCredential) -> None:
     if abs(time.time() - int(timestamp)) > skew:
         info = _("The timestamp is more than %d seconds away from the server's clock.") % skew
         raise _refuse(ResponseCode.E0202, info, source, channel)
-    if not verify_request_signature(
+    if request.method is None or not verify_request_signature(  # None only on a request Django did not build
         credential.secret, request.method, request.path, timestamp, nonce, request.body, signature
     ):
         raise _refuse(ResponseCode.E0201, _("The signature does not match."), source, channel)

@@ -23,7 +23,7 @@ import logging
 from urllib.parse import quote
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS
+from django.db import DEFAULT_DB_ALIAS, models
 
 from apps.channels.models import ChannelCredential
 from apps.common.cache import cache_delete_on_commit, cached
@@ -33,8 +33,16 @@ logger = logging.getLogger(__name__)
 CREDENTIAL_CACHE_TTL = 300
 CREDENTIAL_MISSING_TTL = 60
 
-_SOURCE_MAX = ChannelCredential._meta.get_field("source").max_length
-_CHANNEL_MAX = ChannelCredential._meta.get_field("channel").max_length
+
+def _max_length(name: str) -> int:
+    field = ChannelCredential._meta.get_field(name)
+    if not isinstance(field, models.CharField) or field.max_length is None:
+        raise TypeError(f"ChannelCredential.{name} is not a bounded CharField")
+    return field.max_length
+
+
+_SOURCE_MAX = _max_length("source")
+_CHANNEL_MAX = _max_length("channel")
 _FIELD_NAMES = tuple(field.attname for field in ChannelCredential._meta.concrete_fields)
 
 

@@ -25,6 +25,7 @@ from apps.channels.authentication import (
 )
 from apps.common.api import invalid_params, success_json
 from apps.common.lane import LaneView, lane_view
+from apps.common.logging import request_caller_attach
 
 SignedHandler = Callable[[SignedCall], Any]
 
@@ -37,7 +38,7 @@ def signed_endpoint(*, name: str, method: str = "POST", **schema: Any) -> Callab
         @lane_view(name=name, methods=(method,))
         def view(request: HttpRequest) -> HttpResponse:
             call = signed_call_verify(request)
-            request.user = call.caller  # the logs' user_id (apps.common.logging)
+            request_caller_attach(request, call.caller)  # the logs' user_id
             return success_json(handler(call))
 
         view.__name__ = view.__qualname__ = handler.__name__

@@ -5,7 +5,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.metadata import SimpleMetadata
 from rest_framework.request import Request
@@ -89,7 +89,7 @@ _DRF_CODES: list[tuple[type[drf_exceptions.APIException], ResponseCode]] = [
 ]
 
 
-def exception_handler(exc: Exception, context: dict) -> Response | JsonResponse:
+def exception_handler(exc: Exception, context: dict) -> Response | HttpResponse:
     """Map every exception raised inside a DRF view to the envelope.
 
     Domain errors keep their code; DRF's own errors map to the generic codes; a transient database

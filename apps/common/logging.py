@@ -37,6 +37,18 @@ request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
 current_request_var: ContextVar[HttpRequest | None] = ContextVar("current_request", default=None)
 
 
+# Typed writers of what ``add_request_context`` reads: Django's HttpRequest declares neither attribute.
+def request_id_attach(request: HttpRequest, request_id: str) -> None:
+    """Set ``request.request_id``, the id ``request_scope`` gave the request."""
+    vars(request)["request_id"] = request_id
+
+
+def request_caller_attach(request: HttpRequest, caller: object) -> None:
+    """Set ``request.user`` to a verified caller that is no Django user (a signed channel's
+    ``ChannelPrincipal``) where no authentication middleware ran: the records' ``user_id``."""
+    vars(request)["user"] = caller
+
+
 @contextmanager
 def bound_context(**values: Any) -> Iterator[None]:
     """Add ``values`` to every log record inside the block (or decorated function), then restore.
@@ -74,7 +86,7 @@ def add_request_context(logger: WrappedLogger, method_name: str, event_dict: Eve
         request = current_request_var.get()
     if request is None:
         return event_dict
-    request_id = getattr(request, "request_id", None)  # set by RequestIdMiddleware
+    request_id = getattr(request, "request_id", None)  # set by request_scope (request_id_attach)
     if request_id and "request_id" not in event_dict:
         event_dict["request_id"] = request_id
     user = request.__dict__.get("user")

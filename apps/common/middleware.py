@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse
 
 from apps.common.api import json_error, unknown_error_json
 from apps.common.errors import ResponseCode
-from apps.common.logging import bound_context, current_request_var, request_id_var
+from apps.common.logging import bound_context, current_request_var, request_id_attach, request_id_var
 
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 API_PREFIX = "/api/"
@@ -21,7 +21,7 @@ def request_scope(request: HttpRequest) -> Iterator[str]:
     and to the crash envelope for the block; yields it for the response header."""
     incoming = request.META.get("HTTP_X_REQUEST_ID", "")
     request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
-    request.request_id = request_id
+    request_id_attach(request, request_id)
     token = request_id_var.set(request_id)
     request_token = current_request_var.set(request)  # add_request_context reads the user from it
     try:

@@ -24,7 +24,7 @@ from apps.storefront.selectors import product_cards, product_detail
 
 class MarketConfigRequest(serializers.Serializer):
     userId = IdField()  # wire names are camelCase, as in the reference contract
-    source = IdField(max_length=16)
+    source = IdField(max_length=16)  # type: ignore[assignment]  # wire name; shadows DRF's Field.source
     channel = IdField(max_length=16)
     goodsId = IdField(max_length=32)
 

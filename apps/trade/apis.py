@@ -31,7 +31,7 @@ class LockRequest(serializers.Serializer):
     teamId = serializers.RegexField(r"^\d{8}$", required=False, allow_blank=True, allow_null=True)
     activityId = serializers.IntegerField(min_value=1)
     goodsId = IdField(max_length=32)
-    source = IdField(max_length=16)
+    source = IdField(max_length=16)  # type: ignore[assignment]  # wire name; shadows DRF's Field.source
     channel = IdField(max_length=16)
     outTradeNo = IdField()
     notifyConfigVO = NotifyConfigIn(required=False, allow_null=True)
@@ -96,13 +96,13 @@ def lock(call: SignedCall) -> dict[str, Any]:
 class TradeTimeField(serializers.DateTimeField):
     """Accepts "yyyy-MM-dd HH:mm:ss" (the reference's format, local time) or ISO-8601."""
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(input_formats=["%Y-%m-%d %H:%M:%S", "iso-8601"], **kwargs)
 
 
 class SettleRequest(serializers.Serializer):
     userId = IdField()
-    source = IdField(max_length=16)
+    source = IdField(max_length=16)  # type: ignore[assignment]  # wire name; shadows DRF's Field.source
     channel = IdField(max_length=16)
     outTradeNo = IdField()
     outTradeTime = TradeTimeField()
@@ -146,7 +146,7 @@ def settle(call: SignedCall) -> dict[str, Any]:
 
 class TeamProgressParams(serializers.Serializer):
     teamId = serializers.RegexField(r"^\d{8}$")
-    source = IdField(max_length=16)
+    source = IdField(max_length=16)  # type: ignore[assignment]  # wire name; shadows DRF's Field.source
     channel = IdField(max_length=16)
 
 
@@ -189,7 +189,7 @@ def team_progress_get(call: SignedCall) -> dict[str, Any]:
 
 class RefundRequest(serializers.Serializer):
     userId = IdField()
-    source = IdField(max_length=16)
+    source = IdField(max_length=16)  # type: ignore[assignment]  # wire name; shadows DRF's Field.source
     channel = IdField(max_length=16)
     outTradeNo = IdField()
 

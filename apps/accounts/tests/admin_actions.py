@@ -10,7 +10,7 @@ from apps.accounts.tests.factories import StaffFactory
 
 def staff_with(*perms: str) -> User:
     """Staff (not superuser) holding exactly ``perms`` ("app_label.codename")."""
-    staff = StaffFactory(is_superuser=False)
+    staff = StaffFactory.create(is_superuser=False)
     for perm in perms:
         app_label, codename = perm.split(".")
         staff.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))

@@ -20,7 +20,7 @@ def device() -> TrustedDevice:
     from django.utils import timezone
 
     now = timezone.now()
-    return TrustedDevice.objects.create(user=UserFactory(), last_seen=now, expires_at=now + timedelta(days=30))
+    return TrustedDevice.objects.create(user=UserFactory.create(), last_seen=now, expires_at=now + timedelta(days=30))
 
 
 def test_view_only_staff_cannot_revoke(device):

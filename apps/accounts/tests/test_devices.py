@@ -55,7 +55,7 @@ def assert_cookie_cleared(response) -> None:
 
 def revoke_in_admin(device: TrustedDevice, on_commit) -> None:
     staff = Client()
-    staff.force_login(StaffFactory())
+    staff.force_login(StaffFactory.create())
     with on_commit(execute=True) as callbacks:  # the cache is busted after commit
         response = staff.post(
             reverse("admin:accounts_trusteddevice_changelist"),

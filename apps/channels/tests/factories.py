@@ -3,7 +3,7 @@ import factory
 from apps.channels.models import ChannelCredential
 
 
-class ChannelCredentialFactory(factory.django.DjangoModelFactory):
+class ChannelCredentialFactory(factory.django.DjangoModelFactory[ChannelCredential]):
     class Meta:
         model = ChannelCredential
         django_get_or_create = ("source", "channel")

@@ -14,6 +14,8 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from apps.accounts.tests.factories import StaffFactory
+from apps.channels.signing import signed_headers
+from apps.channels.tests.factories import ChannelCredentialFactory
 from apps.common.locks import single_instance
 from apps.common.logging import StructuredFormatter, bound_context
 from apps.notifications.tasks import deliver_due_notify_tasks
@@ -89,6 +91,24 @@ def test_a_crash_logs_the_exception_with_request_id_and_user(monkeypatch, json_l
     assert "Traceback (most recent call last)" in line["exception"]
     assert "RuntimeError: database on fire" in line["exception"]
     assert (line["user_id"], line["username"]) == (staff.pk, staff.username)
+
+
+def test_a_crash_in_a_signed_call_logs_the_calling_channel_as_the_user(monkeypatch, client, json_lines):
+    class StoppedClock:
+        @staticmethod
+        def time() -> float:
+            raise RuntimeError("clock on fire")
+
+    monkeypatch.setattr("apps.channels.apis.time", StoppedClock)  # the ping handler's clock only
+    ChannelCredentialFactory(source="s09", channel="c09", secret="log-secret")
+    url, raw = "/api/v1/gbm/channel/ping", b'{"source":"s09","channel":"c09"}'
+    headers = {**signed_headers("log-secret", "POST", url, raw), "X-Request-ID": "req-signed-1"}
+    response = client.post(url, data=raw, content_type="application/json", headers=headers)
+
+    assert response.status_code == 500
+    line = the_line(json_lines(), "unhandled error on API request")
+    assert line["request_id"] == "req-signed-1"
+    assert (line["user_id"], line["username"]) == ("s09:c09", "s09/c09")
 
 
 def test_a_celery_task_log_carries_the_task_id_and_name(json_lines):
