@@ -4,6 +4,9 @@ price and open teams) and the mall API for mobile clients (token auth: products 
 Both compose the trial (activities) with team reads (trade), so they live above both.
 """
 
+from collections.abc import Mapping
+from typing import Any
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -13,6 +16,7 @@ from rest_framework.views import APIView
 from apps.accounts.authentication import SignedChannelApi
 from apps.common.api import success
 from apps.common.money import format_money
+from apps.common.params import Fields, id_text, params_validate, serializer_shaped
 from apps.common.serializers import IdField, MoneyField
 from apps.dcc.ratelimit import rate_limit_check
 from apps.storefront.market import market_config_query
@@ -24,6 +28,15 @@ class MarketConfigRequest(serializers.Serializer):
     source = IdField(max_length=16)
     channel = IdField(max_length=16)
     goodsId = IdField(max_length=32)
+
+
+MARKET_CONFIG_PARAMS = Fields(userId=id_text(), source=id_text(16), channel=id_text(16), goodsId=id_text(32))
+
+
+def market_config_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """``MarketConfigRequest``'s validation without DRF (``apps.common.params``): the same values or the same
+    0002 field errors, held to the serializer by ``tests/test_market_params.py``."""
+    return params_validate(MARKET_CONFIG_PARAMS, params)
 
 
 class GoodsOut(serializers.Serializer):
@@ -62,6 +75,9 @@ class MarketConfigOut(serializers.Serializer):
     teamStatistic = TeamStatisticOut()
 
 
+_MARKET_CONFIG_VALIDATED = serializer_shaped(market_config_params)
+
+
 class MarketConfigApi(SignedChannelApi):
     @extend_schema(
         operation_id="query_group_buy_market_config",
@@ -70,7 +86,7 @@ class MarketConfigApi(SignedChannelApi):
         summary="Trial for the product page: price, visibility, open teams, statistics (signed, rate limited)",
     )
     def post(self, request: Request) -> Response:
-        data = self.signed_params(request, MarketConfigRequest)
+        data = self.signed_params(request, _MARKET_CONFIG_VALIDATED)
         caller = request.user
         # A userId is the channel's own namespace: one mall's traffic never rate-limits another's shopper.
         rate_limit_check(user_id=f"{caller.source}/{caller.channel}/{data['userId']}")

@@ -1,5 +1,8 @@
 """Group-buy trade API (signed, server to server): lock an order."""
 
+from collections.abc import Mapping
+from typing import Any
+
 from django.utils.translation import gettext
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -10,6 +13,7 @@ from apps.accounts.authentication import SignedChannelApi
 from apps.common.api import success
 from apps.common.errors import GroupBuyError, ResponseCode
 from apps.common.money import format_money
+from apps.common.params import Choice, Fields, Integer, Invalid, Text, id_text, params_validate, serializer_shaped
 from apps.common.serializers import IdField, MoneyField
 from apps.trade.lock import LockCommand, order_lock
 from apps.trade.models import NotifyType
@@ -17,15 +21,32 @@ from apps.trade.refund import order_refund
 from apps.trade.selectors import team_progress
 from apps.trade.settle import SettleCommand, order_settle
 
+TEAM_ID_PATTERN = r"^\d{8}$"
+
 
 class NotifyConfigIn(serializers.Serializer):
     notifyType = serializers.ChoiceField(choices=NotifyType.values)
     notifyUrl = serializers.URLField(required=False, allow_blank=True, max_length=512)
 
 
+def notify_config_resolve(attrs: dict[str, Any]) -> dict[str, Any]:
+    """Resolve the notify config: nested or flat; HTTP needs a URL; nothing given means MQ.
+
+    ``attrs`` are a lock's validated fields, completed in place with ``notify_type`` and ``notify_url``.
+    """
+    nested = attrs.get("notifyConfigVO") or {}
+    url = nested.get("notifyUrl") or attrs.get("notifyUrl") or ""
+    notify_type = nested.get("notifyType") or (NotifyType.HTTP if url else NotifyType.MQ)
+    if notify_type == NotifyType.HTTP and not url:
+        raise Invalid({"notifyUrl": ["an HTTP callback needs notifyUrl"]})
+    attrs["notify_type"] = notify_type
+    attrs["notify_url"] = url if notify_type == NotifyType.HTTP else ""
+    return attrs
+
+
 class LockRequest(serializers.Serializer):
     userId = IdField()
-    teamId = serializers.RegexField(r"^\d{8}$", required=False, allow_blank=True, allow_null=True)
+    teamId = serializers.RegexField(TEAM_ID_PATTERN, required=False, allow_blank=True, allow_null=True)
     activityId = serializers.IntegerField(min_value=1)
     goodsId = IdField(max_length=32)
     source = IdField(max_length=16)
@@ -35,15 +56,39 @@ class LockRequest(serializers.Serializer):
     notifyUrl = serializers.URLField(required=False, allow_blank=True, max_length=512)
 
     def validate(self, attrs: dict) -> dict:
-        """Resolve the notify config: nested or flat; HTTP needs a URL; nothing given means MQ."""
-        nested = attrs.get("notifyConfigVO") or {}
-        url = nested.get("notifyUrl") or attrs.get("notifyUrl") or ""
-        notify_type = nested.get("notifyType") or (NotifyType.HTTP if url else NotifyType.MQ)
-        if notify_type == NotifyType.HTTP and not url:
-            raise serializers.ValidationError({"notifyUrl": ["an HTTP callback needs notifyUrl"]})
-        attrs["notify_type"] = notify_type
-        attrs["notify_url"] = url if notify_type == NotifyType.HTTP else ""
-        return attrs
+        try:
+            return notify_config_resolve(attrs)
+        except Invalid as exc:
+            raise serializers.ValidationError(exc.detail) from None
+
+
+_URL_TEXT = {"url": True, "max_length": 512, "required": False, "allow_blank": True}
+LOCK_PARAMS = Fields(
+    userId=id_text(),
+    teamId=Text(pattern=TEAM_ID_PATTERN, required=False, allow_blank=True, allow_null=True),
+    activityId=Integer(min_value=1),
+    goodsId=id_text(32),
+    source=id_text(16),
+    channel=id_text(16),
+    outTradeNo=id_text(),
+    notifyConfigVO=Fields(
+        required=False, allow_null=True, notifyType=Choice(NotifyType.values), notifyUrl=Text(**_URL_TEXT)
+    ),
+    notifyUrl=Text(**_URL_TEXT),
+)
+
+
+def lock_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """``LockRequest``'s validation without DRF (``apps.common.params``): the same values or the same 0002
+    field errors, held to the serializer by ``tests/test_lock_params.py``."""
+    data = params_validate(LOCK_PARAMS, params)
+    try:
+        return notify_config_resolve(data)
+    except Invalid as exc:
+        raise GroupBuyError(ResponseCode.ILLEGAL_PARAMETER, data=exc.detail) from None
+
+
+_LOCK_VALIDATED = serializer_shaped(lock_params)
 
 
 class LockOut(serializers.Serializer):
@@ -63,7 +108,7 @@ class LockApi(SignedChannelApi):
         summary="Lock a seat: open a team or join one (idempotent on outTradeNo)",
     )
     def post(self, request: Request) -> Response:
-        data = self.signed_params(request, LockRequest)
+        data = self.signed_params(request, _LOCK_VALIDATED)
         caller = request.user
         result = order_lock(
             command=LockCommand(
@@ -146,7 +191,7 @@ class SettleApi(SignedChannelApi):
 
 
 class TeamProgressParams(serializers.Serializer):
-    teamId = serializers.RegexField(r"^\d{8}$")
+    teamId = serializers.RegexField(TEAM_ID_PATTERN)
     source = IdField(max_length=16)
     channel = IdField(max_length=16)
 
