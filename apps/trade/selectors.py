@@ -6,12 +6,14 @@ namespace, and a team belongs to the channel that opened it (api.md "Channel iso
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
+from typing import NamedTuple
 
 from django.db.models import Count, F, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 
 from apps.common.cache import cached
-from apps.common.rows import values_where
+from apps.common.rows import values_where, values_where_each
 from apps.trade.models import LIVE_ORDER_STATUSES, Order, Team
 
 
@@ -210,3 +212,71 @@ def paid_order_user_ids(*, start: datetime, end: datetime, min_paid_orders: int)
         .order_by("user_id")
         .values_list("user_id", flat=True)
     )
+
+
+# --- the lock's reads (apps/trade/lock.py): tuples, no model instances ------------------------------------
+
+
+class LockedOrder(NamedTuple):
+    """An order as the lock answers it; a retry of its outTradeNo gets the same answer."""
+
+    order_id: str
+    user_id: str
+    team_id: str
+    status: int
+    biz_id: str
+    original_price: Decimal
+    deduction_price: Decimal
+    pay_price: Decimal
+
+
+_LOCKED_ORDER = ("order_id", "user_id", "team", "status", "biz_id", "original_price", "deduction_price", "pay_price")
+
+
+@dataclass(frozen=True)
+class LockReads:
+    existing: LockedOrder | None  # the channel's order of this outTradeNo
+    live_biz_ids: frozenset[str]  # the take slots of the channel's user's live orders in the activity
+
+
+def lock_reads(*, source: str, channel: str, out_trade_no: str, user_id: str, activity_id: int) -> LockReads:
+    """The lock's two order reads in one round trip, each on its own unique key or index: the order of this
+    outTradeNo (idempotency, uniq_order_out_trade_no) and the user's live orders (take limit,
+    idx_order_user_activity)."""
+    existing, live = values_where_each(
+        Order,
+        _LOCKED_ORDER,
+        {"source": source, "channel": channel, "out_trade_no": out_trade_no},
+        {"user_id": user_id, "activity": activity_id, "source": source, "channel": channel,
+         "status": LIVE_ORDER_STATUSES},
+    )  # fmt: skip
+    return LockReads(
+        existing=LockedOrder(*existing[0]) if existing else None,
+        live_biz_ids=frozenset(LockedOrder(*row).biz_id for row in live),
+    )
+
+
+def locked_order(*, source: str, channel: str, out_trade_no: str) -> LockedOrder | None:
+    """The channel's order of ``out_trade_no`` (a twin's, after a lock lost a race to it)."""
+    rows = values_where(Order, _LOCKED_ORDER, source=source, channel=channel, out_trade_no=out_trade_no)
+    return LockedOrder(*rows[0]) if rows else None
+
+
+class TeamSeats(NamedTuple):
+    """What a join needs of a team: whose it is, and whether it can take one more member."""
+
+    team_id: str
+    activity_id: int
+    status: int
+    lock_count: int
+    target_count: int
+    valid_end_time: datetime
+
+
+_TEAM_SEATS = ("team_id", "activity", "status", "lock_count", "target_count", "valid_end_time")
+
+
+def team_seats(*, team_id: str, source: str, channel: str) -> TeamSeats | None:
+    """The channel's team ``team_id`` (another channel's team is not found)."""
+    rows = values_where(Team, _TEAM_SEATS, team_id=team_id, source=source, channel=channel)
+    return TeamSeats(*rows[0]) if rows else None
