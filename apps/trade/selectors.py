@@ -7,13 +7,15 @@ namespace, and a team belongs to the channel that opened it (api.md "Channel iso
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import NamedTuple
 
-from django.db.models import Count, F, OuterRef, Q, Subquery, Sum
+from django.db import connection
+from django.db.models import Count, F, Field, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 
 from apps.common.cache import cached
-from apps.common.rows import values_where, values_where_each
+from apps.common.rows import values_of, values_where, values_where_each
 from apps.trade.models import LIVE_ORDER_STATUSES, Order, Team
 
 
@@ -110,17 +112,49 @@ def joinable_teams(*, activity_id: int, source: str, channel: str) -> list[dict]
     )
 
 
-def _live_orders_of(*, user_id: str, activity_id: int, source: str, channel: str) -> dict[str, str]:
-    """team_id -> out_trade_no of the channel's user's locked or paid orders in the activity.
+class OwnLiveTeam(NamedTuple):
+    """A team the user holds a live (locked or paid) order in, with that order's outTradeNo."""
 
-    Runs on every product-page request: plain SQL (``apps/common/rows.py``), since compiling the equivalent
-    queryset cost more CPU than the query itself. Served by idx_order_user_activity.
+    team_id: str
+    target_count: int
+    complete_count: int
+    lock_count: int
+    valid_start_time: datetime
+    valid_end_time: datetime
+    status: int
+    out_trade_no: str
+
+
+_OWN_TEAM_FIELDS = (*_TEAM_FIELDS, "status")
+
+
+@lru_cache(maxsize=1)
+def _own_live_teams_sql() -> tuple[str, tuple[Field, ...]]:
+    quote, order, team = connection.ops.quote_name, Order._meta, Team._meta
+    o = {name: f"o.{quote(order.get_field(name).column)}" for name in
+         ("team", "out_trade_no", "user_id", "activity", "source", "channel", "status")}  # fmt: skip
+    t = {name: f"t.{quote(team.get_field(name).column)}" for name in (*_OWN_TEAM_FIELDS, "source", "channel")}
+    statuses = ", ".join(str(int(status)) for status in LIVE_ORDER_STATUSES)
+    sql = (
+        f"SELECT {', '.join(t[name] for name in _OWN_TEAM_FIELDS)}, {o['out_trade_no']} "  # noqa: S608 - model names
+        f"FROM {quote(order.db_table)} o JOIN {quote(team.db_table)} t ON {t['team_id']} = {o['team']} "
+        f"WHERE {o['user_id']} = %s AND {o['activity']} = %s AND {o['source']} = %s AND {o['channel']} = %s "
+        f"AND {o['status']} IN ({statuses}) AND {t['source']} = %s AND {t['channel']} = %s LIMIT 5"
+    )
+    fields = (*(team.get_field(name) for name in _OWN_TEAM_FIELDS), order.get_field("out_trade_no"))
+    return sql, fields
+
+
+def own_live_teams(*, user_id: str, activity_id: int, source: str, channel: str) -> list[OwnLiveTeam]:
+    """The teams of the channel's user's live orders in the activity (at most five), whatever their state.
+
+    Runs on every product-page request: one join in plain SQL (``apps/common/rows.py``), since compiling the
+    equivalent querysets cost more CPU than the query itself. Served by idx_order_user_activity, then the
+    team's unique key.
     """
-    rows = values_where(
-        Order, ("team", "out_trade_no"), limit=5,
-        user_id=user_id, activity=activity_id, source=source, channel=channel, status=LIVE_ORDER_STATUSES,
-    )  # fmt: skip
-    return dict(rows)
+    sql, fields = _own_live_teams_sql()
+    return [OwnLiveTeam(*row) for row in values_of(sql, [user_id, activity_id, source, channel, source, channel],
+                                                    fields)]  # fmt: skip
 
 
 def open_teams_for_user(
@@ -128,31 +162,25 @@ def open_teams_for_user(
 ) -> list[TeamView]:
     """The user's own open team first, then up to ``others`` joinable teams, closest to full first.
 
-    One small indexed query for the user's own live orders (two when they have one); the joinable
-    list comes from a short shared cache.
+    One small indexed query for the user's own live orders with their teams (``own_live_teams``); the
+    joinable list comes from a short shared cache.
     """
     now = timezone.now()
     views: list[TeamView] = []
     scope = {"source": source, "channel": channel}
-    my_orders = _live_orders_of(user_id=user_id, activity_id=activity_id, **scope) if user_id else {}
-    if my_orders:
-        own = (
-            Team.objects.filter(
-                team_id__in=list(my_orders), **scope, status=Team.Status.IN_PROGRESS, valid_end_time__gt=now
-            )
-            .order_by("valid_end_time")
-            .values(*_TEAM_FIELDS)
-            .first()
-        )
-        if own:
-            views.append(
-                _team_view(own, activity_id=activity_id, user_id=user_id, mine=True,
-                           out_trade_no=my_orders[own["team_id"]])
-            )  # fmt: skip
+    mine = own_live_teams(user_id=user_id, activity_id=activity_id, **scope) if user_id else []
+    my_team_ids = {team.team_id for team in mine}
+    open_own = [team for team in mine if team.status == Team.Status.IN_PROGRESS and team.valid_end_time > now]
+    if open_own:
+        own = min(open_own, key=lambda team: team.valid_end_time)
+        views.append(
+            _team_view(own._asdict(), activity_id=activity_id, user_id=user_id, mine=True,
+                       out_trade_no=own.out_trade_no)
+        )  # fmt: skip
     for row in joinable_teams(activity_id=activity_id, **scope):
         if len(views) >= others + (1 if views and views[0].mine else 0):
             break
-        if row["team_id"] in my_orders or row["valid_end_time"] <= now:
+        if row["team_id"] in my_team_ids or row["valid_end_time"] <= now:
             continue
         views.append(_team_view(row, activity_id=activity_id, user_id=user_id, mine=False, out_trade_no=None))
     return views
