@@ -308,3 +308,65 @@ def team_seats(*, team_id: str, source: str, channel: str) -> TeamSeats | None:
     """The channel's team ``team_id`` (another channel's team is not found)."""
     rows = values_where(Team, _TEAM_SEATS, team_id=team_id, source=source, channel=channel)
     return TeamSeats(*rows[0]) if rows else None
+
+
+# --- settle's read (apps/trade/settle.py) -----------------------------------------------------------------
+
+
+class SettleTeam(NamedTuple):
+    """The team of an order being settled: its seats, its window, and where its callback goes."""
+
+    pk: int
+    team_id: str
+    activity_id: int
+    source: str
+    channel: str
+    status: int
+    complete_count: int
+    target_count: int
+    valid_end_time: datetime
+    notify_type: str
+    notify_url: str
+
+
+class SettleOrder(NamedTuple):
+    pk: int
+    user_id: str
+    status: int
+    activity_id: int
+    out_trade_no: str
+    team: SettleTeam
+
+
+_SETTLE_ORDER_FIELDS = ("id", "user_id", "status", "activity", "out_trade_no")
+_SETTLE_TEAM_FIELDS = ("id", "team_id", "activity", "source", "channel", "status", "complete_count", "target_count",
+                       "valid_end_time", "notify_type", "notify_url")  # fmt: skip
+
+
+@lru_cache(maxsize=1)
+def _settle_order_sql() -> tuple[str, tuple[Field, ...]]:
+    quote, order, team = connection.ops.quote_name, Order._meta, Team._meta
+    o = {name: f"o.{quote(order.get_field(name).column)}" for name in
+         (*_SETTLE_ORDER_FIELDS, "team", "source", "channel")}  # fmt: skip
+    t = {name: f"t.{quote(team.get_field(name).column)}" for name in _SETTLE_TEAM_FIELDS}
+    selected = [o[name] for name in _SETTLE_ORDER_FIELDS] + [t[name] for name in _SETTLE_TEAM_FIELDS]
+    sql = (
+        f"SELECT {', '.join(selected)} FROM {quote(order.db_table)} o "  # noqa: S608 - model names
+        f"JOIN {quote(team.db_table)} t ON {t['team_id']} = {o['team']} "
+        f"WHERE {o['source']} = %s AND {o['channel']} = %s AND {o['out_trade_no']} = %s"
+    )
+    fields = (*(order.get_field(name) for name in _SETTLE_ORDER_FIELDS),
+              *(team.get_field(name) for name in _SETTLE_TEAM_FIELDS))  # fmt: skip
+    return sql, fields
+
+
+def settle_order(*, source: str, channel: str, out_trade_no: str) -> SettleOrder | None:
+    """The channel's order of ``out_trade_no`` with its team, in one join on uniq_order_out_trade_no (plain SQL,
+    ``apps/common/rows.py``: settle runs it on every payment notification)."""
+    sql, fields = _settle_order_sql()
+    rows = values_of(sql, [source, channel, out_trade_no], fields)
+    if not rows:
+        return None
+    row = rows[0]
+    split = len(_SETTLE_ORDER_FIELDS)
+    return SettleOrder(*row[:split], team=SettleTeam(*row[split:]))
