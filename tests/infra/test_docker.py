@@ -388,7 +388,7 @@ def test_env_example_covers_required_settings():
 
 
 def _gunicorn_config(monkeypatch, **env: str) -> dict:
-    for name in ("GUNICORN_WORKERS", "GUNICORN_MAX_WORKERS", "PROMETHEUS_MULTIPROC_DIR"):
+    for name in ("GUNICORN_WORKERS", "GUNICORN_MAX_WORKERS", "PROMETHEUS_MULTIPROC_DIR", "GUNICORN_ACCESS_LOG"):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -403,7 +403,10 @@ def test_gunicorn_config(monkeypatch):
     assert config["default_workers"](cpus=64, cap=8) == 8
     assert config["default_workers"](cpus=1, cap=8) == 3
     assert config["timeout"] < 60, "must stay below nginx's proxy_read_timeout"
+    assert config["accesslog"] is None, "nginx logs every request: gunicorn's access log is off by default"
     assert "x-request-id" in config["access_log_format"]
+    assert _gunicorn_config(monkeypatch, GUNICORN_ACCESS_LOG="-")["accesslog"] == "-"
+    assert _gunicorn_config(monkeypatch, GUNICORN_ACCESS_LOG="")["accesslog"] is None
     assert _gunicorn_config(monkeypatch, GUNICORN_WORKERS="5")["workers"] == 5
     assert _gunicorn_config(monkeypatch, GUNICORN_WORKERS="")["workers"] == config["workers"]
 
