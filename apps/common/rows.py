@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from enum import Enum
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from django.db import connection
 from django.db.models import F, Field, Model
@@ -41,6 +41,19 @@ _COMPARISONS = {"lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
 Shape = tuple[tuple[str, str, int, str | None], ...]
 
 
+def model_field(model: type[Model], name: str) -> Field:
+    """``model``'s field ``name`` that has a column (for a hand-written SELECT's ``values_of`` fields)."""
+    field = model._meta.get_field(name)
+    if not isinstance(field, Field):  # a reverse relation has no column
+        raise TypeError(f"{model.__name__}.{name} is not a column")
+    return field
+
+
+def quoted_column(field: Field) -> str:
+    """``field``'s column, quoted for the backend (for a hand-written SELECT)."""
+    return connection.ops.quote_name(cast(str, field.column))
+
+
 def _is_plain(field: Field) -> bool:
     return getattr(field, "target_field", field).get_internal_type() in _PLAIN_TYPES
 
@@ -54,16 +67,17 @@ def _prepared(field: Field, value: Any) -> Any:
 
 def _conditions(model: type[Model], equals: dict[str, Any]) -> tuple[Shape, list[Any]]:
     """The shape of ``equals`` (``name`` or ``name__lt`` ...) and its parameters, prepared for their fields."""
-    meta = model._meta
-    shape, params = [], []
+    pk_name = model._meta.pk.name
+    shape: list[tuple[str, str, int, str | None]] = []
+    params: list[Any] = []
     for key, value in equals.items():
         name, _, lookup = key.partition("__")
-        name = meta.pk.name if name == "pk" else name
+        name = pk_name if name == "pk" else name
         operator = _COMPARISONS[lookup] if lookup else "="
         if isinstance(value, F):
-            shape.append((name, operator, 0, value.name))
+            shape.append((name, operator, 0, cast(Any, value).name))
             continue
-        field = meta.get_field(name)
+        field = model_field(model, name)
         if isinstance(value, tuple):
             shape.append((name, "IN", len(value), None))
             params.extend(_prepared(field, item) for item in value)
@@ -74,12 +88,11 @@ def _conditions(model: type[Model], equals: dict[str, Any]) -> tuple[Shape, list
 
 
 def _where(model: type[Model], shape: Shape) -> str:
-    quote, meta = connection.ops.quote_name, model._meta
     parts = []
     for name, operator, arity, other in shape:
-        column = quote(meta.get_field(name).column)
+        column = quoted_column(model_field(model, name))
         if other is not None:
-            parts.append(f"{column} {operator} {quote(meta.get_field(other).column)}")
+            parts.append(f"{column} {operator} {quoted_column(model_field(model, other))}")
         elif operator == "IN":
             parts.append(f"{column} IN ({', '.join(['%s'] * arity)})")
         else:
@@ -88,9 +101,8 @@ def _where(model: type[Model], shape: Shape) -> str:
 
 
 def _column_list(model: type[Model], columns: tuple[str, ...] | None) -> str:
-    meta = model._meta
-    fields = meta.concrete_fields if columns is None else [meta.get_field(name) for name in columns]
-    return ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    fields = model._meta.concrete_fields if columns is None else [model_field(model, name) for name in columns]
+    return ", ".join(quoted_column(field) for field in fields)
 
 
 @lru_cache(maxsize=128)
@@ -128,7 +140,7 @@ def _converters(fields: tuple[Field, ...], ops: Any) -> tuple[tuple[int, Any, tu
 
 @lru_cache(maxsize=128)
 def _fields(model: type[Model], columns: tuple[str, ...]) -> tuple[Field, ...]:
-    return tuple(model._meta.get_field(name) for name in columns)
+    return tuple(model_field(model, name) for name in columns)
 
 
 def _convert(fields: tuple[Field, ...], rows: list[tuple] | tuple[tuple, ...], offset: int = 0) -> list[tuple]:
@@ -148,7 +160,7 @@ def _convert(fields: tuple[Field, ...], rows: list[tuple] | tuple[tuple, ...], o
 def rows_where(model: type[M], *, limit: int | None = None, **equals: Any) -> list[M]:
     """Instances of ``model`` whose fields equal ``equals`` (a tuple value means "one of"), unordered."""
     shape, params = _conditions(model, equals)
-    return list(model.objects.raw(_select(model, None, shape, limit), params))
+    return list(model._default_manager.raw(_select(model, None, shape, limit), params))
 
 
 def row_where(model: type[M], **equals: Any) -> M | None:
@@ -204,7 +216,7 @@ def _insert(model: type[Model], names: frozenset[str]) -> tuple[str, tuple[tuple
          or getattr(field, "auto_now_add", False) else "default")
         for field in fields
     )  # fmt: skip
-    columns = ", ".join(quote(field.column) for field in fields)
+    columns = ", ".join(quoted_column(field) for field in fields)
     placeholders = ", ".join(["%s"] * len(fields))
     return f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders})", sources  # noqa: S608
 
@@ -237,29 +249,31 @@ def _assignment(name: str, value: Any) -> tuple[tuple[str, str | None], Any]:
     if not isinstance(value, CombinedExpression):
         return (name, None), value
     lhs, rhs = value.lhs, value.rhs
-    if not (isinstance(lhs, F) and lhs.name == name and isinstance(rhs, Value) and value.connector in ("+", "-")):
+    if not (isinstance(lhs, F) and cast(Any, lhs).name == name and isinstance(rhs, Value)
+            and value.connector in ("+", "-")):  # fmt: skip
         raise TypeError(f"unsupported update of {name}: {value!r}")
     return (name, value.connector), rhs.value
 
 
 @lru_cache(maxsize=32)
 def _update(model: type[Model], assignments: tuple[tuple[str, str | None], ...], shape: Shape) -> str:
-    quote, meta = connection.ops.quote_name, model._meta
     items = []
     for name, operator in assignments:
-        column = quote(meta.get_field(name).column)
+        column = quoted_column(model_field(model, name))
         items.append(f"{column} = %s" if operator is None else f"{column} = {column} {operator} %s")
-    return f"UPDATE {quote(meta.db_table)} SET {', '.join(items)} WHERE {_where(model, shape)}"  # noqa: S608
+    return (
+        f"UPDATE {connection.ops.quote_name(model._meta.db_table)} SET {', '.join(items)} WHERE {_where(model, shape)}"  # noqa: S608
+    )
 
 
 def rows_update(model: type[Model], *, where: dict[str, Any], **assignments: Any) -> int:
     """UPDATE the rows matching ``where`` with ``assignments``; answers the number of rows matched, as
     ``QuerySet.update`` does. ``where`` takes ``name`` / ``name__lt`` ... with a value or ``F("other")``."""
-    meta, shapes, params = model._meta, [], []
+    shapes, params = [], []
     for name, value in assignments.items():
         shape, param = _assignment(name, value)
         shapes.append(shape)
-        params.append(param if shape[1] is not None else _prepared(meta.get_field(name), param))
+        params.append(param if shape[1] is not None else _prepared(model_field(model, name), param))
     condition, condition_params = _conditions(model, where)
     with connection.cursor() as cursor:
         cursor.execute(_update(model, tuple(shapes), condition), params + condition_params)

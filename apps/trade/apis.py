@@ -62,7 +62,11 @@ class LockRequest(serializers.Serializer):
             raise serializers.ValidationError(exc.detail) from None
 
 
-_URL_TEXT = {"url": True, "max_length": 512, "required": False, "allow_blank": True}
+def _url_text() -> Text:
+    """``URLField(required=False, allow_blank=True, max_length=512)``'s rule."""
+    return Text(url=True, max_length=512, required=False, allow_blank=True)
+
+
 LOCK_PARAMS = Fields(
     userId=id_text(),
     teamId=Text(pattern=TEAM_ID_PATTERN, required=False, allow_blank=True, allow_null=True),
@@ -71,10 +75,8 @@ LOCK_PARAMS = Fields(
     source=id_text(16),
     channel=id_text(16),
     outTradeNo=id_text(),
-    notifyConfigVO=Fields(
-        required=False, allow_null=True, notifyType=Choice(NotifyType.values), notifyUrl=Text(**_URL_TEXT)
-    ),
-    notifyUrl=Text(**_URL_TEXT),
+    notifyConfigVO=Fields(required=False, allow_null=True, notifyType=Choice(NotifyType.values), notifyUrl=_url_text()),
+    notifyUrl=_url_text(),
 )
 
 

@@ -15,7 +15,7 @@ from django.db.models import Count, F, Field, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 
 from apps.common.cache import cached
-from apps.common.rows import values_of, values_where, values_where_each
+from apps.common.rows import model_field, quoted_column, values_of, values_where, values_where_each
 from apps.trade.models import LIVE_ORDER_STATUSES, Order, Team
 
 
@@ -130,18 +130,18 @@ _OWN_TEAM_FIELDS = (*_TEAM_FIELDS, "status")
 
 @lru_cache(maxsize=1)
 def _own_live_teams_sql() -> tuple[str, tuple[Field, ...]]:
-    quote, order, team = connection.ops.quote_name, Order._meta, Team._meta
-    o = {name: f"o.{quote(order.get_field(name).column)}" for name in
+    quote = connection.ops.quote_name
+    o = {name: f"o.{quoted_column(model_field(Order, name))}" for name in
          ("team", "out_trade_no", "user_id", "activity", "source", "channel", "status")}  # fmt: skip
-    t = {name: f"t.{quote(team.get_field(name).column)}" for name in (*_OWN_TEAM_FIELDS, "source", "channel")}
+    t = {name: f"t.{quoted_column(model_field(Team, name))}" for name in (*_OWN_TEAM_FIELDS, "source", "channel")}
     statuses = ", ".join(str(int(status)) for status in LIVE_ORDER_STATUSES)
     sql = (
         f"SELECT {', '.join(t[name] for name in _OWN_TEAM_FIELDS)}, {o['out_trade_no']} "  # noqa: S608 - model names
-        f"FROM {quote(order.db_table)} o JOIN {quote(team.db_table)} t ON {t['team_id']} = {o['team']} "
+        f"FROM {quote(Order._meta.db_table)} o JOIN {quote(Team._meta.db_table)} t ON {t['team_id']} = {o['team']} "
         f"WHERE {o['user_id']} = %s AND {o['activity']} = %s AND {o['source']} = %s AND {o['channel']} = %s "
         f"AND {o['status']} IN ({statuses}) AND {t['source']} = %s AND {t['channel']} = %s LIMIT 5"
     )
-    fields = (*(team.get_field(name) for name in _OWN_TEAM_FIELDS), order.get_field("out_trade_no"))
+    fields = (*(model_field(Team, name) for name in _OWN_TEAM_FIELDS), model_field(Order, "out_trade_no"))
     return sql, fields
 
 
@@ -345,18 +345,18 @@ _SETTLE_TEAM_FIELDS = ("id", "team_id", "activity", "source", "channel", "status
 
 @lru_cache(maxsize=1)
 def _settle_order_sql() -> tuple[str, tuple[Field, ...]]:
-    quote, order, team = connection.ops.quote_name, Order._meta, Team._meta
-    o = {name: f"o.{quote(order.get_field(name).column)}" for name in
+    quote = connection.ops.quote_name
+    o = {name: f"o.{quoted_column(model_field(Order, name))}" for name in
          (*_SETTLE_ORDER_FIELDS, "team", "source", "channel")}  # fmt: skip
-    t = {name: f"t.{quote(team.get_field(name).column)}" for name in _SETTLE_TEAM_FIELDS}
+    t = {name: f"t.{quoted_column(model_field(Team, name))}" for name in _SETTLE_TEAM_FIELDS}
     selected = [o[name] for name in _SETTLE_ORDER_FIELDS] + [t[name] for name in _SETTLE_TEAM_FIELDS]
     sql = (
-        f"SELECT {', '.join(selected)} FROM {quote(order.db_table)} o "  # noqa: S608 - model names
-        f"JOIN {quote(team.db_table)} t ON {t['team_id']} = {o['team']} "
+        f"SELECT {', '.join(selected)} FROM {quote(Order._meta.db_table)} o "  # noqa: S608 - model names
+        f"JOIN {quote(Team._meta.db_table)} t ON {t['team_id']} = {o['team']} "
         f"WHERE {o['source']} = %s AND {o['channel']} = %s AND {o['out_trade_no']} = %s"
     )
-    fields = (*(order.get_field(name) for name in _SETTLE_ORDER_FIELDS),
-              *(team.get_field(name) for name in _SETTLE_TEAM_FIELDS))  # fmt: skip
+    fields = (*(model_field(Order, name) for name in _SETTLE_ORDER_FIELDS),
+              *(model_field(Team, name) for name in _SETTLE_TEAM_FIELDS))  # fmt: skip
     return sql, fields
 
 
@@ -369,4 +369,4 @@ def settle_order(*, source: str, channel: str, out_trade_no: str) -> SettleOrder
         return None
     row = rows[0]
     split = len(_SETTLE_ORDER_FIELDS)
-    return SettleOrder(*row[:split], team=SettleTeam(*row[split:]))
+    return SettleOrder._make((*row[:split], SettleTeam._make(row[split:])))
