@@ -8,6 +8,7 @@ from django.utils import translation
 from hypothesis import event
 from hypothesis import strategies as st
 from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
 
 from apps.common.api import exception_handler
 from apps.common.errors import GroupBuyError
@@ -118,4 +119,5 @@ def assert_same_as_serializer(serializer_class: type, validator: Any, params: di
         assert refusal is not None, (params, serializer.errors)
         expected = exception_handler(ValidationError(serializer.errors), {})
         answer = exception_handler(refusal, {})
+        assert isinstance(expected, Response) and isinstance(answer, Response)
         assert (answer.status_code, answer.data) == (expected.status_code, expected.data), params
