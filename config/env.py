@@ -40,7 +40,7 @@ def database_config(default_sqlite: Path) -> dict:
         config.setdefault("TEST", {}).update({"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"})
     config.setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=0))
     # Django's own backends: django-prometheus's cursor wrapper cost ~0.2 ms of CPU per request. Per-query
-    # metrics come from MariaDB's own exporter instead (docs/decisions/007-database-metrics-from-mariadb.md).
+    # metrics come from MariaDB's own exporter instead (docs/decisions/011-database-metrics-from-mariadb.md).
     config["ATOMIC_REQUESTS"] = False
     return config
 

@@ -1,7 +1,7 @@
 # Sourced by the MariaDB image's entrypoint on a fresh data directory (/docker-entrypoint-initdb.d): the account
 # mysqld-exporter scrapes with. Server status and performance_schema only: it reads no table of the app (channel
 # secrets live there). An existing data directory skips this script; run the same statements once as root
-# (docs/decisions/007-database-metrics-from-mariadb.md).
+# (docs/decisions/011-database-metrics-from-mariadb.md).
 exporter_password=${MYSQLD_EXPORTER_PASSWORD:?MYSQLD_EXPORTER_PASSWORD is not set}
 exporter_password=${exporter_password//\\/\\\\}
 exporter_password=${exporter_password//\'/\\\'}
