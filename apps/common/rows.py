@@ -1,71 +1,165 @@
-"""Hot-path reads by an indexed key, in plain SQL built once from the model.
+"""Hot-path reads and writes by an indexed key, in plain SQL built once from the model.
 
-For a one-row lookup the ORM spends more CPU compiling the query (ordering, joins, lookups) than the
-database spends answering it. On the lock and product-page paths these lookups run on every request,
-so they go through here: equality (or ``IN`` for a tuple) on the named fields, ANDed. ``rows_where``
-answers instances through ``Model.objects.raw``, so the backend's converters still apply (aware
-datetimes, Decimals); ``values_where`` answers plain tuples of text and integer columns, which need no
-converter, for the reads that want two columns rather than a model. Anything richer stays with the ORM.
+For a one-row lookup or write the ORM spends more CPU compiling the query (ordering, joins, lookups, model
+instances) than the database spends answering it. On the lock, settle and product-page paths these run on
+every request, so they go through here:
+
+* ``rows_where`` / ``row_where``: instances through ``Model.objects.raw`` (the backend's converters apply);
+* ``values_where``: tuples of the named columns, converted as the ORM converts them (aware datetimes,
+  Decimals on SQLite); ``values_where_each``: several lookups on one table in one round trip (``UNION ALL``,
+  each part on its own index), the rows of each lookup apart; ``values_of``: a hand-written join, converted;
+* ``row_insert``: one INSERT, every value prepared as ``save()`` prepares it, no model instance;
+* ``rows_update``: one UPDATE whose SET may add to a column (``F("n") + 1``) and whose WHERE may compare two
+  columns (``lock_count__lt=F("target_count")``): the conditional updates that guard the invariants.
+
+Conditions are equality (``IN`` for a tuple) or the comparisons above, ANDed. No signals are sent (the models
+written here have no receivers); anything richer stays with the ORM. Tests hold every helper to the ORM's
+answer (``apps/common/tests/test_rows.py``).
 """
 
+from __future__ import annotations
+
+from enum import Enum
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from django.db import connection
-from django.db.models import Field, ForeignObjectRel, Model
+from django.db.models import F, Field, Model
+from django.db.models.expressions import CombinedExpression, Value
+from django.utils import timezone
 
 M = TypeVar("M", bound=Model)
 
-
-# Columns whose database value is already the Python value on every backend (no converter).
+# Columns whose database value is already the Python value on every backend (no converter, no preparation).
 _PLAIN_TYPES = frozenset(
     {"CharField", "TextField", "IntegerField", "SmallIntegerField", "BigIntegerField", "PositiveIntegerField",
-     "PositiveSmallIntegerField", "AutoField", "BigAutoField"}
+     "PositiveSmallIntegerField", "PositiveBigIntegerField", "AutoField", "BigAutoField"}
 )  # fmt: skip
+_COMPARISONS = {"lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
+
+# A condition's shape: (field name, operator, IN-arity or 0, the other column's name when comparing columns).
+Shape = tuple[tuple[str, str, int, str | None], ...]
 
 
-def _column(model: type[Model], field: "Field[Any, Any] | ForeignObjectRel") -> str:
-    """The database column of a concrete field (a reverse relation has none)."""
-    if not isinstance(field, Field) or not field.column:
-        raise TypeError(f"{model.__name__}.{field.name} is not a column")
-    return field.column
+def model_field(model: type[Model], name: str) -> Field:
+    """``model``'s field ``name`` that has a column (for a hand-written SELECT's ``values_of`` fields)."""
+    field = model._meta.get_field(name)
+    if not isinstance(field, Field):  # a reverse relation has no column
+        raise TypeError(f"{model.__name__}.{name} is not a column")
+    return field
 
 
-@lru_cache(maxsize=64)
-def _select(
-    model: type[Model], columns: tuple[str, ...] | None, shape: tuple[tuple[str, int], ...], limit: int | None
-) -> str:
-    """SELECT of ``columns`` (field names; None: every concrete field) WHERE ``shape`` (name, IN-arity or 0)."""
-    quote = connection.ops.quote_name
-    meta = model._meta
-    if columns is None:
-        selected = [_column(model, field) for field in meta.concrete_fields]
-    else:
-        fields = [meta.get_field(name) for name in columns]
-        for field in fields:
-            if getattr(field, "target_field", field).get_internal_type() not in _PLAIN_TYPES:
-                raise TypeError(f"{model.__name__}.{field.name} needs a converter: use rows_where")
-        selected = [_column(model, field) for field in fields]
-    conditions = []
-    for name, arity in shape:
-        column = quote(_column(model, meta.get_field(name)))
-        conditions.append(f"{column} = %s" if arity == 0 else f"{column} IN ({', '.join(['%s'] * arity)})")
-    select = ", ".join(quote(column) for column in selected)
-    sql = f"SELECT {select} FROM {quote(meta.db_table)} WHERE {' AND '.join(conditions)}"  # noqa: S608 - model names
+def quoted_column(field: Field) -> str:
+    """``field``'s column, quoted for the backend (for a hand-written SELECT)."""
+    return connection.ops.quote_name(cast(str, field.column))
+
+
+def _is_plain(field: Field) -> bool:
+    return getattr(field, "target_field", field).get_internal_type() in _PLAIN_TYPES
+
+
+def _prepared(field: Field, value: Any) -> Any:
+    """A value as the ORM sends it for ``field`` (datetimes made naive UTC on MySQL, Decimals adapted)."""
+    if _is_plain(field):
+        return value.value if isinstance(value, Enum) else value  # a choices member goes as its plain value
+    return field.get_db_prep_save(value, connection)
+
+
+def _conditions(model: type[Model], equals: dict[str, Any]) -> tuple[Shape, list[Any]]:
+    """The shape of ``equals`` (``name`` or ``name__lt`` ...) and its parameters, prepared for their fields."""
+    pk_name = model._meta.pk.name
+    shape: list[tuple[str, str, int, str | None]] = []
+    params: list[Any] = []
+    for key, value in equals.items():
+        name, _, lookup = key.partition("__")
+        name = pk_name if name == "pk" else name
+        operator = _COMPARISONS[lookup] if lookup else "="
+        if isinstance(value, F):
+            shape.append((name, operator, 0, cast(Any, value).name))
+            continue
+        field = model_field(model, name)
+        if isinstance(value, tuple):
+            shape.append((name, "IN", len(value), None))
+            params.extend(_prepared(field, item) for item in value)
+        else:
+            shape.append((name, operator, 0, None))
+            params.append(_prepared(field, value))
+    return tuple(shape), params
+
+
+def _where(model: type[Model], shape: Shape) -> str:
+    parts = []
+    for name, operator, arity, other in shape:
+        column = quoted_column(model_field(model, name))
+        if other is not None:
+            parts.append(f"{column} {operator} {quoted_column(model_field(model, other))}")
+        elif operator == "IN":
+            parts.append(f"{column} IN ({', '.join(['%s'] * arity)})")
+        else:
+            parts.append(f"{column} {operator} %s")
+    return " AND ".join(parts)
+
+
+def _column_list(model: type[Model], columns: tuple[str, ...] | None) -> str:
+    fields = model._meta.concrete_fields if columns is None else [model_field(model, name) for name in columns]
+    return ", ".join(quoted_column(field) for field in fields)
+
+
+@lru_cache(maxsize=128)
+def _select(model: type[Model], columns: tuple[str, ...] | None, shape: Shape, limit: int | None) -> str:
+    """SELECT of ``columns`` (field names; None: every concrete field) WHERE ``shape``."""
+    table = connection.ops.quote_name(model._meta.db_table)
+    sql = f"SELECT {_column_list(model, columns)} FROM {table} WHERE {_where(model, shape)}"  # noqa: S608 - model names
     return sql if limit is None else f"{sql} LIMIT {int(limit)}"
 
 
-def _shape_and_params(equals: dict[str, Any]) -> tuple[tuple[tuple[str, int], ...], list[Any]]:
-    shape = tuple((name, len(value) if isinstance(value, tuple) else 0) for name, value in equals.items())
-    params: list[Any] = []
-    for value in equals.values():
-        params.extend(value if isinstance(value, tuple) else (value,))
-    return shape, params
+@lru_cache(maxsize=64)
+def _select_each(model: type[Model], columns: tuple[str, ...], shapes: tuple[Shape, ...]) -> str:
+    """One SELECT per lookup, tagged by its position, joined by UNION ALL."""
+    table, selected = connection.ops.quote_name(model._meta.db_table), _column_list(model, columns)
+    return " UNION ALL ".join(
+        f"SELECT {n}, {selected} FROM {table} WHERE {_where(model, shape)}"  # noqa: S608 - model names
+        for n, shape in enumerate(shapes)
+    )
+
+
+@lru_cache(maxsize=256)
+def _converters(fields: tuple[Field, ...], ops: Any) -> tuple[tuple[int, Any, tuple], ...]:
+    """(position, column, converters) of the fields whose value the backend converts, as the compiler would.
+    Keyed by the thread's connection ``ops``: converters are bound to it."""
+    found = []
+    for position, field in enumerate(fields):
+        if _is_plain(field):
+            continue
+        column = field.get_col(field.model._meta.db_table)
+        converters = tuple(ops.get_db_converters(column) + column.get_db_converters(connection))
+        if converters:
+            found.append((position, column, converters))
+    return tuple(found)
+
+
+@lru_cache(maxsize=128)
+def _fields(model: type[Model], columns: tuple[str, ...]) -> tuple[Field, ...]:
+    return tuple(model_field(model, name) for name in columns)
+
+
+def _convert(fields: tuple[Field, ...], rows: list[tuple] | tuple[tuple, ...], offset: int = 0) -> list[tuple]:
+    converters = _converters(fields, connection.ops)
+    if not converters or not rows:
+        return [tuple(row) for row in rows]
+    converted = []
+    for row in rows:
+        values = list(row)
+        for position, column, functions in converters:
+            for function in functions:
+                values[position + offset] = function(values[position + offset], column, connection)
+        converted.append(tuple(values))
+    return converted
 
 
 def rows_where(model: type[M], *, limit: int | None = None, **equals: Any) -> list[M]:
     """Instances of ``model`` whose fields equal ``equals`` (a tuple value means "one of"), unordered."""
-    shape, params = _shape_and_params(equals)
+    shape, params = _conditions(model, equals)
     return list(model._default_manager.raw(_select(model, None, shape, limit), params))
 
 
@@ -76,8 +170,111 @@ def row_where(model: type[M], **equals: Any) -> M | None:
 
 
 def values_where(model: type[Model], columns: tuple[str, ...], *, limit: int | None = None, **equals: Any) -> list:
-    """Tuples of the text or integer ``columns`` of the matching rows, unordered (no model is built)."""
-    shape, params = _shape_and_params(equals)
+    """Tuples of ``columns`` of the matching rows, unordered, converted as the ORM would (no model is built)."""
+    shape, params = _conditions(model, equals)
     with connection.cursor() as cursor:
         cursor.execute(_select(model, columns, shape, limit), params)
-        return list(cursor.fetchall())
+        rows = cursor.fetchall()
+    return _convert(_fields(model, columns), rows)
+
+
+def values_where_each(model: type[Model], columns: tuple[str, ...], *lookups: dict[str, Any]) -> list[list[tuple]]:
+    """One round trip for several lookups on one table: for each lookup, in order, its rows' ``columns``."""
+    shapes, params = [], []
+    for equals in lookups:
+        shape, lookup_params = _conditions(model, equals)
+        shapes.append(shape)
+        params.extend(lookup_params)
+    with connection.cursor() as cursor:
+        cursor.execute(_select_each(model, columns, tuple(shapes)), params)
+        rows = cursor.fetchall()
+    found: list[list[tuple]] = [[] for _ in lookups]
+    for row in _convert(_fields(model, columns), rows, offset=1):
+        found[int(row[0])].append(row[1:])
+    return found
+
+
+def values_of(sql: str, params: list[Any], fields: tuple[Field, ...]) -> list[tuple]:
+    """The rows of a hand-written SELECT (a join the lookups above cannot say), column ``i`` converted as the
+    ORM converts ``fields[i]``. Only in a selector on a measured hot path, with a test holding it to the ORM."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return _convert(fields, rows)
+
+
+@lru_cache(maxsize=32)
+def _insert(model: type[Model], names: frozenset[str]) -> tuple[str, tuple[tuple[Field, str], ...]]:
+    """The INSERT of every concrete field but an auto primary key, and where each value comes from."""
+    quote, meta = connection.ops.quote_name, model._meta
+    fields = [field for field in meta.concrete_fields if not (field.primary_key and field.name not in names)]
+    unknown = names - {field.name for field in fields}
+    if unknown:
+        raise TypeError(f"{model.__name__} has no field {sorted(unknown)}")
+    sources = tuple(
+        (field, "given" if field.name in names else "now" if getattr(field, "auto_now", False)
+         or getattr(field, "auto_now_add", False) else "default")
+        for field in fields
+    )  # fmt: skip
+    columns = ", ".join(quoted_column(field) for field in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    return f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders})", sources  # noqa: S608
+
+
+def row_insert(model: type[Model], **values: Any) -> int:
+    """INSERT one row of ``model`` and answer its primary key.
+
+    ``values`` by field name; a field not named gets what ``save()`` would give it: ``auto_now``/``auto_now_add``
+    the current time, any other its default. Unique and check constraints are the database's, as with the ORM.
+    """
+    sql, sources = _insert(model, frozenset(values))
+    now = None
+    params = []
+    for field, source in sources:
+        if source == "given":
+            value = values[field.name]
+        elif source == "now":
+            now = now or timezone.now()
+            value = now
+        else:
+            value = field.get_default()
+        params.append(_prepared(field, value))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.lastrowid
+
+
+def _assignment(name: str, value: Any) -> tuple[tuple[str, str | None], Any]:
+    """(name, operator) and the parameter of one SET item: a value, or ``F(name) + n`` / ``F(name) - n``."""
+    if not isinstance(value, CombinedExpression):
+        return (name, None), value
+    lhs, rhs = value.lhs, value.rhs
+    if not (isinstance(lhs, F) and cast(Any, lhs).name == name and isinstance(rhs, Value)
+            and value.connector in ("+", "-")):  # fmt: skip
+        raise TypeError(f"unsupported update of {name}: {value!r}")
+    return (name, value.connector), rhs.value
+
+
+@lru_cache(maxsize=32)
+def _update(model: type[Model], assignments: tuple[tuple[str, str | None], ...], shape: Shape) -> str:
+    items = []
+    for name, operator in assignments:
+        column = quoted_column(model_field(model, name))
+        items.append(f"{column} = %s" if operator is None else f"{column} = {column} {operator} %s")
+    return (
+        f"UPDATE {connection.ops.quote_name(model._meta.db_table)} SET {', '.join(items)} WHERE {_where(model, shape)}"  # noqa: S608
+    )
+
+
+def rows_update(model: type[Model], *, where: dict[str, Any], **assignments: Any) -> int:
+    """UPDATE the rows matching ``where`` with ``assignments``; answers the number of rows matched, as
+    ``QuerySet.update`` does. ``where`` takes ``name`` / ``name__lt`` ... with a value or ``F("other")``."""
+    shapes, params = [], []
+    for name, value in assignments.items():
+        shape, param = _assignment(name, value)
+        shapes.append(shape)
+        params.append(param if shape[1] is not None else _prepared(model_field(model, name), param))
+    condition, condition_params = _conditions(model, where)
+    with connection.cursor() as cursor:
+        cursor.execute(_update(model, tuple(shapes), condition), params + condition_params)
+        return cursor.rowcount

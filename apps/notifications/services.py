@@ -18,6 +18,7 @@ from prometheus_client import Counter, Gauge
 
 from apps.common.metrics import counter_labels_init
 from apps.common.mq import TEAM_REFUND, TEAM_SUCCESS
+from apps.common.rows import row_insert
 from apps.notifications.models import NotifyTask, NotifyType
 from apps.notifications.signals import notify_task_committed
 from apps.notifications.transports import DeliveryFailed, transports
@@ -53,12 +54,16 @@ def notify_task_create(
     payload: dict,
     notify_type: str,
     notify_url: str = "",
-) -> NotifyTask:
+) -> int:
     """One callback about team ``team_id`` over ``notify_type`` (HTTP to ``notify_url``, else the bus
     under the category's routing key); delivered after the commit. Plain values: the outbox knows no trade rows.
+
+    Answers the task's id. One INSERT without a model instance (``apps.common.rows``): a team's completion
+    writes it on the settle hot path.
     """
     is_http = notify_type == NotifyType.HTTP
-    task = NotifyTask.objects.create(
+    task_id = row_insert(
+        NotifyTask,
         activity_id=activity_id,
         team_id=team_id,
         source=source,
@@ -69,8 +74,8 @@ def notify_task_create(
         notify_url=notify_url if is_http else "",
         parameter_json=payload,
     )
-    transaction.on_commit(lambda: _enqueue(task.pk))
-    return task
+    transaction.on_commit(lambda: _enqueue(task_id))
+    return task_id
 
 
 def _enqueue(task_id: int) -> None:

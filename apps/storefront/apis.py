@@ -4,6 +4,7 @@ price and open teams) and the mall API for mobile clients (token auth: products 
 Both compose the trial (activities) with team reads (trade), so they live above both.
 """
 
+from collections.abc import Mapping
 from typing import Any
 
 from drf_spectacular.utils import extend_schema
@@ -12,10 +13,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.channels.authentication import SignedCall
-from apps.channels.signed_api import signed_endpoint, signed_params
+from apps.channels.authentication import SignedCall, signed_params_check
+from apps.channels.signed_api import signed_endpoint
 from apps.common.api import success
 from apps.common.money import format_money
+from apps.common.params import Fields, id_text, params_validate
 from apps.common.serializers import IdField, MoneyField
 from apps.dcc.ratelimit import rate_limit_check
 from apps.storefront.market import market_config_query
@@ -27,6 +29,15 @@ class MarketConfigRequest(serializers.Serializer):
     source = IdField(max_length=16)  # type: ignore[assignment]  # wire name; shadows DRF's Field.source
     channel = IdField(max_length=16)
     goodsId = IdField(max_length=32)
+
+
+MARKET_CONFIG_PARAMS = Fields(userId=id_text(), source=id_text(16), channel=id_text(16), goodsId=id_text(32))
+
+
+def market_config_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """``MarketConfigRequest``'s validation without DRF (``apps.common.params``): the same values or the same
+    0002 field errors, held to the serializer by ``tests/test_market_params.py``."""
+    return params_validate(MARKET_CONFIG_PARAMS, params)
 
 
 class GoodsOut(serializers.Serializer):
@@ -73,7 +84,8 @@ class MarketConfigOut(serializers.Serializer):
     summary="Trial for the product page: price, visibility, open teams, statistics (signed, rate limited)",
 )
 def market_config(call: SignedCall) -> dict[str, Any]:
-    data = signed_params(call, MarketConfigRequest)
+    data = market_config_params(call.params)
+    signed_params_check(call, data)
     caller = call.caller
     # A userId is the channel's own namespace: one mall's traffic never rate-limits another's shopper.
     rate_limit_check(user_id=f"{caller.source}/{caller.channel}/{data['userId']}")

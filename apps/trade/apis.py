@@ -4,15 +4,17 @@ Served by the lane (``apps.channels.signed_api``): each handler gets the verifie
 answer's ``data``; the serializers below are the contract the OpenAPI schema documents.
 """
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.utils.translation import gettext
 from rest_framework import serializers
 
-from apps.channels.authentication import SignedCall
+from apps.channels.authentication import SignedCall, signed_params_check
 from apps.channels.signed_api import signed_endpoint, signed_params
 from apps.common.errors import GroupBuyError, ResponseCode
 from apps.common.money import format_money
+from apps.common.params import Choice, Fields, Integer, Invalid, Text, id_text, params_validate
 from apps.common.serializers import IdField, MoneyField
 from apps.trade.lock import LockCommand, order_lock
 from apps.trade.models import NotifyType
@@ -20,15 +22,32 @@ from apps.trade.refund import order_refund
 from apps.trade.selectors import team_progress
 from apps.trade.settle import SettleCommand, order_settle
 
+TEAM_ID_PATTERN = r"^\d{8}$"
+
 
 class NotifyConfigIn(serializers.Serializer):
     notifyType = serializers.ChoiceField(choices=NotifyType.values)
     notifyUrl = serializers.URLField(required=False, allow_blank=True, max_length=512)
 
 
+def notify_config_resolve(attrs: dict[str, Any]) -> dict[str, Any]:
+    """Resolve the notify config: nested or flat; HTTP needs a URL; nothing given means MQ.
+
+    ``attrs`` are a lock's validated fields, completed in place with ``notify_type`` and ``notify_url``.
+    """
+    nested = attrs.get("notifyConfigVO") or {}
+    url = nested.get("notifyUrl") or attrs.get("notifyUrl") or ""
+    notify_type = nested.get("notifyType") or (NotifyType.HTTP if url else NotifyType.MQ)
+    if notify_type == NotifyType.HTTP and not url:
+        raise Invalid({"notifyUrl": ["an HTTP callback needs notifyUrl"]})
+    attrs["notify_type"] = notify_type
+    attrs["notify_url"] = url if notify_type == NotifyType.HTTP else ""
+    return attrs
+
+
 class LockRequest(serializers.Serializer):
     userId = IdField()
-    teamId = serializers.RegexField(r"^\d{8}$", required=False, allow_blank=True, allow_null=True)
+    teamId = serializers.RegexField(TEAM_ID_PATTERN, required=False, allow_blank=True, allow_null=True)
     activityId = serializers.IntegerField(min_value=1)
     goodsId = IdField(max_length=32)
     source = IdField(max_length=16)  # type: ignore[assignment]  # wire name; shadows DRF's Field.source
@@ -38,15 +57,38 @@ class LockRequest(serializers.Serializer):
     notifyUrl = serializers.URLField(required=False, allow_blank=True, max_length=512)
 
     def validate(self, attrs: dict) -> dict:
-        """Resolve the notify config: nested or flat; HTTP needs a URL; nothing given means MQ."""
-        nested = attrs.get("notifyConfigVO") or {}
-        url = nested.get("notifyUrl") or attrs.get("notifyUrl") or ""
-        notify_type = nested.get("notifyType") or (NotifyType.HTTP if url else NotifyType.MQ)
-        if notify_type == NotifyType.HTTP and not url:
-            raise serializers.ValidationError({"notifyUrl": ["an HTTP callback needs notifyUrl"]})
-        attrs["notify_type"] = notify_type
-        attrs["notify_url"] = url if notify_type == NotifyType.HTTP else ""
-        return attrs
+        try:
+            return notify_config_resolve(attrs)
+        except Invalid as exc:
+            raise serializers.ValidationError(exc.detail) from None
+
+
+def _url_text() -> Text:
+    """``URLField(required=False, allow_blank=True, max_length=512)``'s rule."""
+    return Text(url=True, max_length=512, required=False, allow_blank=True)
+
+
+LOCK_PARAMS = Fields(
+    userId=id_text(),
+    teamId=Text(pattern=TEAM_ID_PATTERN, required=False, allow_blank=True, allow_null=True),
+    activityId=Integer(min_value=1),
+    goodsId=id_text(32),
+    source=id_text(16),
+    channel=id_text(16),
+    outTradeNo=id_text(),
+    notifyConfigVO=Fields(required=False, allow_null=True, notifyType=Choice(NotifyType.values), notifyUrl=_url_text()),
+    notifyUrl=_url_text(),
+)
+
+
+def lock_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """``LockRequest``'s validation without DRF (``apps.common.params``): the same values or the same 0002
+    field errors, held to the serializer by ``tests/test_lock_params.py``."""
+    data = params_validate(LOCK_PARAMS, params)
+    try:
+        return notify_config_resolve(data)
+    except Invalid as exc:
+        raise GroupBuyError(ResponseCode.ILLEGAL_PARAMETER, data=exc.detail) from None
 
 
 class LockOut(serializers.Serializer):
@@ -66,7 +108,8 @@ class LockOut(serializers.Serializer):
     summary="Lock a seat: open a team or join one (idempotent on outTradeNo)",
 )
 def lock(call: SignedCall) -> dict[str, Any]:
-    data = signed_params(call, LockRequest)
+    data = lock_params(call.params)
+    signed_params_check(call, data)
     caller = call.caller
     result = order_lock(
         command=LockCommand(
@@ -145,7 +188,7 @@ def settle(call: SignedCall) -> dict[str, Any]:
 
 
 class TeamProgressParams(serializers.Serializer):
-    teamId = serializers.RegexField(r"^\d{8}$")
+    teamId = serializers.RegexField(TEAM_ID_PATTERN)
     source = IdField(max_length=16)  # type: ignore[assignment]  # wire name; shadows DRF's Field.source
     channel = IdField(max_length=16)
 

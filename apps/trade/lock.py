@@ -30,10 +30,11 @@ from apps.channels.notify_targets import notify_url_refusal
 from apps.channels.selectors import channel_credential_get
 from apps.common.db import retry_on_deadlock
 from apps.common.errors import GroupBuyError, ResponseCode
-from apps.common.rows import row_where, values_where
+from apps.common.rows import row_insert, rows_update
 from apps.trade.ids import ID_ATTEMPTS, new_order_id, new_team_id
 from apps.trade.metrics import LOCKS, counted
-from apps.trade.models import LIVE_ORDER_STATUSES, NotifyType, Order, Team
+from apps.trade.models import NotifyType, Order, Team
+from apps.trade.selectors import LockedOrder, TeamSeats, lock_reads, locked_order, team_seats
 from apps.trade.team_stock import Occupation, team_seat_occupy, team_seat_release
 
 logger = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ class LockResult:
     status: int
 
     @classmethod
-    def of(cls, order: Order) -> LockResult:
+    def of(cls, order: LockedOrder) -> LockResult:
         return cls(
             order_id=order.order_id,
             team_id=order.team_id,
@@ -85,19 +86,22 @@ def order_lock(*, command: LockCommand) -> LockResult:
 
 
 def _lock(command: LockCommand) -> tuple[LockResult, str]:
-    existing = _existing_order(command)
-    if existing is not None:
-        return _replay(existing, command), "replay"
-    seat_team: Team | None = None  # the team whose Redis seat this call took (and must give back on failure)
+    reads = lock_reads(
+        source=command.source, channel=command.channel, out_trade_no=command.out_trade_no,
+        user_id=command.user_id, activity_id=command.activity_id,
+    )  # fmt: skip
+    if reads.existing is not None:
+        return _replay(reads.existing, command), "replay"
+    seat_team: TeamSeats | None = None  # the team whose Redis seat this call took (and must give back on failure)
     try:
         _check_notify_target(command)
         team = _joinable_team(command)
         trial = _trial(command)
         _check_activity_open(trial.activity)
-        biz_id = _take_slot(command, trial.activity)
+        biz_id = _take_slot(command, trial.activity, reads.live_biz_ids)
         if team is not None and _occupy_seat(command, team, trial.activity):
             seat_team = team
-        order = _write_drawing_ids(command, team=team, trial=trial, biz_id=biz_id)
+        result = _write_drawing_ids(command, team=team, trial=trial, biz_id=biz_id)
     except (GroupBuyError, IntegrityError) as exc:
         winner = _winner_after_failure(command, seat_team)
         if winner is not None:
@@ -110,17 +114,13 @@ def _lock(command: LockCommand) -> tuple[LockResult, str]:
         if seat_team is not None:
             _winner_after_failure(command, seat_team)
         raise
-    return LockResult.of(order), "locked"
+    return result, "locked"
 
 
 # --- the existing order: the same answer to a retry -------------------------------------------------
 
 
-def _existing_order(command: LockCommand) -> Order | None:
-    return row_where(Order, source=command.source, channel=command.channel, out_trade_no=command.out_trade_no)
-
-
-def _replay(order: Order, command: LockCommand) -> LockResult:
+def _replay(order: LockedOrder, command: LockCommand) -> LockResult:
     """The answer to a retried lock: the same order, whatever happened since; never a second seat."""
     if order.user_id != command.user_id:
         raise GroupBuyError(
@@ -131,10 +131,10 @@ def _replay(order: Order, command: LockCommand) -> LockResult:
     return LockResult.of(order)
 
 
-def _winner_after_failure(command: LockCommand, seat_team: Team | None) -> Order | None:
+def _winner_after_failure(command: LockCommand, seat_team: TeamSeats | None) -> LockedOrder | None:
     """After a failure: the order of this outTradeNo, written by a twin (or by this call when a connection was
     lost during COMMIT). Without one, the seat this call took goes back."""
-    winner = _existing_order(command)
+    winner = locked_order(source=command.source, channel=command.channel, out_trade_no=command.out_trade_no)
     if winner is None and seat_team is not None:
         team_seat_release(team_id=seat_team.team_id, out_trade_no=command.out_trade_no)
     return winner
@@ -156,7 +156,7 @@ def _check_notify_target(command: LockCommand) -> None:
         raise GroupBuyError(ResponseCode.ILLEGAL_PARAMETER, reason, data={"notifyUrl": [reason]})
 
 
-def _joinable_team(command: LockCommand) -> Team | None:
+def _joinable_team(command: LockCommand) -> TeamSeats | None:
     """The named team (None: open a new one). It must be the channel's own, in this activity, and joinable.
 
     Another channel's team answers exactly as a team that does not exist (E0002), so a channel cannot
@@ -164,7 +164,7 @@ def _joinable_team(command: LockCommand) -> Team | None:
     """
     if not command.team_id:
         return None
-    team = row_where(Team, team_id=command.team_id, source=command.source, channel=command.channel)
+    team = team_seats(team_id=command.team_id, source=command.source, channel=command.channel)
     if team is None:
         raise GroupBuyError(
             ResponseCode.E0002,
@@ -183,7 +183,7 @@ def _joinable_team(command: LockCommand) -> Team | None:
     return team
 
 
-def _join_refusal(team: Team, now: datetime) -> GroupBuyError | None:
+def _join_refusal(team: TeamSeats, now: datetime) -> GroupBuyError | None:
     """Why ``team`` cannot take one more member now, or None: the one answer per cause, whichever guard asks.
 
     Closed (FAILED: expired unformed, or its last member left, ``apps.trade.refund``) → E0005 "the team has
@@ -221,19 +221,15 @@ def _check_activity_open(activity: ActivityConfig) -> None:
         raise GroupBuyError(ResponseCode.E0102)
 
 
-def _take_slot(command: LockCommand, activity: ActivityConfig) -> str:
-    """Count the channel's user's live (locked or paid) orders in the activity and pick the take slot.
+def _take_slot(command: LockCommand, activity: ActivityConfig, taken: frozenset[str]) -> str:
+    """Count the channel's user's live (locked or paid) orders in the activity (``taken``, their biz ids, read
+    with the idempotency lookup: ``lock_reads``) and pick the take slot.
 
     The slot is ``biz_id = {activity_id}_{user_id}_{n}`` with the smallest free n; its unique key with the
     channel, (source, channel, biz_id), makes concurrent locks of one user for the same slot collide, so
     racing calls cannot exceed the limit, and another channel's user of the same name takes nothing from
     this one. A refund renames its order's biz_id, freeing that slot.
     """
-    live = values_where(
-        Order, ("biz_id",), user_id=command.user_id, activity=command.activity_id,
-        source=command.source, channel=command.channel, status=LIVE_ORDER_STATUSES,
-    )  # fmt: skip
-    taken = {biz_id for (biz_id,) in live}
     if len(taken) >= activity.take_limit_count:
         raise GroupBuyError(ResponseCode.E0103)
     n = 1
@@ -242,7 +238,7 @@ def _take_slot(command: LockCommand, activity: ActivityConfig) -> str:
     return f"{command.activity_id}_{command.user_id}_{n}"
 
 
-def _occupy_seat(command: LockCommand, team: Team, activity: ActivityConfig) -> bool:
+def _occupy_seat(command: LockCommand, team: TeamSeats, activity: ActivityConfig) -> bool:
     """A joiner's seat in Redis (``apps.trade.team_stock``). True when this call took it (and so must give it
     back on failure); a retry of this very order holding it already goes on (the database decides)."""
     try:
@@ -263,7 +259,7 @@ def _occupy_seat(command: LockCommand, team: Team, activity: ActivityConfig) -> 
 # --- the write ----------------------------------------------------------------------------------------
 
 
-def _write_drawing_ids(command: LockCommand, *, team: Team | None, trial: TrialResult, biz_id: str) -> Order:
+def _write_drawing_ids(command: LockCommand, *, team: TeamSeats | None, trial: TrialResult, biz_id: str) -> LockResult:
     """One transaction (retried on a deadlock), drawn again when a random id collided.
 
     A collision (another team or order already has the drawn id) is told apart from the other unique keys
@@ -291,50 +287,44 @@ def _id_taken(*, team_id: str | None, order_id: str) -> bool:
 
 
 def _write(
-    command: LockCommand, *, team: Team | None, trial: TrialResult, biz_id: str, team_id: str, order_id: str
-) -> Order:
-    """Join (the conditional UPDATE is the last guard against overselling) or open the team; insert the order."""
+    command: LockCommand, *, team: TeamSeats | None, trial: TrialResult, biz_id: str, team_id: str, order_id: str
+) -> LockResult:
+    """Join (the conditional UPDATE is the last guard against overselling) or open the team; insert the order.
+
+    Plain SQL (``apps.common.rows``): one UPDATE or INSERT for the team, one INSERT for the order, no model
+    instances; the unique keys (order id, outTradeNo, take slot) stay the database's last word.
+    """
     now = timezone.now()
+    prices = {"original_price": trial.original_price, "deduction_price": trial.deduction_price,
+              "pay_price": trial.pay_price}  # fmt: skip
     if team is not None:
-        joined = Team.objects.filter(
-            team_id=team.team_id,
-            status=Team.Status.IN_PROGRESS,
-            lock_count__lt=F("target_count"),
-            valid_end_time__gt=now,
-        ).update(lock_count=F("lock_count") + 1, update_time=now)
+        joined = rows_update(
+            Team,
+            where={
+                "team_id": team.team_id,
+                "status": Team.Status.IN_PROGRESS,
+                "lock_count__lt": F("target_count"),
+                "valid_end_time__gt": now,
+            },
+            lock_count=F("lock_count") + 1,
+            update_time=now,
+        )
         if not joined:
             # Filled, closed or expired since the check: answer as the check would have (module docstring).
-            raise _join_refusal(Team.objects.get(pk=team.pk), now) or GroupBuyError(ResponseCode.E0006)
+            current = team_seats(team_id=team.team_id, source=command.source, channel=command.channel)
+            raise (current and _join_refusal(current, now)) or GroupBuyError(ResponseCode.E0006)
     else:
-        team = Team.objects.create(
-            team_id=team_id,
-            activity_id=command.activity_id,
-            source=command.source,
-            channel=command.channel,
-            original_price=trial.original_price,
-            deduction_price=trial.deduction_price,
-            pay_price=trial.pay_price,
-            target_count=trial.activity.target,
-            lock_count=1,
-            complete_count=0,
-            status=Team.Status.IN_PROGRESS,
-            valid_start_time=now,
+        row_insert(
+            Team, team_id=team_id, activity=command.activity_id, source=command.source, channel=command.channel,
+            **prices, target_count=trial.activity.target, lock_count=1, complete_count=0,
+            status=Team.Status.IN_PROGRESS, valid_start_time=now,
             valid_end_time=now + timedelta(minutes=trial.activity.valid_time),
-            notify_type=command.notify_type,
-            notify_url=command.notify_url,
-        )
-    return Order.objects.create(
-        order_id=order_id,
-        user_id=command.user_id,
-        team=team,
-        activity_id=command.activity_id,
-        sku_id=command.goods_id,
-        source=command.source,
-        channel=command.channel,
-        original_price=trial.original_price,
-        deduction_price=trial.deduction_price,
-        pay_price=trial.pay_price,
-        status=Order.Status.LOCKED,
-        out_trade_no=command.out_trade_no,
-        biz_id=biz_id,
-    )
+            notify_type=command.notify_type, notify_url=command.notify_url, create_time=now, update_time=now,
+        )  # fmt: skip
+    row_insert(
+        Order, order_id=order_id, user_id=command.user_id, team=team_id, activity=command.activity_id,
+        sku=command.goods_id, source=command.source, channel=command.channel, **prices,
+        status=Order.Status.LOCKED, out_trade_no=command.out_trade_no, biz_id=biz_id, create_time=now,
+        update_time=now,
+    )  # fmt: skip
+    return LockResult(order_id=order_id, team_id=team_id, status=int(Order.Status.LOCKED), **prices)

@@ -6,12 +6,16 @@ namespace, and a team belongs to the channel that opened it (api.md "Channel iso
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
+from functools import lru_cache
+from typing import NamedTuple
 
-from django.db.models import Count, F, OuterRef, Q, Subquery, Sum
+from django.db import connection
+from django.db.models import Count, F, Field, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 
 from apps.common.cache import cached
-from apps.common.rows import values_where
+from apps.common.rows import model_field, quoted_column, values_of, values_where, values_where_each
 from apps.trade.models import LIVE_ORDER_STATUSES, Order, Team
 
 
@@ -108,17 +112,49 @@ def joinable_teams(*, activity_id: int, source: str, channel: str) -> list[dict]
     )
 
 
-def _live_orders_of(*, user_id: str, activity_id: int, source: str, channel: str) -> dict[str, str]:
-    """team_id -> out_trade_no of the channel's user's locked or paid orders in the activity.
+class OwnLiveTeam(NamedTuple):
+    """A team the user holds a live (locked or paid) order in, with that order's outTradeNo."""
 
-    Runs on every product-page request: plain SQL (``apps/common/rows.py``), since compiling the equivalent
-    queryset cost more CPU than the query itself. Served by idx_order_user_activity.
+    team_id: str
+    target_count: int
+    complete_count: int
+    lock_count: int
+    valid_start_time: datetime
+    valid_end_time: datetime
+    status: int
+    out_trade_no: str
+
+
+_OWN_TEAM_FIELDS = (*_TEAM_FIELDS, "status")
+
+
+@lru_cache(maxsize=1)
+def _own_live_teams_sql() -> tuple[str, tuple[Field, ...]]:
+    quote = connection.ops.quote_name
+    o = {name: f"o.{quoted_column(model_field(Order, name))}" for name in
+         ("team", "out_trade_no", "user_id", "activity", "source", "channel", "status")}  # fmt: skip
+    t = {name: f"t.{quoted_column(model_field(Team, name))}" for name in (*_OWN_TEAM_FIELDS, "source", "channel")}
+    statuses = ", ".join(str(int(status)) for status in LIVE_ORDER_STATUSES)
+    sql = (
+        f"SELECT {', '.join(t[name] for name in _OWN_TEAM_FIELDS)}, {o['out_trade_no']} "  # noqa: S608 - model names
+        f"FROM {quote(Order._meta.db_table)} o JOIN {quote(Team._meta.db_table)} t ON {t['team_id']} = {o['team']} "
+        f"WHERE {o['user_id']} = %s AND {o['activity']} = %s AND {o['source']} = %s AND {o['channel']} = %s "
+        f"AND {o['status']} IN ({statuses}) AND {t['source']} = %s AND {t['channel']} = %s LIMIT 5"
+    )
+    fields = (*(model_field(Team, name) for name in _OWN_TEAM_FIELDS), model_field(Order, "out_trade_no"))
+    return sql, fields
+
+
+def own_live_teams(*, user_id: str, activity_id: int, source: str, channel: str) -> list[OwnLiveTeam]:
+    """The teams of the channel's user's live orders in the activity (at most five), whatever their state.
+
+    Runs on every product-page request: one join in plain SQL (``apps/common/rows.py``), since compiling the
+    equivalent querysets cost more CPU than the query itself. Served by idx_order_user_activity, then the
+    team's unique key.
     """
-    rows = values_where(
-        Order, ("team", "out_trade_no"), limit=5,
-        user_id=user_id, activity=activity_id, source=source, channel=channel, status=LIVE_ORDER_STATUSES,
-    )  # fmt: skip
-    return dict(rows)
+    sql, fields = _own_live_teams_sql()
+    return [OwnLiveTeam(*row) for row in values_of(sql, [user_id, activity_id, source, channel, source, channel],
+                                                    fields)]  # fmt: skip
 
 
 def open_teams_for_user(
@@ -126,31 +162,25 @@ def open_teams_for_user(
 ) -> list[TeamView]:
     """The user's own open team first, then up to ``others`` joinable teams, closest to full first.
 
-    One small indexed query for the user's own live orders (two when they have one); the joinable
-    list comes from a short shared cache.
+    One small indexed query for the user's own live orders with their teams (``own_live_teams``); the
+    joinable list comes from a short shared cache.
     """
     now = timezone.now()
     views: list[TeamView] = []
     scope = {"source": source, "channel": channel}
-    my_orders = _live_orders_of(user_id=user_id, activity_id=activity_id, **scope) if user_id else {}
-    if my_orders:
-        own = (
-            Team.objects.filter(
-                team_id__in=list(my_orders), **scope, status=Team.Status.IN_PROGRESS, valid_end_time__gt=now
-            )
-            .order_by("valid_end_time")
-            .values(*_TEAM_FIELDS)
-            .first()
-        )
-        if own:
-            views.append(
-                _team_view(own, activity_id=activity_id, user_id=user_id, mine=True,
-                           out_trade_no=my_orders[own["team_id"]])
-            )  # fmt: skip
+    mine = own_live_teams(user_id=user_id, activity_id=activity_id, **scope) if user_id else []
+    my_team_ids = {team.team_id for team in mine}
+    open_own = [team for team in mine if team.status == Team.Status.IN_PROGRESS and team.valid_end_time > now]
+    if open_own:
+        own = min(open_own, key=lambda team: team.valid_end_time)
+        views.append(
+            _team_view(own._asdict(), activity_id=activity_id, user_id=user_id, mine=True,
+                       out_trade_no=own.out_trade_no)
+        )  # fmt: skip
     for row in joinable_teams(activity_id=activity_id, **scope):
         if len(views) >= others + (1 if views and views[0].mine else 0):
             break
-        if row["team_id"] in my_orders or row["valid_end_time"] <= now:
+        if row["team_id"] in my_team_ids or row["valid_end_time"] <= now:
             continue
         views.append(_team_view(row, activity_id=activity_id, user_id=user_id, mine=False, out_trade_no=None))
     return views
@@ -210,3 +240,133 @@ def paid_order_user_ids(*, start: datetime, end: datetime, min_paid_orders: int)
         .order_by("user_id")
         .values_list("user_id", flat=True)
     )
+
+
+# --- the lock's reads (apps/trade/lock.py): tuples, no model instances ------------------------------------
+
+
+class LockedOrder(NamedTuple):
+    """An order as the lock answers it; a retry of its outTradeNo gets the same answer."""
+
+    order_id: str
+    user_id: str
+    team_id: str
+    status: int
+    biz_id: str
+    original_price: Decimal
+    deduction_price: Decimal
+    pay_price: Decimal
+
+
+_LOCKED_ORDER = ("order_id", "user_id", "team", "status", "biz_id", "original_price", "deduction_price", "pay_price")
+
+
+@dataclass(frozen=True)
+class LockReads:
+    existing: LockedOrder | None  # the channel's order of this outTradeNo
+    live_biz_ids: frozenset[str]  # the take slots of the channel's user's live orders in the activity
+
+
+def lock_reads(*, source: str, channel: str, out_trade_no: str, user_id: str, activity_id: int) -> LockReads:
+    """The lock's two order reads in one round trip, each on its own unique key or index: the order of this
+    outTradeNo (idempotency, uniq_order_out_trade_no) and the user's live orders (take limit,
+    idx_order_user_activity)."""
+    existing, live = values_where_each(
+        Order,
+        _LOCKED_ORDER,
+        {"source": source, "channel": channel, "out_trade_no": out_trade_no},
+        {"user_id": user_id, "activity": activity_id, "source": source, "channel": channel,
+         "status": LIVE_ORDER_STATUSES},
+    )  # fmt: skip
+    return LockReads(
+        existing=LockedOrder(*existing[0]) if existing else None,
+        live_biz_ids=frozenset(LockedOrder(*row).biz_id for row in live),
+    )
+
+
+def locked_order(*, source: str, channel: str, out_trade_no: str) -> LockedOrder | None:
+    """The channel's order of ``out_trade_no`` (a twin's, after a lock lost a race to it)."""
+    rows = values_where(Order, _LOCKED_ORDER, source=source, channel=channel, out_trade_no=out_trade_no)
+    return LockedOrder(*rows[0]) if rows else None
+
+
+class TeamSeats(NamedTuple):
+    """What a join needs of a team: whose it is, and whether it can take one more member."""
+
+    team_id: str
+    activity_id: int
+    status: int
+    lock_count: int
+    target_count: int
+    valid_end_time: datetime
+
+
+_TEAM_SEATS = ("team_id", "activity", "status", "lock_count", "target_count", "valid_end_time")
+
+
+def team_seats(*, team_id: str, source: str, channel: str) -> TeamSeats | None:
+    """The channel's team ``team_id`` (another channel's team is not found)."""
+    rows = values_where(Team, _TEAM_SEATS, team_id=team_id, source=source, channel=channel)
+    return TeamSeats(*rows[0]) if rows else None
+
+
+# --- settle's read (apps/trade/settle.py) -----------------------------------------------------------------
+
+
+class SettleTeam(NamedTuple):
+    """The team of an order being settled: its seats, its window, and where its callback goes."""
+
+    pk: int
+    team_id: str
+    activity_id: int
+    source: str
+    channel: str
+    status: int
+    complete_count: int
+    target_count: int
+    valid_end_time: datetime
+    notify_type: str
+    notify_url: str
+
+
+class SettleOrder(NamedTuple):
+    pk: int
+    user_id: str
+    status: int
+    activity_id: int
+    out_trade_no: str
+    team: SettleTeam
+
+
+_SETTLE_ORDER_FIELDS = ("id", "user_id", "status", "activity", "out_trade_no")
+_SETTLE_TEAM_FIELDS = ("id", "team_id", "activity", "source", "channel", "status", "complete_count", "target_count",
+                       "valid_end_time", "notify_type", "notify_url")  # fmt: skip
+
+
+@lru_cache(maxsize=1)
+def _settle_order_sql() -> tuple[str, tuple[Field, ...]]:
+    quote = connection.ops.quote_name
+    o = {name: f"o.{quoted_column(model_field(Order, name))}" for name in
+         (*_SETTLE_ORDER_FIELDS, "team", "source", "channel")}  # fmt: skip
+    t = {name: f"t.{quoted_column(model_field(Team, name))}" for name in _SETTLE_TEAM_FIELDS}
+    selected = [o[name] for name in _SETTLE_ORDER_FIELDS] + [t[name] for name in _SETTLE_TEAM_FIELDS]
+    sql = (
+        f"SELECT {', '.join(selected)} FROM {quote(Order._meta.db_table)} o "  # noqa: S608 - model names
+        f"JOIN {quote(Team._meta.db_table)} t ON {t['team_id']} = {o['team']} "
+        f"WHERE {o['source']} = %s AND {o['channel']} = %s AND {o['out_trade_no']} = %s"
+    )
+    fields = (*(model_field(Order, name) for name in _SETTLE_ORDER_FIELDS),
+              *(model_field(Team, name) for name in _SETTLE_TEAM_FIELDS))  # fmt: skip
+    return sql, fields
+
+
+def settle_order(*, source: str, channel: str, out_trade_no: str) -> SettleOrder | None:
+    """The channel's order of ``out_trade_no`` with its team, in one join on uniq_order_out_trade_no (plain SQL,
+    ``apps/common/rows.py``: settle runs it on every payment notification)."""
+    sql, fields = _settle_order_sql()
+    rows = values_of(sql, [source, channel, out_trade_no], fields)
+    if not rows:
+        return None
+    row = rows[0]
+    split = len(_SETTLE_ORDER_FIELDS)
+    return SettleOrder._make((*row[:split], SettleTeam._make(row[split:])))

@@ -20,11 +20,13 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from apps.common.errors import GroupBuyError, ResponseCode
+from apps.common.rows import rows_update, values_where
 from apps.dcc.runtime import dcc_get
 from apps.notifications.models import NotifyTask
 from apps.trade.callbacks import team_notify
 from apps.trade.metrics import SETTLEMENTS, TEAMS_COMPLETED, counted
 from apps.trade.models import Order, Team
+from apps.trade.selectors import SettleOrder, SettleTeam, settle_order
 
 
 @dataclass(frozen=True)
@@ -44,8 +46,8 @@ class SettleResult:
     out_trade_no: str
 
     @classmethod
-    def of(cls, order: Order) -> SettleResult:
-        return cls(order.user_id, order.team_id, order.activity_id, order.out_trade_no)
+    def of(cls, order: SettleOrder) -> SettleResult:
+        return cls(order.user_id, order.team.team_id, order.activity_id, order.out_trade_no)
 
 
 def order_settle(*, command: SettleCommand) -> SettleResult:
@@ -79,13 +81,9 @@ def _check_channel_allowed(command: SettleCommand) -> None:
         raise GroupBuyError(ResponseCode.E0105)
 
 
-def _live_order(command: SettleCommand) -> Order:
+def _live_order(command: SettleCommand) -> SettleOrder:
     """The channel's order of this outTradeNo, with its team: it exists, is not refunded, and is this user's."""
-    order = (
-        Order.objects.select_related("team")
-        .filter(source=command.source, channel=command.channel, out_trade_no=command.out_trade_no)
-        .first()
-    )
+    order = settle_order(source=command.source, channel=command.channel, out_trade_no=command.out_trade_no)
     if order is None or order.status == Order.Status.REFUNDED:
         raise GroupBuyError(ResponseCode.E0104)
     if order.user_id != command.user_id:
@@ -97,12 +95,12 @@ def _live_order(command: SettleCommand) -> Order:
     return order
 
 
-def _check_paid_in_time(command: SettleCommand, team: Team) -> None:
+def _check_paid_in_time(command: SettleCommand, team: SettleTeam) -> None:
     if command.out_trade_time > team.valid_end_time:
         raise GroupBuyError(ResponseCode.E0106)
 
 
-def _check_team_in_progress(team: Team) -> None:
+def _check_team_in_progress(team: SettleTeam) -> None:
     if team.status != Team.Status.IN_PROGRESS:
         raise GroupBuyError(ResponseCode.E0104, gettext("the team is no longer in progress"))
 
@@ -110,44 +108,51 @@ def _check_team_in_progress(team: Team) -> None:
 # --- the write ----------------------------------------------------------------------------------------
 
 
-def _write(command: SettleCommand, order: Order) -> bool:
-    """False when a concurrent settlement of the same order got there first."""
+def _write(command: SettleCommand, order: SettleOrder) -> bool:
+    """False when a concurrent settlement of the same order got there first.
+
+    Plain SQL (``apps.common.rows``): the order's guarded UPDATE, then the team's. The team's seat count goes up
+    under ``complete_count < lock_count`` and, so that no read-back is needed, under a bound that says whether
+    this payment fills the team (``target_count`` never changes): the read's count picks which bound to try
+    first, the other follows when a concurrent payment moved the count meanwhile.
+    """
     now = timezone.now()
-    paid = Order.objects.filter(pk=order.pk, status=Order.Status.LOCKED).update(
-        status=Order.Status.PAID, out_trade_time=command.out_trade_time, update_time=now
+    paid = rows_update(
+        Order,
+        where={"pk": order.pk, "status": Order.Status.LOCKED},
+        status=Order.Status.PAID,
+        out_trade_time=command.out_trade_time,
+        update_time=now,
     )
     if not paid:
-        current = Order.objects.get(pk=order.pk)
-        if current.status == Order.Status.PAID:
+        (current,) = values_where(Order, ("status",), pk=order.pk)
+        if current[0] == Order.Status.PAID:
             return False
         raise GroupBuyError(ResponseCode.E0104)  # refunded meanwhile
-    counted = Team.objects.filter(
-        pk=order.team.pk,
-        status=Team.Status.IN_PROGRESS,
-        complete_count__lt=F("lock_count"),
-    ).update(complete_count=F("complete_count") + 1, update_time=now)
-    if not counted:
-        raise GroupBuyError(ResponseCode.UPDATE_ZERO, gettext("the team changed meanwhile, please retry"))
-    team = Team.objects.get(pk=order.team.pk)
-    if team.complete_count >= team.target_count:
-        team_complete(team)
-    return True
+    team = order.team
+    last_seat = team.target_count - 1  # the count before the payment that fills the team
+    guard = {"pk": team.pk, "status": Team.Status.IN_PROGRESS, "complete_count__lt": F("lock_count")}
+    fills_first = team.complete_count >= last_seat
+    for fills in (fills_first, not fills_first):
+        bound = {"complete_count__gte": last_seat} if fills else {"complete_count__lte": last_seat - 1}
+        if rows_update(Team, where={**guard, **bound}, complete_count=F("complete_count") + 1, update_time=now):
+            if fills:
+                team_complete(team)
+            return True
+    raise GroupBuyError(ResponseCode.UPDATE_ZERO, gettext("the team changed meanwhile, please retry"))
 
 
-def team_complete(team: Team) -> None:
-    """Inside the caller's transaction, with the team row current: the team is complete, and its one
+def team_complete(team: Team | SettleTeam) -> None:
+    """Inside the caller's transaction, with the team row current and locked: the team is complete, and its one
     ``trade_settlement`` callback names its paid orders (settlement at the target, or auto-form at expiry).
 
     Every callback carries the team's ``source`` and ``channel``: consumers match orders by them too,
     never by ``outTradeNo`` alone (api.md "Channel isolation").
     """
-    team.status = Team.Status.COMPLETE
-    team.save(update_fields=["status", "update_time"])
-    out_trade_nos = list(
-        team.orders.filter(status=Order.Status.PAID)
-        .order_by("out_trade_time", "id")
-        .values_list("out_trade_no", flat=True)
-    )
+    rows_update(Team, where={"pk": team.pk}, status=Team.Status.COMPLETE, update_time=timezone.now())
+    paid = values_where(Order, ("out_trade_time", "id", "out_trade_no"), team=team.team_id, status=Order.Status.PAID)
+    # Payment order, as the reference lists them (a paid order without a time, from before that rule, first).
+    paid.sort(key=lambda row: (row[0] is not None, row[0] or 0, row[1]))
     team_notify(
         team,
         category=NotifyTask.Category.TRADE_SETTLEMENT,
@@ -155,7 +160,7 @@ def team_complete(team: Team) -> None:
             "source": team.source,
             "channel": team.channel,
             "teamId": team.team_id,
-            "outTradeNoList": out_trade_nos,
+            "outTradeNoList": [out_trade_no for _, _, out_trade_no in paid],
         },
     )
     TEAMS_COMPLETED.inc()

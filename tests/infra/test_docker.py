@@ -34,6 +34,7 @@ SERVICES = {
     "consumer",
     "migrate",
     "mariadb",
+    "mysqld-exporter",
     "redis",
     "rabbitmq",
     "nginx",
@@ -41,7 +42,20 @@ SERVICES = {
     "grafana",
 }
 APP_SERVICES = {"web", "worker", "beat", "consumer", "migrate"}
-METRIC_PREFIXES = ("django_", "gbm_", "process_", "python_")
+METRIC_PREFIXES = ("django_", "gbm_", "process_", "python_", "mysql_")
+# What prom/mysqld-exporter exports with the collectors compose enables (global status by default,
+# perf_schema.eventsstatements by flag): the dashboard may query these.
+MYSQLD_EXPORTER_METRICS = {
+    "mysql_up",
+    "mysql_global_status_commands_total",
+    "mysql_global_status_queries",
+    "mysql_global_status_slow_queries",
+    "mysql_global_status_threads_connected",
+    "mysql_global_status_innodb_row_lock_waits",
+    "mysql_perf_schema_events_statements_total",
+    "mysql_perf_schema_events_statements_seconds_total",
+    "mysql_perf_schema_events_statements_rows_examined_total",
+}
 
 
 def service_missing(reason: str) -> None:
@@ -191,7 +205,7 @@ def test_prometheus_scrapes_compose_services(compose):
         for static in job.get("static_configs", [])
         for target in static["targets"]
     }
-    assert {"web:8000", "rabbitmq:15692"} <= targets
+    assert {"web:8000", "rabbitmq:15692", "mysqld-exporter:9104"} <= targets
     for target in targets:
         assert target.split(":")[0] in set(compose["services"]) | {"localhost"}, target
 
@@ -242,7 +256,6 @@ def test_metric_name_extraction():
 
 
 def _exported_metric_families() -> set[str]:
-    from django_prometheus.db import metrics as _db_metrics  # noqa: F401 - registers the db counters
     from django_prometheus.middleware import Metrics
     from prometheus_client import REGISTRY
 
@@ -261,6 +274,11 @@ def test_dashboard_queries_real_metrics():
     assert names, "no metric names found in the dashboard queries"
     assert all(name.startswith(METRIC_PREFIXES) for name in names), sorted(names)
 
+    # The app's database engine is Django's own (no django-prometheus cursor wrapper): no django_db_* metric exists;
+    # the database panels read MariaDB's exporter.
+    assert not [name for name in names if name.startswith("django_db_")], sorted(names)
+    mysql = {name for name in names if name.startswith("mysql_")}
+    assert mysql <= MYSQLD_EXPORTER_METRICS, sorted(mysql - MYSQLD_EXPORTER_METRICS)
     families = _exported_metric_families()
     for name in (name for name in names if name.startswith("django_")):
         family = re.sub(r"_(total|bucket|sum|count|created)$", "", name)
@@ -282,8 +300,27 @@ def test_dashboard_queries_real_metrics():
         "django_http_requests_total_by_view_transport_method_total",
         "django_http_requests_latency_seconds_by_view_method_bucket",
         "django_http_responses_total_by_status_total",
-        "django_db_execute_total",
+        "mysql_global_status_commands_total",
+        "mysql_perf_schema_events_statements_seconds_total",
     } <= names
+
+
+def test_mysqld_exporter_reads_statement_digests_with_a_least_privilege_account(compose):
+    """The per-query database metrics: performance_schema on in MariaDB, the digest collector on in the exporter,
+    and an account created on a fresh data directory that reads server status and performance_schema only."""
+    services = compose["services"]
+    assert "--performance-schema=ON" in services["mariadb"]["command"]
+    exporter = services["mysqld-exporter"]
+    assert {"--mysqld.address=mariadb:3306", "--mysqld.username=exporter",
+            "--collect.perf_schema.eventsstatements"} <= set(exporter["command"])  # fmt: skip
+    password = exporter["environment"]["MYSQLD_EXPORTER_PASSWORD"]
+    assert password == services["mariadb"]["environment"]["MYSQLD_EXPORTER_PASSWORD"]
+    assert exporter["depends_on"]["mariadb"] == {"condition": "service_healthy"}
+    initdb = {target: source for name, _, source, target in _mounts(compose) if name == "mariadb"}
+    script = (DOCKER / initdb["/docker-entrypoint-initdb.d"] / "10-exporter.sh").read_text()
+    grants = re.findall(r"^GRANT (.+) TO 'exporter'@'%';$", script, re.MULTILINE)
+    assert grants == ["PROCESS, REPLICATION CLIENT ON *.*", "SELECT ON performance_schema.*"]
+    assert "MAX_USER_CONNECTIONS" in script
 
 
 def _nginx() -> str | None:
@@ -351,7 +388,7 @@ def test_env_example_covers_required_settings():
 
 
 def _gunicorn_config(monkeypatch, **env: str) -> dict:
-    for name in ("GUNICORN_WORKERS", "GUNICORN_MAX_WORKERS", "PROMETHEUS_MULTIPROC_DIR"):
+    for name in ("GUNICORN_WORKERS", "GUNICORN_MAX_WORKERS", "PROMETHEUS_MULTIPROC_DIR", "GUNICORN_ACCESS_LOG"):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -366,7 +403,10 @@ def test_gunicorn_config(monkeypatch):
     assert config["default_workers"](cpus=64, cap=8) == 8
     assert config["default_workers"](cpus=1, cap=8) == 3
     assert config["timeout"] < 60, "must stay below nginx's proxy_read_timeout"
+    assert config["accesslog"] is None, "nginx logs every request: gunicorn's access log is off by default"
     assert "x-request-id" in config["access_log_format"]
+    assert _gunicorn_config(monkeypatch, GUNICORN_ACCESS_LOG="-")["accesslog"] == "-"
+    assert _gunicorn_config(monkeypatch, GUNICORN_ACCESS_LOG="")["accesslog"] is None
     assert _gunicorn_config(monkeypatch, GUNICORN_WORKERS="5")["workers"] == 5
     assert _gunicorn_config(monkeypatch, GUNICORN_WORKERS="")["workers"] == config["workers"]
 

@@ -1,12 +1,18 @@
-"""Plain-SQL key lookups (apps/common/rows.py) answer what the ORM would."""
+"""Plain-SQL key lookups and writes (apps/common/rows.py) answer and write what the ORM would."""
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.forms.models import model_to_dict
+from django.utils import timezone
 
-from apps.common.rows import row_where, rows_where, values_where
-from apps.trade.models import Order
-from apps.trade.tests.factories import OrderFactory
+from apps.common.rows import row_insert, row_where, rows_update, rows_where, values_where, values_where_each
+from apps.notifications.models import NotifyTask
+from apps.trade.models import Order, Team
+from apps.trade.tests.factories import OrderFactory, TeamFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -21,11 +27,96 @@ def test_rows_match_the_orm_with_converted_values():
     assert {o.user_id for o in rows_where(Order, user_id=("u1", "u2"))} == {"u1", "u2"}
 
 
-def test_values_are_plain_columns_and_refuse_those_needing_a_converter():
-    order = OrderFactory(user_id="u1", status=Order.Status.PAID)
+def test_values_are_the_orms_values_converted_alike():
+    """Decimals and datetimes come back as the ORM converts them (SQLite stores a decimal as a number,
+    MariaDB answers naive datetimes): the tuples equal ``values_list``'s."""
+    order = OrderFactory(user_id="u1", status=Order.Status.PAID, pay_price=Decimal("80.10"),
+                         original_price=Decimal("100.10"))  # fmt: skip
     assert values_where(Order, ("team", "out_trade_no"), user_id="u1", status=(0, 1)) == [
         (order.team_id, order.out_trade_no)
     ]
     assert values_where(Order, ("biz_id",), user_id="u1", status=(0,)) == []
+    columns = ("pay_price", "create_time", "out_trade_time", "status")
+    got = values_where(Order, columns, user_id="u1")
+    assert got == list(Order.objects.filter(user_id="u1").values_list(*columns))
+    assert str(got[0][0]) == "80.10" and got[0][1].tzinfo is not None
+
+
+def test_comparisons_with_values_and_columns():
+    now = timezone.now()
+    open_team = TeamFactory(lock_count=1, target_count=3, valid_end_time=now + timedelta(minutes=5))
+    TeamFactory(lock_count=3, target_count=3, valid_end_time=now + timedelta(minutes=5))  # full
+    TeamFactory(lock_count=1, target_count=3, valid_start_time=now - timedelta(hours=1),
+                valid_end_time=now - timedelta(minutes=1))  # fmt: skip
+    assert values_where(Team, ("team_id",), lock_count__lt=F("target_count"), valid_end_time__gt=now) == [
+        (open_team.team_id,)
+    ]
+
+
+def test_each_lookup_answers_its_own_rows_in_one_round_trip(django_assert_num_queries):
+    mine = OrderFactory(user_id="u1", out_trade_no="OTN-A", status=Order.Status.LOCKED)
+    paid = OrderFactory(user_id="u1", out_trade_no="OTN-B", status=Order.Status.PAID, activity=mine.activity,
+                        biz_id="b2")  # fmt: skip
+    OrderFactory(user_id="u1", out_trade_no="OTN-C", status=Order.Status.REFUNDED, activity=mine.activity,
+                 biz_id="b3")  # fmt: skip
+    columns = ("out_trade_no", "pay_price", "create_time")
+    with django_assert_num_queries(1):
+        by_no, live, nothing = values_where_each(
+            Order,
+            columns,
+            {"source": "s01", "channel": "c01", "out_trade_no": "OTN-B"},
+            {"user_id": "u1", "activity": mine.activity_id, "status": (0, 1)},
+            {"out_trade_no": "nope"},
+        )
+    assert by_no == values_where(Order, columns, out_trade_no="OTN-B")
+    assert sorted(live) == sorted(values_where(Order, columns, pk=(mine.pk, paid.pk)))
+    assert nothing == []
+
+
+def test_an_inserted_row_reads_back_as_one_the_orm_created():
+    now = timezone.now()
+    values = {
+        "team_id": "20000001", "activity": TeamFactory().activity, "source": "s01", "channel": "c01",
+        "original_price": Decimal("100.00"), "deduction_price": Decimal("20.00"), "pay_price": Decimal("80.00"),
+        "target_count": 3, "lock_count": 1, "status": Team.Status.IN_PROGRESS, "valid_start_time": now,
+        "valid_end_time": now + timedelta(minutes=15), "notify_type": "MQ",
+    }  # fmt: skip
+    pk = row_insert(Team, **{**values, "activity": values["activity"].activity_id})
+    by_orm = Team.objects.create(**{**values, "team_id": "20000002"})
+    inserted = Team.objects.get(pk=pk)
+    ignored = {"id", "team_id", "create_time", "update_time"}
+    assert {k: v for k, v in model_to_dict(inserted).items() if k not in ignored} == {
+        k: v for k, v in model_to_dict(by_orm).items() if k not in ignored
+    }
+    assert inserted.complete_count == 0 and inserted.notify_url == ""  # the fields' defaults
+    assert now - timedelta(seconds=5) < inserted.create_time == inserted.update_time < timezone.now()
+
+
+def test_an_insert_fills_callable_defaults_and_keeps_the_unique_keys():
+    pk = row_insert(NotifyTask, activity_id=1, team_id="1", notify_category="trade_settlement", notify_type="MQ",
+                    notify_mq="topic", parameter_json={"a": [1, "二"]})  # fmt: skip
+    task = NotifyTask.objects.get(pk=pk)
+    assert task.uuid and task.parameter_json == {"a": [1, "二"]} and task.notify_status == 0
+    order = OrderFactory()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        row_insert(Order, **{**model_to_dict(order, exclude=["id", "team", "activity", "sku"]),
+                             "team": order.team_id, "activity": order.activity_id, "sku": order.sku_id,
+                             "order_id": "999999999999"})  # fmt: skip
     with pytest.raises(TypeError):
-        values_where(Order, ("pay_price",), user_id="u1")
+        row_insert(Team, no_such_field=1)
+
+
+def test_a_guarded_update_matches_as_the_orm_does():
+    team = TeamFactory(lock_count=2, target_count=3)
+    guard = {"team_id": team.team_id, "status": Team.Status.IN_PROGRESS, "lock_count__lt": F("target_count")}
+    now = timezone.now()
+    assert rows_update(Team, where=guard, lock_count=F("lock_count") + 1, update_time=now) == 1
+    assert rows_update(Team, where=guard, lock_count=F("lock_count") + 1, update_time=now) == 0  # full now
+    team.refresh_from_db()
+    assert (team.lock_count, team.update_time) == (3, now)
+    assert rows_update(Team, where={"pk": team.pk}, lock_count=F("lock_count") - 1) == 1
+    assert rows_update(Team, where={"pk": team.pk}, status=Team.Status.IN_PROGRESS) == 1  # matched, not changed
+    team.refresh_from_db()
+    assert team.lock_count == 2
+    with pytest.raises(TypeError):
+        rows_update(Team, where={"pk": team.pk}, lock_count=F("target_count") + 1)

@@ -10,8 +10,10 @@ from rest_framework import serializers
 
 from apps.channels.signing import signed_headers
 from apps.storefront.apis import MarketConfigOut
+from apps.storefront.market import market_config_query
 from apps.trade.models import Team
 from apps.trade.tests.factories import OrderFactory, TeamFactory
+from apps.trade.tests.helpers import lock_demo_team
 
 pytestmark = pytest.mark.django_db
 
@@ -78,6 +80,19 @@ def test_warm_request_makes_at_most_two_sql_queries(client, demo, django_assert_
     with django_assert_max_num_queries(2):
         response = query(client, ask(user_id="demo2"))
     assert response.json()["code"] == "0000"
+
+
+def test_a_warm_trial_is_one_query_with_or_without_an_own_team(demo, django_assert_num_queries):
+    """The user's own live orders and their teams are one join; everything else is cached. Pinned."""
+    lock_demo_team(("demo1",))
+    ask = {"source": "s01", "channel": "c01", "goods_id": "9890001"}
+    market_config_query(user_id="demo9", **ask)  # warms SKU, mapping, activity, joinable teams, statistics
+    with django_assert_num_queries(1):
+        own = market_config_query(user_id="demo1", **ask)
+    with django_assert_num_queries(1):
+        other = market_config_query(user_id="demo2", **ask)
+    assert own.teams[0].mine and own.teams[0].out_trade_no == "OTN-demo1"
+    assert not any(team.mine for team in other.teams)
 
 
 def test_crowd_tag_hides_the_offer_from_outsiders(client, demo):

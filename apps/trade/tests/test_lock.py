@@ -71,6 +71,19 @@ def test_a_retry_returns_the_same_order(demo):
     assert Order.objects.count() == 1
 
 
+def test_the_lock_costs_a_fixed_number_of_queries(demo, django_assert_num_queries):
+    """One read answers idempotency and the take limit together; an open is then BEGIN, two INSERTs, COMMIT; a
+    join reads its team and UPDATEs it under the guard instead; a retry is the one read. Pinned, so it cannot creep."""
+    lock(user_id="demo9")  # warms the trial's caches (SKU, mapping, activity, DCC)
+    with django_assert_num_queries(5):
+        team_id = lock(user_id="demo1").team_id
+    with django_assert_num_queries(6):
+        joined = lock(user_id="demo2", team_id=team_id)
+    with django_assert_num_queries(1):
+        assert lock(user_id="demo2", team_id=team_id) == joined
+    assert_trade_invariants()
+
+
 def test_another_user_cannot_reuse_an_out_trade_no(demo):
     lock(user_id="demo1", out_trade_no="MINE")
     assert refused(user_id="demo2", out_trade_no="MINE") == "0002"

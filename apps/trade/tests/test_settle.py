@@ -71,6 +71,38 @@ def test_the_last_payment_completes_the_team_and_writes_one_notify_task(full_tea
     assert_trade_invariants()
 
 
+def test_settle_costs_a_fixed_number_of_queries(full_team, django_assert_num_queries):
+    """One join reads the order with its team; a payment is BEGIN, the order's and the team's guarded UPDATEs,
+    COMMIT; the one that fills the team also marks it complete, reads the paid orders and writes the outbox row.
+    A replay is the one read. Pinned, so it cannot creep."""
+    with django_assert_num_queries(5):
+        settle("demo1")
+    with django_assert_num_queries(5):
+        settle("demo2")
+    with django_assert_num_queries(8):
+        settle("demo3")
+    with django_assert_num_queries(1):
+        settle("demo3")
+    assert Team.objects.get(team_id=full_team).status == Team.Status.COMPLETE
+    assert NotifyTask.objects.count() == 1
+    assert_trade_invariants()
+
+
+def test_a_payment_counted_since_the_read_still_completes_the_team_once(full_team, monkeypatch):
+    """The read's seat count only picks which guarded UPDATE goes first; a stale one falls through to the other."""
+    from apps.trade import settle as settle_module
+
+    settle("demo1")
+    stale = settle_module.settle_order(source="s01", channel="c01", out_trade_no="OTN-demo3")  # sees 1 paid seat
+    settle("demo2")
+    monkeypatch.setattr(settle_module, "settle_order", lambda **lookup: stale)
+    settle("demo3")
+    team = Team.objects.get(team_id=full_team)
+    assert (team.status, team.complete_count) == (Team.Status.COMPLETE, 3)
+    assert NotifyTask.objects.get().parameter_json["outTradeNoList"] == ["OTN-demo1", "OTN-demo2", "OTN-demo3"]
+    assert_trade_invariants()
+
+
 def test_settling_again_changes_nothing_and_answers_the_same(full_team):
     first = settle("demo1")
     order = Order.objects.get(out_trade_no="OTN-demo1")
