@@ -1,7 +1,7 @@
 """The server under test: gunicorn with the container's config (``docker/gunicorn.conf.py``) on a free loopback port.
 
-The image's config is used as is (gthread workers, timeouts, an access log line per request, written to a
-temporary file here, Prometheus multiprocess metrics), so the bench measures what ships. The command line
+The image's config is used as is (gthread workers, timeouts, no access log since nginx logs every request,
+Prometheus multiprocess metrics), so the bench measures what ships. The command line
 overrides only what a benchmark must pin: the address, the worker count/class/threads, no worker
 recycling (``max_requests`` restarts a worker every ~2,000 requests, i.e. every few seconds here, and each
 restart's import time would land in the measurement), and no control socket (gunicorn's default path is
