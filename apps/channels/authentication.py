@@ -35,6 +35,9 @@ SIGNATURE_REJECTIONS = Counter("gbm_signature_rejections_total", "Signed request
 
 _NONCE = re.compile(r"[\x21-\x7e]{1,64}")
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
+_TIMESTAMP_META, _NONCE_META, _SIGNATURE_META = (
+    "HTTP_" + name.upper().replace("-", "_") for name in (TIMESTAMP_HEADER, NONCE_HEADER, SIGNATURE_HEADER)
+)
 _QUERY_METHODS = frozenset({"GET", "HEAD"})
 
 
@@ -165,9 +168,10 @@ def _names_channel(value: object) -> TypeGuard[str]:
 
 def _verify_signed(request: HttpRequest, credential: ChannelCredential) -> None:
     source, channel = credential.source, credential.channel
-    timestamp = request.headers.get(TIMESTAMP_HEADER, "")
-    nonce = request.headers.get(NONCE_HEADER, "")
-    signature = request.headers.get(SIGNATURE_HEADER, "")
+    # From META: ``request.headers`` would build a dict of every header on each signed call.
+    timestamp = request.META.get(_TIMESTAMP_META, "")
+    nonce = request.META.get(_NONCE_META, "")
+    signature = request.META.get(_SIGNATURE_META, "")
     if not (timestamp and nonce and signature):
         missing = [name for name, value in ((TIMESTAMP_HEADER, timestamp), (NONCE_HEADER, nonce)) if not value]
         missing += [SIGNATURE_HEADER] if not signature else []

@@ -62,7 +62,10 @@ REFUSE_UNSAFE_START = True
 API_DOCS_PUBLIC = env.bool("API_DOCS_PUBLIC", default=False)
 
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# No health check (a ping round trip before every request's first query): a connection the server dropped fails
+# its first query, which answers 0007 "retry" (HTTP 503; every write is idempotent on the client's key) and is
+# closed at the end of that request, so the next one reconnects (docs/decisions/010-the-signed-api-lane.md).
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
 
 # nginx terminates TLS and sets X-Forwarded-Proto.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
