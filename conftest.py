@@ -65,6 +65,15 @@ def demo(db):
 
 
 @pytest.fixture
+def offer(db):
+    """A group-buy offer of its own for tests the demo is incidental to: 3 seats, 100.00 with 20 off, 15 minutes,
+    one per shopper, in a signed channel of its own (``an_offer`` in apps/activities/tests/factories.py)."""
+    from apps.activities.tests.factories import an_offer
+
+    return an_offer()
+
+
+@pytest.fixture
 def set_dcc(django_capture_on_commit_callbacks):
     """Change a DCC key the way staff do, and run the after-commit broadcast even inside a test transaction."""
     from apps.dcc.services import dcc_update
