@@ -1,4 +1,4 @@
-"""Shared steps of the trade tests: a demo team locked through the service, thread bodies for races."""
+"""Shared steps of the trade tests: a team locked through the service, thread bodies for races."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db import connections
 
+from apps.activities.tests.factories import Offer
 from apps.common.errors import GroupBuyError
 from apps.common.redis import get_redis
 from apps.trade.lock import LockCommand
@@ -13,11 +14,25 @@ from apps.trade.services import order_lock
 from apps.trade.team_stock import _keys as team_stock_keys
 
 
-def lock_demo_team(users: tuple[str, ...], **command: Any) -> str:
-    """The first user opens a team of demo activity 100123 (goods 9890001, s01/c01), the others join it.
+def lock_team(offer: Offer, users: tuple[str, ...], **command: Any) -> str:
+    """The first user opens a team of ``offer``, the others join it.
 
     Each order's out_trade_no is ``OTN-<user>``; ``command`` adds LockCommand fields (notify type, url).
     """
+    team_id = None
+    for user in users:
+        team_id = order_lock(
+            command=LockCommand(
+                user_id=user, source=offer.source, channel=offer.channel, goods_id=offer.goods_id,
+                activity_id=offer.activity_id, out_trade_no=f"OTN-{user}", team_id=team_id, **command,
+            )
+        ).team_id  # fmt: skip
+    assert team_id is not None, "no users, no team"
+    return team_id
+
+
+def lock_demo_team(users: tuple[str, ...], **command: Any) -> str:
+    """``lock_team`` on the demo's first offer (goods 9890001, s01/c01): for tests about the demo's own data."""
     team_id = None
     for user in users:
         team_id = order_lock(
