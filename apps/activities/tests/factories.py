@@ -86,6 +86,11 @@ class Offer:
     def secret(self) -> str:
         return self.credential.secret
 
+    @property
+    def in_channel(self) -> dict[str, str]:
+        """``source`` and ``channel`` as keyword arguments of the services and selectors."""
+        return {"source": self.source, "channel": self.channel}
+
 
 def an_offer(
     *,

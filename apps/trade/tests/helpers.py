@@ -14,12 +14,11 @@ from apps.trade.services import order_lock
 from apps.trade.team_stock import _keys as team_stock_keys
 
 
-def lock_team(offer: Offer, users: tuple[str, ...], **command: Any) -> str:
-    """The first user opens a team of ``offer``, the others join it.
+def lock_team(offer: Offer, users: tuple[str, ...], team_id: str | None = None, **command: Any) -> str:
+    """The first user opens a team of ``offer`` (or joins ``team_id``), the others join it.
 
     Each order's out_trade_no is ``OTN-<user>``; ``command`` adds LockCommand fields (notify type, url).
     """
-    team_id = None
     for user in users:
         team_id = order_lock(
             command=LockCommand(
