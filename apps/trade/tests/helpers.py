@@ -5,12 +5,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connections
+from django.utils import timezone
 
 from apps.activities.tests.factories import Offer
 from apps.common.errors import GroupBuyError
 from apps.common.redis import get_redis
 from apps.trade.lock import LockCommand
-from apps.trade.services import order_lock
+from apps.trade.services import order_lock, order_settle
+from apps.trade.settle import SettleCommand
 from apps.trade.team_stock import _keys as team_stock_keys
 
 
@@ -28,6 +30,15 @@ def lock_team(offer: Offer, users: tuple[str, ...], team_id: str | None = None, 
         ).team_id  # fmt: skip
     assert team_id is not None, "no users, no team"
     return team_id
+
+
+def settle_orders(offer: Offer, users: tuple[str, ...]) -> None:
+    """Each user's order ``OTN-<user>`` of ``offer`` is paid now (the last payer of a full team completes it)."""
+    for user in users:
+        order_settle(
+            command=SettleCommand(user_id=user, **offer.in_channel, out_trade_no=f"OTN-{user}",
+                                  out_trade_time=timezone.now())
+        )  # fmt: skip
 
 
 def lock_demo_team(users: tuple[str, ...], **command: Any) -> str:
