@@ -134,23 +134,24 @@ def test_signed_api_cancel_then_the_team_is_gone_from_the_trial_and_a_join_is_re
 
 
 def test_goods_page_no_longer_lists_a_cancelled_new_team(
-    client, demo, tasks_run_inline, django_capture_on_commit_callbacks
+    client, mall_offer, tasks_run_inline, django_capture_on_commit_callbacks
 ):
     from apps.payments.tests.helpers import create_order, login
 
-    order = create_order("xiaofuge")
+    goods_page = f"/goods/{mall_offer.goods_id}"
+    order = create_order("ann", mall_offer.goods_id)
     team_id = order.team_id
-    login(client, "liergou")
-    assert f'data-team-id="{team_id}"' in client.get("/goods/9890001").content.decode()
+    login(client, "bob")
+    assert f'data-team-id="{team_id}"' in client.get(goods_page).content.decode()
 
-    leader = login(type(client)(), "xiaofuge")
+    leader = login(type(client)(), "ann")
     with django_capture_on_commit_callbacks(execute=True):
         assert leader.post(f"/orders/{order.order_id}/refund").status_code == 302
     assert Team.objects.get(team_id=team_id).status == Team.Status.FAILED
-    html = client.get("/goods/9890001", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    html = client.get(goods_page, HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert f'data-team-id="{team_id}"' not in html
 
     with pytest.raises(GroupBuyError) as refused:
-        create_order("liergou", team_id=team_id)
+        create_order("bob", mall_offer.goods_id, team_id=team_id)
     assert refused.value.code == "E0005"
     assert_trade_invariants()
