@@ -19,7 +19,7 @@ class SkuFactory(factory.django.DjangoModelFactory[Sku]):
     goods_id = factory.Sequence(lambda n: f"{7000000 + n}")
     source = "s01"
     channel = "c01"
-    goods_name = factory.Sequence(lambda n: f"goods {n}")
+    goods_name = factory.Sequence(lambda n: f"拼团好书 {n}")  # not ASCII: names travel through signed forms and pages
     original_price = Decimal("100.00")
 
 
