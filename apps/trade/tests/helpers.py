@@ -7,7 +7,9 @@ from typing import Any
 from django.db import connections
 from django.utils import timezone
 
+from apps.activities.models import ScSkuActivity
 from apps.activities.tests.factories import Offer
+from apps.channels.models import ChannelCredential
 from apps.common.errors import GroupBuyError
 from apps.common.redis import get_redis
 from apps.trade.lock import LockCommand
@@ -42,17 +44,10 @@ def settle_orders(offer: Offer, users: tuple[str, ...]) -> None:
 
 
 def lock_demo_team(users: tuple[str, ...], **command: Any) -> str:
-    """``lock_team`` on the demo's first offer (goods 9890001, s01/c01): for tests about the demo's own data."""
-    team_id = None
-    for user in users:
-        team_id = order_lock(
-            command=LockCommand(
-                user_id=user, source="s01", channel="c01", goods_id="9890001", activity_id=100123,
-                out_trade_no=f"OTN-{user}", team_id=team_id, **command,
-            )
-        ).team_id  # fmt: skip
-    assert team_id is not None, "no users, no team"
-    return team_id
+    """``lock_team`` on the demo's first offer (goods 9890001 in s01/c01), for tests that load the demo."""
+    mapping = ScSkuActivity.objects.select_related("sku", "activity").get(source="s01", channel="c01", sku="9890001")
+    credential = ChannelCredential.objects.get(source="s01", channel="c01")
+    return lock_team(Offer(sku=mapping.sku, activity=mapping.activity, credential=credential), users, **command)
 
 
 def in_thread(fn: Callable[..., Any]) -> Callable[..., Any]:
