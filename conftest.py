@@ -80,7 +80,7 @@ def mall_offer(db, settings):
     from apps.activities.tests.factories import an_offer
     from apps.channels.tests.factories import ChannelCredentialFactory
 
-    mall = ChannelCredentialFactory(
+    mall = ChannelCredentialFactory.create(
         source=settings.MALL_SOURCE, channel=settings.MALL_CHANNEL, notify_hosts="127.0.0.1\nlocalhost",
         notify_private_allowed=True,
     )  # fmt: skip

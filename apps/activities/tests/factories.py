@@ -107,14 +107,14 @@ def an_offer(
     this machine. ``members_only``: the activity's crowd tag, restricting visibility and joining. Other
     keywords are Activity fields (``valid_time``, ``take_limit_count``, ``group_type``, ``status``...)."""
     if credential is None:
-        credential = ChannelCredentialFactory(notify_hosts="127.0.0.1\nlocalhost", notify_private_allowed=True)
+        credential = ChannelCredentialFactory.create(notify_hosts="127.0.0.1\nlocalhost", notify_private_allowed=True)
     if members_only is not None:
         activity.setdefault("tag", members_only)
         activity.setdefault("tag_scope", Activity.TagScope.BOTH)
-    sku = SkuFactory(source=credential.source, channel=credential.channel, original_price=Decimal(price))
-    made = ActivityFactory(
+    sku = SkuFactory.create(source=credential.source, channel=credential.channel, original_price=Decimal(price))
+    made = ActivityFactory.create(
         target=target, discount__market_plan=plan, discount__market_expr=expr, discount__discount_name=f"{plan} {expr}",
         **activity,
     )  # fmt: skip
-    ScSkuActivityFactory(source=credential.source, channel=credential.channel, sku=sku, activity=made)
+    ScSkuActivityFactory.create(source=credential.source, channel=credential.channel, sku=sku, activity=made)
     return Offer(sku=sku, activity=made, credential=credential)

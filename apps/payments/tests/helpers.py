@@ -16,7 +16,7 @@ NOTIFY_URL = "/api/v1/alipay/alipay_notify_url"
 
 def user(username: str) -> User:
     """The shopper ``username``: the demo's when the demo is loaded, else a new one."""
-    return UserFactory(username=username)
+    return UserFactory.create(username=username)
 
 
 def login(client: Client, username: str) -> Client:

@@ -45,7 +45,7 @@ def settle_orders(offer: Offer, users: tuple[str, ...]) -> None:
 
 def lock_demo_team(users: tuple[str, ...], **command: Any) -> str:
     """``lock_team`` on the demo's first offer (goods 9890001 in s01/c01), for tests that load the demo."""
-    mapping = ScSkuActivity.objects.select_related("sku", "activity").get(source="s01", channel="c01", sku="9890001")
+    mapping = ScSkuActivity.objects.select_related("sku", "activity").get(source="s01", channel="c01", sku_id="9890001")
     credential = ChannelCredential.objects.get(source="s01", channel="c01")
     return lock_team(Offer(sku=mapping.sku, activity=mapping.activity, credential=credential), users, **command)
 

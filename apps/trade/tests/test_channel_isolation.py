@@ -32,11 +32,11 @@ PROGRESS = "/api/v1/gbm/trade/team_progress"
 @pytest.fixture
 def victim(db) -> Offer:
     """The victim's offer on s01/c01, sold by the attacker s03/c03 too (its callbacks may go to two hosts)."""
-    offer = an_offer(credential=ChannelCredentialFactory(source="s01", channel="c01", secret=VICTIM_SECRET))
-    ChannelCredentialFactory(
+    offer = an_offer(credential=ChannelCredentialFactory.create(source="s01", channel="c01", secret=VICTIM_SECRET))
+    ChannelCredentialFactory.create(
         source="s03", channel="c03", secret=ATTACKER_SECRET, notify_hosts="mall.example\n*.shop.example"
     )
-    ScSkuActivityFactory(source="s03", channel="c03", sku=offer.sku, activity=offer.activity)
+    ScSkuActivityFactory.create(source="s03", channel="c03", sku=offer.sku, activity=offer.activity)
     return offer
 
 
