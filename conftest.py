@@ -65,6 +65,29 @@ def demo(db):
 
 
 @pytest.fixture
+def offer(db):
+    """A group-buy offer of its own for tests the demo is incidental to: 3 seats, 100.00 with 20 off, 15 minutes,
+    one per shopper, in a signed channel of its own (``an_offer`` in apps/activities/tests/factories.py)."""
+    from apps.activities.tests.factories import an_offer
+
+    return an_offer()
+
+
+@pytest.fixture
+def mall_offer(db, settings):
+    """Like ``offer``, in the mall's own channel (``MALL_SOURCE``/``MALL_CHANNEL``): what the pages and the mall
+    API of payments and storefront sell and buy."""
+    from apps.activities.tests.factories import an_offer
+    from apps.channels.tests.factories import ChannelCredentialFactory
+
+    mall = ChannelCredentialFactory.create(
+        source=settings.MALL_SOURCE, channel=settings.MALL_CHANNEL, notify_hosts="127.0.0.1\nlocalhost",
+        notify_private_allowed=True,
+    )  # fmt: skip
+    return an_offer(credential=mall)
+
+
+@pytest.fixture
 def set_dcc(django_capture_on_commit_callbacks):
     """Change a DCC key the way staff do, and run the after-commit broadcast even inside a test transaction."""
     from apps.dcc.services import dcc_update

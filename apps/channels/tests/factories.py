@@ -8,6 +8,7 @@ class ChannelCredentialFactory(factory.django.DjangoModelFactory[ChannelCredenti
         model = ChannelCredential
         django_get_or_create = ("source", "channel")
 
-    source = factory.Sequence(lambda n: f"s{n:02d}")
-    channel = factory.Sequence(lambda n: f"c{n:02d}")
+    # Never the s01/c01 style of the demo and of tests that name their channel: get_or_create would merge them.
+    source = factory.Sequence(lambda n: f"mall{n}")
+    channel = factory.Sequence(lambda n: f"app{n}")
     secret = factory.Sequence(lambda n: f"secret-{n:04d}-abcdefghijkl")

@@ -15,7 +15,7 @@ URL = reverse("admin:notifications_notifytask_changelist")
 @pytest.fixture
 def failed_task() -> NotifyTask:
     return NotifyTask.objects.create(
-        activity_id=100123, team_id="12345678", notify_category=NotifyTask.Category.choices[0][0], notify_type="HTTP",
+        activity_id=500001, team_id="12345678", notify_category=NotifyTask.Category.choices[0][0], notify_type="HTTP",
         notify_url="http://127.0.0.1:9/cb", parameter_json={}, notify_status=NotifyTask.Status.FAILED, notify_count=5,
     )  # fmt: skip
 

@@ -6,7 +6,6 @@ from contextlib import suppress
 
 import pytest
 from django.db import connections
-from django.utils import timezone
 from kombu import Connection
 
 from apps.common.mq import TEAM_SUCCESS, mq_publish, queue_for
@@ -15,10 +14,8 @@ from apps.notifications.models import NotifyTask, ProcessedMessage
 from apps.notifications.services import notify_task_deliver
 from apps.notifications.tasks import deliver_due_notify_tasks
 from apps.notifications.tests.test_delivery import complete_team, make_due
-from apps.trade.lock import LockCommand
 from apps.trade.models import NotifyType
-from apps.trade.services import order_lock, order_settle
-from apps.trade.settle import SettleCommand
+from apps.trade.tests.helpers import lock_team, settle_orders
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db]
 
@@ -30,7 +27,7 @@ def _record(body: dict) -> None:
 
 
 @pytest.fixture
-def bus(rabbitmq, mariadb, demo, settings):
+def bus(rabbitmq, mariadb, settings):
     """Fresh queues for the test: purge what earlier runs left."""
     applied.clear()
     register_handler(name="test-recorder", routing_key=TEAM_SUCCESS, handle=_record)
@@ -54,13 +51,13 @@ def consume_once(url: str) -> None:
         drain(url, timeout=1.0)
 
 
-def test_mq_delivery_publishes_once_and_the_consumer_applies_it(bus):
-    team_id = complete_team(notify_type=NotifyType.MQ)
+def test_mq_delivery_publishes_once_and_the_consumer_applies_it(bus, offer):
+    team_id = complete_team(offer, notify_type=NotifyType.MQ)
     task = notify_task_deliver(task_id=NotifyTask.objects.get().pk)
     assert task.notify_status == NotifyTask.Status.DONE
     consume_once(bus)
     paid = ["OTN-demo1", "OTN-demo2", "OTN-demo3"]
-    assert applied == [{"source": "s01", "channel": "c01", "teamId": team_id, "outTradeNoList": paid}]
+    assert applied == [{**offer.in_channel, "teamId": team_id, "outTradeNoList": paid}]
     assert ProcessedMessage.objects.filter(message_uuid=str(task.uuid)).exists()
 
 
@@ -73,8 +70,8 @@ def test_the_same_message_twice_has_one_effect(bus):
     assert message_apply(routing_key=TEAM_SUCCESS, message_uuid=message_id, body={}) == 0
 
 
-def test_rabbitmq_unreachable_keeps_the_task_pending_until_it_is_back(bus, settings):
-    complete_team(notify_type=NotifyType.MQ)
+def test_rabbitmq_unreachable_keeps_the_task_pending_until_it_is_back(bus, offer, settings):
+    complete_team(offer, notify_type=NotifyType.MQ)
     task = NotifyTask.objects.get()
     real_url = settings.GBM_MQ_URL
     settings.GBM_MQ_URL = "amqp://guest:guest@127.0.0.1:1//"
@@ -97,20 +94,11 @@ def _sweep() -> int:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_sweep_started_in_two_processes_delivers_each_task_once(bus, receiver):
+def test_the_sweep_started_in_two_processes_delivers_each_task_once(bus, offer, receiver):
     for n in range(3):
-        users = [f"sweep{n}a", f"sweep{n}b", f"sweep{n}c"]
-        team_id = None
-        for user in users:
-            team_id = order_lock(
-                command=LockCommand(
-                    user_id=user, source="s01", channel="c01", goods_id="9890001", activity_id=100123,
-                    out_trade_no=f"OTN-{user}", team_id=team_id, notify_type=NotifyType.HTTP, notify_url=receiver.url,
-                )
-            ).team_id  # fmt: skip
-        for user in users:
-            order_settle(command=SettleCommand(user_id=user, source="s01", channel="c01", out_trade_no=f"OTN-{user}",
-                                               out_trade_time=timezone.now()))  # fmt: skip
+        users = (f"sweep{n}a", f"sweep{n}b", f"sweep{n}c")
+        lock_team(offer, users, notify_type=NotifyType.HTTP, notify_url=receiver.url)
+        settle_orders(offer, users)
     # The after-commit deliveries may have run already (eager) or be queued (broker): make all pending.
     NotifyTask.objects.update(notify_status=NotifyTask.Status.NEW, notify_count=0, leased_until=None)
     receiver.received.clear()

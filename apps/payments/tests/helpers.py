@@ -5,6 +5,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from apps.accounts.models import User
+from apps.accounts.tests.factories import UserFactory
 from apps.payments.gateways import sandbox_gateway
 from apps.payments.gateways.sandbox import gateway_time
 from apps.payments.models import PayOrder
@@ -14,11 +15,13 @@ NOTIFY_URL = "/api/v1/alipay/alipay_notify_url"
 
 
 def user(username: str) -> User:
-    return User.objects.get(username=username)
+    """The shopper ``username``: the demo's when the demo is loaded, else a new one."""
+    return UserFactory.create(username=username)
 
 
 def login(client: Client, username: str) -> Client:
-    assert client.login(username=username, password="demo")
+    """``client`` logged in as the shopper ``username`` (how shoppers log in is tested in accounts)."""
+    client.force_login(user(username))
     return client
 
 

@@ -19,8 +19,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def order(demo):
-    return create_order("xiaofuge")
+def order(mall_offer):
+    return create_order("ann", mall_offer.goods_id)
 
 
 @pytest.fixture

@@ -50,15 +50,15 @@ def fake_session(monkeypatch, answers: list) -> FakeAdapter:
 
 
 @pytest.fixture
-def order(demo):
-    return create_order("xiaofuge")
+def order(mall_offer):
+    return create_order("ann", mall_offer.goods_id)
 
 
 def pay(order: PayOrder, notify_url: str = "http://mall.test/api/v1/alipay/alipay_notify_url") -> SandboxTrade:
     return sandbox_trade_pay(order_id=order.order_id, user=order.user, notify_url=notify_url)
 
 
-def test_the_notify_is_a_signed_form_post_like_alipays(order, monkeypatch, tasks_run_inline):
+def test_the_notify_is_a_signed_form_post_like_alipays(mall_offer, order, monkeypatch, tasks_run_inline):
     adapter = fake_session(monkeypatch, [(200, "success")])
     trade = pay(order)
     sandbox_notify_deliver.delay(trade.pk)
@@ -69,7 +69,7 @@ def test_the_notify_is_a_signed_form_post_like_alipays(order, monkeypatch, tasks
     assert params["out_trade_no"] == order.order_id
     assert (params["total_amount"], params["trade_status"], params["sign_type"]) == ("80.00", "TRADE_SUCCESS", "RSA2")
     assert params["app_id"] == "sandbox" and params["trade_no"] == trade.trade_no and len(trade.trade_no) == 28
-    assert params["subject"] == "手写MyBatis：渐进式源码实践"
+    assert params["subject"] == mall_offer.sku.goods_name
     assert {"gmt_payment", "notify_time", "notify_id", "sign"} <= params.keys()
     assert sandbox_gateway().verify_notify(params)
     trade.refresh_from_db()
@@ -144,21 +144,21 @@ def test_only_a_waiting_order_before_its_deadline_is_payable(order):
 
 def test_only_the_owner_pays(order):
     with pytest.raises(PayOrder.DoesNotExist):
-        sandbox_trade_pay(order_id=order.order_id, user=user("liergou"), notify_url="http://x/")
+        sandbox_trade_pay(order_id=order.order_id, user=user("bob"), notify_url="http://x/")
 
 
-def test_the_sandbox_page_shows_amount_product_qr_and_pay_button(order, client):
-    login(client, "xiaofuge")
+def test_the_sandbox_page_shows_amount_product_qr_and_pay_button(mall_offer, order, client):
+    login(client, "ann")
     html = client.get(f"/pay/sandbox/{order.order_id}", HTTP_ACCEPT_LANGUAGE="en").content.decode()
-    assert "¥80.00" in html and "手写MyBatis" in html
+    assert "¥80.00" in html and mall_offer.sku.goods_name in html
     assert f'data-qr-for="http://testserver/pay/sandbox/{order.order_id}"' in html and "<svg" in html
     assert "Pay ¥80.00" in html and "csrfmiddlewaretoken" in html
 
 
 def test_the_pay_button_needs_the_csrf_token_and_the_owner(order):
-    browser = login(Client(enforce_csrf_checks=True), "xiaofuge")
+    browser = login(Client(enforce_csrf_checks=True), "ann")
     assert browser.post(f"/pay/sandbox/{order.order_id}").status_code == 403
-    other = login(Client(), "liergou")
+    other = login(Client(), "bob")
     assert other.get(f"/pay/sandbox/{order.order_id}").status_code == 404
     assert other.post(f"/pay/sandbox/{order.order_id}").status_code == 404
     assert not SandboxTrade.objects.exists()
@@ -166,14 +166,14 @@ def test_the_pay_button_needs_the_csrf_token_and_the_owner(order):
 
 def test_the_notify_url_is_the_configured_base_when_set(order, client, settings, django_capture_on_commit_callbacks):
     settings.PAYMENT_NOTIFY_BASE_URL = "https://shop.example.com/"
-    login(client, "xiaofuge")
+    login(client, "ann")
     with django_capture_on_commit_callbacks():  # not delivered here
         client.post(f"/pay/sandbox/{order.order_id}")
     assert SandboxTrade.objects.get().notify_url == "https://shop.example.com/api/v1/alipay/alipay_notify_url"
 
 
 def test_the_sandbox_is_off_when_alipay_is_configured(order, client, alipay_settings):
-    login(client, "xiaofuge")
+    login(client, "ann")
     assert client.get(f"/pay/sandbox/{order.order_id}").status_code == 404
 
 

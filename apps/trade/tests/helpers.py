@@ -1,33 +1,53 @@
-"""Shared steps of the trade tests: a demo team locked through the service, thread bodies for races."""
+"""Shared steps of the trade tests: a team locked through the service, thread bodies for races."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import connections
+from django.utils import timezone
 
+from apps.activities.models import ScSkuActivity
+from apps.activities.tests.factories import Offer
+from apps.channels.models import ChannelCredential
 from apps.common.errors import GroupBuyError
 from apps.common.redis import get_redis
 from apps.trade.lock import LockCommand
-from apps.trade.services import order_lock
+from apps.trade.services import order_lock, order_settle
+from apps.trade.settle import SettleCommand
 from apps.trade.team_stock import _keys as team_stock_keys
 
 
-def lock_demo_team(users: tuple[str, ...], **command: Any) -> str:
-    """The first user opens a team of demo activity 100123 (goods 9890001, s01/c01), the others join it.
+def lock_team(offer: Offer, users: tuple[str, ...], team_id: str | None = None, **command: Any) -> str:
+    """The first user opens a team of ``offer`` (or joins ``team_id``), the others join it.
 
     Each order's out_trade_no is ``OTN-<user>``; ``command`` adds LockCommand fields (notify type, url).
     """
-    team_id = None
     for user in users:
         team_id = order_lock(
             command=LockCommand(
-                user_id=user, source="s01", channel="c01", goods_id="9890001", activity_id=100123,
-                out_trade_no=f"OTN-{user}", team_id=team_id, **command,
+                user_id=user, source=offer.source, channel=offer.channel, goods_id=offer.goods_id,
+                activity_id=offer.activity_id, out_trade_no=f"OTN-{user}", team_id=team_id, **command,
             )
         ).team_id  # fmt: skip
     assert team_id is not None, "no users, no team"
     return team_id
+
+
+def settle_orders(offer: Offer, users: tuple[str, ...]) -> None:
+    """Each user's order ``OTN-<user>`` of ``offer`` is paid now (the last payer of a full team completes it)."""
+    for user in users:
+        order_settle(
+            command=SettleCommand(user_id=user, **offer.in_channel, out_trade_no=f"OTN-{user}",
+                                  out_trade_time=timezone.now())
+        )  # fmt: skip
+
+
+def lock_demo_team(users: tuple[str, ...], **command: Any) -> str:
+    """``lock_team`` on the demo's first offer (goods 9890001 in s01/c01), for tests that load the demo."""
+    mapping = ScSkuActivity.objects.select_related("sku", "activity").get(source="s01", channel="c01", sku_id="9890001")
+    credential = ChannelCredential.objects.get(source="s01", channel="c01")
+    return lock_team(Offer(sku=mapping.sku, activity=mapping.activity, credential=credential), users, **command)
 
 
 def in_thread(fn: Callable[..., Any]) -> Callable[..., Any]:

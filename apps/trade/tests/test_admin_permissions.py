@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from apps.accounts.tests.admin_actions import client_of, offered_actions, post_action, staff_with
 from apps.trade.models import Order, Team
-from apps.trade.tests.helpers import lock_demo_team
+from apps.trade.tests.helpers import lock_team
 
 pytestmark = pytest.mark.django_db
 
@@ -15,8 +15,8 @@ TEAMS_URL = reverse("admin:trade_team_changelist")
 
 
 @pytest.fixture
-def team(demo) -> Team:
-    return Team.objects.get(team_id=lock_demo_team(("demo1", "demo2")))
+def team(offer) -> Team:
+    return Team.objects.get(team_id=lock_team(offer, ("demo1", "demo2")))
 
 
 def test_view_only_staff_cannot_refund_orders_or_teams(team):

@@ -6,14 +6,14 @@ from django.urls import reverse
 
 from apps.accounts.tests.factories import StaffFactory
 from apps.trade.models import Order, Team
-from apps.trade.tests.helpers import lock_demo_team
+from apps.trade.tests.helpers import lock_team
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def team_id(demo):
-    return lock_demo_team(("demo1", "demo2"))
+def team_id(offer):
+    return lock_team(offer, ("demo1", "demo2"))
 
 
 def test_order_refund_asks_first_then_refunds_and_logs_who(client, team_id):

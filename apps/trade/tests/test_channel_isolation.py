@@ -1,26 +1,27 @@
 """Channel isolation (api.md "Channel isolation"): a mall holding only its own secret can neither act as
 another channel nor see one. Every attack goes through the signed HTTP API, as a mall would send it.
 
-The attacker is channel s03/c03 (not blacklisted, goods 9890001 mapped to activity 100123 like s01's);
-the victim is the demo's main channel s01/c01.
+The victim is channel s01/c01 with an offer of its own; the attacker is channel s03/c03 (not blacklisted), whose
+mapping sells the same goods in the same activity. The names are spelled out because raw bodies below carry them.
 """
 
 import json
 
 import pytest
 
-from apps.activities.models import ScSkuActivity
+from apps.activities.tests.factories import Offer, ScSkuActivityFactory, an_offer
 from apps.channels.models import ChannelCredential
 from apps.channels.signing import signed_headers
+from apps.channels.tests.factories import ChannelCredentialFactory
 from apps.notifications.models import NotifyTask
 from apps.trade.models import Order, Team
-from apps.trade.tests.helpers import lock_demo_team
+from apps.trade.tests.helpers import lock_team
 from apps.trade.tests.invariants import assert_trade_invariants
 
 pytestmark = pytest.mark.django_db
 
 ATTACKER_SECRET = "s03c03-attacker-secret"
-VICTIM_SECRET = "s01c01-demo-secret"
+VICTIM_SECRET = "s01c01-victim-secret"
 LOCK = "/api/v1/gbm/trade/lock_market_pay_order"
 SETTLE = "/api/v1/gbm/trade/settlement_market_pay_order"
 REFUND = "/api/v1/gbm/trade/refund_market_pay_order"
@@ -29,11 +30,14 @@ PROGRESS = "/api/v1/gbm/trade/team_progress"
 
 
 @pytest.fixture
-def channels(demo):
-    ChannelCredential.objects.create(
+def victim(db) -> Offer:
+    """The victim's offer on s01/c01, sold by the attacker s03/c03 too (its callbacks may go to two hosts)."""
+    offer = an_offer(credential=ChannelCredentialFactory.create(source="s01", channel="c01", secret=VICTIM_SECRET))
+    ChannelCredentialFactory.create(
         source="s03", channel="c03", secret=ATTACKER_SECRET, notify_hosts="mall.example\n*.shop.example"
     )
-    ScSkuActivity.objects.create(source="s03", channel="c03", sku_id="9890001", activity_id=100123)
+    ScSkuActivityFactory.create(source="s03", channel="c03", sku=offer.sku, activity=offer.activity)
+    return offer
 
 
 def signed_post(client, path: str, raw: bytes, *, secret: str = ATTACKER_SECRET, content_type="application/json"):
@@ -45,16 +49,18 @@ def as_attacker(client, path: str, body: dict):
     return signed_post(client, path, json.dumps({"source": "s03", "channel": "c03", **body}).encode())
 
 
-def lock_body(**overrides) -> dict:
-    return {"userId": "demo1", "activityId": 100123, "goodsId": "9890001", "outTradeNo": "ATTACK-1", **overrides}
+def lock_body(victim: Offer, **overrides) -> dict:
+    """The attacker's lock of the victim's goods."""
+    return {"userId": "demo1", "activityId": victim.activity_id, "goodsId": victim.goods_id, "outTradeNo": "ATTACK-1",
+            **overrides}  # fmt: skip
 
 
 # --- one parse, from the verified bytes ------------------------------------------------------------
 
 
-def test_charset_smuggling_is_refused_and_changes_nothing(client, channels):
+def test_charset_smuggling_is_refused_and_changes_nothing(client, victim):
     """UTF-8 reads the attacker (s03, whose secret signs it); UTF-7 would read the victim (s01)."""
-    lock_demo_team(("demo1",))
+    lock_team(victim, ("demo1",))
     victim_order = Order.objects.get()
     smuggled = (
         b'{"source":"s03","channel":"c03","userId":"demo1","outTradeNo":"OTN-demo1",'
@@ -69,16 +75,16 @@ def test_charset_smuggling_is_refused_and_changes_nothing(client, channels):
 
 
 @pytest.mark.parametrize("charset", ["latin-1", "utf-16", "UTF-7", "gbk"])
-def test_any_other_charset_is_415(client, channels, charset):
+def test_any_other_charset_is_415(client, victim, charset):
     response = signed_post(
-        client, LOCK, json.dumps({"source": "s03", "channel": "c03", **lock_body()}).encode(),
+        client, LOCK, json.dumps({"source": "s03", "channel": "c03", **lock_body(victim)}).encode(),
         content_type=f"application/json; charset={charset}",
     )  # fmt: skip
     assert (response.status_code, response.json()["code"]) == (415, "0002")
     assert not Order.objects.exists()
 
 
-def test_a_get_with_another_charset_is_415_too(client, channels):
+def test_a_get_with_another_charset_is_415_too(client, victim):
     headers = signed_headers(ATTACKER_SECRET, "GET", PROGRESS, b"")
     response = client.get(
         PROGRESS, {"teamId": "12345678", "source": "s03", "channel": "c03"},
@@ -87,9 +93,9 @@ def test_a_get_with_another_charset_is_415_too(client, channels):
     assert (response.status_code, response.json()["code"]) == (415, "0002")
 
 
-def test_utf8_named_explicitly_is_accepted(client, channels):
+def test_utf8_named_explicitly_is_accepted(client, victim):
     response = signed_post(
-        client, LOCK, json.dumps({"source": "s03", "channel": "c03", **lock_body()}).encode(),
+        client, LOCK, json.dumps({"source": "s03", "channel": "c03", **lock_body(victim)}).encode(),
         content_type="application/json; charset=UTF-8",
     )  # fmt: skip
     assert response.json()["code"] == "0000", response.content
@@ -106,14 +112,14 @@ def test_utf8_named_explicitly_is_accepted(client, channels):
     ],
     ids=["repeated source", "repeated userId", "NaN", "invalid UTF-8", "BOM"],
 )
-def test_bodies_that_readers_could_disagree_on_are_0002(client, channels, raw):
-    lock_demo_team(("demo1",))
+def test_bodies_that_readers_could_disagree_on_are_0002(client, victim, raw):
+    lock_team(victim, ("demo1",))
     response = signed_post(client, REFUND, raw)
     assert (response.status_code, response.json()["code"]) == (400, "0002"), response.content
     assert Order.objects.get().status == Order.Status.LOCKED
 
 
-def test_a_repeated_query_parameter_is_0002(client, channels):
+def test_a_repeated_query_parameter_is_0002(client, victim):
     headers = signed_headers(ATTACKER_SECRET, "GET", PROGRESS, b"")
     response = client.get(
         f"{PROGRESS}?teamId=12345678&source=s03&channel=c03&channel=c01", headers=headers, HTTP_ACCEPT_LANGUAGE="en"
@@ -122,7 +128,7 @@ def test_a_repeated_query_parameter_is_0002(client, channels):
     assert response.json()["data"] == {"channel": ["This parameter is repeated."]}
 
 
-def test_parameters_that_differ_from_the_verified_caller_are_e0201(rf, channels):
+def test_parameters_that_differ_from_the_verified_caller_are_e0201(rf, victim):
     """The view's serializer must never act for a channel the signature did not name."""
     from rest_framework import serializers
 
@@ -149,19 +155,19 @@ def test_parameters_that_differ_from_the_verified_caller_are_e0201(rf, channels)
 # --- what a channel sees ---------------------------------------------------------------------------
 
 
-def test_trial_lists_only_the_channels_own_teams(client, channels):
-    lock_demo_team(("demo1",))  # the victim's shopper demo1 opened a team on s01
-    data = as_attacker(client, TRIAL, {"userId": "demo1", "goodsId": "9890001"}).json()["data"]
+def test_trial_lists_only_the_channels_own_teams(client, victim):
+    lock_team(victim, ("demo1",))  # the victim's shopper demo1 opened a team on s01
+    data = as_attacker(client, TRIAL, {"userId": "demo1", "goodsId": victim.goods_id}).json()["data"]
     assert data["teamList"] == []  # neither as "demo1's own team" nor as a joinable one: no outTradeNo leaks
     assert data["teamStatistic"] == {"allTeamCount": 0, "allTeamCompleteCount": 0, "allTeamUserCount": 0}
-    raw = json.dumps({"source": "s01", "channel": "c01", "userId": "demo2", "goodsId": "9890001"}).encode()
+    raw = json.dumps({"source": "s01", "channel": "c01", "userId": "demo2", "goodsId": victim.goods_id}).encode()
     victim_view = signed_post(client, TRIAL, raw, secret=VICTIM_SECRET).json()["data"]
     assert [team["userId"] for team in victim_view["teamList"]] == ["de***o1"]  # another shopper: masked
     assert victim_view["teamList"][0]["outTradeNo"] is None
 
 
-def test_team_progress_of_another_channels_team_is_not_found(client, channels):
-    team_id = lock_demo_team(("demo1",))
+def test_team_progress_of_another_channels_team_is_not_found(client, victim):
+    team_id = lock_team(victim, ("demo1",))
     headers = signed_headers(ATTACKER_SECRET, "GET", PROGRESS, b"")
     response = client.get(PROGRESS, {"teamId": team_id, "source": "s03", "channel": "c03"}, headers=headers)
     assert (response.status_code, response.json()["code"]) == (400, "0002")
@@ -171,25 +177,25 @@ def test_team_progress_of_another_channels_team_is_not_found(client, channels):
 # --- what a channel does ---------------------------------------------------------------------------
 
 
-def test_joining_another_channels_team_is_e0002_and_takes_no_seat(client, channels):
-    team_id = lock_demo_team(("demo1",))
-    response = as_attacker(client, LOCK, lock_body(userId="mallory", teamId=team_id))
+def test_joining_another_channels_team_is_e0002_and_takes_no_seat(client, victim):
+    team_id = lock_team(victim, ("demo1",))
+    response = as_attacker(client, LOCK, lock_body(victim, userId="mallory", teamId=team_id))
     assert response.json()["code"] == "E0002"
     assert Team.objects.get(team_id=team_id).lock_count == 1
     assert not Order.objects.filter(source="s03").exists()
     assert_trade_invariants()
 
 
-def test_a_user_id_is_the_channels_own_namespace(client, channels):
+def test_a_user_id_is_the_channels_own_namespace(client, victim):
     """s03 locking userId=demo1 takes nothing from s01's demo1 (take limit 1 in both)."""
-    assert as_attacker(client, LOCK, lock_body(userId="demo1")).json()["code"] == "0000"
-    assert as_attacker(client, LOCK, lock_body(userId="demo1", outTradeNo="ATTACK-2")).json()["code"] == "E0103"
-    lock_demo_team(("demo1",))  # would raise E0103 if the slot were shared
+    assert as_attacker(client, LOCK, lock_body(victim, userId="demo1")).json()["code"] == "0000"
+    assert as_attacker(client, LOCK, lock_body(victim, userId="demo1", outTradeNo="ATTACK-2")).json()["code"] == "E0103"
+    lock_team(victim, ("demo1",))  # would raise E0103 if the slot were shared
     assert Order.objects.filter(user_id="demo1").count() == 2
 
 
-def test_refund_and_settle_of_another_channels_order_are_e0104(client, channels):
-    lock_demo_team(("demo1",))
+def test_refund_and_settle_of_another_channels_order_are_e0104(client, victim):
+    lock_team(victim, ("demo1",))
     refund = as_attacker(client, REFUND, {"userId": "demo1", "outTradeNo": "OTN-demo1"})
     settle = as_attacker(client, SETTLE, {"userId": "demo1", "outTradeNo": "OTN-demo1",
                                           "outTradeTime": "2030-01-01 00:00:00"})  # fmt: skip
@@ -198,11 +204,13 @@ def test_refund_and_settle_of_another_channels_order_are_e0104(client, channels)
     assert not NotifyTask.objects.exists()
 
 
-def test_one_channels_trials_do_not_rate_limit_another_channels_shopper(client, channels, set_dcc):
+def test_one_channels_trials_do_not_rate_limit_another_channels_shopper(client, victim, set_dcc):
     set_dcc("rateLimitPermitsPerSecond", "1")
-    answers = [as_attacker(client, TRIAL, {"userId": "demo1", "goodsId": "9890001"}).status_code for _ in range(4)]
+    answers = [
+        as_attacker(client, TRIAL, {"userId": "demo1", "goodsId": victim.goods_id}).status_code for _ in range(4)
+    ]
     assert 429 in answers
-    raw = json.dumps({"source": "s01", "channel": "c01", "userId": "demo1", "goodsId": "9890001"}).encode()
+    raw = json.dumps({"source": "s01", "channel": "c01", "userId": "demo1", "goodsId": victim.goods_id}).encode()
     assert signed_post(client, TRIAL, raw, secret=VICTIM_SECRET).status_code == 200
 
 
@@ -225,8 +233,8 @@ def test_one_channels_trials_do_not_rate_limit_another_channels_shopper(client, 
         ("ftp://mall.example/cb", False),
     ],
 )
-def test_notify_url_must_be_an_allowed_host(client, channels, url, allowed):
-    response = as_attacker(client, LOCK, lock_body(notifyConfigVO={"notifyType": "HTTP", "notifyUrl": url}))
+def test_notify_url_must_be_an_allowed_host(client, victim, url, allowed):
+    response = as_attacker(client, LOCK, lock_body(victim, notifyConfigVO={"notifyType": "HTTP", "notifyUrl": url}))
     payload = response.json()
     if allowed:
         assert payload["code"] == "0000", payload
@@ -237,9 +245,9 @@ def test_notify_url_must_be_an_allowed_host(client, channels, url, allowed):
         assert not Order.objects.exists()
 
 
-def test_private_addresses_need_the_channels_explicit_allowance(client, channels, django_capture_on_commit_callbacks):
+def test_private_addresses_need_the_channels_explicit_allowance(client, victim, django_capture_on_commit_callbacks):
     ChannelCredential.objects.filter(source="s03").update(notify_hosts="10.0.0.1")
-    body = lock_body(notifyConfigVO={"notifyType": "HTTP", "notifyUrl": "http://10.0.0.1/cb"})
+    body = lock_body(victim, notifyConfigVO={"notifyType": "HTTP", "notifyUrl": "http://10.0.0.1/cb"})
     assert as_attacker(client, LOCK, body).json()["code"] == "0002"  # listed, but private
     credential = ChannelCredential.objects.get(source="s03")
     credential.notify_private_allowed = True
@@ -251,22 +259,22 @@ def test_private_addresses_need_the_channels_explicit_allowance(client, channels
 # --- messages carry their channel ----------------------------------------------------------------
 
 
-def test_every_callback_and_bus_message_names_its_channel(channels):
+def test_every_callback_and_bus_message_names_its_channel(victim):
     from apps.trade.services import order_refund
 
-    team_id = lock_demo_team(("demo1", "demo2"))
+    team_id = lock_team(victim, ("demo1", "demo2"))
     order_refund(source="s01", channel="c01", out_trade_no="OTN-demo2")
     tasks = NotifyTask.objects.filter(team_id=team_id)
     assert tasks.exists()
     assert all((t.parameter_json["source"], t.parameter_json["channel"]) == ("s01", "c01") for t in tasks)
 
 
-def test_a_bus_message_of_another_channel_recovers_no_seat(channels):
+def test_a_bus_message_of_another_channel_recovers_no_seat(victim):
     from apps.trade.consumers import recover_team_seat
     from apps.trade.services import order_refund
     from apps.trade.tests.helpers import team_stock_read
 
-    team_id = lock_demo_team(("demo1", "demo2"))
+    team_id = lock_team(victim, ("demo1", "demo2"))
     order_refund(source="s01", channel="c01", out_trade_no="OTN-demo2")
     message = NotifyTask.objects.filter(team_id=team_id, notify_type="MQ").get().parameter_json
     before = team_stock_read(team_id=team_id).joiners()

@@ -6,13 +6,14 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from apps.activities.tests.factories import Offer
 from apps.channels.signing import signed_headers
 from apps.common.errors import GroupBuyError
 from apps.notifications.models import NotifyTask
-from apps.trade.lock import LockCommand
 from apps.trade.models import NotifyType, Order, Team
-from apps.trade.services import order_lock, order_settle
+from apps.trade.services import order_settle
 from apps.trade.settle import SettleCommand
+from apps.trade.tests.helpers import lock_team
 from apps.trade.tests.invariants import assert_trade_invariants
 
 pytestmark = pytest.mark.django_db
@@ -21,45 +22,35 @@ SETTLE_URL = "/api/v1/gbm/trade/settlement_market_pay_order"
 PROGRESS_URL = "/api/v1/gbm/trade/team_progress"
 
 
-def lock(user_id, team_id=None, source="s01", channel="c01", **kwargs):
-    return order_lock(
-        command=LockCommand(
-            user_id=user_id, source=source, channel=channel, goods_id="9890001", activity_id=100123,
-            out_trade_no=f"OTN-{user_id}", team_id=team_id, **kwargs,
-        )
-    )  # fmt: skip
-
-
-def settle(user_id, paid_at=None, source="s01", channel="c01", out_trade_no=None):
+def settle(offer: Offer, user_id, paid_at=None, out_trade_no=None):
     return order_settle(
         command=SettleCommand(
-            user_id=user_id, source=source, channel=channel, out_trade_no=out_trade_no or f"OTN-{user_id}",
-            out_trade_time=paid_at or timezone.now(),
+            user_id=user_id, source=offer.source, channel=offer.channel,
+            out_trade_no=out_trade_no or f"OTN-{user_id}", out_trade_time=paid_at or timezone.now(),
         )
     )  # fmt: skip
 
 
-def refused(user_id, **kwargs) -> str:
+def refused(offer: Offer, user_id, **kwargs) -> str:
     with pytest.raises(GroupBuyError) as caught:
-        settle(user_id, **kwargs)
+        settle(offer, user_id, **kwargs)
     return caught.value.code
 
 
 @pytest.fixture
-def full_team(demo):
-    team_id = lock("demo1", notify_type=NotifyType.HTTP, notify_url="http://127.0.0.1:9/cb").team_id
-    lock("demo2", team_id=team_id)
-    lock("demo3", team_id=team_id)
-    return team_id
+def full_team(offer):
+    """A team of ``offer``'s 3 seats, all locked and unpaid, calling back over HTTP; each order is OTN-<user>."""
+    return lock_team(offer, ("demo1", "demo2", "demo3"), notify_type=NotifyType.HTTP,
+                     notify_url="http://127.0.0.1:9/cb")  # fmt: skip
 
 
-def test_the_last_payment_completes_the_team_and_writes_one_notify_task(full_team):
-    settle("demo1")
-    settle("demo2")
+def test_the_last_payment_completes_the_team_and_writes_one_notify_task(offer, full_team):
+    settle(offer, "demo1")
+    settle(offer, "demo2")
     assert Team.objects.get(team_id=full_team).status == Team.Status.IN_PROGRESS
     assert not NotifyTask.objects.exists()
-    result = settle("demo3")
-    assert (result.team_id, result.activity_id, result.out_trade_no) == (full_team, 100123, "OTN-demo3")
+    result = settle(offer, "demo3")
+    assert (result.team_id, result.activity_id, result.out_trade_no) == (full_team, offer.activity_id, "OTN-demo3")
     team = Team.objects.get(team_id=full_team)
     assert (team.status, team.complete_count) == (Team.Status.COMPLETE, 3)
     task = NotifyTask.objects.get()
@@ -67,109 +58,110 @@ def test_the_last_payment_completes_the_team_and_writes_one_notify_task(full_tea
         "trade_settlement", "HTTP", "http://127.0.0.1:9/cb",
     )  # fmt: skip
     paid = ["OTN-demo1", "OTN-demo2", "OTN-demo3"]
-    assert task.parameter_json == {"source": "s01", "channel": "c01", "teamId": full_team, "outTradeNoList": paid}
+    assert task.parameter_json == {
+        "source": offer.source, "channel": offer.channel, "teamId": full_team, "outTradeNoList": paid,
+    }  # fmt: skip
     assert_trade_invariants()
 
 
-def test_settle_costs_a_fixed_number_of_queries(full_team, django_assert_num_queries):
+def test_settle_costs_a_fixed_number_of_queries(offer, full_team, django_assert_num_queries):
     """One join reads the order with its team; a payment is BEGIN, the order's and the team's guarded UPDATEs,
     COMMIT; the one that fills the team also marks it complete, reads the paid orders and writes the outbox row.
     A replay is the one read. Pinned, so it cannot creep."""
     with django_assert_num_queries(5):
-        settle("demo1")
+        settle(offer, "demo1")
     with django_assert_num_queries(5):
-        settle("demo2")
+        settle(offer, "demo2")
     with django_assert_num_queries(8):
-        settle("demo3")
+        settle(offer, "demo3")
     with django_assert_num_queries(1):
-        settle("demo3")
+        settle(offer, "demo3")
     assert Team.objects.get(team_id=full_team).status == Team.Status.COMPLETE
     assert NotifyTask.objects.count() == 1
     assert_trade_invariants()
 
 
-def test_a_payment_counted_since_the_read_still_completes_the_team_once(full_team, monkeypatch):
+def test_a_payment_counted_since_the_read_still_completes_the_team_once(offer, full_team, monkeypatch):
     """The read's seat count only picks which guarded UPDATE goes first; a stale one falls through to the other."""
     from apps.trade import settle as settle_module
 
-    settle("demo1")
-    stale = settle_module.settle_order(source="s01", channel="c01", out_trade_no="OTN-demo3")  # sees 1 paid seat
-    settle("demo2")
+    settle(offer, "demo1")
+    stale = settle_module.settle_order(**offer.in_channel, out_trade_no="OTN-demo3")  # sees 1 paid seat
+    settle(offer, "demo2")
     monkeypatch.setattr(settle_module, "settle_order", lambda **lookup: stale)
-    settle("demo3")
+    settle(offer, "demo3")
     team = Team.objects.get(team_id=full_team)
     assert (team.status, team.complete_count) == (Team.Status.COMPLETE, 3)
     assert NotifyTask.objects.get().parameter_json["outTradeNoList"] == ["OTN-demo1", "OTN-demo2", "OTN-demo3"]
     assert_trade_invariants()
 
 
-def test_settling_again_changes_nothing_and_answers_the_same(full_team):
-    first = settle("demo1")
+def test_settling_again_changes_nothing_and_answers_the_same(offer, full_team):
+    first = settle(offer, "demo1")
     order = Order.objects.get(out_trade_no="OTN-demo1")
-    again = settle("demo1", paid_at=timezone.now() + timedelta(minutes=1))
+    again = settle(offer, "demo1", paid_at=timezone.now() + timedelta(minutes=1))
     assert again == first
     assert Order.objects.get(pk=order.pk).out_trade_time == order.out_trade_time
     assert Team.objects.get(team_id=full_team).complete_count == 1
 
 
-def test_mq_team_gets_a_routing_key(demo):
-    team_id = lock("demo1").team_id  # no notify config: MQ
-    lock("demo2", team_id=team_id)
-    lock("demo3", team_id=team_id)
+def test_mq_team_gets_a_routing_key(offer):
+    lock_team(offer, ("demo1", "demo2", "demo3"))  # no notify config: MQ
     for user in ("demo1", "demo2", "demo3"):
-        settle(user)
+        settle(offer, user)
     task = NotifyTask.objects.get()
     assert (task.notify_type, task.notify_mq, task.notify_url) == ("MQ", "topic.team_success", "")
 
 
-def test_blacklisted_channel_is_e0105(demo):
-    lock("demo1", source="s02", channel="c02")
-    assert refused("demo1", source="s02", channel="c02") == "E0105"
+def test_blacklisted_channel_is_e0105(offer, set_dcc):
+    lock_team(offer, ("demo1",))
+    set_dcc("scBlacklist", f"{offer.source}{offer.channel}")
+    assert refused(offer, "demo1") == "E0105"
 
 
-def test_unknown_refunded_and_foreign_orders(full_team):
-    assert refused("demo1", out_trade_no="NOPE") == "E0104"
+def test_unknown_refunded_and_foreign_orders(offer, full_team):
+    assert refused(offer, "demo1", out_trade_no="NOPE") == "E0104"
     Order.objects.filter(out_trade_no="OTN-demo2").update(status=Order.Status.REFUNDED)
-    assert refused("demo2") == "E0104"
-    assert refused("demo9", out_trade_no="OTN-demo1") == "0002"
+    assert refused(offer, "demo2") == "E0104"
+    assert refused(offer, "demo9", out_trade_no="OTN-demo1") == "0002"
 
 
-def test_payment_after_the_team_expired_is_e0106(full_team):
+def test_payment_after_the_team_expired_is_e0106(offer, full_team):
     team = Team.objects.get(team_id=full_team)
-    assert refused("demo1", paid_at=team.valid_end_time + timedelta(seconds=1)) == "E0106"
-    assert settle("demo1", paid_at=team.valid_end_time).team_id == full_team
+    assert refused(offer, "demo1", paid_at=team.valid_end_time + timedelta(seconds=1)) == "E0106"
+    assert settle(offer, "demo1", paid_at=team.valid_end_time).team_id == full_team
 
 
-def test_team_no_longer_in_progress_is_e0104(full_team):
+def test_team_no_longer_in_progress_is_e0104(offer, full_team):
     Team.objects.filter(team_id=full_team).update(status=Team.Status.FAILED)
-    assert refused("demo1") == "E0104"
+    assert refused(offer, "demo1") == "E0104"
 
 
 # --- the signed API ---------------------------------------------------------------------------
 
 
-def signed_post(client, url: str, body: dict):
+def signed_post(client, offer: Offer, url: str, body: dict):
     raw = json.dumps(body).encode()
-    headers = signed_headers("s01c01-demo-secret", "POST", url, raw)
+    headers = signed_headers(offer.secret, "POST", url, raw)
     return client.post(url, data=raw, content_type="application/json", headers=headers, HTTP_ACCEPT_LANGUAGE="en")
 
 
-def signed_get(client, url: str, query: str):
-    headers = signed_headers("s01c01-demo-secret", "GET", url, b"")
+def signed_get(client, offer: Offer, url: str, query: str):
+    headers = signed_headers(offer.secret, "GET", url, b"")
     return client.get(f"{url}?{query}", headers=headers)
 
 
-def test_api_settles_with_the_references_time_format_and_replays(client, full_team):
-    body = {"userId": "demo1", "source": "s01", "channel": "c01", "outTradeNo": "OTN-demo1",
+def test_api_settles_with_the_references_time_format_and_replays(client, offer, full_team):
+    body = {"userId": "demo1", "source": offer.source, "channel": offer.channel, "outTradeNo": "OTN-demo1",
             "outTradeTime": timezone.localtime().strftime("%Y-%m-%d %H:%M:%S")}  # fmt: skip
-    first = signed_post(client, SETTLE_URL, body).json()
+    first = signed_post(client, offer, SETTLE_URL, body).json()
     assert first == {
         "code": "0000", "info": first["info"],
-        "data": {"userId": "demo1", "teamId": full_team, "activityId": 100123, "outTradeNo": "OTN-demo1"},
+        "data": {"userId": "demo1", "teamId": full_team, "activityId": offer.activity_id, "outTradeNo": "OTN-demo1"},
     }  # fmt: skip
-    assert signed_post(client, SETTLE_URL, body).json()["data"] == first["data"]
+    assert signed_post(client, offer, SETTLE_URL, body).json()["data"] == first["data"]
     iso = dict(body, userId="demo2", outTradeNo="OTN-demo2", outTradeTime=timezone.now().isoformat())
-    assert signed_post(client, SETTLE_URL, iso).json()["code"] == "0000"
+    assert signed_post(client, offer, SETTLE_URL, iso).json()["code"] == "0000"
 
 
 @pytest.mark.parametrize(
@@ -177,20 +169,22 @@ def test_api_settles_with_the_references_time_format_and_replays(client, full_te
     [({"outTradeTime": "yesterday"}, {"outTradeTime"}), ({"outTradeNo": None}, {"outTradeNo"}),
      ({"userId": 7.5, "outTradeTime": 3}, {"outTradeTime"})],
 )  # fmt: skip
-def test_api_bad_input_is_0002(client, full_team, overrides, fields):
-    body = {"userId": "demo1", "source": "s01", "channel": "c01", "outTradeNo": "OTN-demo1",
+def test_api_bad_input_is_0002(client, offer, full_team, overrides, fields):
+    body = {"userId": "demo1", "source": offer.source, "channel": offer.channel, "outTradeNo": "OTN-demo1",
             "outTradeTime": "2026-01-01 10:00:00", **overrides}  # fmt: skip
     body = {k: v for k, v in body.items() if v is not None}
-    response = signed_post(client, SETTLE_URL, body)
+    response = signed_post(client, offer, SETTLE_URL, body)
     assert (response.status_code, response.json()["code"]) == (400, "0002")
     assert set(response.json()["data"]) == fields
 
 
-def test_team_progress(client, full_team):
-    settle("demo1")
-    data = signed_get(client, PROGRESS_URL, f"teamId={full_team}&source=s01&channel=c01").json()["data"]
+def test_team_progress(client, offer, full_team):
+    settle(offer, "demo1")
+    data = signed_get(
+        client, offer, PROGRESS_URL, f"teamId={full_team}&source={offer.source}&channel={offer.channel}"
+    ).json()["data"]
     assert {k: data[k] for k in ("teamId", "status", "targetCount", "lockCount", "completeCount")} == {
         "teamId": full_team, "status": 0, "targetCount": 3, "lockCount": 3, "completeCount": 1,
     }  # fmt: skip
-    other = signed_get(client, PROGRESS_URL, "teamId=12345678&source=s01&channel=c01")
+    other = signed_get(client, offer, PROGRESS_URL, f"teamId=12345678&source={offer.source}&channel={offer.channel}")
     assert (other.status_code, other.json()["code"]) == (400, "0002")
