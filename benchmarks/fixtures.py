@@ -60,9 +60,26 @@ def race_offer_load() -> None:
         )
 
 
+def trade_history_clear() -> None:
+    """Every run starts from the same state: no teams, orders or callbacks of earlier runs (the trial's shared
+    team list and counts read every open team of an activity, so a few thousand left over from the last run
+    made the next trial slower), and an empty bench Redis database, rebuilt from the database below."""
+    from django.apps import apps
+    from django.db import connection
+
+    from apps.common.redis import get_redis
+
+    tables = ["notifications.NotifyTask", "payments.RefundRecord", "payments.PayOrder", "trade.Order", "trade.Team"]
+    with connection.cursor() as cursor:
+        for label in tables:
+            cursor.execute(f"DELETE FROM {connection.ops.quote_name(apps.get_model(label)._meta.db_table)}")  # noqa: S608
+    get_redis().flushdb()  # the bench's own Redis database (BENCH_REDIS_URL, loopback only)
+
+
 def main() -> None:
     django.setup()
     call_command("migrate", interactive=False, verbosity=0)
+    trade_history_clear()
     call_command("load_demo", verbosity=0)
     race_offer_load()
     call_command("rebuild_redis", verbosity=0)
