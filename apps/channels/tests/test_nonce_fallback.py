@@ -251,15 +251,15 @@ def test_ten_simultaneous_requests_with_one_nonce_redis_down_exactly_one_is_acce
 # --- end to end: the domain answers with its own codes --------------------------------------------------
 
 
-def test_redis_down_a_signed_join_answers_0007_and_a_signed_trial_answers(client, settings, demo):
+def test_redis_down_a_signed_join_answers_0007_and_a_signed_trial_answers(client, settings, offer):
     lock_url, trial_url = "/api/v1/gbm/trade/lock_market_pay_order", "/api/v1/gbm/index/query_group_buy_market_config"
 
     def post(url: str, body: dict):
-        raw = json.dumps({"source": "s01", "channel": "c01", **body}).encode()
-        headers = signed_headers("s01c01-demo-secret", "POST", url, raw)
+        raw = json.dumps({**offer.in_channel, **body}).encode()
+        headers = signed_headers(offer.secret, "POST", url, raw)
         return client.post(url, data=raw, content_type="application/json", headers=headers)
 
-    lock = {"activityId": 100123, "goodsId": "9890001", "notifyConfigVO": {"notifyType": "MQ"}}
+    lock = {"activityId": offer.activity_id, "goodsId": offer.goods_id, "notifyConfigVO": {"notifyType": "MQ"}}
     opened = post(lock_url, {**lock, "userId": "demo1", "outTradeNo": "E2E-1"}).json()
     assert opened["code"] == "0000", opened
     settings.CACHES = {  # every Redis client, the nonce store's included, now connects to a closed port
@@ -272,6 +272,6 @@ def test_redis_down_a_signed_join_answers_0007_and_a_signed_trial_answers(client
 
     join = post(lock_url, {**lock, "userId": "demo2", "outTradeNo": "E2E-2", "teamId": opened["data"]["teamId"]})
     assert (join.status_code, join.json()["code"]) == (503, "0007"), join.json()
-    trial = post(trial_url, {"userId": "xiaofuge", "goodsId": "9890001"})
+    trial = post(trial_url, {"userId": "xiaofuge", "goodsId": offer.goods_id})
     assert (trial.status_code, trial.json()["code"]) == (200, "0000"), trial.json()
     assert SignatureNonce.objects.count() == 2

@@ -29,9 +29,9 @@ NOT_FOUND_WORDS = {"en": "We could not find this page", "zh-hans": 'lang="zh-han
 
 
 @pytest.mark.parametrize("language", ["en", "zh-hans"])
-def test_unknown_goods_order_and_team_answer_the_custom_404(demo, language):
+def test_unknown_goods_order_and_team_answer_the_custom_404(mall_offer, language):
     assert not settings.DEBUG
-    create_order("xiaofuge")
+    create_order("xiaofuge", mall_offer.goods_id)
     client = login(Client(), "xiaofuge")
     for url in ("/goods/0000000", "/cashier/000000000000000000", "/teams/00000000", "/no/such/page"):
         response = client.get(url, HTTP_ACCEPT_LANGUAGE=language)

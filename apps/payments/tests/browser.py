@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from apps.demo.services import DEMO_PASSWORD
+
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]  # fmt: skip
@@ -16,15 +18,16 @@ PHONE = {"width": 390, "height": 844}
 OVERFLOW = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
 
 
-def log_in(page, base: str, username: str) -> None:
+def log_in(page, base: str, username: str, password: str = DEMO_PASSWORD) -> None:
     page.goto(f"{base}/login")
-    submit_login(page, username)
+    submit_login(page, username, password)
 
 
-def submit_login(page, username: str) -> None:
-    """Fill the password form of the login page ``page`` shows, submit, and wait to be sent on."""
+def submit_login(page, username: str, password: str = DEMO_PASSWORD) -> None:
+    """Fill the password form of the login page ``page`` shows (the demo's password unless told), submit, and
+    wait to be sent on."""
     page.fill("section.password-login input[name=username]", username)
-    page.fill("section.password-login input[name=password]", "demo")
+    page.fill("section.password-login input[name=password]", password)
     page.click("section.password-login button[type=submit]")
     page.wait_for_url(lambda url: "/login" not in url)
 

@@ -39,6 +39,13 @@ def live_demo(live_server, tasks_run_inline, settings):
 
 
 @pytest.fixture
+def live_shop(live_server, tasks_run_inline, settings, mall_offer):
+    """The mall's own offer (``mall_offer``) behind a real server, which the sandbox notifies as configured."""
+    settings.PAYMENT_NOTIFY_BASE_URL = live_server.url
+    return live_server
+
+
+@pytest.fixture
 def notify_via_test_client(monkeypatch):
     """The sandbox's notify goes through Django's test client to the real handler (same process)."""
     client = Client()

@@ -5,6 +5,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from apps.accounts.models import User
+from apps.accounts.services import api_token_get_or_create
 from apps.accounts.tests.factories import UserFactory
 from apps.payments.gateways import sandbox_gateway
 from apps.payments.gateways.sandbox import gateway_time
@@ -26,10 +27,9 @@ def login(client: Client, username: str) -> Client:
 
 
 def mobile_client(username: str) -> APIClient:
+    """A mobile client of the shopper ``username`` with an API token (the token login is tested in accounts)."""
     client = APIClient()
-    token = client.post("/api/v1/login/token", {"username": username, "password": "demo"}, format="json")
-    assert token.status_code == 200, token.content
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.json()['data']['token']}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token_get_or_create(user=user(username))}")
     return client
 
 

@@ -16,16 +16,16 @@ def staff(client):
     return client
 
 
-def test_lists_open(staff, demo):
-    create_order("xiaofuge")
+def test_lists_open(staff, mall_offer):
+    create_order("xiaofuge", mall_offer.goods_id)
     for url in ("/admin/payments/payorder/", "/admin/payments/sandboxtrade/", "/admin/payments/refundrecord/"):
         assert staff.get(url).status_code == 200, url
 
 
 def test_a_failed_sandbox_notify_is_sent_again(
-    staff, demo, tasks_run_inline, notify_via_test_client, django_capture_on_commit_callbacks
+    staff, mall_offer, tasks_run_inline, notify_via_test_client, django_capture_on_commit_callbacks
 ):
-    order = create_order("xiaofuge")
+    order = create_order("xiaofuge", mall_offer.goods_id)
     with django_capture_on_commit_callbacks():  # the first delivery "got lost"
         trade = sandbox_trade_pay(
             order_id=order.order_id,

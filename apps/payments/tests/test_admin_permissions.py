@@ -15,8 +15,8 @@ URL = reverse("admin:payments_sandboxtrade_changelist")
 
 
 @pytest.fixture
-def failed_trade(demo, django_capture_on_commit_callbacks) -> SandboxTrade:
-    order = create_order("xiaofuge")
+def failed_trade(mall_offer, django_capture_on_commit_callbacks) -> SandboxTrade:
+    order = create_order("xiaofuge", mall_offer.goods_id)
     with django_capture_on_commit_callbacks():  # the delivery "got lost"
         trade = sandbox_trade_pay(order_id=order.order_id, user=user("xiaofuge"), notify_url="http://x/")
     SandboxTrade.objects.filter(pk=trade.pk).update(notify_status=SandboxTrade.NotifyStatus.FAILED, notify_attempts=6)

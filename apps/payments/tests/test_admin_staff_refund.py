@@ -26,15 +26,15 @@ def columns(changelist: str) -> list[str]:
 
 
 @pytest.fixture
-def staff(client, demo):
+def staff(client, mall_offer):
     user = StaffFactory(username="opsalice")
     client.force_login(user)
     return user
 
 
 @pytest.fixture
-def paid_order(demo) -> PayOrder:
-    order = create_order("demo1")
+def paid_order(mall_offer) -> PayOrder:
+    order = create_order("demo1", mall_offer.goods_id)
     pay(order)
     return order
 
@@ -115,19 +115,19 @@ def test_the_trade_order_links_to_its_mall_order_refunds_and_callback_tasks(
     assert client.get(links[f"team {trade_order.team_id}"]).status_code == 200
 
 
-def test_another_channels_order_does_not_link_to_a_mall_order_of_the_same_number(client, staff):
-    from apps.trade.tests.helpers import lock_demo_team
+def test_another_channels_order_does_not_link_to_a_mall_order_of_the_same_number(client, staff, mall_offer):
+    from apps.trade.tests.helpers import lock_team
 
-    lock_demo_team(("someone",))
+    lock_team(mall_offer, ("someone",))
     order = Order.objects.get(user_id="someone")
     Order.objects.filter(pk=order.pk).update(channel="c99")  # another mall's numbering
-    PayOrder.objects.filter(pk=create_order("demo1").pk).update(order_id=order.out_trade_no)
+    PayOrder.objects.filter(pk=create_order("demo1", mall_offer.goods_id).pk).update(order_id=order.out_trade_no)
     page = client.get(reverse("admin:trade_order_change", args=[order.pk]), **EN).content.decode()
     assert "mall order" not in page
 
 
-def test_team_and_order_lists_show_leader_deadline_and_status_in_few_columns(client, staff, paid_order):
-    create_order("demo2", team_id=paid_order.team_id)
+def test_team_and_order_lists_show_leader_deadline_and_status_in_few_columns(client, staff, paid_order, mall_offer):
+    create_order("demo2", mall_offer.goods_id, team_id=paid_order.team_id)
     teams = client.get(TEAMS_URL, **EN).content.decode()
     assert len(columns(teams)) <= 6, columns(teams)  # besides the checkbox: fits 1280 px
     for title in ("Leader", "Paid / target", "Status", "Valid until"):

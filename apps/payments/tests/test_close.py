@@ -10,7 +10,7 @@ from apps.payments.models import PayOrder
 from apps.payments.orders import mall_orders_deal_done
 from apps.payments.tasks import close_expired_mall_orders
 from apps.payments.tests.factories import PayOrderFactory
-from apps.payments.tests.helpers import create_order
+from apps.payments.tests.helpers import create_order, login
 from apps.trade.tests.factories import TeamFactory
 
 pytestmark = pytest.mark.django_db
@@ -65,11 +65,11 @@ def test_only_one_instance_runs_the_job(db):
     assert close_expired_mall_orders() == 1
 
 
-def test_a_closed_order_shows_closed_in_its_cashier(demo, client):
-    order = create_order("xiaofuge")
+def test_a_closed_order_shows_closed_in_its_cashier(mall_offer, client):
+    order = create_order("xiaofuge", mall_offer.goods_id)
     PayOrder.objects.filter(pk=order.pk).update(order_time=minutes_ago(16))
     close_expired_mall_orders()
-    client.login(username="xiaofuge", password="demo")
+    login(client, "xiaofuge")
     html = client.get(f"/cashier/{order.order_id}", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "This order was not paid, so nothing was charged." in html and 'data-status="CLOSE"' in html
     assert 'data-state="cancelled"' in html and "This order is closed" not in html

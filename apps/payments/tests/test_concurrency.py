@@ -17,12 +17,14 @@ pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def services_demo(mariadb, real_redis, demo):
-    """The demo data on MariaDB and a real Redis."""
+def services_offer(mariadb, real_redis, mall_offer):
+    """The mall's offer on MariaDB and a real Redis."""
+    return mall_offer
 
 
-def test_twenty_creates_with_one_key_make_one_order(services_demo):
-    create = in_thread(lambda _: create_order("xiaofuge", idempotency_key="race-1").order_id)
+def test_twenty_creates_with_one_key_make_one_order(services_offer):
+    user("xiaofuge")  # the shopper exists before the race, as a logged-in one does
+    create = in_thread(lambda _: create_order("xiaofuge", services_offer.goods_id, idempotency_key="race-1").order_id)
     with ThreadPoolExecutor(20) as pool:
         answers = list(pool.map(create, range(20)))
     (order,) = PayOrder.objects.all()
@@ -33,8 +35,8 @@ def test_twenty_creates_with_one_key_make_one_order(services_demo):
     assert_trade_invariants()
 
 
-def test_ten_identical_notifies_pay_and_settle_once(services_demo):
-    order = create_order("xiaofuge")
+def test_ten_identical_notifies_pay_and_settle_once(services_offer):
+    order = create_order("xiaofuge", services_offer.goods_id)
     params = notify_params(order)
     handle = in_thread(lambda _: payment_notify_handle(params=dict(params)))
     with ThreadPoolExecutor(10) as pool:
@@ -47,11 +49,15 @@ def test_ten_identical_notifies_pay_and_settle_once(services_demo):
     assert_trade_invariants()
 
 
-def test_a_whole_team_paying_at_once_completes_it_once(services_demo):
+def test_a_whole_team_paying_at_once_completes_it_once(services_offer):
     from apps.notifications.models import NotifyTask
 
-    leader = create_order("demo1")
-    orders = [leader, create_order("demo2", team_id=leader.team_id), create_order("demo3", team_id=leader.team_id)]
+    leader = create_order("demo1", services_offer.goods_id)
+    orders = [
+        leader,
+        create_order("demo2", services_offer.goods_id, team_id=leader.team_id),
+        create_order("demo3", services_offer.goods_id, team_id=leader.team_id),
+    ]
     notifies = [notify_params(order) for order in orders] * 4
     handle = in_thread(lambda params: payment_notify_handle(params=dict(params)))
     with ThreadPoolExecutor(12) as pool:

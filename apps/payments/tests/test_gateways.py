@@ -94,9 +94,9 @@ def test_alipay_needs_all_three_settings(alipay_settings, settings):
 
 
 @pytest.mark.django_db
-def test_alipays_page_pay_url_is_signed_by_our_app_key(demo, alipay_settings, settings):
+def test_alipays_page_pay_url_is_signed_by_our_app_key(mall_offer, alipay_settings, settings):
     settings.PAYMENT_NOTIFY_BASE_URL = "https://shop.example.com"
-    order = create_order("xiaofuge")
+    order = create_order("xiaofuge", mall_offer.goods_id)
     url = order.pay_url
     assert url.startswith("https://openapi.alipay.com/gateway.do?")
     assert len(url) <= PayOrder._meta.get_field("pay_url").max_length
@@ -114,15 +114,15 @@ def test_alipays_page_pay_url_is_signed_by_our_app_key(demo, alipay_settings, se
         "80.00",
         "FAST_INSTANT_TRADE_PAY",
     )
-    assert biz["subject"] == "手写MyBatis：渐进式源码实践" and len(biz["time_expire"]) == 19
+    assert biz["subject"] == mall_offer.sku.goods_name and len(biz["time_expire"]) == 19
     # Requests to Alipay are signed over everything but ``sign`` (the SDK's rule; notifies drop sign_type too).
     request_content = "&".join(f"{key}={params[key]}" for key in sorted(params) if key != "sign")
     assert rsa2_verify(alipay_settings.app_key.public_key(), request_content, params["sign"])
 
 
 @pytest.mark.django_db
-def test_with_alipay_the_handler_verifies_alipays_signature_only(demo, alipay_settings):
-    order = create_order("xiaofuge")
+def test_with_alipay_the_handler_verifies_alipays_signature_only(mall_offer, alipay_settings):
+    order = create_order("xiaofuge", mall_offer.goods_id)
     sandbox_signed = notify_params(order, app_id=alipay_settings.app_id)
     unsigned = {k: v for k, v in sandbox_signed.items() if k not in ("sign", "sign_type")}
     alipay_signed = sign_params(alipay_settings.alipay_key, unsigned)

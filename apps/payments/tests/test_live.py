@@ -14,9 +14,9 @@ from apps.trade.models import Order
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
-def test_the_sandbox_notify_reaches_the_handler_over_http(live_demo):
-    order = create_order("xiaofuge")
-    trade = sandbox_trade_pay(order_id=order.order_id, user=user("xiaofuge"), notify_url=live_demo.url + NOTIFY_URL)
+def test_the_sandbox_notify_reaches_the_handler_over_http(live_shop, mall_offer):
+    order = create_order("xiaofuge", mall_offer.goods_id)
+    trade = sandbox_trade_pay(order_id=order.order_id, user=user("xiaofuge"), notify_url=live_shop.url + NOTIFY_URL)
     trade.refresh_from_db()
     assert (trade.notify_status, trade.notify_attempts) == (SandboxTrade.NotifyStatus.DELIVERED, 1)
     order.refresh_from_db()
@@ -24,7 +24,7 @@ def test_the_sandbox_notify_reaches_the_handler_over_http(live_demo):
     assert Order.objects.get(out_trade_no=order.order_id).status == Order.Status.PAID
 
 
-def test_a_shopper_buys_and_pays_in_a_browser(live_demo, chromium_path, monkeypatch):
+def test_a_shopper_buys_and_pays_in_a_browser(live_shop, mall_offer, chromium_path, monkeypatch):
     playwright = pytest.importorskip("playwright.sync_api")
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API keeps an event loop
     session, cookie = Client(), settings.SESSION_COOKIE_NAME
@@ -33,9 +33,9 @@ def test_a_shopper_buys_and_pays_in_a_browser(live_demo, chromium_path, monkeypa
         browser = pw.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
         try:
             context = browser.new_context(locale="en-US")
-            context.add_cookies([{"name": cookie, "value": session.cookies[cookie].value, "url": live_demo.url}])
+            context.add_cookies([{"name": cookie, "value": session.cookies[cookie].value, "url": live_shop.url}])
             page = context.new_page()
-            page.goto(f"{live_demo.url}/goods/9890001")
+            page.goto(f"{live_shop.url}/goods/{mall_offer.goods_id}")
             page.click("button.open-team")
             page.wait_for_url("**/cashier/*")
             countdown = page.locator(".deadline .countdown")

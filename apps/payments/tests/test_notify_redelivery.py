@@ -56,9 +56,9 @@ def assert_refunded_once(order: PayOrder, gateway_refunds: list[str]) -> None:
 
 
 def test_a_redelivered_notify_after_a_shopper_refund_is_a_no_op(
-    demo, tasks_run_inline, django_capture_on_commit_callbacks, gateway_refunds
+    mall_offer, tasks_run_inline, django_capture_on_commit_callbacks, gateway_refunds
 ):
-    order = create_order("demo1")
+    order = create_order("demo1", mall_offer.goods_id)
     params = notify_params(order)
     assert deliver(params, django_capture_on_commit_callbacks) == "success"
     order_refund(
@@ -75,9 +75,9 @@ def test_a_redelivered_notify_after_a_shopper_refund_is_a_no_op(
 
 
 def test_a_redelivered_late_payment_of_a_closed_order_is_refunded_once(
-    demo, tasks_run_inline, django_capture_on_commit_callbacks, gateway_refunds
+    mall_offer, tasks_run_inline, django_capture_on_commit_callbacks, gateway_refunds
 ):
-    order = create_order("xiaofuge")
+    order = create_order("xiaofuge", mall_offer.goods_id)
     PayOrder.objects.filter(pk=order.pk).update(order_time=timezone.now() - timedelta(minutes=16))
     assert mall_order_close_expired() == 1
     params = notify_params(order)
@@ -90,9 +90,9 @@ def test_a_redelivered_late_payment_of_a_closed_order_is_refunded_once(
 
 
 def test_a_redelivered_notify_after_a_refused_settlement_was_refunded_is_a_no_op(
-    demo, tasks_run_inline, django_capture_on_commit_callbacks, gateway_refunds
+    mall_offer, tasks_run_inline, django_capture_on_commit_callbacks, gateway_refunds
 ):
-    order = create_order("xiaofuge")
+    order = create_order("xiaofuge", mall_offer.goods_id)
     Team.objects.filter(team_id=order.team_id).update(
         valid_start_time=timezone.now() - timedelta(minutes=30), valid_end_time=timezone.now() - timedelta(minutes=1)
     )
@@ -105,9 +105,9 @@ def test_a_redelivered_notify_after_a_refused_settlement_was_refunded_is_a_no_op
 
 
 def test_another_payment_of_a_refunded_order_is_logged_for_staff_not_flagged(
-    demo, tasks_run_inline, django_capture_on_commit_callbacks, gateway_refunds, caplog
+    mall_offer, tasks_run_inline, django_capture_on_commit_callbacks, gateway_refunds, caplog
 ):
-    order = create_order("xiaofuge")
+    order = create_order("xiaofuge", mall_offer.goods_id)
     PayOrder.objects.filter(pk=order.pk).update(order_time=timezone.now() - timedelta(minutes=16))
     mall_order_close_expired()
     assert deliver(notify_params(order), django_capture_on_commit_callbacks) == "success"

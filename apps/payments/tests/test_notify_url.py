@@ -37,8 +37,8 @@ def hostile_host_allowed(settings):
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, HOSTILE]
 
 
-def pay_with_hostile_host(client, capture, username: str = "xiaofuge") -> str:
-    order = create_order(username)
+def pay_with_hostile_host(client, capture, goods_id: str, username: str = "xiaofuge") -> str:
+    order = create_order(username, goods_id)
     login(client, username)
     with capture(execute=True):
         response = client.post(f"/pay/sandbox/{order.order_id}", HTTP_HOST=HOSTILE)
@@ -47,24 +47,30 @@ def pay_with_hostile_host(client, capture, username: str = "xiaofuge") -> str:
 
 
 def test_a_hostile_host_header_does_not_receive_the_notify(
-    demo, client, settings, hostile_host_allowed, transport, tasks_run_inline, django_capture_on_commit_callbacks
+    mall_offer, client, settings, hostile_host_allowed, transport, tasks_run_inline, django_capture_on_commit_callbacks
 ):
     settings.PAYMENT_NOTIFY_BASE_URL = "https://shop.example.com"
-    notify_url = pay_with_hostile_host(client, django_capture_on_commit_callbacks)
+    notify_url = pay_with_hostile_host(client, django_capture_on_commit_callbacks, mall_offer.goods_id)
     assert notify_url == "https://shop.example.com" + NOTIFY_PATH
     assert transport.urls == [notify_url]
 
 
 def test_unconfigured_it_is_this_servers_own_address_not_the_host_header(
-    demo, client, hostile_host_allowed, transport, tasks_run_inline, django_capture_on_commit_callbacks, monkeypatch
+    mall_offer,
+    client,
+    hostile_host_allowed,
+    transport,
+    tasks_run_inline,
+    django_capture_on_commit_callbacks,
+    monkeypatch,
 ):
     monkeypatch.delenv("SERVER_BASE_URL", raising=False)
-    notify_url = pay_with_hostile_host(client, django_capture_on_commit_callbacks)
+    notify_url = pay_with_hostile_host(client, django_capture_on_commit_callbacks, mall_offer.goods_id)
     assert notify_url == "http://127.0.0.1:8000" + NOTIFY_PATH
     assert transport.urls == [notify_url] and HOSTILE not in transport.urls[0]
 
     monkeypatch.setenv("SERVER_BASE_URL", "http://127.0.0.1:8123")  # what run_embedded sets from its addrport
-    again = pay_with_hostile_host(client, django_capture_on_commit_callbacks, username="demo1")
+    again = pay_with_hostile_host(client, django_capture_on_commit_callbacks, mall_offer.goods_id, username="demo1")
     assert again == "http://127.0.0.1:8123" + NOTIFY_PATH
 
 

@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apps.accounts.models import User
+from apps.activities.tests.factories import an_offer
 from apps.common.mq import TEAM_REFUND, TEAM_SUCCESS
 from apps.payments.models import PayOrder, RefundRecord
 from apps.payments.refunds import mall_order_refund_money
@@ -46,8 +47,8 @@ def assert_absent(html: str, *texts: str) -> None:
         assert text not in html, text
 
 
-def test_waiting_for_payment_offers_pay_and_cancel(demo):
-    order = create_order("xiaofuge")
+def test_waiting_for_payment_offers_pay_and_cancel(mall_offer):
+    order = create_order("xiaofuge", mall_offer.goods_id)
     row = row_of(orders_page("xiaofuge"), order)
     assert 'data-state="awaiting_payment"' in row and "Waiting for payment" in row
     assert f'href="/cashier/{order.order_id}">Pay now</a>' in row and ">Cancel order</button>" in row
@@ -55,8 +56,8 @@ def test_waiting_for_payment_offers_pay_and_cancel(demo):
     assert_absent(row, "Refund", "Invite", "Closed", "closed")
 
 
-def test_paid_and_waiting_for_the_team_invites_with_seats_left_and_countdown(demo):
-    order = create_order("xiaofuge")
+def test_paid_and_waiting_for_the_team_invites_with_seats_left_and_countdown(mall_offer):
+    order = create_order("xiaofuge", mall_offer.goods_id)
     pay(order)
     team = Team.objects.get(team_id=order.team_id)
     row = row_of(orders_page("xiaofuge"), order)
@@ -67,14 +68,17 @@ def test_paid_and_waiting_for_the_team_invites_with_seats_left_and_countdown(dem
     cashier = cashier_page("xiaofuge", order)
     assert "2 seats left" in cashier and "Invite friends" in cashier and 'class="countdown"' in cashier
     # One friend joins and pays: the singular.
-    pay(create_order("liergou", team_id=order.team_id))
+    pay(create_order("liergou", mall_offer.goods_id, team_id=order.team_id))
     assert "1 more person needed" in row_of(orders_page("xiaofuge"), order)
     assert "1 seat left" in cashier_page("xiaofuge", order)
 
 
-def test_a_complete_team_is_a_success_without_an_invitation(demo):
-    leader = create_order("xiaofuge")
-    for order in (leader, *(create_order(u, team_id=leader.team_id) for u in ("liergou", "demo1"))):
+def test_a_complete_team_is_a_success_without_an_invitation(mall_offer):
+    leader = create_order("xiaofuge", mall_offer.goods_id)
+    for order in (
+        leader,
+        *(create_order(u, mall_offer.goods_id, team_id=leader.team_id) for u in ("liergou", "demo1")),
+    ):
         pay(order)
     # The team completed; the mall's DEAL_DONE comes later via the bus: the page says complete already.
     assert PayOrder.objects.get(pk=leader.pk).status == PayOrder.Status.PAY_SUCCESS
@@ -86,9 +90,9 @@ def test_a_complete_team_is_a_success_without_an_invitation(demo):
 
 
 def test_a_failed_team_says_refund_in_progress_then_refunded_with_amount_and_date(
-    demo, tasks_run_inline, django_capture_on_commit_callbacks
+    mall_offer, tasks_run_inline, django_capture_on_commit_callbacks
 ):
-    order = create_order("xiaofuge")
+    order = create_order("xiaofuge", mall_offer.goods_id)
     pay(order)
     past = timezone.now() - timedelta(seconds=1)
     Team.objects.filter(team_id=order.team_id).update(valid_start_time=past - timedelta(hours=1), valid_end_time=past)
@@ -105,12 +109,12 @@ def test_a_failed_team_says_refund_in_progress_then_refunded_with_amount_and_dat
     refunded_on = timezone.localtime(record.refunded_at).strftime("%Y-%m-%d %H:%M")
     assert 'data-state="team_failed_refunded"' in row and "Refunded ¥80.00" in row
     assert "The team did not fill before" in row and f"¥80.00 was refunded on {refunded_on}." in row
-    assert 'href="/goods/9890001">Open a new team</a>' in row
+    assert f'href="/goods/{mall_offer.goods_id}">Open a new team</a>' in row
     assert_absent(row, "Closed", "closed", "Invite", "in progress", "Request a refund")
 
 
-def test_refunded_by_staff_names_customer_service(demo, tasks_run_inline, django_capture_on_commit_callbacks):
-    order = create_order("xiaofuge")
+def test_refunded_by_staff_names_customer_service(mall_offer, tasks_run_inline, django_capture_on_commit_callbacks):
+    order = create_order("xiaofuge", mall_offer.goods_id)
     pay(order)
     staff = User.objects.create_user("operator", password="x", is_staff=True)
     order_refund(source=settings.MALL_SOURCE, channel=settings.MALL_CHANNEL, out_trade_no=order.order_id)
@@ -122,11 +126,11 @@ def test_refunded_by_staff_names_customer_service(demo, tasks_run_inline, django
 
 
 def test_refund_from_orders_shows_the_new_state_on_the_answering_page(
-    demo, client, tasks_run_inline, django_capture_on_commit_callbacks
+    mall_offer, client, tasks_run_inline, django_capture_on_commit_callbacks
 ):
     """POST → redirect → GET reads the state fresh: the money path is asynchronous (the bus), so the page
     answering the refund says "in progress" honestly; once the refund is through it says refunded."""
-    order = create_order("xiaofuge")
+    order = create_order("xiaofuge", mall_offer.goods_id)
     pay(order)
     login(client, "xiaofuge")
     response = client.post(f"/orders/{order.order_id}/refund", follow=True, HTTP_ACCEPT_LANGUAGE="en")
@@ -147,8 +151,8 @@ def test_refund_from_orders_shows_the_new_state_on_the_answering_page(
     )
 
 
-def test_cancelling_an_unpaid_order_promises_no_money_back(demo, client):
-    order = create_order("xiaofuge")
+def test_cancelling_an_unpaid_order_promises_no_money_back(mall_offer, client):
+    order = create_order("xiaofuge", mall_offer.goods_id)
     login(client, "xiaofuge")
     response = client.post(f"/orders/{order.order_id}/refund", follow=True, HTTP_ACCEPT_LANGUAGE="en")
     html = response.content.decode()
@@ -158,22 +162,22 @@ def test_cancelling_an_unpaid_order_promises_no_money_back(demo, client):
     assert_absent(row, "refund", "Refund", "returned", "Pay now", "Cancel order", "on its way back")
 
 
-def test_an_unpaid_order_past_its_deadline_is_cancelled_before_the_close_job(demo):
-    order = create_order("xiaofuge")
+def test_an_unpaid_order_past_its_deadline_is_cancelled_before_the_close_job(mall_offer):
+    order = create_order("xiaofuge", mall_offer.goods_id)
     PayOrder.objects.filter(pk=order.pk).update(order_time=timezone.now() - timedelta(days=1))
     row = row_of(orders_page("xiaofuge"), order)
     assert 'data-state="cancelled"' in row and "Pay now" not in row
 
 
-def test_errors_show_shopper_words_never_codes(demo, client):
-    order = create_order("xiaofuge")
+def test_errors_show_shopper_words_never_codes(mall_offer, client):
+    order = create_order("xiaofuge", mall_offer.goods_id)
     login(client, "liergou")  # not their order
     html = client.post(f"/orders/{order.order_id}/refund", follow=True, HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert '<li class="message error" role="alert">We could not find that order.</li>' in html
     assert_absent(html, "0404", "outTradeNo", "not found")
 
 
-def test_orders_page_reads_states_in_constant_queries(demo):
+def test_orders_page_reads_states_in_constant_queries(mall_offer):
     def queries() -> int:
         client = login(Client(), "xiaofuge")
         client.get("/orders")  # warm caches (DCC, session)
@@ -181,23 +185,26 @@ def test_orders_page_reads_states_in_constant_queries(demo):
             assert client.get("/orders").status_code == 200
         return len(captured)
 
-    pay(create_order("xiaofuge"))
+    pay(create_order("xiaofuge", mall_offer.goods_id))
     one = queries()
-    pay(create_order("xiaofuge", goods_id="9890002"))
-    create_order("xiaofuge", goods_id="9890003")
+    pay(create_order("xiaofuge", an_offer(credential=mall_offer.credential, plan="MJ", expr="100,10").goods_id))
+    create_order("xiaofuge", an_offer(credential=mall_offer.credential, plan="ZK", expr="0.8").goods_id)
     assert queries() == one
 
 
-def test_deal_done_via_the_bus_is_still_complete(demo, tasks_run_inline, django_capture_on_commit_callbacks):
-    leader = create_order("xiaofuge")
-    for order in (leader, *(create_order(u, team_id=leader.team_id) for u in ("liergou", "demo1"))):
+def test_deal_done_via_the_bus_is_still_complete(mall_offer, tasks_run_inline, django_capture_on_commit_callbacks):
+    leader = create_order("xiaofuge", mall_offer.goods_id)
+    for order in (
+        leader,
+        *(create_order(u, mall_offer.goods_id, team_id=leader.team_id) for u in ("liergou", "demo1")),
+    ):
         pay(order)
     deliver_bus_messages(TEAM_SUCCESS, django_capture_on_commit_callbacks)
     assert PayOrder.objects.get(pk=leader.pk).status == PayOrder.Status.DEAL_DONE
     assert 'data-state="team_complete"' in row_of(orders_page("xiaofuge"), leader)
 
 
-def test_the_states_speak_chinese(demo):
-    order = create_order("xiaofuge")
+def test_the_states_speak_chinese(mall_offer):
+    order = create_order("xiaofuge", mall_offer.goods_id)
     row = row_of(orders_page("xiaofuge", language="zh-hans"), order)
     assert "Waiting for payment" not in row and "Pay now" not in row and "Cancel order" not in row

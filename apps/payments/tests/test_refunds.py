@@ -3,6 +3,7 @@
 import pytest
 from django.conf import settings
 
+from apps.activities.tests.factories import an_offer
 from apps.common.mq import TEAM_REFUND, TEAM_SUCCESS
 from apps.notifications.consumers import message_apply
 from apps.notifications.models import NotifyTask
@@ -34,8 +35,10 @@ def refund_as_shopper(order: PayOrder) -> str:
     return outcome.strategy
 
 
-def test_a_paid_order_of_an_unformed_team_is_refunded_once(demo, tasks_run_inline, django_capture_on_commit_callbacks):
-    order = create_order("demo1")
+def test_a_paid_order_of_an_unformed_team_is_refunded_once(
+    mall_offer, tasks_run_inline, django_capture_on_commit_callbacks
+):
+    order = create_order("demo1", mall_offer.goods_id)
     pay(order)
     assert refund_as_shopper(order) == "paid_unformed"
     deliver_bus_messages(TEAM_REFUND, django_capture_on_commit_callbacks)
@@ -47,16 +50,16 @@ def test_a_paid_order_of_an_unformed_team_is_refunded_once(demo, tasks_run_inlin
 
 
 def test_another_channels_messages_never_touch_the_malls_orders(
-    demo, tasks_run_inline, django_capture_on_commit_callbacks
+    mall_offer, tasks_run_inline, django_capture_on_commit_callbacks
 ):
     """The bus is shared: a refund or completion message of another channel that happens to carry one of
     our order ids as its outTradeNo (another mall's order number) closes, refunds or completes nothing."""
-    order = create_order("demo1")
+    order = create_order("demo1", mall_offer.goods_id)
     pay(order)
     for routing_key, body in (
         (TEAM_REFUND, {"type": "trade_paid2refund", "source": "s02", "channel": "c02", "userId": "demo1",
                        "teamId": order.team_id, "orderId": "000000000000", "outTradeNo": order.order_id,
-                       "activityId": 100123}),
+                       "activityId": mall_offer.activity_id}),
         (TEAM_REFUND, {"type": "trade_paid2refund", "outTradeNo": order.order_id}),  # no channel: not ours
         (TEAM_SUCCESS, {"source": "s02", "channel": "c02", "teamId": order.team_id,
                         "outTradeNoList": [order.order_id]}),
@@ -68,8 +71,8 @@ def test_another_channels_messages_never_touch_the_malls_orders(
     assert not RefundRecord.objects.exists()
 
 
-def test_an_unpaid_order_is_just_closed(demo, tasks_run_inline, django_capture_on_commit_callbacks):
-    order = create_order("demo1")
+def test_an_unpaid_order_is_just_closed(mall_offer, tasks_run_inline, django_capture_on_commit_callbacks):
+    order = create_order("demo1", mall_offer.goods_id)
     assert refund_as_shopper(order) == "unpaid_unlock"
     deliver_bus_messages(TEAM_REFUND, django_capture_on_commit_callbacks)
     order.refresh_from_db()
@@ -78,10 +81,10 @@ def test_an_unpaid_order_is_just_closed(demo, tasks_run_inline, django_capture_o
 
 
 def test_team_success_marks_orders_done_then_a_formed_refund_returns_money(
-    demo, tasks_run_inline, django_capture_on_commit_callbacks
+    mall_offer, tasks_run_inline, django_capture_on_commit_callbacks
 ):
-    first = create_order("demo1")
-    others = [create_order(user, team_id=first.team_id) for user in ("demo2", "demo3")]
+    first = create_order("demo1", mall_offer.goods_id)
+    others = [create_order(user, mall_offer.goods_id, team_id=first.team_id) for user in ("demo2", "demo3")]
     for order in (first, *others):
         pay(order)
     deliver_bus_messages(TEAM_SUCCESS, django_capture_on_commit_callbacks)
@@ -93,20 +96,20 @@ def test_team_success_marks_orders_done_then_a_formed_refund_returns_money(
     assert PayOrder.objects.filter(status=PayOrder.Status.DEAL_DONE).count() == 2
 
 
-def test_sandbox_refuses_refunding_more_than_was_paid(demo):
+def test_sandbox_refuses_refunding_more_than_was_paid(mall_offer):
     from decimal import Decimal
 
     from apps.payments.gateways import sandbox_gateway
 
-    order = create_order("demo1")
+    order = create_order("demo1", mall_offer.goods_id)
     assert not sandbox_gateway().refund(order=order, amount=order.pay_amount + Decimal("1"), out_request_no="x").success
     assert sandbox_gateway().refund(order=order, amount=order.pay_amount, out_request_no="y").success
 
 
-def test_shopper_refunds_from_the_api_and_the_orders_page(demo, client, tasks_run_inline):
+def test_shopper_refunds_from_the_api_and_the_orders_page(mall_offer, client, tasks_run_inline):
     from apps.payments.tests.helpers import login, mobile_client
 
-    paid = create_order("demo1")
+    paid = create_order("demo1", mall_offer.goods_id)
     pay(paid)
     api = mobile_client("demo1").post(f"/api/v1/mall/orders/{paid.order_id}/refund")
     assert api.json()["data"] == {"orderId": paid.order_id, "code": "success", "strategy": "paid_unformed"}
@@ -115,7 +118,7 @@ def test_shopper_refunds_from_the_api_and_the_orders_page(demo, client, tasks_ru
     stranger = mobile_client("demo2").post(f"/api/v1/mall/orders/{paid.order_id}/refund")
     assert (stranger.status_code, stranger.json()["code"]) == (404, "0404")
 
-    unpaid = create_order("demo3", goods_id="9890002")
+    unpaid = create_order("demo3", an_offer(credential=mall_offer.credential).goods_id)
     login(client, "demo3")
     response = client.post(f"/orders/{unpaid.order_id}/refund")
     assert response.status_code == 302
@@ -124,7 +127,7 @@ def test_shopper_refunds_from_the_api_and_the_orders_page(demo, client, tasks_ru
     assert Order.objects.get(out_trade_no=unpaid.order_id).status == Order.Status.REFUNDED
 
 
-def _signed_callback(body: dict, task_uuid: str, secret: str = "s01c01-demo-secret") -> dict:  # noqa: S107
+def _signed_callback(body: dict, task_uuid: str, secret: str) -> dict:
     import json
 
     from apps.channels.signing import callback_headers
@@ -134,30 +137,32 @@ def _signed_callback(body: dict, task_uuid: str, secret: str = "s01c01-demo-secr
     return {"data": raw, "content_type": "application/json", "headers": headers}
 
 
-def test_the_malls_http_receiver_verifies_our_signature_and_applies_once(demo, client):
-    orders = [create_order("demo1")]
-    orders += [create_order(user, team_id=orders[0].team_id) for user in ("demo2", "demo3")]
+def test_the_malls_http_receiver_verifies_our_signature_and_applies_once(mall_offer, client):
+    orders = [create_order("demo1", mall_offer.goods_id)]
+    orders += [create_order(user, mall_offer.goods_id, team_id=orders[0].team_id) for user in ("demo2", "demo3")]
     for order in orders:
         pay(order)
     body = {
-        "source": "s01",
-        "channel": "c01",
+        "source": settings.MALL_SOURCE,
+        "channel": settings.MALL_CHANNEL,
         "teamId": orders[0].team_id,
         "outTradeNoList": [o.order_id for o in orders],
     }
-    foreign = client.post("/api/v1/alipay/group_buy_notify", **_signed_callback({**body, "source": "s02"}, "t-0"))
+    foreign = client.post(
+        "/api/v1/alipay/group_buy_notify", **_signed_callback({**body, "source": "s02"}, "t-0", mall_offer.secret)
+    )
     assert (foreign.status_code, foreign.content) == (200, b"success")  # delivered, but not about our orders
     assert not PayOrder.objects.filter(status=PayOrder.Status.DEAL_DONE).exists()
     forged = client.post("/api/v1/alipay/group_buy_notify", **_signed_callback(body, "t-1", secret="wrong"))
     assert (forged.status_code, forged.content) == (401, b"fail")
     assert not PayOrder.objects.filter(status=PayOrder.Status.DEAL_DONE).exists()
     for _ in range(2):
-        answer = client.post("/api/v1/alipay/group_buy_notify", **_signed_callback(body, "t-1"))
+        answer = client.post("/api/v1/alipay/group_buy_notify", **_signed_callback(body, "t-1", mall_offer.secret))
         assert (answer.status_code, answer.content) == (200, b"success")
     assert PayOrder.objects.filter(status=PayOrder.Status.DEAL_DONE).count() == 3
 
 
-def test_full_story_with_money(demo, tasks_run_inline, django_capture_on_commit_callbacks, set_dcc):
+def test_full_story_with_money(mall_offer, tasks_run_inline, django_capture_on_commit_callbacks, set_dcc):
     """A team of 3: one unpaid member times out, a newcomer takes the freed seat, all pay, the team
     completes, then a paid member refunds: the team is complete-with-refund and the money is back."""
     from datetime import timedelta
@@ -167,9 +172,9 @@ def test_full_story_with_money(demo, tasks_run_inline, django_capture_on_commit_
     from apps.trade.models import Team
     from apps.trade.timeouts import trade_timeouts_run
 
-    leader = create_order("xiaofuge")
-    slow = create_order("liergou", team_id=leader.team_id)
-    friend = create_order("demo1", team_id=leader.team_id)
+    leader = create_order("xiaofuge", mall_offer.goods_id)
+    slow = create_order("liergou", mall_offer.goods_id, team_id=leader.team_id)
+    friend = create_order("demo1", mall_offer.goods_id, team_id=leader.team_id)
     pay(leader)
     pay(friend)
     set_dcc("lockTimeoutMinutes", "5")
@@ -177,7 +182,7 @@ def test_full_story_with_money(demo, tasks_run_inline, django_capture_on_commit_
     deliver_bus_messages(TEAM_REFUND, django_capture_on_commit_callbacks)
     assert PayOrder.objects.get(pk=slow.pk).status == PayOrder.Status.CLOSE
 
-    newcomer = create_order("demo2", team_id=leader.team_id)  # the recovered seat
+    newcomer = create_order("demo2", mall_offer.goods_id, team_id=leader.team_id)  # the recovered seat
     pay(newcomer)
     deliver_bus_messages(TEAM_SUCCESS, django_capture_on_commit_callbacks)
     team = Team.objects.get(team_id=leader.team_id)

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.test import Client
 from django.utils import timezone
 
+from apps.activities.tests.factories import an_offer
 from apps.common.mq import TEAM_REFUND
 from apps.payments.models import PayOrder, RefundRecord
 from apps.payments.orders import mall_order_create_alone, mall_order_refund_request
@@ -23,7 +24,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def shop(demo, tasks_run_inline, notify_via_test_client, django_capture_on_commit_callbacks):
+def shop(mall_offer, tasks_run_inline, notify_via_test_client, django_capture_on_commit_callbacks):
     return django_capture_on_commit_callbacks
 
 
@@ -36,11 +37,11 @@ def page(client: Client, url: str) -> str:
 # --- the shared link, not logged in --------------------------------------------------------------------------
 
 
-def test_a_shared_link_opens_a_preview_for_visitors_who_are_not_logged_in(client, demo):
-    order = create_order("xiaofuge")
+def test_a_shared_link_opens_a_preview_for_visitors_who_are_not_logged_in(client, mall_offer):
+    order = create_order("xiaofuge", mall_offer.goods_id)
     html = page(client, f"/teams/{order.team_id}")
     team = Team.objects.get(team_id=order.team_id)
-    assert "手写MyBatis：渐进式源码实践" in html and "¥80.00" in html and "¥100.00" in html
+    assert mall_offer.sku.goods_name in html and "¥80.00" in html and "¥100.00" in html
     assert "2 seats left" in html and f'data-valid-end="{team.valid_end_time.isoformat()}"' in html
     assert f'href="{settings.LOGIN_URL}?next=%2Fteams%2F{order.team_id}"' in html and "Log in to join" in html
     assert ">Join</button>" not in html  # a visitor logs in first
@@ -49,17 +50,18 @@ def test_a_shared_link_opens_a_preview_for_visitors_who_are_not_logged_in(client
     assert order.order_id not in html and Order.objects.get(team_id=order.team_id).order_id not in html
 
 
-def test_log_in_to_join_comes_back_to_the_team_page(client, demo):
-    order = create_order("xiaofuge")
+def test_log_in_to_join_comes_back_to_the_team_page(client, mall_offer):
+    order = create_order("xiaofuge", mall_offer.goods_id)
+    user("liergou")  # the factory's password: "pw"
     response = client.post(
-        f"{settings.LOGIN_URL}?next=/teams/{order.team_id}", {"username": "liergou", "password": "demo"}
+        f"{settings.LOGIN_URL}?next=/teams/{order.team_id}", {"username": "liergou", "password": "pw"}
     )
     assert (response.status_code, response.url) == (302, f"/teams/{order.team_id}")
     assert ">Join</button>" in page(client, response.url)
 
 
-def test_the_team_page_shows_only_the_malls_own_channel(client, demo):
-    other = TeamFactory(activity_id=100123, source="s02", channel="c02")
+def test_the_team_page_shows_only_the_malls_own_channel(client, mall_offer):
+    other = TeamFactory(activity_id=mall_offer.activity_id, source="s02", channel="c02")
     assert client.get(f"/teams/{other.team_id}").status_code == 404
     login(client, "xiaofuge")
     assert client.get(f"/teams/{other.team_id}").status_code == 404
@@ -68,9 +70,9 @@ def test_the_team_page_shows_only_the_malls_own_channel(client, demo):
 # --- waiting: avatars, "?" seats, progress, countdown, invite and share -----------------------------------------
 
 
-def test_waiting_shows_avatars_empty_seats_progress_and_the_share_button(client, demo):
-    order = create_order("xiaofuge")
-    create_order("liergou", team_id=order.team_id)
+def test_waiting_shows_avatars_empty_seats_progress_and_the_share_button(client, mall_offer):
+    order = create_order("xiaofuge", mall_offer.goods_id)
+    create_order("liergou", mall_offer.goods_id, team_id=order.team_id)
     login(client, "xiaofuge")
     html = page(client, f"/teams/{order.team_id}")
     assert 'data-state="waiting"' in html
@@ -83,9 +85,9 @@ def test_waiting_shows_avatars_empty_seats_progress_and_the_share_button(client,
     assert f'data-qr-for="http://testserver/teams/{order.team_id}"' in html
 
 
-def test_a_shopper_who_used_up_the_take_limit_is_told_instead_of_join(client, demo):
-    order = create_order("xiaofuge")
-    create_order("liergou")  # liergou's own team: the demo's take limit is 1
+def test_a_shopper_who_used_up_the_take_limit_is_told_instead_of_join(client, mall_offer):
+    order = create_order("xiaofuge", mall_offer.goods_id)
+    create_order("liergou", mall_offer.goods_id)  # liergou's own team: the offer's take limit is 1
     login(client, "liergou")
     html = page(client, f"/teams/{order.team_id}")
     assert ">Join</button>" not in html and "You have used up this offer" in html
@@ -94,11 +96,11 @@ def test_a_shopper_who_used_up_the_take_limit_is_told_instead_of_join(client, de
 # --- complete and failed ------------------------------------------------------------------------------------
 
 
-def test_a_complete_team_shows_success_without_invite_or_share(shop):
+def test_a_complete_team_shows_success_without_invite_or_share(mall_offer, shop):
     team_id = ""
     for username in ("demo1", "demo2", "demo3"):
         browser = login(Client(), username)
-        order_id = buy(browser, team_id=team_id).rsplit("/", 1)[1]
+        order_id = buy(browser, mall_offer.goods_id, team_id=team_id).rsplit("/", 1)[1]
         pay(browser, order_id, shop)
         team_id = PayOrder.objects.get(order_id=order_id).team_id
     html = page(browser, f"/teams/{team_id}")
@@ -110,9 +112,9 @@ def test_a_complete_team_shows_success_without_invite_or_share(shop):
     assert "This team is full. Open your own team" in visitor and "Log in to join" not in visitor
 
 
-def test_a_failed_team_says_it_did_not_fill_and_what_came_back(shop):
+def test_a_failed_team_says_it_did_not_fill_and_what_came_back(mall_offer, shop):
     browser = login(Client(), "demo1")
-    order_id = buy(browser).rsplit("/", 1)[1]
+    order_id = buy(browser, mall_offer.goods_id).rsplit("/", 1)[1]
     pay(browser, order_id, shop)
     order = PayOrder.objects.get(order_id=order_id)
     with shop(execute=True):
@@ -133,10 +135,12 @@ def test_a_failed_team_says_it_did_not_fill_and_what_came_back(shop):
 # --- joining your own team, codes never shown -------------------------------------------------------------------
 
 
-def test_joining_your_own_team_says_so(client, demo):
-    order = create_order("xiaofuge")
+def test_joining_your_own_team_says_so(client, mall_offer):
+    order = create_order("xiaofuge", mall_offer.goods_id)
     login(client, "xiaofuge")
-    response = client.post("/goods/9890001/buy", {"team_id": order.team_id}, follow=True, HTTP_ACCEPT_LANGUAGE="en")
+    response = client.post(
+        f"/goods/{mall_offer.goods_id}/buy", {"team_id": order.team_id}, follow=True, HTTP_ACCEPT_LANGUAGE="en"
+    )
     assert response.redirect_chain == [(f"/teams/{order.team_id}", 302)]
     html = response.content.decode()
     assert "You are already in this team." in html and 'class="message error"' in html
@@ -145,14 +149,14 @@ def test_joining_your_own_team_says_so(client, demo):
 
 
 @pytest.mark.parametrize("take_limit", [1, 2])
-def test_joining_your_own_team_is_refused_whatever_the_take_limit(demo, take_limit):
+def test_joining_your_own_team_is_refused_whatever_the_take_limit(mall_offer, take_limit):
     from apps.activities.models import Activity
     from apps.common.errors import GroupBuyError
 
-    Activity.objects.filter(activity_id=100123).update(take_limit_count=take_limit)
-    order = create_order("xiaofuge")
+    Activity.objects.filter(activity_id=mall_offer.activity_id).update(take_limit_count=take_limit)
+    order = create_order("xiaofuge", mall_offer.goods_id)
     with pytest.raises(GroupBuyError) as refused:
-        create_order("xiaofuge", team_id=order.team_id)
+        create_order("xiaofuge", mall_offer.goods_id, team_id=order.team_id)
     assert refused.value.data == {"reason": "already_in_team"}
     assert Order.objects.filter(user_id="xiaofuge").count() == 1
 
@@ -160,16 +164,16 @@ def test_joining_your_own_team_is_refused_whatever_the_take_limit(demo, take_lim
 # --- buy alone at full price ------------------------------------------------------------------------------------
 
 
-def test_buy_alone_pays_the_full_price_without_a_team_and_is_done_on_payment(client, shop):
+def test_buy_alone_pays_the_full_price_without_a_team_and_is_done_on_payment(client, mall_offer, shop):
     login(client, "xiaofuge")
-    response = client.post("/goods/9890001/buy-alone", {"idempotency_key": "alone-1"})
+    response = client.post(f"/goods/{mall_offer.goods_id}/buy-alone", {"idempotency_key": "alone-1"})
     order = PayOrder.objects.get(user__username="xiaofuge")
     assert (response.status_code, response.url) == (302, f"/cashier/{order.order_id}")
     assert (order.market_type, order.status, order.team_id) == (PayOrder.MarketType.NONE, PayOrder.Status.PAY_WAIT, "")
     assert (order.total_amount, order.market_deduction_amount, order.pay_amount) == (100, 0, 100)
     assert "Pay ¥100.00" in page(client, f"/cashier/{order.order_id}")
     # The same page submitted twice is one order; no group-buy seat is taken.
-    client.post("/goods/9890001/buy-alone", {"idempotency_key": "alone-1"})
+    client.post(f"/goods/{mall_offer.goods_id}/buy-alone", {"idempotency_key": "alone-1"})
     assert PayOrder.objects.count() == 1 and not Order.objects.exists() and not Team.objects.exists()
 
     pay(client, order.order_id, shop)
@@ -182,42 +186,42 @@ def test_buy_alone_pays_the_full_price_without_a_team_and_is_done_on_payment(cli
         assert "Invite friends" not in html and "Refund in progress" not in html
 
 
-def test_buy_alone_is_offered_even_when_the_take_limit_is_used_up(client, demo):
-    create_order("xiaofuge")
+def test_buy_alone_is_offered_even_when_the_take_limit_is_used_up(client, mall_offer):
+    create_order("xiaofuge", mall_offer.goods_id)
     login(client, "xiaofuge")
-    client.post("/goods/9890001/buy-alone", {})
+    client.post(f"/goods/{mall_offer.goods_id}/buy-alone", {})
     assert PayOrder.objects.filter(market_type=PayOrder.MarketType.NONE).count() == 1
 
 
-def test_buy_alone_of_goods_the_mall_does_not_sell_says_so(client, demo):
+def test_buy_alone_of_goods_the_mall_does_not_sell_says_so(client, mall_offer):
     login(client, "xiaofuge")
     response = client.post("/goods/nope/buy-alone", {}, follow=True, HTTP_ACCEPT_LANGUAGE="en")
     assert not PayOrder.objects.exists()
     assert response.redirect_chain[0] == ("/goods/nope", 302)
 
 
-def test_an_idempotency_key_of_a_team_order_is_not_reused_for_buying_alone(demo):
+def test_an_idempotency_key_of_a_team_order_is_not_reused_for_buying_alone(mall_offer):
     from apps.common.errors import GroupBuyError
 
-    create_order("xiaofuge", idempotency_key="k1")
+    create_order("xiaofuge", mall_offer.goods_id, idempotency_key="k1")
     with pytest.raises(GroupBuyError) as refused:
-        mall_order_create_alone(user=user("xiaofuge"), goods_id="9890001", idempotency_key="k1")
+        mall_order_create_alone(user=user("xiaofuge"), goods_id=mall_offer.goods_id, idempotency_key="k1")
     assert refused.value.code == "0002"
-    alone = mall_order_create_alone(user=user("liergou"), goods_id="9890001", idempotency_key="k2")
+    alone = mall_order_create_alone(user=user("liergou"), goods_id=mall_offer.goods_id, idempotency_key="k2")
     with pytest.raises(GroupBuyError):
-        create_order("liergou", idempotency_key="k2")
+        create_order("liergou", mall_offer.goods_id, idempotency_key="k2")
     assert PayOrder.objects.get(pk=alone.pk).status == PayOrder.Status.PAY_WAIT
 
 
 def test_giving_back_an_order_bought_alone(
-    demo, tasks_run_inline, notify_via_test_client, django_capture_on_commit_callbacks
+    mall_offer, tasks_run_inline, notify_via_test_client, django_capture_on_commit_callbacks
 ):
-    unpaid = mall_order_create_alone(user=user("xiaofuge"), goods_id="9890001")
+    unpaid = mall_order_create_alone(user=user("xiaofuge"), goods_id=mall_offer.goods_id)
     mall_order_refund_request(user=user("xiaofuge"), order_id=unpaid.order_id)
     assert PayOrder.objects.get(pk=unpaid.pk).status == PayOrder.Status.CLOSE
 
     client = login(Client(), "liergou")
-    client.post("/goods/9890002/buy-alone", {})
+    client.post(f"/goods/{an_offer(credential=mall_offer.credential).goods_id}/buy-alone", {})
     paid = PayOrder.objects.get(user__username="liergou")
     pay(client, paid.order_id, django_capture_on_commit_callbacks)
     with django_capture_on_commit_callbacks(execute=True):
@@ -229,17 +233,17 @@ def test_giving_back_an_order_bought_alone(
 
 
 def test_an_order_bought_alone_is_given_back_from_the_orders_page_and_the_api(
-    demo, tasks_run_inline, notify_via_test_client, django_capture_on_commit_callbacks
+    mall_offer, tasks_run_inline, notify_via_test_client, django_capture_on_commit_callbacks
 ):
     """Both adapters answer a solo order's refund (they read the outcome's strategy, which once only team
     refunds had: a 500)."""
     client = login(Client(), "xiaofuge")
-    unpaid = mall_order_create_alone(user=user("xiaofuge"), goods_id="9890001")
+    unpaid = mall_order_create_alone(user=user("xiaofuge"), goods_id=mall_offer.goods_id)
     response = client.post(f"/orders/{unpaid.order_id}/refund", follow=True, HTTP_ACCEPT_LANGUAGE="en")
     assert response.status_code == 200 and "Order cancelled. Nothing was charged." in response.content.decode()
     assert PayOrder.objects.get(pk=unpaid.pk).status == PayOrder.Status.CLOSE
 
-    client.post("/goods/9890002/buy-alone", {})
+    client.post(f"/goods/{an_offer(credential=mall_offer.credential).goods_id}/buy-alone", {})
     paid = PayOrder.objects.get(user__username="xiaofuge", status=PayOrder.Status.PAY_WAIT)
     pay(client, paid.order_id, django_capture_on_commit_callbacks)
     with django_capture_on_commit_callbacks(execute=True):

@@ -7,9 +7,7 @@ from typing import Any
 from django.db import connections
 from django.utils import timezone
 
-from apps.activities.models import ScSkuActivity
 from apps.activities.tests.factories import Offer
-from apps.channels.models import ChannelCredential
 from apps.common.errors import GroupBuyError
 from apps.common.redis import get_redis
 from apps.trade.lock import LockCommand
@@ -41,13 +39,6 @@ def settle_orders(offer: Offer, users: tuple[str, ...]) -> None:
             command=SettleCommand(user_id=user, **offer.in_channel, out_trade_no=f"OTN-{user}",
                                   out_trade_time=timezone.now())
         )  # fmt: skip
-
-
-def lock_demo_team(users: tuple[str, ...], **command: Any) -> str:
-    """``lock_team`` on the demo's first offer (goods 9890001 in s01/c01), for tests that load the demo."""
-    mapping = ScSkuActivity.objects.select_related("sku", "activity").get(source="s01", channel="c01", sku_id="9890001")
-    credential = ChannelCredential.objects.get(source="s01", channel="c01")
-    return lock_team(Offer(sku=mapping.sku, activity=mapping.activity, credential=credential), users, **command)
 
 
 def in_thread(fn: Callable[..., Any]) -> Callable[..., Any]:
