@@ -80,6 +80,12 @@ class TrialContext:
     is_visible: bool = True
     is_enable: bool = True
 
+    def priced(self) -> tuple[ActivityConfig, SkuConfig, Decimal]:
+        """The activity, SKU and price the pricing node set: the nodes after it run only once they are."""
+        if self.activity is None or self.sku is None or self.pay_price is None:
+            raise RuntimeError("trial tree: a node ran before the pricing node set the activity, SKU and price")
+        return self.activity, self.sku, self.pay_price
+
 
 def java_string_hash(text: str) -> int:
     """Java's ``String.hashCode()``: 31-polynomial over UTF-16 code units, as a signed 32-bit int."""
@@ -99,7 +105,9 @@ def cut_range_bucket(user_id: str) -> int:
 
 
 def _is_member(tag_id: str | None, user_id: str | None) -> bool:
-    return bool(tag_id) and crowd_tag_membership(tag_id=tag_id, user_id=user_id) is True
+    if not tag_id:
+        return False
+    return crowd_tag_membership(tag_id=tag_id, user_id=user_id) is True
 
 
 class RootNode(RuleNode[TrialRequest, TrialContext]):
@@ -195,9 +203,9 @@ class TagNode(RuleNode[TrialRequest, TrialContext]):
     name = "tag"
 
     def apply(self, request: TrialRequest, ctx: TrialContext) -> None:
-        activity = ctx.activity
-        if not (activity.restricts_visibility or activity.restricts_joining):
-            return
+        activity, _, _ = ctx.priced()
+        if not (activity.restricts_visibility or activity.restricts_joining) or not activity.tag_id:
+            return  # no restriction, or no tag to restrict by (a tag without members restricts nobody either)
         membership = crowd_tag_membership(tag_id=activity.tag_id, user_id=request.user_id)
         if membership is None:
             return  # a tag without members yet restricts nobody
@@ -213,13 +221,14 @@ class EndNode(RuleNode[TrialRequest, TrialContext]):
     name = "end"
 
     def apply(self, request: TrialRequest, ctx: TrialContext) -> TrialResult:
-        original = ctx.sku.original_price
+        activity, sku, pay_price = ctx.priced()
+        original = sku.original_price
         return TrialResult(
-            activity=ctx.activity,
-            sku=ctx.sku,
+            activity=activity,
+            sku=sku,
             original_price=original,
-            deduction_price=original - ctx.pay_price,
-            pay_price=ctx.pay_price,
+            deduction_price=original - pay_price,
+            pay_price=pay_price,
             is_visible=ctx.is_visible,
             is_enable=ctx.is_enable,
         )

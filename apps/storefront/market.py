@@ -61,6 +61,12 @@ class MarketConfig:
 def market_config_query(*, user_id: str | None, source: str, channel: str, goods_id: str) -> MarketConfig:
     """Trial + teams + statistics. Anonymous visitors (user_id None) see joinable teams only."""
     trial = trial_calculate(TrialRequest(user_id=user_id, source=source, channel=channel, goods_id=goods_id))
-    scope = {"activity_id": trial.activity_id, "source": source, "channel": channel}
-    teams = open_teams_for_user(user_id=user_id or "", **scope) if trial.is_visible else []
-    return MarketConfig(trial=trial, teams=teams, statistic=team_statistic(**scope))
+    activity_id = trial.activity_id
+    teams = (
+        open_teams_for_user(activity_id=activity_id, user_id=user_id or "", source=source, channel=channel)
+        if trial.is_visible
+        else []
+    )
+    return MarketConfig(
+        trial=trial, teams=teams, statistic=team_statistic(activity_id=activity_id, source=source, channel=channel)
+    )
