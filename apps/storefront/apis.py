@@ -13,8 +13,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.channels.authentication import SignedCall, signed_params_check
-from apps.channels.signed_api import signed_endpoint
+from apps.channels.authentication import SignedCall
+from apps.channels.signed_api import signed_endpoint, signed_params
 from apps.common.api import success
 from apps.common.money import format_money
 from apps.common.params import Fields, id_text, params_validate
@@ -84,8 +84,7 @@ class MarketConfigOut(serializers.Serializer):
     summary="Trial for the product page: price, visibility, open teams, statistics (signed, rate limited)",
 )
 def market_config(call: SignedCall) -> dict[str, Any]:
-    data = market_config_params(call.params)
-    signed_params_check(call, data)
+    data = signed_params(call, market_config_params)
     caller = call.caller
     # A userId is the channel's own namespace: one mall's traffic never rate-limits another's shopper.
     rate_limit_check(user_id=f"{caller.source}/{caller.channel}/{data['userId']}")

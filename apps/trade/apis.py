@@ -10,7 +10,7 @@ from typing import Any
 from django.utils.translation import gettext
 from rest_framework import serializers
 
-from apps.channels.authentication import SignedCall, signed_params_check
+from apps.channels.authentication import SignedCall
 from apps.channels.signed_api import signed_endpoint, signed_params
 from apps.common.errors import GroupBuyError, ResponseCode
 from apps.common.money import format_money
@@ -108,8 +108,7 @@ class LockOut(serializers.Serializer):
     summary="Lock a seat: open a team or join one (idempotent on outTradeNo)",
 )
 def lock(call: SignedCall) -> dict[str, Any]:
-    data = lock_params(call.params)
-    signed_params_check(call, data)
+    data = signed_params(call, lock_params)
     caller = call.caller
     result = order_lock(
         command=LockCommand(

@@ -150,6 +150,11 @@ def test_parameters_that_differ_from_the_verified_caller_are_e0201(rf, victim):
     with pytest.raises(GroupBuyError) as refused:
         signed_params(call, Renaming)
     assert (refused.value.http_status, refused.value.code) == (401, "E0201")
+    # The hot paths' plain validators (apps.common.params) go through the same check.
+    with pytest.raises(GroupBuyError) as refused:
+        signed_params(call, lambda params: {**params, "source": "s01"})
+    assert (refused.value.http_status, refused.value.code) == (401, "E0201")
+    assert signed_params(call, lambda params: dict(params)) == {"source": "s03", "channel": "c03"}
 
 
 # --- what a channel sees ---------------------------------------------------------------------------
