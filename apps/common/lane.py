@@ -35,6 +35,7 @@ from prometheus_client import Counter, Histogram
 
 from apps.common.api import error_json, json_error, unknown_error_json
 from apps.common.errors import GroupBuyError, ResponseCode
+from apps.common.metrics import counter_labels_init
 from apps.common.middleware import API_PREFIX, request_scope
 
 logger = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ def lane_view(*, name: str, methods: Iterable[str]) -> Callable[[LaneView], Lane
     """Mark a plain Django view for the lane: ``name`` labels its metrics, other methods answer 405."""
 
     def mark(view: LaneView) -> LaneView:
+        counter_labels_init(API_REQUESTS, [(name, ResponseCode.SUCCESS.code)])  # a series at 0 from the start
         view.lane_name = name  # type: ignore[attr-defined]
         view.lane_methods = frozenset(method.upper() for method in methods)  # type: ignore[attr-defined]
         return view

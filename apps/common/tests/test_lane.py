@@ -84,3 +84,10 @@ def test_other_paths_still_take_the_whole_stack(client):
     response = client.get("/healthz")
     assert response.status_code == 200 and response["X-Request-ID"]
     assert stack_count() == before + 1
+
+
+def test_every_lane_endpoint_has_its_success_series_before_any_request():
+    from apps.common.lane import lane_view
+
+    lane_view(name="test_never_called", methods=("POST",))(lambda request: None)
+    assert REGISTRY.get_sample_value("gbm_api_requests_total", {"endpoint": "test_never_called", "code": "0000"}) == 0
