@@ -286,6 +286,7 @@ def test_dashboard_queries_real_metrics():
     import apps.activities.trial
     import apps.channels.nonces
     import apps.common.cache
+    import apps.common.lane
     import apps.dcc.ratelimit
     import apps.notifications.services
     import apps.trade.services
@@ -296,6 +297,8 @@ def test_dashboard_queries_real_metrics():
         family = re.sub(r"_(total|bucket|sum|count|created)$", "", name)
         assert family in families, f"{name} is not exported by the app"
     assert {"gbm_trials_total", "gbm_locks_total", "gbm_notify_oldest_pending_age_seconds"} <= names
+    # The signed API is served by the lane, past django-prometheus: its traffic must still show.
+    assert {"gbm_api_requests_total", "gbm_api_request_seconds_bucket"} <= names
     assert {
         "django_http_requests_total_by_view_transport_method_total",
         "django_http_requests_latency_seconds_by_view_method_bucket",
