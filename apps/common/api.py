@@ -36,7 +36,9 @@ def error_response(exc: GroupBuyError) -> Response:
 
 
 class EnvelopeResponse(HttpResponse):
-    """An envelope answer that remembers its code (``envelope_code``) for the lane's metrics."""
+    """The envelope as DRF's JSONRenderer writes it (compact, UTF-8, no NaN), without DRF's Response: for views
+    served by the lane (``apps.common.lane``) and the JSON errors outside DRF. It remembers its code
+    (``envelope_code``) for the lane's metrics."""
 
     def __init__(self, body: dict[str, Any], status: int = 200) -> None:
         content = json.dumps(body, cls=JSONEncoder, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
@@ -44,20 +46,14 @@ class EnvelopeResponse(HttpResponse):
         self.envelope_code: str = body["code"]
 
 
-def envelope_json(body: dict[str, Any], status: int = 200) -> EnvelopeResponse:
-    """The envelope as DRF's JSONRenderer writes it (compact, UTF-8, no NaN), without DRF's Response: for
-    views served by the lane (``apps.common.lane``)."""
-    return EnvelopeResponse(body, status)
-
-
 def success_json(data: Any = None) -> HttpResponse:
     """A 200 answer in the envelope, for lane views."""
-    return envelope_json(envelope(ResponseCode.SUCCESS, data))
+    return EnvelopeResponse(envelope(ResponseCode.SUCCESS, data))
 
 
 def error_json(exc: GroupBuyError) -> HttpResponse:
     """A domain error in the envelope, for lane views."""
-    return envelope_json(envelope(exc.response_code, exc.data, exc.info), status=exc.http_status)
+    return EnvelopeResponse(envelope(exc.response_code, exc.data, exc.info), status=exc.http_status)
 
 
 def _flatten_detail(detail: Any) -> Any:
@@ -130,11 +126,11 @@ def unknown_error_json(exc: BaseException) -> HttpResponse:
     else:
         logger.error("unhandled error on API request %s", request_id, exc_info=(type(exc), exc, exc.__traceback__))
         code = ResponseCode.UN_ERROR
-    return envelope_json(envelope(code, {"requestId": request_id}), status=code.http_status)
+    return EnvelopeResponse(envelope(code, {"requestId": request_id}), status=code.http_status)
 
 
 def json_error(code: ResponseCode, status: int | None = None) -> HttpResponse:
-    return envelope_json(envelope(code), status=status or code.http_status)
+    return EnvelopeResponse(envelope(code), status=status or code.http_status)
 
 
 class EnvelopeMetadata(SimpleMetadata):
