@@ -1,4 +1,5 @@
-"""Signed channel requests (验签, api.md "Channel request signing"): a DRF authentication class.
+"""Signed channel requests (验签, api.md "Channel request signing"): ``signed_call_verify`` turns a request into
+the verified ``SignedCall`` the signed API's handlers receive (``apps.channels.signed_api``).
 
 Checks, cheapest and least revealing first: the parameters parsed once (0002), the cached credential (E0203),
 the headers and timestamp (E0201, E0202), the signature (E0201), and only then the nonce (E0202) in
@@ -43,7 +44,7 @@ _QUERY_METHODS = frozenset({"GET", "HEAD"})
 
 @dataclass(frozen=True)
 class ChannelPrincipal:
-    """``request.user`` of a signed request: the calling mall's sales channel."""
+    """The verified caller of a signed request: the calling mall's sales channel (``SignedCall.caller``)."""
 
     source: str
     channel: str
@@ -72,7 +73,7 @@ _UTF8_CHARSETS = frozenset({"utf-8", "utf8"})
 
 @dataclass(frozen=True)
 class SignedCall:
-    """``request.auth`` of a signed request: the verified credential and the request's own parameters.
+    """A verified signed request: the credential and the request's own parameters.
 
     ``params`` is the JSON object parsed once from the bytes the signature covered (the query string for
     GET/HEAD). Views validate exactly this, never ``request.data``: a second parse (another charset,
