@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from apps.activities.models import Activity, Discount, ScSkuActivity, Sku
 
@@ -41,8 +42,25 @@ class ActivityAdmin(admin.ModelAdmin):
     )
     list_filter = ("status", "group_type", "discount__market_plan")
     search_fields = ("activity_id", "activity_name")
-    autocomplete_fields = ("discount", "tag")
+    autocomplete_fields = ("discount", "leader_discount", "tag")
     date_hierarchy = "start_time"
+    fieldsets = (
+        (None, {"fields": ("activity_id", "activity_name", "status", "start_time", "end_time")}),
+        (_("Team"), {"fields": ("discount", "target", "valid_time", "take_limit_count", "group_type")}),
+        (_("Crowd tag"), {"fields": ("tag", "tag_scope")}),
+        (
+            _("Growth"),
+            {
+                "fields": (
+                    "leader_discount",
+                    "new_customers_only",
+                    "auto_form_percent",
+                    "max_teams_formed",
+                    "expiry_reminder_minutes",
+                )
+            },
+        ),
+    )
     inlines = [ScSkuActivityInline]
 
 

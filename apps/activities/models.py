@@ -2,7 +2,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.core.files import File
-from django.core.validators import FileExtensionValidator, MinValueValidator
+from django.core.validators import FileExtensionValidator, MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
@@ -173,6 +173,44 @@ class Activity(TimeStampedModel):
         verbose_name=_("crowd tag"),
     )
     tag_scope = models.CharField(_("tag scope"), max_length=8, choices=TagScope.choices, blank=True)
+    # Growth settings (issue 17): each optional, each off or neutral by default.
+    expiry_reminder_minutes = models.PositiveSmallIntegerField(
+        _("expiry reminder (minutes before)"),
+        default=5,
+        help_text=_("Members of a team with seats left are reminded this many minutes before it expires; 0: never."),
+    )
+    auto_form_percent = models.PositiveSmallIntegerField(
+        _("auto-form threshold (%)"),
+        default=0,
+        validators=[MaxValueValidator(100)],
+        help_text=_(
+            "Auto-form activities only: at its deadline a team forms when at least this share of its seats is paid "
+            "(0: any paid member); the seats left are filled as virtual seats."
+        ),
+    )
+    leader_discount = models.ForeignKey(
+        Discount,
+        on_delete=models.PROTECT,
+        to_field="discount_id",
+        db_column="leader_discount_id",
+        null=True,
+        blank=True,
+        related_name="leader_activities",
+        verbose_name=_("leader discount"),
+        help_text=_("An extra discount for whoever opens a team, applied after the activity's discount."),
+    )
+    new_customers_only = models.BooleanField(
+        _("joiners must be new customers"),
+        default=False,
+        help_text=_("Only users without a paid order before may join a team; anyone may open one."),
+    )
+    max_teams_formed = models.PositiveIntegerField(
+        _("teams that may form"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text=_("At most this many teams form; then the offer is sold out. Empty: no limit."),
+    )
 
     class Meta:
         db_table = "group_buy_activity"
@@ -186,6 +224,11 @@ class Activity(TimeStampedModel):
             models.CheckConstraint(condition=Q(take_limit_count__gte=1), name="activity_take_limit_positive"),
             models.CheckConstraint(condition=Q(status__in=[0, 1, 2, 3]), name="activity_status_known"),
             models.CheckConstraint(condition=Q(group_type__in=[0, 1]), name="activity_group_type_known"),
+            models.CheckConstraint(condition=Q(auto_form_percent__lte=100), name="activity_auto_form_percent_range"),
+            models.CheckConstraint(
+                condition=Q(max_teams_formed__isnull=True) | Q(max_teams_formed__gte=1),
+                name="activity_max_teams_formed_positive",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -40,6 +40,12 @@ class ActivityConfig:
     tag_id: str | None
     tag_scope: str
     discount: DiscountConfig
+    # Growth settings (issue 17). Defaults: a snapshot cached by an older release (without them) still reads.
+    expiry_reminder_minutes: int = 5
+    auto_form_percent: int = 0
+    leader_discount: DiscountConfig | None = None
+    new_customers_only: bool = False
+    max_teams_formed: int | None = None
 
     @property
     def is_effective(self) -> bool:
@@ -122,14 +128,25 @@ def sku_activity_id(*, source: str, channel: str, goods_id: str) -> int | None:
     )
 
 
+def _discount_config(discount: Discount) -> DiscountConfig:
+    return DiscountConfig(
+        discount_id=discount.discount_id,
+        discount_type=discount.discount_type,
+        market_plan=discount.market_plan,
+        market_expr=discount.market_expr,
+        tag_id=discount.tag_id,
+    )
+
+
 def activity_config(*, activity_id: int) -> ActivityConfig | None:
     """The activity with its discount, one query on a miss."""
 
     def load() -> ActivityConfig | None:
-        activity = Activity.objects.select_related("discount").filter(activity_id=activity_id).first()
+        activity = (
+            Activity.objects.select_related("discount", "leader_discount").filter(activity_id=activity_id).first()
+        )
         if activity is None:
             return None
-        discount = activity.discount
         return ActivityConfig(
             activity_id=activity.activity_id,
             activity_name=activity.activity_name,
@@ -142,13 +159,12 @@ def activity_config(*, activity_id: int) -> ActivityConfig | None:
             group_type=activity.group_type,
             tag_id=activity.tag_id,
             tag_scope=activity.tag_scope,
-            discount=DiscountConfig(
-                discount_id=discount.discount_id,
-                discount_type=discount.discount_type,
-                market_plan=discount.market_plan,
-                market_expr=discount.market_expr,
-                tag_id=discount.tag_id,
-            ),
+            discount=_discount_config(activity.discount),
+            expiry_reminder_minutes=activity.expiry_reminder_minutes,
+            auto_form_percent=activity.auto_form_percent,
+            leader_discount=_discount_config(activity.leader_discount) if activity.leader_discount else None,
+            new_customers_only=activity.new_customers_only,
+            max_teams_formed=activity.max_teams_formed,
         )
 
     return cached(activity_key(activity_id), load, ttl=_ttl(), namespace="activity", local_ttl=_local_ttl())

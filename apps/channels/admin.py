@@ -33,6 +33,8 @@ class ChannelCredentialForm(forms.ModelForm):
             "enabled",
             "notify_hosts",
             "notify_private_allowed",
+            "team_expiring_callback",
+            "daily_take_limit",
         )
 
     def clean(self) -> dict[str, Any]:
@@ -60,7 +62,8 @@ class ChannelCredentialAdmin(admin.ModelAdmin):
             None,
             {"fields": ("source", "channel", "name", "masked_secret", "new_secret", "signature_required", "enabled")},
         ),
-        (_("HTTP callbacks"), {"fields": ("notify_hosts", "notify_private_allowed")}),
+        (_("HTTP callbacks"), {"fields": ("notify_hosts", "notify_private_allowed", "team_expiring_callback")}),
+        (_("Limits"), {"fields": ("daily_take_limit",)}),
     )
 
     @admin.display(description=_("signing secret"))

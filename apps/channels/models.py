@@ -3,6 +3,7 @@
 The tables kept their names when the models moved here from ``apps.accounts`` (state-only migrations).
 """
 
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -34,6 +35,18 @@ class ChannelCredential(TimeStampedModel):
         _("callbacks to private addresses"),
         default=False,
         help_text=_("Allow loopback, private and link-local addresses in notifyUrl (local and demo setups only)."),
+    )
+    daily_take_limit = models.PositiveIntegerField(
+        _("takes per user per day"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text=_("At most this many seats a user may take per day across this channel's activities; empty: none."),
+    )
+    team_expiring_callback = models.BooleanField(
+        _("team-expiring callbacks"),
+        default=False,
+        help_text=_("Also send a signed team_expiring callback when a team with seats left is about to expire."),
     )
 
     class Meta:

@@ -36,6 +36,10 @@ class ResponseCode(Enum):
     E0104 = ("E0104", _("unknown outTradeNo, or the order is already refunded or closed"), HTTPStatus.OK)
     E0105 = ("E0105", _("this source and channel are blacklisted"), HTTPStatus.OK)
     E0106 = ("E0106", _("payment time is after the team's valid end time"), HTTPStatus.OK)
+    # Not in the reference table (issue 17's growth settings); listed in README's error table.
+    E0107 = ("E0107", _("only new customers may join this team"), HTTPStatus.OK)
+    E0108 = ("E0108", _("the offer is sold out: its teams have all formed"), HTTPStatus.OK)
+    E0109 = ("E0109", _("the user's daily take limit on this channel is reached"), HTTPStatus.OK)
     E0201 = ("E0201", _("signature missing or invalid"), HTTPStatus.UNAUTHORIZED)
     E0202 = ("E0202", _("request timestamp outside the allowed window, or nonce reused"), HTTPStatus.UNAUTHORIZED)
     E0203 = ("E0203", _("unknown or disabled source/channel"), HTTPStatus.UNAUTHORIZED)

@@ -52,6 +52,10 @@ class Team(TimeStampedModel):
     target_count = models.PositiveIntegerField(_("target"))
     complete_count = models.PositiveIntegerField(_("paid seats"), default=0)
     lock_count = models.PositiveIntegerField(_("locked seats"), default=0)
+    # Seats filled at the deadline by an auto-form threshold (Activity.auto_form_percent): never a shopper.
+    virtual_count = models.PositiveIntegerField(_("virtual seats"), default=0)
+    # When the team formed (settlement of the last seat, or auto-form at its deadline): time-to-fill.
+    formed_at = models.DateTimeField(_("formed at"), null=True, blank=True)
     status = models.PositiveSmallIntegerField(_("status"), choices=Status.choices, default=Status.IN_PROGRESS)
     valid_start_time = models.DateTimeField(_("valid from"))
     valid_end_time = models.DateTimeField(_("valid until"))
@@ -74,6 +78,10 @@ class Team(TimeStampedModel):
                 name="team_counts_ordered",
             ),
             models.CheckConstraint(condition=Q(target_count__gte=1), name="team_target_positive"),
+            models.CheckConstraint(
+                condition=Q(virtual_count__gte=0) & Q(complete_count__lte=F("target_count") - F("virtual_count")),
+                name="team_virtual_seats_fit",
+            ),
             models.CheckConstraint(condition=Q(status__in=[0, 1, 2, 3]), name="team_status_known"),
             models.CheckConstraint(condition=Q(valid_end_time__gt=F("valid_start_time")), name="team_valid_window"),
             models.CheckConstraint(condition=Q(notify_type__in=["HTTP", "MQ"]), name="team_notify_type_known"),

@@ -149,7 +149,8 @@ def team_complete(team: Team | SettleTeam) -> None:
     Every callback carries the team's ``source`` and ``channel``: consumers match orders by them too,
     never by ``outTradeNo`` alone (api.md "Channel isolation").
     """
-    rows_update(Team, where={"pk": team.pk}, status=Team.Status.COMPLETE, update_time=timezone.now())
+    now = timezone.now()
+    rows_update(Team, where={"pk": team.pk}, status=Team.Status.COMPLETE, formed_at=now, update_time=now)
     paid = values_where(Order, ("out_trade_time", "id", "out_trade_no"), team=team.team_id, status=Order.Status.PAID)
     # Payment order, as the reference lists them (a paid order without a time, from before that rule, first).
     paid.sort(key=lambda row: (row[0] is not None, row[0] or 0, row[1]))

@@ -104,6 +104,10 @@ def _activity_form(discount, **overrides):
         "end_time_1": "00:00:00",
         "tag": "",
         "tag_scope": "",
+        "leader_discount": "",
+        "auto_form_percent": "0",
+        "max_teams_formed": "",
+        "expiry_reminder_minutes": "5",
         "channel_skus-TOTAL_FORMS": "0",
         "channel_skus-INITIAL_FORMS": "0",
     }
@@ -117,6 +121,8 @@ def _activity_form(discount, **overrides):
         ({"end_time_0": "2000-01-01"}, "end time must be after the start time"),
         ({"target": "0"}, "greater than or equal to 1"),
         ({"valid_time": "0"}, "greater than or equal to 1"),
+        ({"auto_form_percent": "101"}, "less than or equal to 100"),
+        ({"max_teams_formed": "0"}, "greater than or equal to 1"),
     ],
 )
 def test_activity_nonsense_is_refused(staff_client, overrides, message):
