@@ -25,7 +25,7 @@ from prometheus_client import Counter
 
 from apps.common.logging import bound_context
 from apps.common.metrics import counter_labels_init
-from apps.common.mq import TEAM_REFUND, TEAM_SUCCESS, exchange, queue_for
+from apps.common.mq import TEAM_REFUND, TEAM_SUCCESS, exchange, mq_queues_ensure, queue_for
 from apps.notifications.models import ProcessedMessage
 
 logger = logging.getLogger(__name__)
@@ -83,6 +83,7 @@ class TeamCallbackConsumer(ConsumerMixin):
         self.routing_keys = routing_keys
 
     def get_consumers(self, Consumer: Callable[..., kombu.Consumer], channel: StdChannel) -> list[kombu.Consumer]:
+        mq_queues_ensure(self.connection)  # quorum queues, an empty classic one replaced (apps/common/mq.py)
         queues = [queue_for(key) for key in self.routing_keys]
         return [Consumer(queues=queues, callbacks=[self.on_message], accept=["json"], prefetch_count=10)]
 

@@ -166,6 +166,8 @@ EMBEDDED_BEAT_SPEEDUP = env.float("EMBEDDED_BEAT_SPEEDUP", default=1.0)
 
 # Message bus for team callbacks (notify tasks of type MQ): the broker unless set apart.
 GBM_EXCHANGE = "group_buy_market_exchange"
+# Its queues: <prefix>_team_success, <prefix>_team_refund (apps/common/mq.py), quorum queues on RabbitMQ.
+GBM_QUEUE_PREFIX = "group_buy_market"
 GBM_MQ_URL = env.str("GBM_MQ_URL", default="") or CELERY_BROKER_URL
 GBM_MQ_CONNECT_TIMEOUT = env.float("GBM_MQ_CONNECT_TIMEOUT", default=3.0)
 # Notify outbox delivery: attempts before a task is marked failed, and the backoff between them.

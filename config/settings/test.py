@@ -23,6 +23,10 @@ if not REDIS_EMBEDDED:
 # test run on the same server (each run has its own key prefix).
 DCC_PUBSUB_CHANNEL = f"group_buy_market_dcc_test:{CACHES['default']['KEY_PREFIX']}"
 CACHE_INVALIDATION_CHANNEL = f"group_buy_market_cache_test:{CACHES['default']['KEY_PREFIX']}"
+# The bus likewise: the test run's own exchange and queues on a shared RabbitMQ, never a running app's (whose
+# queues may hold messages, or be of another type: apps/common/mq.py).
+GBM_EXCHANGE = f"gbm_test_exchange_{CACHES['default']['KEY_PREFIX']}"
+GBM_QUEUE_PREFIX = f"gbm_test_{CACHES['default']['KEY_PREFIX']}"
 
 # Tasks are queued, not run inline, as in CI and production: ``.delay()`` reaches the broker through the
 # on-commit path (the embedded memory broker holds the message with no worker to take it). A test that needs

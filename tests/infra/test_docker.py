@@ -468,6 +468,7 @@ def test_release_step_runs_the_deploy_checks_and_never_loads_demo_data(compose):
     migrate = compose["services"]["migrate"]
     script = _command_text(migrate["command"])
     assert script.index("manage.py migrate") < script.index("manage.py check --deploy --fail-level WARNING")
+    assert "manage.py mq_declare" in script  # the bus's quorum queues exist before any publisher or consumer
     assert "set -e" in script
     assert "load_demo" not in COMPOSE.read_text() and "LOAD_DEMO" not in COMPOSE.read_text()
     assert "LOAD_DEMO" not in (DOCKER / ".env.example").read_text()
