@@ -120,6 +120,10 @@ class MarketConfigOut(serializers.Serializer):
     request=MarketConfigRequest,
     responses=MarketConfigOut,
     summary="Trial for the product page: price, visibility, open teams, statistics (signed, rate limited)",
+    description="payPrice/deductionPrice are a joiner's prices; leaderPayPrice/leaderDeductionPrice what whoever "
+    "opens a team pays with the activity's leader offer (null without one). isEnable: may the user open a team, "
+    "or, with teamId, join that team; joinEnable: may they join someone else's team; reason: why not (E0007 "
+    "crowd tag, E0107 only new customers may join), else null.",
 )
 def market_config(call: SignedCall) -> dict[str, Any]:
     data = signed_params(call, market_config_params)

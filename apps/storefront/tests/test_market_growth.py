@@ -108,3 +108,17 @@ def test_the_mall_product_says_who_may_join(mall_offer):
     paid_once(mall_offer, "regular")
     detail = mobile.get(f"/api/v1/mall/products/{mall_offer.goods_id}").json()["data"]
     assert (detail["isEnable"], detail["joinEnable"], detail["reason"]["code"]) == (True, False, "E0107")
+
+
+def test_the_schema_documents_the_new_fields(client):
+    schema = client.get("/api/schema/?format=json").json()
+    components = schema["components"]["schemas"]
+    goods = components["GoodsOut"]["properties"]
+    assert goods["leaderPayPrice"]["nullable"] and goods["leaderDeductionPrice"]["nullable"]
+    config = components["MarketConfigOut"]
+    assert {"joinEnable", "reason"} <= set(config["required"])
+    assert config["properties"]["reason"]["nullable"]
+    assert set(components["ReasonOut"]["properties"]) == {"code", "info"}
+    assert "teamId" in components["MarketConfigRequestRequest"]["properties"]
+    lock = schema["paths"]["/api/v1/gbm/trade/lock_market_pay_order"]["post"]
+    assert "leader price" in lock["description"] and "E0107" in lock["description"]
