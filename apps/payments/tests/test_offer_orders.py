@@ -132,3 +132,19 @@ def test_the_goods_page_shows_the_leader_and_the_joiner_price(client, leader_off
     assert '<span class="group-price">¥80.00</span>' in html
     assert 'Open a team and pay the leader\'s price: <span class="leader-price">¥70.00</span>' in html
     assert '>Open a team <span class="button-price">¥70.00</span></button>' in html
+
+
+def test_the_team_page_and_api_tell_a_customer_who_paid_before_they_cannot_join(
+    client, new_customers, tasks_run_inline
+):
+    pay(create_order("regular", new_customers.goods_id))
+    team_id = create_order("newbie", new_customers.goods_id).team_id
+    login(client, "regular")
+    html = client.get(f"/teams/{team_id}", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Only new customers may join this team. You can still open a team of your own." in html
+    assert 'class="join-team"' not in html
+    assert mobile_client("regular").get(f"/api/v1/mall/teams/{team_id}").json()["data"]["canJoin"] is False
+    login(client, "newcomer")
+    html = client.get(f"/teams/{team_id}", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert 'class="join-team"' in html and "Only new customers may join" not in html
+    assert mobile_client("newcomer").get(f"/api/v1/mall/teams/{team_id}").json()["data"]["canJoin"] is True
