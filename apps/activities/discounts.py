@@ -4,6 +4,9 @@ Each strategy parses its ``market_expr`` (rejecting nonsense with a message an o
 on) and computes the pay price from the original price. Shared rules, applied once here for all:
 a result <= 0 becomes 0.01, a result above the original price is capped at it (a discount never
 makes a user pay more, e.g. N "199" on a 50.00 SKU), and everything is quantized to cents HALF_UP.
+
+Discounts stack (``stacked_pay_price``): the leader offer of an activity is a second plan applied to the first
+plan's result, so the shared rules hold for the stack as a whole (docs/decisions/014-*.md).
 """
 
 from abc import ABC, abstractmethod
@@ -116,3 +119,16 @@ class PayNYuan(DiscountStrategy):
 
     def raw_pay_price(self, original: Decimal, params: Decimal) -> Decimal:
         return params
+
+
+def stacked_pay_price(original: Decimal, plans: tuple[tuple[str, str], ...]) -> Decimal:
+    """The price after each ``(market_plan, market_expr)`` of ``plans`` in turn, each applied to the price the one
+    before left (the leader offer: the activity's plan, then the leader plan on the joiner's price).
+
+    Each step keeps the shared rules, so the stack does too: at least 0.01, at most ``original`` (a step never
+    raises the price it is given), two decimals. A plan without a strategy is a KeyError (the trial's E0001).
+    """
+    price = original
+    for plan, expr in plans:
+        price = discount_strategies[plan].pay_price(price, expr)
+    return price

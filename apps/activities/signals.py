@@ -3,6 +3,7 @@
 Not before: a concurrent read between the delete and the commit would re-cache the old row.
 """
 
+from django.db.models import Q
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 
@@ -23,7 +24,10 @@ def _activity_changed(sender, instance: Activity, **kwargs) -> None:
 
 @receiver([post_save, post_delete], sender=Discount)
 def _discount_changed(sender, instance: Discount, **kwargs) -> None:
-    ids = Activity.objects.filter(discount_id=instance.discount_id).values_list("activity_id", flat=True)
+    # The activities priced by it: as their discount, or as their leader offer.
+    ids = Activity.objects.filter(
+        Q(discount_id=instance.discount_id) | Q(leader_discount_id=instance.discount_id)
+    ).values_list("activity_id", flat=True)
     keys = [activity_key(activity_id) for activity_id in ids]
     if keys:
         cache_delete_on_commit(*keys)

@@ -3,6 +3,7 @@
 The rule tree (domain.md section 3):
 
     root ──► switch ──► marketing ──► tag ──► end
+                            │           └──► customer ──► end   (new-customer teams only)
                             └──► error (E0002: no configuration)
 
 * root: validates the request.
@@ -11,24 +12,38 @@ The rule tree (domain.md section 3):
   migrating from the reference sees the same users cut).
 * marketing: loads the channel mapping, the SKU and — once the mapping names it — the activity with
   its discount, in parallel where independent (cached, see selectors), then prices with the plan's
-  strategy; unknown plan → E0001. A tag-only discount applies to members of its tag only.
+  strategy; unknown plan → E0001. A tag-only discount applies to members of its tag only. With a leader
+  offer (``leader_discount``) it prices the team's opener too: the leader plan applied to the joiner's price
+  (``apps.activities.discounts.stacked_pay_price``); a tag-only leader discount again for its members only.
 * tag: visibility/joining from the activity's tag scope and bitmap membership; a user in the tag
   is always allowed; a tag without members yet restricts nobody. A bitmap lost from Redis falls
   back to ``crowd_tags_detail`` (see apps/tags/selectors.py), never to "everyone may join".
+* customer (activities with ``new_customers_only``; the others route past it): may this user join someone
+  else's team? Only a new customer may (``apps.activities.customers``), else ``join_enable`` is false with
+  E0107, and so is ``is_enable`` when the request is about joining (``Intent.JOIN``). One query, and none when
+  the request is about opening a team (``Intent.OPEN``) or the visitor is anonymous.
+
+The request's ``intent`` says what the answer is for: ``BROWSE`` (a product page: both the open and the join
+decision), ``OPEN`` or ``JOIN`` (the lock, and a signed trial naming a ``teamId``). ``is_enable`` keeps its
+meaning for existing callers (may this user take part: open a team); ``join_enable`` and ``refusal`` are new.
+See docs/decisions/014-leader-offer-and-new-customer-teams.md.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 from django.conf import settings
 from prometheus_client import Counter
 
-from apps.activities.discounts import discount_strategies
+from apps.activities.customers import customer_is_new
+from apps.activities.discounts import discount_strategies, stacked_pay_price
 from apps.activities.selectors import (
     ActivityConfig,
+    DiscountConfig,
     SkuConfig,
     activity_config,
     activity_key,
@@ -44,6 +59,14 @@ from apps.dcc.runtime import dcc_get
 from apps.tags.selectors import crowd_tag_membership
 
 
+class Intent(StrEnum):
+    """What a trial is asked for: the customer node's query runs only where its answer is used."""
+
+    BROWSE = "browse"  # a product page: may this user open a team, and may they join one
+    OPEN = "open"  # the lock opens a team
+    JOIN = "join"  # the lock joins a team (or a signed trial naming the team)
+
+
 @dataclass(frozen=True)
 class TrialRequest:
     # None: an anonymous visitor — no cut range, not a member of any tag.
@@ -53,6 +76,7 @@ class TrialRequest:
     goods_id: str
     # The lock flow names the activity it locks for; it must match the channel mapping.
     activity_id: int | None = None
+    intent: Intent = Intent.BROWSE
 
 
 @dataclass(frozen=True)
@@ -60,14 +84,31 @@ class TrialResult:
     activity: ActivityConfig
     sku: SkuConfig
     original_price: Decimal
-    deduction_price: Decimal
-    pay_price: Decimal
+    deduction_price: Decimal  # the joiner's (original - pay_price)
+    pay_price: Decimal  # the joiner's: what a member who joins a team pays
     is_visible: bool
     is_enable: bool
+    # What whoever opens a team pays with the activity's leader offer; None: no leader offer for this user.
+    leader_pay_price: Decimal | None = None
+    # May this user join someone else's team (the crowd tag, and new customers only)? Not asked for Intent.OPEN.
+    join_enable: bool = True
+    # Why ``is_visible``, ``is_enable`` or ``join_enable`` is false: the code the lock answers (E0007, E0107).
+    refusal: ResponseCode | None = None
 
     @property
     def activity_id(self) -> int:
         return self.activity.activity_id
+
+    @property
+    def leader_deduction_price(self) -> Decimal | None:
+        return None if self.leader_pay_price is None else self.original_price - self.leader_pay_price
+
+    def prices_for(self, *, opening: bool) -> tuple[Decimal, Decimal]:
+        """(deduction, pay) of the order a lock writes: the leader's prices when opening a team with a leader
+        offer, the joiner's otherwise. Either way original = deduction + pay."""
+        if opening and self.leader_pay_price is not None:
+            return self.original_price - self.leader_pay_price, self.leader_pay_price
+        return self.deduction_price, self.pay_price
 
 
 @dataclass
@@ -76,9 +117,12 @@ class TrialContext:
     activity: ActivityConfig | None = None
     sku: SkuConfig | None = None
     pay_price: Decimal | None = None
+    leader_pay_price: Decimal | None = None
     loaded: dict[str, Any] = field(default_factory=dict)
     is_visible: bool = True
     is_enable: bool = True
+    join_enable: bool = True
+    refusal: ResponseCode | None = None
 
     def priced(self) -> tuple[ActivityConfig, SkuConfig, Decimal]:
         """The activity, SKU and price the pricing node set: the nodes after it run only once they are."""
@@ -108,6 +152,20 @@ def _is_member(tag_id: str | None, user_id: str | None) -> bool:
     if not tag_id:
         return False
     return crowd_tag_membership(tag_id=tag_id, user_id=user_id) is True
+
+
+def _leader_pay_price(
+    user_id: str | None, activity: ActivityConfig, leader: DiscountConfig, original: Decimal, base_applies: bool
+) -> Decimal | None:
+    """The opener's price: the leader plan stacked on the joiner's (``stacked_pay_price``); None: no leader offer
+    for this user. ``base_applies``: whether the activity's own plan priced the joiner (a tag-only one may not)."""
+    if leader.market_plan not in discount_strategies:
+        raise GroupBuyError(ResponseCode.E0001)
+    if leader.tag_only and not _is_member(leader.tag_id, user_id):
+        return None  # a tag-only leader offer is for its members: others open at the joiner's price
+    discount = activity.discount
+    base = ((discount.market_plan, discount.market_expr),) if base_applies else ()
+    return stacked_pay_price(original, (*base, (leader.market_plan, leader.market_expr)))
 
 
 class RootNode(RuleNode[TrialRequest, TrialContext]):
@@ -183,10 +241,14 @@ class MarketingNode(RuleNode[TrialRequest, TrialContext]):
         if strategy is None:
             raise GroupBuyError(ResponseCode.E0001)
         original = ctx.sku.original_price
-        if discount.tag_only and not _is_member(discount.tag_id, request.user_id):
-            ctx.pay_price = original
-        else:
+        base_applies = not (discount.tag_only and not _is_member(discount.tag_id, request.user_id))
+        if base_applies:
             ctx.pay_price = strategy.pay_price(original, discount.market_expr)
+        else:
+            ctx.pay_price = original
+        leader = ctx.activity.leader_discount
+        if leader is not None:
+            ctx.leader_pay_price = _leader_pay_price(request.user_id, ctx.activity, leader, original, base_applies)
 
     def route(self, request: TrialRequest, ctx: TrialContext) -> str:
         return "tag" if ctx.pay_price is not None else "error"
@@ -212,6 +274,29 @@ class TagNode(RuleNode[TrialRequest, TrialContext]):
         member = membership
         ctx.is_visible = member or not activity.restricts_visibility
         ctx.is_enable = member or not activity.restricts_joining
+        if not (ctx.is_visible and ctx.is_enable):
+            ctx.refusal = ResponseCode.E0007
+
+    def route(self, request: TrialRequest, ctx: TrialContext) -> str:
+        activity, _, _ = ctx.priced()
+        return "customer" if activity.new_customers_only else "end"
+
+
+class CustomerNode(RuleNode[TrialRequest, TrialContext]):
+    """New-customer teams: whoever opens a team may be anyone; whoever joins one must be a new customer."""
+
+    name = "customer"
+
+    def apply(self, request: TrialRequest, ctx: TrialContext) -> None:
+        ctx.join_enable = ctx.is_enable
+        if request.intent is Intent.OPEN or request.user_id is None or not ctx.is_enable:
+            return  # not asked, not knowable (anonymous: the lock asks), or refused already
+        if customer_is_new(source=request.source, channel=request.channel, user_id=request.user_id):
+            return
+        ctx.join_enable = False
+        ctx.refusal = ctx.refusal or ResponseCode.E0107
+        if request.intent is Intent.JOIN:
+            ctx.is_enable = False
 
     def route(self, request: TrialRequest, ctx: TrialContext) -> str:
         return "end"
@@ -231,6 +316,9 @@ class EndNode(RuleNode[TrialRequest, TrialContext]):
             pay_price=pay_price,
             is_visible=ctx.is_visible,
             is_enable=ctx.is_enable,
+            leader_pay_price=ctx.leader_pay_price,
+            join_enable=ctx.is_enable and ctx.join_enable,
+            refusal=ctx.refusal,
         )
 
 
@@ -242,7 +330,7 @@ def trial_tree() -> RuleTree[TrialRequest, TrialContext]:
     if _trial_tree is None:
         _trial_tree = RuleTree(
             root="root",
-            nodes=[RootNode(), SwitchNode(), MarketingNode(), ErrorNode(), TagNode(), EndNode()],
+            nodes=[RootNode(), SwitchNode(), MarketingNode(), ErrorNode(), TagNode(), CustomerNode(), EndNode()],
             threads=settings.TRIAL_LOADER_THREADS,
             timeout=settings.TRIAL_LOADER_TIMEOUT_SECONDS,
         )

@@ -37,6 +37,8 @@ class ResponseCode(Enum):
     E0105 = ("E0105", _("this source and channel are blacklisted"), HTTPStatus.OK)
     E0106 = ("E0106", _("payment time is after the team's valid end time"), HTTPStatus.OK)
     # Not in the reference table (issue 17's growth settings); listed in README's error table.
+    # A joiner (not the opener) of a new-customers-only activity who has had a group-buy order paid on the channel,
+    # refunded or not (apps/activities/customers.py); the trial answers it as its ``reason`` too.
     E0107 = ("E0107", _("only new customers may join this team"), HTTPStatus.OK)
     E0108 = ("E0108", _("the offer is sold out: its teams have all formed"), HTTPStatus.OK)
     E0109 = ("E0109", _("the user's daily take limit on this channel is reached"), HTTPStatus.OK)

@@ -37,6 +37,7 @@ SHOPPER_MESSAGES = {
     ResponseCode.E0104: _("This order can no longer be changed: it is already refunded or closed."),
     ResponseCode.E0105: _("Group buying is paused in this shop right now."),
     ResponseCode.E0106: _("The team closed before your payment arrived; the amount is refunded."),
+    ResponseCode.E0107: _("Only new customers may join this team. You can still open a team of your own."),
     ResponseCode.NOT_FOUND: _("We could not find that order."),
 }
 

@@ -31,7 +31,7 @@ from prometheus_client import Counter
 
 from apps.accounts.models import User
 from apps.activities.selectors import SkuConfig, sku_activity_id, sku_config
-from apps.activities.trial import TrialRequest, trial_calculate
+from apps.activities.trial import Intent, TrialRequest, trial_calculate
 from apps.common.errors import GroupBuyError, ResponseCode
 from apps.common.shopper_messages import ALREADY_IN_TEAM
 from apps.dcc.runtime import dcc_get
@@ -104,10 +104,12 @@ def mall_order_create(
                 source=settings.MALL_SOURCE,
                 channel=settings.MALL_CHANNEL,
                 goods_id=goods_id,
+                intent=Intent.OPEN,  # the intent's prices only; who may join is the lock's to decide
             )
         )
+        deduction, pay = trial.prices_for(opening=team_id is None)  # the lock charges the same (a leader offer)
         order = _insert_created(user=user, sku=trial.sku, original=trial.original_price,
-                                deduction=trial.deduction_price, pay=trial.pay_price,
+                                deduction=deduction, pay=pay,
                                 market_type=PayOrder.MarketType.GROUP_BUY, team_id=team_id, key=key)  # fmt: skip
     if (
         order.product_id != goods_id

@@ -24,7 +24,7 @@ from apps.dcc.runtime import dcc_get
 from apps.payments.models import PayOrder, RefundRecord, SandboxTrade
 from apps.payments.order_states import OrderView, order_view
 from apps.trade.models import LIVE_ORDER_STATUSES, Order, Team
-from apps.trade.selectors import countdown, mask_user_id, team_progress
+from apps.trade.selectors import countdown, mask_user_id, team_progress, user_paid_before
 
 UNPAID_STATUSES = (PayOrder.Status.CREATE, PayOrder.Status.PAY_WAIT)
 
@@ -165,6 +165,8 @@ class TeamShare:
     # None: an anonymous visitor (or the activity's configuration is gone).
     viewer_takes_left: int | None = None
     viewer_refund: ViewerRefund | None = None
+    # The team's activity lets only new customers join and the viewer has paid before (decision 014).
+    viewer_not_new: bool = False
 
     @property
     def state(self) -> str:
@@ -181,7 +183,12 @@ class TeamShare:
 
     @property
     def can_join(self) -> bool:
-        return self.joinable and not self.viewer_in_team and self.viewer_takes_left != 0
+        return self.joinable and not self.viewer_in_team and self.viewer_takes_left != 0 and not self.viewer_not_new
+
+    @property
+    def new_customers_only_refused(self) -> bool:
+        """The viewer could join but for the activity's new-customers-only rule: the page says so."""
+        return self.joinable and not self.viewer_in_team and self.viewer_not_new
 
     @property
     def take_limit_used_up(self) -> bool:
@@ -231,6 +238,12 @@ def team_share(*, team_id: str, user: User | AnonymousUser | None) -> TeamShare 
         if viewer and activity
         else None
     )
+    viewer_in_team = any(o["user_id"] == viewer for o in live)
+    viewer_not_new = bool(
+        viewer and activity and activity.new_customers_only and not viewer_in_team
+        and team.status == Team.Status.IN_PROGRESS
+        and user_paid_before(source=settings.MALL_SOURCE, channel=settings.MALL_CHANNEL, user_id=viewer)
+    )  # fmt: skip
     return TeamShare(
         team=team,
         goods_id=goods_id,
@@ -248,7 +261,8 @@ def team_share(*, team_id: str, user: User | AnonymousUser | None) -> TeamShare 
             )
             for o in live
         ],
-        viewer_in_team=any(o["user_id"] == viewer for o in live),
+        viewer_in_team=viewer_in_team,
+        viewer_not_new=viewer_not_new,
         viewer_takes_left=takes_left,
         viewer_refund=(
             _viewer_refund(team=team, user=shopper)

@@ -5,6 +5,7 @@ Both compose the trial (activities) with team reads (trade), so they live above 
 """
 
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from drf_spectacular.utils import extend_schema
@@ -17,11 +18,12 @@ from apps.channels.authentication import SignedCall
 from apps.channels.signed_api import signed_endpoint, signed_params
 from apps.common.api import success
 from apps.common.money import format_money
-from apps.common.params import Fields, id_text, params_validate
+from apps.common.params import Fields, Text, id_text, params_validate
 from apps.common.serializers import IdField, MoneyField
 from apps.dcc.ratelimit import rate_limit_check
 from apps.storefront.market import market_config_query
 from apps.storefront.selectors import product_cards, product_detail
+from apps.trade.apis import TEAM_ID_PATTERN
 
 
 class MarketConfigRequest(serializers.Serializer):
@@ -29,9 +31,23 @@ class MarketConfigRequest(serializers.Serializer):
     source = IdField(max_length=16)  # type: ignore[assignment]  # wire name; shadows DRF's Field.source
     channel = IdField(max_length=16)
     goodsId = IdField(max_length=32)
+    teamId = serializers.RegexField(
+        TEAM_ID_PATTERN,
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        help_text="Optional: the team the user means to join. Then isEnable answers whether they may join it "
+        "(reason E0107: only new customers may join); without it, whether they may open a team.",
+    )
 
 
-MARKET_CONFIG_PARAMS = Fields(userId=id_text(), source=id_text(16), channel=id_text(16), goodsId=id_text(32))
+MARKET_CONFIG_PARAMS = Fields(
+    userId=id_text(),
+    source=id_text(16),
+    channel=id_text(16),
+    goodsId=id_text(32),
+    teamId=Text(pattern=TEAM_ID_PATTERN, required=False, allow_blank=True, allow_null=True),
+)
 
 
 def market_config_params(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -46,6 +62,19 @@ class GoodsOut(serializers.Serializer):
     originalPrice = MoneyField()
     deductionPrice = MoneyField()
     payPrice = MoneyField()
+    leaderPayPrice = MoneyField(
+        allow_null=True,
+        help_text="What whoever opens a team pays with the activity's leader offer (the leader plan applied to "
+        "payPrice); null when there is no leader offer for this user. payPrice stays the joiner's price.",
+    )
+    leaderDeductionPrice = MoneyField(
+        allow_null=True, help_text="originalPrice - leaderPayPrice; null when leaderPayPrice is null."
+    )
+
+
+class ReasonOut(serializers.Serializer):
+    code = serializers.CharField(help_text="E0007 (crowd tag) or E0107 (only new customers may join).")
+    info = serializers.CharField()
 
 
 class TeamOut(serializers.Serializer):
@@ -71,7 +100,16 @@ class MarketConfigOut(serializers.Serializer):
     activityId = serializers.IntegerField()
     goods = GoodsOut()
     isVisible = serializers.BooleanField()
-    isEnable = serializers.BooleanField()
+    isEnable = serializers.BooleanField(
+        help_text="May the user take part: open a team, or with teamId in the request, join that team."
+    )
+    joinEnable = serializers.BooleanField(
+        help_text="May the user join someone else's team (false for a customer who paid before, on an activity "
+        "whose joiners must be new customers; reason says why)."
+    )
+    reason = ReasonOut(
+        allow_null=True, help_text="Why isVisible, isEnable or joinEnable is false (the lock's code); else null."
+    )
     teamList = TeamOut(many=True)
     teamStatistic = TeamStatisticOut()
 
@@ -82,6 +120,10 @@ class MarketConfigOut(serializers.Serializer):
     request=MarketConfigRequest,
     responses=MarketConfigOut,
     summary="Trial for the product page: price, visibility, open teams, statistics (signed, rate limited)",
+    description="payPrice/deductionPrice are a joiner's prices; leaderPayPrice/leaderDeductionPrice what whoever "
+    "opens a team pays with the activity's leader offer (null without one). isEnable: may the user open a team, "
+    "or, with teamId, join that team; joinEnable: may they join someone else's team; reason: why not (E0007 "
+    "crowd tag, E0107 only new customers may join), else null.",
 )
 def market_config(call: SignedCall) -> dict[str, Any]:
     data = signed_params(call, market_config_params)
@@ -89,8 +131,9 @@ def market_config(call: SignedCall) -> dict[str, Any]:
     # A userId is the channel's own namespace: one mall's traffic never rate-limits another's shopper.
     rate_limit_check(user_id=f"{caller.source}/{caller.channel}/{data['userId']}")
     config = market_config_query(
-        user_id=data["userId"], source=caller.source, channel=caller.channel, goods_id=data["goodsId"]
-    )
+        user_id=data["userId"], source=caller.source, channel=caller.channel, goods_id=data["goodsId"],
+        team_id=data.get("teamId") or None,
+    )  # fmt: skip
     return config.as_wire()
 
 
@@ -101,6 +144,10 @@ class MallProductOut(serializers.Serializer):
     isEnable = serializers.BooleanField()
     unavailableCode = serializers.CharField(allow_null=True)
     unavailableInfo = serializers.CharField(allow_null=True)
+
+
+def _money_or_none(value: Decimal | None) -> str | None:
+    return None if value is None else format_money(value)
 
 
 class MallProductListApi(APIView):
@@ -117,6 +164,8 @@ class MallProductListApi(APIView):
                         "originalPrice": format_money(trial.original_price) if trial else None,
                         "deductionPrice": format_money(trial.deduction_price) if trial else None,
                         "payPrice": format_money(trial.pay_price) if trial else None,
+                        "leaderPayPrice": _money_or_none(trial.leader_pay_price if trial else None),
+                        "leaderDeductionPrice": _money_or_none(trial.leader_deduction_price if trial else None),
                     },
                     "activityId": trial.activity_id if trial else None,
                     "targetCount": trial.activity.target if trial else None,

@@ -1,11 +1,19 @@
 """The product-page answer: the trial plus the teams a user can see.
 
 (Reads only; it composes the trial (activities) with team reads (trade), so it lives above both.)
+
+Issue 17 adds to the answer, leaving the existing fields' meaning as it was: ``goods.leaderPayPrice`` and
+``goods.leaderDeductionPrice`` (what whoever opens a team pays with the activity's leader offer; null without
+one: ``payPrice`` stays the joiner's), ``joinEnable`` (may this user join someone else's team) and ``reason``
+(``{code, info}``: why ``isEnable`` or ``joinEnable`` is false, the code the lock would answer; else null). A
+request naming a ``teamId`` is about joining: its ``isEnable`` then says whether the user may join (E0107 for a
+customer who paid before, on a new-customers-only activity). docs/decisions/014-*.md.
 """
 
 from dataclasses import dataclass
 
-from apps.activities.trial import TrialRequest, TrialResult, trial_calculate
+from apps.activities.trial import Intent, TrialRequest, TrialResult, trial_calculate
+from apps.common.errors import ResponseCode
 from apps.common.money import format_money
 from apps.common.serializers import format_datetime
 from apps.trade.selectors import TeamStatistic, TeamView, countdown, open_teams_for_user, team_statistic
@@ -24,6 +32,7 @@ class MarketConfig:
         serializer's per-request field copies cost more than the rest of the trial.
         """
         trial = self.trial
+        leader_pay, leader_deduction = trial.leader_pay_price, trial.leader_deduction_price
         return {
             "activityId": trial.activity_id,
             "goods": {
@@ -32,9 +41,13 @@ class MarketConfig:
                 "originalPrice": format_money(trial.original_price),
                 "deductionPrice": format_money(trial.deduction_price),
                 "payPrice": format_money(trial.pay_price),
+                "leaderPayPrice": None if leader_pay is None else format_money(leader_pay),
+                "leaderDeductionPrice": None if leader_deduction is None else format_money(leader_deduction),
             },
             "isVisible": trial.is_visible,
             "isEnable": trial.is_enable,
+            "joinEnable": trial.join_enable,
+            "reason": refusal_wire(trial.refusal),
             "teamList": [
                 {
                     "userId": team.user_id,
@@ -58,9 +71,23 @@ class MarketConfig:
         }
 
 
-def market_config_query(*, user_id: str | None, source: str, channel: str, goods_id: str) -> MarketConfig:
-    """Trial + teams + statistics. Anonymous visitors (user_id None) see joinable teams only."""
-    trial = trial_calculate(TrialRequest(user_id=user_id, source=source, channel=channel, goods_id=goods_id))
+def refusal_wire(code: ResponseCode | None) -> dict[str, str] | None:
+    """A trial's refusal as the answer's ``reason``: ``{code, info}`` in the active language, or None."""
+    return None if code is None else {"code": code.code, "info": str(code.info)}
+
+
+def market_config_query(
+    *, user_id: str | None, source: str, channel: str, goods_id: str, team_id: str | None = None
+) -> MarketConfig:
+    """Trial + teams + statistics. Anonymous visitors (user_id None) see joinable teams only.
+
+    ``team_id``: the request is about joining that team (``Intent.JOIN``: ``isEnable`` is the join decision).
+    The trial does not read the team; its seats and state are the lock's to check.
+    """
+    intent = Intent.JOIN if team_id else Intent.BROWSE
+    trial = trial_calculate(
+        TrialRequest(user_id=user_id, source=source, channel=channel, goods_id=goods_id, intent=intent)
+    )
     activity_id = trial.activity_id
     teams = (
         open_teams_for_user(activity_id=activity_id, user_id=user_id or "", source=source, channel=channel)

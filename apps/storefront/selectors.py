@@ -12,7 +12,7 @@ from django.contrib.auth.models import AnonymousUser
 
 from apps.accounts.models import User
 from apps.activities.selectors import channel_goods_ids, sku_config
-from apps.activities.trial import TrialRequest, TrialResult, trial_calculate
+from apps.activities.trial import Intent, TrialRequest, TrialResult, trial_calculate
 from apps.common.errors import GroupBuyError
 from apps.payments.selectors import mall_takes_left
 from apps.storefront.market import MarketConfig, market_config_query
@@ -37,8 +37,9 @@ def product_cards(*, user: User | AnonymousUser | None) -> list[ProductCard]:
     cards = []
     for goods_id in channel_goods_ids(source=settings.MALL_SOURCE, channel=settings.MALL_CHANNEL):
         request = TrialRequest(
-            user_id=_user_id(user), source=settings.MALL_SOURCE, channel=settings.MALL_CHANNEL, goods_id=goods_id
-        )
+            user_id=_user_id(user), source=settings.MALL_SOURCE, channel=settings.MALL_CHANNEL, goods_id=goods_id,
+            intent=Intent.OPEN,  # a card shows prices and whether one may take part, not who may join a team
+        )  # fmt: skip
         try:
             trial = trial_calculate(request)
         except GroupBuyError as exc:

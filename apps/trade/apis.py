@@ -106,6 +106,11 @@ class LockOut(serializers.Serializer):
     request=LockRequest,
     responses=LockOut,
     summary="Lock a seat: open a team or join one (idempotent on outTradeNo)",
+    description="Opening a team (no teamId) charges the leader price when the activity has a leader offer; "
+    "joining charges the joiner's price (the trial's leaderPayPrice and payPrice). The answer's prices are this "
+    "order's: originalPrice = deductionPrice + payPrice. Business refusals are HTTP 200 with their code, among "
+    "them E0107: only new customers may join this team (the user has had a group-buy order paid on this "
+    "channel, refunded or not; opening a team stays open to them).",
 )
 def lock(call: SignedCall) -> dict[str, Any]:
     data = signed_params(call, lock_params)

@@ -18,6 +18,11 @@ class TradeConfig(AppConfig):
 
         trading_history_register(paid_order_user_ids)  # crowd tags from paid orders; tags import no trade
 
+        from apps.activities.customers import paid_before_register
+        from apps.trade.selectors import user_paid_before
+
+        paid_before_register(user_paid_before)  # new customers (the trial's customer node); activities import no trade
+
         from apps.common.mq import TEAM_REFUND
         from apps.notifications.consumers import register_handler
         from apps.trade.consumers import recover_team_seat

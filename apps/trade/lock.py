@@ -8,6 +8,11 @@ answers the same code whichever guard finds it (``_join_refusal``): full or form
 full", from the team check, the Redis seat script and the database's ``lock_count < target_count`` guard
 alike; closed (FAILED) or expired → E0005. E0008 "no team stock left" is no longer answered by a lock:
 a join refused by the Redis seat count is a full team to the caller, whatever cache said so.
+
+Growth settings (issue 17, docs/decisions/014-leader-offer-and-new-customer-teams.md): opening a team charges the
+trial's leader price when the activity has a leader offer, joining charges the joiner's; the team row keeps the
+joiner's prices (what the team offers whoever joins it). A joiner of a new-customers-only activity who has paid
+before is refused with E0107 by the trial's customer node (one query, on joins of such activities only).
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from django.utils.translation import gettext as _
 from redis.exceptions import RedisError
 
 from apps.activities.selectors import ActivityConfig
-from apps.activities.trial import TrialRequest, TrialResult, trial_calculate
+from apps.activities.trial import Intent, TrialRequest, TrialResult, trial_calculate
 from apps.channels.notify_targets import notify_url_refusal
 from apps.channels.selectors import channel_credential_get
 from apps.common.db import retry_on_deadlock
@@ -199,7 +204,8 @@ def _join_refusal(team: TeamSeats, now: datetime) -> GroupBuyError | None:
 
 
 def _trial(command: LockCommand) -> TrialResult:
-    """The price and the crowd-tag decision (``apps.activities.trial``); a user who may not join gets E0007."""
+    """The prices and the decision (``apps.activities.trial``): a user who may not take part gets the trial's
+    refusal, E0007 (crowd tag) or E0107 (joining a new-customers-only team after a paid order)."""
     trial = trial_calculate(
         TrialRequest(
             user_id=command.user_id,
@@ -207,10 +213,11 @@ def _trial(command: LockCommand) -> TrialResult:
             channel=command.channel,
             goods_id=command.goods_id,
             activity_id=command.activity_id,
+            intent=Intent.JOIN if command.team_id else Intent.OPEN,
         )
     )
     if not (trial.is_visible and trial.is_enable):
-        raise GroupBuyError(ResponseCode.E0007)
+        raise GroupBuyError(trial.refusal or ResponseCode.E0007)
     return trial
 
 
@@ -295,8 +302,8 @@ def _write(
     instances; the unique keys (order id, outTradeNo, take slot) stay the database's last word.
     """
     now = timezone.now()
-    prices = {"original_price": trial.original_price, "deduction_price": trial.deduction_price,
-              "pay_price": trial.pay_price}  # fmt: skip
+    deduction, pay = trial.prices_for(opening=team is None)  # the leader's price when opening (module docstring)
+    prices = {"original_price": trial.original_price, "deduction_price": deduction, "pay_price": pay}
     if team is not None:
         joined = rows_update(
             Team,
@@ -316,7 +323,8 @@ def _write(
     else:
         row_insert(
             Team, team_id=team_id, activity=command.activity_id, source=command.source, channel=command.channel,
-            **prices, target_count=trial.activity.target, lock_count=1, complete_count=0,
+            original_price=trial.original_price, deduction_price=trial.deduction_price, pay_price=trial.pay_price,
+            target_count=trial.activity.target, lock_count=1, complete_count=0,
             status=Team.Status.IN_PROGRESS, valid_start_time=now,
             valid_end_time=now + timedelta(minutes=trial.activity.valid_time),
             notify_type=command.notify_type, notify_url=command.notify_url, create_time=now, update_time=now,

@@ -38,7 +38,7 @@ def counted(counter: Counter, flow: Callable[[], tuple[T, str]]) -> T:
 LOCK_OUTCOMES = (
     "locked", "replay",
     *(code.code for code in (_C.ILLEGAL_PARAMETER, _C.SERVICE_UNAVAILABLE, _C.E0002, _C.E0005, _C.E0006, _C.E0007,
-                             _C.E0008, _C.E0101, _C.E0102, _C.E0103)),
+                             _C.E0008, _C.E0101, _C.E0102, _C.E0103, _C.E0107)),
 )  # fmt: skip
 SETTLE_OUTCOMES = (
     "settled",

@@ -242,6 +242,13 @@ def paid_order_user_ids(*, start: datetime, end: datetime, min_paid_orders: int)
     )
 
 
+def user_paid_before(*, source: str, channel: str, user_id: str) -> bool:
+    """Whether the channel's user has any group-buy order that was ever paid (a payment time), refunded or not:
+    who is not a new customer (``apps.activities.customers``). One ``SELECT ... LIMIT 1`` led by
+    idx_order_user_activity's user_id."""
+    return Order.objects.filter(user_id=user_id, source=source, channel=channel, out_trade_time__isnull=False).exists()
+
+
 # --- the lock's reads (apps/trade/lock.py): tuples, no model instances ------------------------------------
 
 

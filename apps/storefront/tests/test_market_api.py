@@ -46,8 +46,9 @@ def test_answer_has_the_contracts_shape(client, offer):
     assert data["goods"] == {
         "goodsId": offer.goods_id, "goodsName": offer.sku.goods_name,
         "originalPrice": "100.00", "deductionPrice": "20.00", "payPrice": "80.00",
+        "leaderPayPrice": None, "leaderDeductionPrice": None,  # no leader offer
     }  # fmt: skip
-    assert (data["isVisible"], data["isEnable"]) == (True, True)
+    assert (data["isVisible"], data["isEnable"], data["joinEnable"], data["reason"]) == (True, True, True, None)
     assert data["teamList"] == []
     assert data["teamStatistic"] == {"allTeamCount": 0, "allTeamCompleteCount": 0, "allTeamUserCount": 0}
 
