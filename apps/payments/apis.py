@@ -103,6 +103,10 @@ class TeamDetailOut(serializers.Serializer):
     targetCount = serializers.IntegerField()
     lockCount = serializers.IntegerField()
     completeCount = serializers.IntegerField()
+    virtualCount = serializers.IntegerField(
+        help_text="Seats the platform filled when the team formed at its deadline under the activity's auto-form "
+        "threshold: no shopper's, not in members. 0 otherwise."
+    )
     seatsLeft = serializers.IntegerField()
     validStartTime = serializers.DateTimeField()
     validEndTime = serializers.DateTimeField()
@@ -234,6 +238,7 @@ class MallTeamApi(MallApi):
                     "targetCount": team.target_count,
                     "lockCount": team.lock_count,
                     "completeCount": team.complete_count,
+                    "virtualCount": team.virtual_count,
                     "seatsLeft": share.seats_left,
                     "validStartTime": team.valid_start_time,
                     "validEndTime": team.valid_end_time,

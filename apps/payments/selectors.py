@@ -199,8 +199,14 @@ class TeamShare:
         return range(max(0, self.team.target_count - len(self.members)))
 
     @property
+    def virtual_slots(self) -> range:
+        """The seats the platform filled when the team formed at its deadline (never a shopper's)."""
+        return range(self.team.virtual_count)
+
+    @property
     def progress_percent(self) -> int:
-        return min(100, self.team.lock_count * 100 // max(1, self.team.target_count))
+        taken = self.team.lock_count + self.team.virtual_count
+        return min(100, taken * 100 // max(1, self.team.target_count))
 
     @property
     def countdown(self) -> str:
