@@ -112,6 +112,37 @@ def joinable_teams(*, activity_id: int, source: str, channel: str) -> list[dict]
     )
 
 
+AUTO_JOIN_CANDIDATES = 3  # how many teams one auto-join tries before it opens a new team
+
+
+def auto_join_candidates(
+    *, activity_id: int, source: str, channel: str, user_id: str, limit: int = AUTO_JOIN_CANDIDATES
+) -> list[str]:
+    """The team ids an auto-join tries, best first: the channel's teams of the activity in progress, unexpired,
+    with a seat left and no live (locked or paid) order of ``user_id``; the most locked seats first, then the
+    earliest deadline (the team closest to full, the one that would expire soonest).
+
+    One query, read fresh (not ``joinable_teams``' shared cache): the lock checks each team's row again anyway,
+    and a stale pick costs the caller a fall-through to the next candidate.
+    """
+    own = Order.objects.filter(
+        user_id=user_id, activity_id=activity_id, source=source, channel=channel, status__in=LIVE_ORDER_STATUSES
+    ).values("team_id")
+    return list(
+        Team.objects.filter(
+            activity_id=activity_id,
+            source=source,
+            channel=channel,
+            status=Team.Status.IN_PROGRESS,
+            valid_end_time__gt=timezone.now(),
+            lock_count__lt=F("target_count"),
+        )
+        .exclude(team_id__in=Subquery(own))
+        .order_by("-lock_count", "valid_end_time", "id")
+        .values_list("team_id", flat=True)[:limit]
+    )
+
+
 class OwnLiveTeam(NamedTuple):
     """A team the user holds a live (locked or paid) order in, with that order's outTradeNo."""
 
