@@ -3,7 +3,9 @@ when unpaid too long, mark it done when its team completes.
 
 The mall calls the group-buy services in process (``order_lock``, ``order_refund``) on
 ``MALL_SOURCE``/``MALL_CHANNEL``; its order id is the group-buy ``out_trade_no`` and the user's
-username the ``userId``. Payment is ``notify.py``, money going back ``refunds.py``.
+username the ``userId``. Payment is ``notify.py``, money going back ``refunds.py``. "Join the team closest to
+full" (``mall_order_auto_join``) picks the team and falls through to the next or a new one
+(docs/decisions/013-auto-form-threshold-and-auto-join.md).
 
 Order states (the table ``PAY_ORDER_TRANSITIONS`` next to the model): CREATE (row written, seat not
 locked yet) → PAY_WAIT (seat locked, pay URL) → PAY_SUCCESS (paid and settled, or flagged

@@ -1,4 +1,5 @@
-"""Reads of teams for the product page: the user's own open team, joinable teams, statistics.
+"""Reads of teams for the product page: the user's own open team, joinable teams, the teams an auto-join tries,
+statistics.
 
 Every read is scoped by the calling channel (source, channel): a userId is that channel's own
 namespace, and a team belongs to the channel that opened it (api.md "Channel isolation").

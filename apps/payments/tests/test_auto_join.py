@@ -261,3 +261,23 @@ def test_the_goods_page_button_says_when_it_opened_a_team(client, mall_offer, mo
     html = client.get(response["Location"], HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "No team had a seat left, so you opened a new one" in html
     assert Team.objects.get().lock_count == 1
+
+
+# --- the contract --------------------------------------------------------------------------------------------
+
+
+def test_the_openapi_schema_documents_auto_join_and_virtual_seats():
+    import io
+    import json
+
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command("spectacular", "--format", "openapi-json", "--validate", "--fail-on-warn", stdout=out)
+    components = json.loads(out.getvalue())["components"]["schemas"]
+    request, created = components["OrderCreateInRequest"]["properties"], components["OrderCreatedOut"]
+    assert request["autoJoin"]["type"] == "boolean" and "teamId" in request["autoJoin"]["description"]
+    assert "autoJoined" in created["required"] and created["properties"]["autoJoined"]["type"] == "boolean"
+    for name in ("TeamDetailOut", "TeamProgressOut"):
+        virtual = components[name]["properties"]["virtualCount"]
+        assert virtual["type"] == "integer" and "platform" in virtual["description"], name
