@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from drf_spectacular.types import OpenApiTypes
@@ -29,7 +30,7 @@ from apps.common.serializers import IdField, MoneyField
 from apps.payments.handlers import group_buy_callback_handle
 from apps.payments.models import PayOrder
 from apps.payments.notify import payment_notify_handle
-from apps.payments.orders import mall_order_create, mall_order_refund_request
+from apps.payments.orders import mall_order_auto_join, mall_order_create, mall_order_refund_request
 from apps.payments.selectors import mall_order_of, mall_order_pay_deadline, mall_orders_of, team_share
 
 logger = logging.getLogger(__name__)
@@ -51,6 +52,18 @@ class MallApi(APIView):
 class OrderCreateIn(serializers.Serializer):
     goodsId = IdField(max_length=32)
     teamId = serializers.RegexField(r"^\d{8}$", required=False, allow_blank=True, allow_null=True)
+    autoJoin = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Without teamId: join the team of this goods closest to full (most seats taken, then the earliest "
+        "deadline; never one you are in), trying the next when it fills meanwhile; with none left, open a new "
+        "team. With teamId: 0002.",
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        if attrs.get("autoJoin") and attrs.get("teamId"):
+            raise serializers.ValidationError({"autoJoin": [gettext("give either teamId or autoJoin, not both")]})
+        return attrs
 
 
 class OrderCreatedOut(serializers.Serializer):
@@ -59,6 +72,10 @@ class OrderCreatedOut(serializers.Serializer):
     payAmount = MoneyField()
     teamId = serializers.CharField()
     status = serializers.CharField()
+    autoJoined = serializers.BooleanField(
+        help_text="autoJoin only: true when the order took a seat in an existing team, false when it opened a new "
+        "one (no team had a seat left). Always false without autoJoin."
+    )
 
 
 class OrderOut(serializers.Serializer):
@@ -103,6 +120,10 @@ class TeamDetailOut(serializers.Serializer):
     targetCount = serializers.IntegerField()
     lockCount = serializers.IntegerField()
     completeCount = serializers.IntegerField()
+    virtualCount = serializers.IntegerField(
+        help_text="Seats the platform filled when the team formed at its deadline under the activity's auto-form "
+        "threshold: no shopper's, not in members. 0 otherwise."
+    )
     seatsLeft = serializers.IntegerField()
     validStartTime = serializers.DateTimeField()
     validEndTime = serializers.DateTimeField()
@@ -156,17 +177,27 @@ class MallOrdersApi(MallApi):
                 description="Retries with the same key return the same order (at most 64 characters).",
             )
         ],
-        summary="Order at the group-buy price: open a team, or join teamId; answers the pay URL",
+        summary="Order at the group-buy price: open a team, join teamId, or (autoJoin) the team closest to full; "
+        "answers the pay URL",
     )
     def post(self, request: Request) -> Response:
         params = OrderCreateIn(data=request.data)
         params.is_valid(raise_exception=True)
-        order = mall_order_create(
-            user=self.shopper(request),
-            goods_id=params.validated_data["goodsId"],
-            team_id=params.validated_data.get("teamId") or None,
-            idempotency_key=request.headers.get("Idempotency-Key"),
-        )
+        auto_joined = False
+        if params.validated_data["autoJoin"]:
+            outcome = mall_order_auto_join(
+                user=self.shopper(request),
+                goods_id=params.validated_data["goodsId"],
+                idempotency_key=request.headers.get("Idempotency-Key"),
+            )
+            order, auto_joined = outcome.order, outcome.joined
+        else:
+            order = mall_order_create(
+                user=self.shopper(request),
+                goods_id=params.validated_data["goodsId"],
+                team_id=params.validated_data.get("teamId") or None,
+                idempotency_key=request.headers.get("Idempotency-Key"),
+            )
         return success(
             OrderCreatedOut(
                 {
@@ -175,6 +206,7 @@ class MallOrdersApi(MallApi):
                     "payAmount": format_money(order.pay_amount),
                     "teamId": order.team_id,
                     "status": order.status,
+                    "autoJoined": auto_joined,
                 }
             ).data
         )
@@ -234,6 +266,7 @@ class MallTeamApi(MallApi):
                     "targetCount": team.target_count,
                     "lockCount": team.lock_count,
                     "completeCount": team.complete_count,
+                    "virtualCount": team.virtual_count,
                     "seatsLeft": share.seats_left,
                     "validStartTime": team.valid_start_time,
                     "validEndTime": team.valid_end_time,

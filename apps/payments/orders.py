@@ -3,7 +3,9 @@ when unpaid too long, mark it done when its team completes.
 
 The mall calls the group-buy services in process (``order_lock``, ``order_refund``) on
 ``MALL_SOURCE``/``MALL_CHANNEL``; its order id is the group-buy ``out_trade_no`` and the user's
-username the ``userId``. Payment is ``notify.py``, money going back ``refunds.py``.
+username the ``userId``. Payment is ``notify.py``, money going back ``refunds.py``. "Join the team closest to
+full" (``mall_order_auto_join``) picks the team and falls through to the next or a new one
+(docs/decisions/013-auto-form-threshold-and-auto-join.md).
 
 Order states (the table ``PAY_ORDER_TRANSITIONS`` next to the model): CREATE (row written, seat not
 locked yet) → PAY_WAIT (seat locked, pay URL) → PAY_SUCCESS (paid and settled, or flagged
@@ -18,7 +20,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -38,15 +40,19 @@ from apps.dcc.runtime import dcc_get
 from apps.payments.gateways import payment_gateway
 from apps.payments.models import PayOrder, pay_order_transition
 from apps.payments.refunds import PAID_STATUSES, mall_order_refund_enqueue
-from apps.payments.selectors import UNPAID_STATUSES, team_end_subquery
-from apps.trade.lock import LockCommand
+from apps.payments.selectors import UNPAID_STATUSES, mall_order_joined_a_team, team_end_subquery
+from apps.trade.lock import LockCommand, LockResult
 from apps.trade.models import LIVE_ORDER_STATUSES, NotifyType, Order
+from apps.trade.selectors import auto_join_candidates
 from apps.trade.services import RefundOutcome, order_lock, order_refund
 
 logger = logging.getLogger(__name__)
 
 MALL_ORDERS = Counter("gbm_mall_orders_total", "Mall order creations by outcome", ["outcome"])
 MALL_SOLO_ORDERS = Counter("gbm_mall_solo_orders_total", "Full-price (buy alone) mall orders created")
+MALL_AUTO_JOINS = Counter(
+    "gbm_mall_auto_joins_total", "Auto-join lock attempts: joined, tried the next team, opened a new one", ["outcome"]
+)
 
 # Codes that say "try again" rather than "no": the order stays as it was (CREATE, or PAY_WAIT
 # for a payment), so a retry resumes it.
@@ -69,7 +75,12 @@ def response_code_of(code: str) -> ResponseCode:
 
 
 def mall_order_create(
-    *, user: User, goods_id: str, team_id: str | None = None, idempotency_key: str | None = None
+    *,
+    user: User,
+    goods_id: str,
+    team_id: str | None = None,
+    idempotency_key: str | None = None,
+    auto_join: bool = False,
 ) -> PayOrder:
     """Order ``goods_id`` at the group-buy price: open a team, or join ``team_id``.
 
@@ -87,11 +98,16 @@ def mall_order_create(
     (the unique key (user, idempotency_key) lets one insert win; the others resume that order —
     the lock is idempotent on its out_trade_no). A key reused for other goods or another team is
     refused (0002); a replay of a rejected create raises its rejection again.
+
+    ``auto_join`` (without ``team_id``, else 0002): join the team closest to full instead of opening one
+    (``_auto_join_lock``); ``mall_order_auto_join`` says which it did.
     """
     key = (idempotency_key or "").strip() or None
     team_id = (team_id or "").strip() or None
     if key is not None and len(key) > 64:
         raise _illegal("Idempotency-Key", gettext("at most 64 characters"))
+    if team_id is not None and auto_join:
+        raise _illegal("autoJoin", gettext("give either teamId or autoJoin, not both"))
     if team_id is not None and not _TEAM_ID.match(team_id):
         raise _illegal("teamId", gettext("no such team"))
     order = _keyed_order(user, key) if key else None
@@ -118,7 +134,7 @@ def mall_order_create(
     ):
         raise _illegal("Idempotency-Key", gettext("already used for another order"))
     if order.status == PayOrder.Status.CREATE:
-        order = _lock_seat(order)
+        order = _lock_seat(order, auto_join=auto_join)
     elif order.status == PayOrder.Status.CLOSE and order.market_code:
         raise GroupBuyError(response_code_of(order.market_code))
     return order
@@ -216,7 +232,7 @@ def _insert_created(
     raise IntegrityError(f"no free mall order id after {_ID_ATTEMPTS} attempts")
 
 
-def _lock_seat(order: PayOrder) -> PayOrder:
+def _lock_seat(order: PayOrder, *, auto_join: bool = False) -> PayOrder:
     activity_id = sku_activity_id(source=settings.MALL_SOURCE, channel=settings.MALL_CHANNEL, goods_id=order.product_id)
     command = LockCommand(
         user_id=order.user.get_username(),
@@ -231,7 +247,7 @@ def _lock_seat(order: PayOrder) -> PayOrder:
     try:
         if activity_id is None:
             raise GroupBuyError(ResponseCode.E0002)
-        locked = order_lock(command=command)
+        locked = _auto_join_lock(command) if auto_join and not order.team_id else order_lock(command=command)
     except GroupBuyError as exc:
         if exc.code not in TRANSIENT_CODES:
             pay_order_transition(Q(pk=order.pk), from_={PayOrder.Status.CREATE}, to=PayOrder.Status.CLOSE,
@@ -257,6 +273,56 @@ def _lock_seat(order: PayOrder) -> PayOrder:
     )
     MALL_ORDERS.labels("created").inc()
     return PayOrder.objects.select_related("user").get(pk=order.pk)  # whoever moved it: the row as it is
+
+
+# --- auto-join: the team closest to full ---------------------------------------------------------------------
+
+# A candidate that filled, closed or expired between the pick and the lock: the next one is tried.
+_TRY_NEXT = frozenset({ResponseCode.E0006.code, ResponseCode.E0005.code})
+# Joiners must be new customers (Activity.new_customers_only): no candidate will take this user, a new team will.
+_OPEN_INSTEAD = frozenset({ResponseCode.E0107.code})
+
+
+@dataclass(frozen=True)
+class AutoJoinOutcome:
+    order: PayOrder
+    joined: bool  # True: a seat in an existing team; False: no team had one, a new team was opened
+
+
+def mall_order_auto_join(*, user: User, goods_id: str, idempotency_key: str | None = None) -> AutoJoinOutcome:
+    """ "Join the team closest to full" in one step: ``mall_order_create`` with ``auto_join``.
+
+    The lock tries the candidates of ``apps.trade.selectors.auto_join_candidates`` (most seats taken first,
+    then the earliest deadline; never a team the user is in) one after the other while each answers
+    "full" or "closed" (E0006/E0005: it filled or ended since the pick), at most ``AUTO_JOIN_CANDIDATES``;
+    with none left it opens a new team. Any other refusal (take limit, sold out...) is the answer.
+    Idempotent as ``mall_order_create``: a retry with the same key answers the same order and the same
+    ``joined``. docs/decisions/013-auto-form-threshold-and-auto-join.md.
+    """
+    order = mall_order_create(user=user, goods_id=goods_id, idempotency_key=idempotency_key, auto_join=True)
+    return AutoJoinOutcome(order=order, joined=mall_order_joined_a_team(order=order))
+
+
+def _auto_join_lock(command: LockCommand) -> LockResult:
+    candidates = auto_join_candidates(
+        activity_id=command.activity_id, source=command.source, channel=command.channel, user_id=command.user_id
+    )
+    for team_id in candidates:
+        try:
+            locked = order_lock(command=replace(command, team_id=team_id))
+        except GroupBuyError as exc:
+            if exc.code in _OPEN_INSTEAD:
+                break
+            if exc.code not in _TRY_NEXT:
+                raise
+            MALL_AUTO_JOINS.labels("tried_next").inc()
+            logger.info("auto-join of %s: team %s refused %s, trying the next", command.out_trade_no, team_id,
+                        exc.code)  # fmt: skip
+            continue
+        MALL_AUTO_JOINS.labels("joined").inc()
+        return locked
+    MALL_AUTO_JOINS.labels("opened").inc()
+    return order_lock(command=command)  # no team_id: a new team (or, for a retry, the order it already has)
 
 
 # --- give back ---------------------------------------------------------------------------------------------

@@ -105,6 +105,20 @@ def _views(orders: list[PayOrder], *, now: datetime, paid_at_gateway: bool = Fal
     ]
 
 
+def mall_order_joined_a_team(*, order: PayOrder) -> bool:
+    """The order's seat is in a team someone else opened (it is not the team's first order): what an auto-join
+    answers, the same for a retry of it."""
+    if not order.team_id:
+        return False
+    first = (
+        Order.objects.filter(team_id=order.team_id, source=settings.MALL_SOURCE, channel=settings.MALL_CHANNEL)
+        .order_by("id")
+        .values_list("out_trade_no", flat=True)
+        .first()
+    )
+    return first is not None and first != order.order_id
+
+
 def sandbox_trade_of(*, order_id: str) -> SandboxTrade | None:
     return SandboxTrade.objects.filter(out_trade_no=order_id).first()
 
@@ -206,8 +220,14 @@ class TeamShare:
         return range(max(0, self.team.target_count - len(self.members)))
 
     @property
+    def virtual_slots(self) -> range:
+        """The seats the platform filled when the team formed at its deadline (never a shopper's)."""
+        return range(self.team.virtual_count)
+
+    @property
     def progress_percent(self) -> int:
-        return min(100, self.team.lock_count * 100 // max(1, self.team.target_count))
+        taken = self.team.lock_count + self.team.virtual_count
+        return min(100, taken * 100 // max(1, self.team.target_count))
 
     @property
     def countdown(self) -> str:

@@ -30,6 +30,7 @@ from apps.payments.models import PayOrder
 from apps.payments.orders import (
     SOLO_CLOSE,
     SoloRefund,
+    mall_order_auto_join,
     mall_order_create,
     mall_order_create_alone,
     mall_order_refund_request,
@@ -98,6 +99,32 @@ def goods_buy_alone(request: ShopperRequest, goods_id: str) -> HttpResponse:
         messages.error(request, shopper_message(exc))
         return redirect(goods_page)
     return redirect("payments:cashier", order_id=order.order_id)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def goods_auto_join(request: ShopperRequest, goods_id: str) -> HttpResponse:
+    """POST from the goods page's "Join the team closest to full" → the cashier, saying whether a team was joined
+    or (none had a seat left) a new one opened (``mall_order_auto_join``)."""
+    goods_page = reverse("storefront:goods", args=[goods_id])
+    if request.method == "GET":
+        return redirect(goods_page)
+    form = BuyForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("This offer cannot be bought right now."))
+        return redirect(goods_page)
+    try:
+        outcome = mall_order_auto_join(
+            user=request.user, goods_id=goods_id, idempotency_key=form.cleaned_data["idempotency_key"] or None
+        )
+    except GroupBuyError as exc:
+        messages.error(request, shopper_message(exc))
+        return redirect(goods_page)
+    if outcome.joined:
+        messages.success(request, _("You joined the team closest to full: pay to keep your seat."))
+    else:
+        messages.info(request, _("No team had a seat left, so you opened a new one: invite friends to fill it."))
+    return redirect("payments:cashier", order_id=outcome.order.order_id)
 
 
 @login_required

@@ -75,10 +75,27 @@ class OrderInline(admin.TabularInline):
         return False
 
 
+class VirtualSeatsFilter(admin.SimpleListFilter):
+    """Teams that formed at their deadline with seats filled by the platform (Activity.auto_form_percent)."""
+
+    title = _("filled by the platform")
+    parameter_name = "virtual"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("with virtual seats")), ("no", _("without virtual seats"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(virtual_count__gt=0)
+        if self.value() == "no":
+            return queryset.filter(virtual_count=0)
+        return queryset
+
+
 @admin.register(Team)
 class TeamAdmin(ReadOnlyAdmin):
     list_display = ("team_id", "leader", "seats", "status", "valid_end_time", "activity_id")
-    list_filter = ("status", "notify_type", "source", "channel")
+    list_filter = ("status", VirtualSeatsFilter, "notify_type", "source", "channel")
     search_fields = ("team_id", "activity__activity_id")
     date_hierarchy = "create_time"
     inlines = [OrderInline]
@@ -94,7 +111,11 @@ class TeamAdmin(ReadOnlyAdmin):
 
     @admin.display(description=_("paid / target"))
     def seats(self, team: Team) -> str:
-        return f"{team.complete_count}/{team.target_count}"
+        """The shoppers' paid seats; the seats an auto-form threshold filled at the deadline follow apart."""
+        paid = f"{team.complete_count}/{team.target_count}"
+        if not team.virtual_count:
+            return paid
+        return _("%(paid)s + %(virtual)d filled by the platform") % {"paid": paid, "virtual": team.virtual_count}
 
     def has_refund_permission(self, request) -> bool:
         return request.user.is_superuser or request.user.has_perm("trade.change_order")

@@ -203,6 +203,10 @@ class TeamProgressOut(serializers.Serializer):
     targetCount = serializers.IntegerField()
     lockCount = serializers.IntegerField()
     completeCount = serializers.IntegerField()
+    virtualCount = serializers.IntegerField(
+        help_text="Seats filled by the platform when an auto-form team formed at its deadline below its target "
+        "(the activity's auto-form threshold): no shopper's, never in a callback's outTradeNoList. 0 otherwise."
+    )
     validEndTime = serializers.DateTimeField()
 
 
@@ -229,6 +233,7 @@ def team_progress_get(call: SignedCall) -> dict[str, Any]:
             "targetCount": team.target_count,
             "lockCount": team.lock_count,
             "completeCount": team.complete_count,
+            "virtualCount": team.virtual_count,
             "validEndTime": team.valid_end_time,
         }
     ).data

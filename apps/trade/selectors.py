@@ -1,4 +1,5 @@
-"""Reads of teams for the product page: the user's own open team, joinable teams, statistics.
+"""Reads of teams for the product page: the user's own open team, joinable teams, the teams an auto-join tries,
+statistics.
 
 Every read is scoped by the calling channel (source, channel): a userId is that channel's own
 namespace, and a team belongs to the channel that opened it (api.md "Channel isolation").
@@ -109,6 +110,37 @@ def joinable_teams(*, activity_id: int, source: str, channel: str) -> list[dict]
             local_ttl=1,
         )
         or []
+    )
+
+
+AUTO_JOIN_CANDIDATES = 3  # how many teams one auto-join tries before it opens a new team
+
+
+def auto_join_candidates(
+    *, activity_id: int, source: str, channel: str, user_id: str, limit: int = AUTO_JOIN_CANDIDATES
+) -> list[str]:
+    """The team ids an auto-join tries, best first: the channel's teams of the activity in progress, unexpired,
+    with a seat left and no live (locked or paid) order of ``user_id``; the most locked seats first, then the
+    earliest deadline (the team closest to full, the one that would expire soonest).
+
+    One query, read fresh (not ``joinable_teams``' shared cache): the lock checks each team's row again anyway,
+    and a stale pick costs the caller a fall-through to the next candidate.
+    """
+    own = Order.objects.filter(
+        user_id=user_id, activity_id=activity_id, source=source, channel=channel, status__in=LIVE_ORDER_STATUSES
+    ).values("team_id")
+    return list(
+        Team.objects.filter(
+            activity_id=activity_id,
+            source=source,
+            channel=channel,
+            status=Team.Status.IN_PROGRESS,
+            valid_end_time__gt=timezone.now(),
+            lock_count__lt=F("target_count"),
+        )
+        .exclude(team_id__in=Subquery(own))
+        .order_by("-lock_count", "valid_end_time", "id")
+        .values_list("team_id", flat=True)[:limit]
     )
 
 

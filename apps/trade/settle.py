@@ -142,15 +142,17 @@ def _write(command: SettleCommand, order: SettleOrder) -> bool:
     raise GroupBuyError(ResponseCode.UPDATE_ZERO, gettext("the team changed meanwhile, please retry"))
 
 
-def team_complete(team: Team | SettleTeam) -> None:
+def team_complete(team: Team | SettleTeam, *, virtual_count: int = 0) -> None:
     """Inside the caller's transaction, with the team row current and locked: the team is complete, and its one
     ``trade_settlement`` callback names its paid orders (settlement at the target, or auto-form at expiry).
 
-    Every callback carries the team's ``source`` and ``channel``: consumers match orders by them too,
-    never by ``outTradeNo`` alone (api.md "Channel isolation").
+    ``virtual_count``: the empty seats an auto-form threshold fills at the deadline (``apps.trade.timeouts``);
+    they are no shopper's, so the callback never lists them. Every callback carries the team's ``source`` and
+    ``channel``: consumers match orders by them too, never by ``outTradeNo`` alone (api.md "Channel isolation").
     """
     now = timezone.now()
-    rows_update(Team, where={"pk": team.pk}, status=Team.Status.COMPLETE, formed_at=now, update_time=now)
+    virtual = {"virtual_count": virtual_count} if virtual_count else {}  # settlement's UPDATE stays as it was
+    rows_update(Team, where={"pk": team.pk}, status=Team.Status.COMPLETE, formed_at=now, update_time=now, **virtual)
     paid = values_where(Order, ("out_trade_time", "id", "out_trade_no"), team=team.team_id, status=Order.Status.PAID)
     # Payment order, as the reference lists them (a paid order without a time, from before that rule, first).
     paid.sort(key=lambda row: (row[0] is not None, row[0] or 0, row[1]))

@@ -3,9 +3,12 @@
 1. Unpaid locks past their payment deadline — the team's valid end time, or DCC
    ``lockTimeoutMinutes`` after locking if sooner — are refunded as ``unpaid_unlock`` (the bus
    message closes the built-in mall's order and recovers the seat).
-2. Teams past their valid end time still in progress: ``group_type 0`` (auto-form) completes with
-   whoever paid (fails when nobody did); ``group_type 1`` (target required) fails and every paid
-   member is refunded (``paid_unformed``: the money goes back).
+2. Teams past their valid end time still in progress: ``group_type 0`` (auto-form) forms when its paid
+   seats reach the activity's threshold (``auto_form_reached``: at least one, and at least
+   ``auto_form_percent`` % of the target; 0 % means "whoever paid"), its empty seats filled as virtual
+   seats (``Team.virtual_count``: never a shopper, never in a callback, reported apart); below the
+   threshold, and always for ``group_type 1`` (target required), it fails and every paid member is
+   refunded (``paid_unformed``: the money goes back). docs/decisions/013-auto-form-threshold-and-auto-join.md.
 
 A payment arriving after its order was released is refused by settlement (E0104/E0106) and the
 mall refunds it; a payment settled just before the job looks is simply not unpaid any more.
@@ -67,14 +70,23 @@ def trade_close_expired_teams(*, now: datetime | None = None) -> dict[str, int]:
     return closed
 
 
+def auto_form_reached(*, complete_count: int, target_count: int, percent: int) -> bool:
+    """An auto-form team forms at its deadline: at least one paid seat, and ``complete_count / target_count``
+    at least ``percent`` % (integers, no rounding: 2 of 3 seats is 66.6 %, below a 67 % threshold)."""
+    return complete_count >= 1 and complete_count * 100 >= percent * target_count
+
+
 def _close_team(team_pk: int) -> str | None:
     with transaction.atomic():
         team = Team.objects.select_for_update().select_related("activity").get(pk=team_pk)
         if team.status != Team.Status.IN_PROGRESS:
             return None
-        auto_form = team.activity.group_type == Activity.GroupType.AUTO_FORM
-        if auto_form and team.complete_count > 0:
-            team_complete(team)
+        activity = team.activity
+        if activity.group_type == Activity.GroupType.AUTO_FORM and auto_form_reached(
+            complete_count=team.complete_count, target_count=team.target_count, percent=activity.auto_form_percent
+        ):
+            # The seats nobody paid for are the platform's; lock_count stays the shoppers' own.
+            team_complete(team, virtual_count=team.target_count - team.complete_count)
             return "completed"
         team.status = Team.Status.FAILED
         team.save(update_fields=["status", "update_time"])

@@ -48,6 +48,7 @@ def test_create_answers_order_pay_url_amount_and_team(mobile, mall_offer):
         "payAmount": "80.00",
         "teamId": order.team_id,
         "status": "PAY_WAIT",
+        "autoJoined": False,
     }
 
 
