@@ -103,6 +103,8 @@ def _refund_paid_members(team_pk: int) -> int:
 
 
 def trade_timeouts_run(*, now: datetime | None = None) -> dict[str, int]:
-    """Both sweeps, locks first (so a failing team's unpaid seats are already released)."""
+    """Both sweeps, locks first (so a failing team's unpaid seats are already released), at one instant: a team that
+    expires while the first sweep runs is closed by the next run, after its unpaid seats were released."""
+    now = now or timezone.now()
     released = trade_release_unpaid_locks(now=now)
     return {"released": released, **trade_close_expired_teams(now=now)}
