@@ -272,6 +272,10 @@ class FormationQuotaView:
 FORMATION_QUOTA_TTL_SECONDS = 2
 
 
+def formation_quota_key(*, activity_id: int, limit: int) -> str:
+    return f"formation_quota:{activity_id}:{limit}"
+
+
 def formation_quota(*, activity_id: int, limit: int) -> FormationQuotaView:
     """Open and formed teams of a limited activity, counted from the teams in one aggregate and cached for two
     seconds (a display figure: the lock's own guard is the quota row, ``apps.trade.limits``). Only asked for
@@ -284,7 +288,7 @@ def formation_quota(*, activity_id: int, limit: int) -> FormationQuotaView:
         return FormationQuotaView(limit=limit, open=totals["open"] or 0, formed=totals["formed"] or 0)
 
     return cached(
-        f"formation_quota:{activity_id}:{limit}",
+        formation_quota_key(activity_id=activity_id, limit=limit),
         load,
         ttl=FORMATION_QUOTA_TTL_SECONDS,
         namespace="formation_quota",
