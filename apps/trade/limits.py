@@ -1,4 +1,5 @@
-"""The limits operators set (issue 17), taken inside the lock's transaction. Design: docs/decisions/015-*.md.
+"""The limits operators set (issue 17), taken inside the lock's transaction.
+Design: docs/decisions/015-limits-are-counters-in-the-locks-transaction.md.
 
 * Teams formed per activity (``Activity.max_teams_formed``): a team reserves a *formation slot* when it opens,
   by a conditional ``UPDATE ... SET reserved = reserved + 1 WHERE reserved < limit`` on the activity's
