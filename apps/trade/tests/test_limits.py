@@ -7,8 +7,10 @@ from unittest import mock
 
 import pytest
 import redis
+from django.urls import reverse
 from django.utils import timezone
 
+from apps.accounts.tests.factories import StaffFactory
 from apps.activities.models import Activity
 from apps.activities.tests.factories import Offer, an_offer
 from apps.channels.signing import signed_headers
@@ -269,3 +271,19 @@ def test_the_signed_api_answers_both_refusals_with_their_codes(client):
     assert (daily.status_code, daily.json()["code"]) == (200, "E0109")
     assert daily.json()["info"] == "the user's daily take limit on this channel is reached"
     assert post(client, offer, "u1", "API-1").json() == first  # the retry is answered, not refused
+
+
+# --- admin ---------------------------------------------------------------------------------------------------
+
+
+def test_staff_see_the_counters_in_admin_and_cannot_edit_them(client):
+    channel = daily_channel(3)
+    lock(an_offer(credential=channel, max_teams_formed=4), "u1")
+    client.force_login(StaffFactory(is_superuser=True))
+    quotas = client.get(reverse("admin:trade_formationquota_changelist"), HTTP_ACCEPT_LANGUAGE="en")
+    takes = client.get(reverse("admin:trade_dailytakes_changelist"), {"q": "u1"}, HTTP_ACCEPT_LANGUAGE="en")
+    assert quotas.status_code == takes.status_code == 200
+    assert "u1" in takes.content.decode()
+    take = DailyTakes.objects.get()
+    assert client.get(reverse("admin:trade_dailytakes_change", args=[take.pk])).status_code == 200  # view only
+    assert client.post(reverse("admin:trade_dailytakes_change", args=[take.pk]), {"takes": 0}).status_code == 403
