@@ -13,6 +13,8 @@ from apps.common.errors import GroupBuyError, ResponseCode
 
 # ``GroupBuyError(..., data={"reason": ALREADY_IN_TEAM})``: the shopper tried to join a team they are in.
 ALREADY_IN_TEAM = "already_in_team"
+# E0108 while teams are still open: no new team may open, but the open ones may be joined (apps/trade/limits.py).
+JOIN_OPEN_TEAM = "join_open_team"
 
 _TRY_AGAIN = _("Something went wrong. Please try again in a moment.")
 
@@ -38,11 +40,14 @@ SHOPPER_MESSAGES = {
     ResponseCode.E0105: _("Group buying is paused in this shop right now."),
     ResponseCode.E0106: _("The team closed before your payment arrived; the amount is refunded."),
     ResponseCode.E0107: _("Only new customers may join this team. You can still open a team of your own."),
+    ResponseCode.E0108: _("This offer is sold out: all of its teams have formed."),
+    ResponseCode.E0109: _("You have reached today's group-buy limit in this shop. Please come back tomorrow."),
     ResponseCode.NOT_FOUND: _("We could not find that order."),
 }
 
 REASON_MESSAGES = {
     ALREADY_IN_TEAM: _("You are already in this team. Share it with friends to fill the remaining seats."),
+    JOIN_OPEN_TEAM: _("No new team can be opened for this offer any more: join one of the open teams."),
 }
 
 

@@ -110,6 +110,14 @@ class MarketConfigOut(serializers.Serializer):
     reason = ReasonOut(
         allow_null=True, help_text="Why isVisible, isEnable or joinEnable is false (the lock's code); else null."
     )
+    soldOut = serializers.BooleanField(
+        help_text="Every team the activity may form (its team limit) has formed: no team can be opened or joined."
+    )
+    teamsLeft = serializers.IntegerField(
+        allow_null=True,
+        help_text="New teams that may still open under the activity's team limit (0: only joining an open team, "
+        "E0108 for a new one); null: no limit.",
+    )
     teamList = TeamOut(many=True)
     teamStatistic = TeamStatisticOut()
 
@@ -142,6 +150,7 @@ class MallProductOut(serializers.Serializer):
     activityId = serializers.IntegerField(allow_null=True)
     targetCount = serializers.IntegerField(allow_null=True)
     isEnable = serializers.BooleanField()
+    soldOut = serializers.BooleanField(help_text="Every team the activity may form has formed (its team limit).")
     unavailableCode = serializers.CharField(allow_null=True)
     unavailableInfo = serializers.CharField(allow_null=True)
 
@@ -170,6 +179,7 @@ class MallProductListApi(APIView):
                     "activityId": trial.activity_id if trial else None,
                     "targetCount": trial.activity.target if trial else None,
                     "isEnable": bool(trial and trial.is_enable),
+                    "soldOut": card.sold_out,
                     "unavailableCode": card.unavailable.code if card.unavailable else None,
                     "unavailableInfo": card.unavailable.info if card.unavailable else None,
                 }

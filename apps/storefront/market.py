@@ -16,7 +16,15 @@ from apps.activities.trial import Intent, TrialRequest, TrialResult, trial_calcu
 from apps.common.errors import ResponseCode
 from apps.common.money import format_money
 from apps.common.serializers import format_datetime
-from apps.trade.selectors import TeamStatistic, TeamView, countdown, open_teams_for_user, team_statistic
+from apps.trade.selectors import (
+    FormationQuotaView,
+    TeamStatistic,
+    TeamView,
+    countdown,
+    formation_quota,
+    open_teams_for_user,
+    team_statistic,
+)
 
 
 @dataclass(frozen=True)
@@ -24,6 +32,18 @@ class MarketConfig:
     trial: TrialResult
     teams: list[TeamView]
     statistic: TeamStatistic
+    # The activity's team limit (``Activity.max_teams_formed``); None: no limit.
+    quota: FormationQuotaView | None = None
+
+    @property
+    def sold_out(self) -> bool:
+        """Every team the activity may form has formed (``soldOut``)."""
+        return self.quota is not None and self.quota.sold_out
+
+    @property
+    def teams_left(self) -> int | None:
+        """New teams that may still open (``teamsLeft``; 0: join an open one); None: no limit."""
+        return self.quota.teams_left if self.quota is not None else None
 
     def as_wire(self) -> dict:
         """The answer as JSON-ready values, shaped and formatted as ``apps.storefront.apis.MarketConfigOut``.
@@ -48,6 +68,8 @@ class MarketConfig:
             "isEnable": trial.is_enable,
             "joinEnable": trial.join_enable,
             "reason": refusal_wire(trial.refusal),
+            "soldOut": self.sold_out,
+            "teamsLeft": self.teams_left,
             "teamList": [
                 {
                     "userId": team.user_id,
@@ -95,5 +117,14 @@ def market_config_query(
         else []
     )
     return MarketConfig(
-        trial=trial, teams=teams, statistic=team_statistic(activity_id=activity_id, source=source, channel=channel)
+        trial=trial,
+        teams=teams,
+        statistic=team_statistic(activity_id=activity_id, source=source, channel=channel),
+        quota=activity_quota(trial),
     )
+
+
+def activity_quota(trial: TrialResult) -> FormationQuotaView | None:
+    """The offer's team limit as counted now (cached briefly); None, and no query, for an unlimited offer."""
+    limit = trial.activity.max_teams_formed
+    return None if limit is None else formation_quota(activity_id=trial.activity_id, limit=limit)

@@ -15,7 +15,7 @@ from apps.activities.selectors import channel_goods_ids, sku_config
 from apps.activities.trial import Intent, TrialRequest, TrialResult, trial_calculate
 from apps.common.errors import GroupBuyError
 from apps.payments.selectors import mall_takes_left
-from apps.storefront.market import MarketConfig, market_config_query
+from apps.storefront.market import MarketConfig, activity_quota, market_config_query
 from apps.trade.selectors import TeamView
 
 
@@ -27,6 +27,7 @@ class ProductCard:
     # Why there is no group-buy price for this user right now (downgrade, cut range, ...).
     unavailable: GroupBuyError | None = None
     image_url: str = ""
+    sold_out: bool = False  # every team its activity may form has formed (Activity.max_teams_formed)
 
 
 def _user_id(user: User | AnonymousUser | None) -> str | None:
@@ -49,7 +50,11 @@ def product_cards(*, user: User | AnonymousUser | None) -> list[ProductCard]:
             )
             continue
         if trial.is_visible:
-            cards.append(ProductCard(goods_id, trial.sku.goods_name, trial, image_url=trial.sku.image_url))
+            quota = activity_quota(trial)
+            cards.append(
+                ProductCard(goods_id, trial.sku.goods_name, trial, image_url=trial.sku.image_url,
+                            sold_out=quota is not None and quota.sold_out)
+            )  # fmt: skip
     return cards
 
 

@@ -18,7 +18,7 @@ from django.utils.translation import ngettext
 
 from apps.common.admin import ReadOnlyAdmin, confirm_action
 from apps.common.errors import GroupBuyError
-from apps.trade.models import Order, Team
+from apps.trade.models import DailyTakes, FormationQuota, Order, Team
 from apps.trade.refund import RefundOutcome, order_refund
 
 # (order) -> [(label, admin url)]: shown on the order's page.
@@ -172,3 +172,20 @@ class OrderAdmin(ReadOnlyAdmin):
             return page
         refund_orders(self, request, queryset)
         return None
+
+
+@admin.register(FormationQuota)
+class FormationQuotaAdmin(ReadOnlyAdmin):
+    """An activity's team limit at work (``apps.trade.limits``): the teams holding a slot, open or formed."""
+
+    list_display = ("activity", "reserved", "update_time")
+    search_fields = ("activity__activity_id",)
+
+
+@admin.register(DailyTakes)
+class DailyTakesAdmin(ReadOnlyAdmin):
+    """Seats each shopper locked per day and channel (``ChannelCredential.daily_take_limit``): why E0109."""
+
+    list_display = ("day", "source", "channel", "user_id", "takes")
+    list_filter = ("day", "source", "channel")
+    search_fields = ("user_id",)

@@ -28,3 +28,11 @@ class TradeConfig(AppConfig):
         from apps.trade.consumers import recover_team_seat
 
         register_handler(name="trade.recover_team_seat", routing_key=TEAM_REFUND, handle=recover_team_seat)
+
+        from django.db.models.signals import post_save
+
+        from apps.activities.models import Activity
+        from apps.trade.signals import activity_saved
+
+        # A changed team limit counts again from the teams (apps.trade.limits); activities import no trade.
+        post_save.connect(activity_saved, sender=Activity, dispatch_uid="trade.formation_quota_reset")

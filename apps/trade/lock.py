@@ -2,6 +2,8 @@
 
     already locked? the same answer → callback target allowed → team joinable → trial allows
     → activity open → take limit → (a join) a Redis seat → one transaction: team + order
+      + the operators' limits where set (``apps.trade.limits``: a formation slot for a new team, E0108; the
+      user's take of the day on the channel, E0109)
 
 Each check rejects with the spec's code (domain.md section 4). A team that cannot take one more member
 answers the same code whichever guard finds it (``_join_refusal``): full or formed → E0006 "team already
@@ -37,6 +39,7 @@ from apps.common.db import retry_on_deadlock
 from apps.common.errors import GroupBuyError, ResponseCode
 from apps.common.rows import row_insert, rows_update
 from apps.trade.ids import ID_ATTEMPTS, new_order_id, new_team_id
+from apps.trade.limits import lock_limits_take
 from apps.trade.metrics import LOCKS, counted
 from apps.trade.models import NotifyType, Order, Team
 from apps.trade.selectors import LockedOrder, TeamSeats, lock_reads, locked_order, team_seats
@@ -299,7 +302,8 @@ def _write(
     """Join (the conditional UPDATE is the last guard against overselling) or open the team; insert the order.
 
     Plain SQL (``apps.common.rows``): one UPDATE or INSERT for the team, one INSERT for the order, no model
-    instances; the unique keys (order id, outTradeNo, take slot) stay the database's last word.
+    instances; the unique keys (order id, outTradeNo, take slot) stay the database's last word. The limits'
+    counters come last (``lock_limits_take``), so their hot rows are locked for the shortest time.
     """
     now = timezone.now()
     deduction, pay = trial.prices_for(opening=team is None)  # the leader's price when opening (module docstring)
@@ -335,4 +339,6 @@ def _write(
         status=Order.Status.LOCKED, out_trade_no=command.out_trade_no, biz_id=biz_id, create_time=now,
         update_time=now,
     )  # fmt: skip
+    lock_limits_take(source=command.source, channel=command.channel, user_id=command.user_id,
+                     activity=trial.activity, opened_team_id=team_id if team is None else None)  # fmt: skip
     return LockResult(order_id=order_id, team_id=team_id, status=int(Order.Status.LOCKED), **prices)

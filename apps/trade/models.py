@@ -154,3 +154,52 @@ class Order(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.order_id
+
+
+class FormationQuota(TimeStampedModel):
+    """An activity's team limit at work (``Activity.max_teams_formed``; ``apps.trade.limits``): the teams holding
+    one of its formation slots, open or formed. One row per limited activity, seeded from the teams when first
+    needed, dropped when the activity is saved (so a changed limit starts from the teams as they are)."""
+
+    activity = models.OneToOneField(
+        "activities.Activity",
+        on_delete=models.CASCADE,
+        to_field="activity_id",
+        db_column="activity_id",
+        related_name="formation_quota",
+        verbose_name=_("activity"),
+    )
+    reserved = models.PositiveIntegerField(_("teams holding a slot"), default=0)
+
+    class Meta:
+        db_table = "activity_formation_quota"
+        verbose_name = _("formation quota")
+        verbose_name_plural = _("formation quotas")
+        constraints = [models.CheckConstraint(condition=Q(reserved__gte=0), name="formation_quota_non_negative")]
+
+    def __str__(self) -> str:
+        return f"{self.activity_id}: {self.reserved}"
+
+
+class DailyTakes(TimeStampedModel):
+    """Seats one user of one channel locked on one day (``ChannelCredential.daily_take_limit``;
+    ``apps.trade.limits``). The day is the local date in ``settings.TIME_ZONE``."""
+
+    source = models.CharField(_("source"), max_length=16)
+    channel = models.CharField(_("channel"), max_length=16)
+    user_id = models.CharField(_("user id"), max_length=64)
+    day = models.DateField(_("day"))
+    takes = models.PositiveIntegerField(_("takes"), default=0)
+
+    class Meta:
+        db_table = "user_daily_takes"
+        verbose_name = _("daily takes")
+        verbose_name_plural = _("daily takes")
+        constraints = [
+            models.UniqueConstraint(fields=["source", "channel", "user_id", "day"], name="uniq_daily_takes"),
+            models.CheckConstraint(condition=Q(takes__gte=0), name="daily_takes_non_negative"),
+        ]
+        indexes = [models.Index(fields=["day"], name="idx_daily_takes_day")]
+
+    def __str__(self) -> str:
+        return f"{self.source}/{self.channel} {self.user_id} {self.day}: {self.takes}"

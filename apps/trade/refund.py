@@ -42,6 +42,7 @@ from apps.common.errors import GroupBuyError, ResponseCode
 from apps.common.metrics import counter_labels_init
 from apps.notifications.models import NotifyTask
 from apps.trade.callbacks import team_notify
+from apps.trade.limits import formation_slot_release
 from apps.trade.metrics import REFUNDS, TEAMS_FAILED
 from apps.trade.models import NotifyType, Order, Team
 from apps.trade.selectors import joinable_teams_key
@@ -97,6 +98,7 @@ def _refund_locked(order_pk: int) -> RefundOutcome:
     if was_open and team.status == Team.Status.FAILED:
         # Its last member left (an emptied team closes, module docstring): off the goods pages now.
         TEAMS_FAILED.inc()
+        formation_slot_release(activity_id=team.activity_id)  # it never formed: its slot goes back
         key = joinable_teams_key(activity_id=team.activity_id, source=team.source, channel=team.channel)
         cache_delete_on_commit(key)
     payload = {

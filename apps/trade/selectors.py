@@ -281,6 +281,60 @@ def user_paid_before(*, source: str, channel: str, user_id: str) -> bool:
     return Order.objects.filter(user_id=user_id, source=source, channel=channel, out_trade_time__isnull=False).exists()
 
 
+# --- an activity's team limit (apps/trade/limits.py) -----------------------------------------------------
+
+# A formed team: completed (by its last payment or auto-formed at its deadline), also after refunds since.
+FORMED = Q(status__in=[Team.Status.COMPLETE, Team.Status.COMPLETE_WITH_REFUND]) | Q(formed_at__isnull=False)
+# A team holding one of its activity's formation slots: open, or formed.
+HOLDS_FORMATION_SLOT = Q(status=Team.Status.IN_PROGRESS) | FORMED
+
+
+@dataclass(frozen=True)
+class FormationQuotaView:
+    """An activity's team limit as shoppers see it (``Activity.max_teams_formed``)."""
+
+    limit: int
+    open: int  # teams in progress (each holds a slot it gives back if it fails)
+    formed: int
+
+    @property
+    def sold_out(self) -> bool:
+        """Every team that may form has formed: nothing left to open or join."""
+        return self.formed >= self.limit
+
+    @property
+    def teams_left(self) -> int:
+        """New teams that may still open (0: join an open team, if any)."""
+        return max(0, self.limit - self.open - self.formed)
+
+
+FORMATION_QUOTA_TTL_SECONDS = 2
+
+
+def formation_quota_key(*, activity_id: int, limit: int) -> str:
+    return f"formation_quota:{activity_id}:{limit}"
+
+
+def formation_quota(*, activity_id: int, limit: int) -> FormationQuotaView:
+    """Open and formed teams of a limited activity, counted from the teams in one aggregate and cached for two
+    seconds (a display figure: the lock's own guard is the quota row, ``apps.trade.limits``). Only asked for
+    activities with a limit, so an unlimited offer's product page costs no query more."""
+
+    def load() -> FormationQuotaView:
+        totals = Team.objects.filter(HOLDS_FORMATION_SLOT, activity_id=activity_id).aggregate(
+            open=Count("id", filter=Q(status=Team.Status.IN_PROGRESS)), formed=Count("id", filter=FORMED)
+        )
+        return FormationQuotaView(limit=limit, open=totals["open"] or 0, formed=totals["formed"] or 0)
+
+    return cached(
+        formation_quota_key(activity_id=activity_id, limit=limit),
+        load,
+        ttl=FORMATION_QUOTA_TTL_SECONDS,
+        namespace="formation_quota",
+        local_ttl=1,
+    )
+
+
 # --- the lock's reads (apps/trade/lock.py): tuples, no model instances ------------------------------------
 
 

@@ -3,6 +3,7 @@ import logging
 from celery import shared_task
 
 from apps.common.locks import single_instance
+from apps.trade.limits import daily_takes_purge
 from apps.trade.timeouts import trade_timeouts_run
 
 logger = logging.getLogger(__name__)
@@ -18,3 +19,9 @@ def run_trade_timeouts() -> dict:
         if any(result.values()):
             logger.info("trade timeouts: %s", result)
         return result
+
+
+@shared_task(ignore_result=True)
+def purge_daily_takes() -> int:
+    """Beat, hourly: the per-user take counters of past days decide nothing any more (``apps.trade.limits``)."""
+    return daily_takes_purge()

@@ -26,6 +26,7 @@ from django.utils import timezone
 from apps.activities.models import Activity
 from apps.common.errors import GroupBuyError
 from apps.dcc.runtime import dcc_get
+from apps.trade.limits import formation_slot_release
 from apps.trade.metrics import TEAMS_FAILED
 from apps.trade.models import Order, Team
 from apps.trade.refund import order_refund
@@ -90,6 +91,7 @@ def _close_team(team_pk: int) -> str | None:
             return "completed"
         team.status = Team.Status.FAILED
         team.save(update_fields=["status", "update_time"])
+        formation_slot_release(activity_id=team.activity_id)  # it never formed: its slot goes back
         TEAMS_FAILED.inc()
         return "failed"
 

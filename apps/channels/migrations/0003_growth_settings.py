@@ -14,7 +14,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='channelcredential',
             name='daily_take_limit',
-            field=models.PositiveIntegerField(blank=True, help_text="At most this many seats a user may take per day across this channel's activities. Empty: no limit.", null=True, validators=[django.core.validators.MinValueValidator(1)], verbose_name='takes per user per day'),
+            field=models.PositiveIntegerField(blank=True, help_text="At most this many seats a user may take per day across this channel's activities; empty: none.", null=True, validators=[django.core.validators.MinValueValidator(1)], verbose_name='takes per user per day'),
         ),
         migrations.AddField(
             model_name='channelcredential',
