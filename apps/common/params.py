@@ -133,12 +133,13 @@ def id_text(max_length: int = 64, **options: Any) -> Text:
 
 
 class Integer:
-    """``IntegerField`` with an optional ``min_value``."""
+    """``IntegerField`` with an optional ``min_value`` and ``max_value``."""
 
-    __slots__ = ("min_value",)
+    __slots__ = ("max_value", "min_value")
 
-    def __init__(self, *, min_value: int | None = None) -> None:
+    def __init__(self, *, min_value: int | None = None, max_value: int | None = None) -> None:
         self.min_value = min_value
+        self.max_value = max_value
 
     def __call__(self, value: Any) -> Any:
         if type(value) is int:  # the usual JSON number; bool is not int here
@@ -154,6 +155,8 @@ class Integer:
                 raise Invalid([str(_INTEGER["invalid"])]) from None
         if self.min_value is not None and number < self.min_value:
             raise Invalid([str(_INTEGER["min_value"]).format(min_value=self.min_value)])
+        if self.max_value is not None and number > self.max_value:
+            raise Invalid([str(_INTEGER["max_value"]).format(max_value=self.max_value)])
         return number
 
 

@@ -23,6 +23,9 @@ from apps.trade.selectors import team_progress
 from apps.trade.settle import SettleCommand, order_settle
 
 TEAM_ID_PATTERN = r"^\d{8}$"
+# The largest activity id every supported database stores (a signed 64-bit integer): a larger one is a 0002, never
+# an overflow in the query that looks it up.
+MAX_ID = 2**63 - 1
 
 
 class NotifyConfigIn(serializers.Serializer):
@@ -48,7 +51,7 @@ def notify_config_resolve(attrs: dict[str, Any]) -> dict[str, Any]:
 class LockRequest(serializers.Serializer):
     userId = IdField()
     teamId = serializers.RegexField(TEAM_ID_PATTERN, required=False, allow_blank=True, allow_null=True)
-    activityId = serializers.IntegerField(min_value=1)
+    activityId = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     goodsId = IdField(max_length=32)
     source = IdField(max_length=16)  # type: ignore[assignment]  # wire name; shadows DRF's Field.source
     channel = IdField(max_length=16)
@@ -71,7 +74,7 @@ def _url_text() -> Text:
 LOCK_PARAMS = Fields(
     userId=id_text(),
     teamId=Text(pattern=TEAM_ID_PATTERN, required=False, allow_blank=True, allow_null=True),
-    activityId=Integer(min_value=1),
+    activityId=Integer(min_value=1, max_value=MAX_ID),
     goodsId=id_text(32),
     source=id_text(16),
     channel=id_text(16),
