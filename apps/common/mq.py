@@ -5,6 +5,7 @@ Queues (declared by publisher and consumers alike, so either may start first):
 
 * ``group_buy_market_team_success`` ← ``topic.team_success``
 * ``group_buy_market_team_refund``  ← ``topic.team_refund``
+* ``group_buy_market_team_expiring`` ← ``topic.team_expiring`` (opt-in per channel: a team about to expire)
 
 each dead-lettering to ``group_buy_market_dlx`` → ``<queue>.dead`` for poison messages.
 """
@@ -19,7 +20,12 @@ from kombu import Connection, Exchange, Queue
 
 TEAM_SUCCESS = "topic.team_success"
 TEAM_REFUND = "topic.team_refund"
-ROUTES = {TEAM_SUCCESS: "group_buy_market_team_success", TEAM_REFUND: "group_buy_market_team_refund"}
+TEAM_EXPIRING = "topic.team_expiring"
+ROUTES = {
+    TEAM_SUCCESS: "group_buy_market_team_success",
+    TEAM_REFUND: "group_buy_market_team_refund",
+    TEAM_EXPIRING: "group_buy_market_team_expiring",
+}
 
 
 def exchange() -> Exchange:
