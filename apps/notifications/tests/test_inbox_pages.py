@@ -118,3 +118,13 @@ def test_mark_all_read(logged_in, shopper):
     assert not InboxMessage.objects.filter(user=shopper, read_at__isnull=True).exists()
     other.refresh_from_db()
     assert other.read_at is None
+
+
+def test_staff_see_what_shoppers_were_told_read_only(admin_client):
+    message = InboxMessageFactory(team_id="33333333")
+    listing = admin_client.get("/admin/notifications/inboxmessage/")
+    assert listing.status_code == 200 and "33333333" in listing.content.decode()
+    assert admin_client.get("/admin/notifications/inboxmessage/add/").status_code == 403
+    assert (
+        admin_client.post(f"/admin/notifications/inboxmessage/{message.pk}/delete/", {"post": "yes"}).status_code == 403
+    )
