@@ -3,7 +3,8 @@
 ``reminder_send`` is what the reminder jobs call (``apps.payments.reminders``): the inbox sender stores the row
 in the caller's transaction, and its unique key (user, team, kind) is the gate: a reminder the user already has
 sends nothing, on any channel. The other senders (``apps.notifications.senders``: e-mail, later WeChat) run
-after the commit, once each; a failure there is logged and not retried. Design: docs/decisions/012-reminders.md.
+after the commit, once each; a failure there is logged and not retried.
+Design: docs/decisions/012-reminders-from-one-job.md.
 
 Every read and write is scoped by the verified user: another shopper's message id is simply not found.
 """

@@ -23,7 +23,7 @@ mall order) have no inbox here; their mall gets the callback. Events older than 
 are not news any more and are not announced (nor are teams that formed before this job existed).
 
 Why a job and not hooks in settle/refund: those are hot paths pinned by query counts, a reminder may wait
-seconds, and the expiring one needs a clock anyway (docs/decisions/012-reminders.md).
+seconds, and the expiring one needs a clock anyway (docs/decisions/012-reminders-from-one-job.md).
 """
 
 from __future__ import annotations

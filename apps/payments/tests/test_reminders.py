@@ -294,3 +294,13 @@ def test_the_beat_task_runs_the_job_and_skips_while_another_instance_holds_its_l
         assert send_team_reminders.apply().get() == {}
     assert not InboxMessage.objects.exists()
     assert send_team_reminders.apply().get()["formed"] == 3
+
+
+def test_an_idle_run_costs_four_reads(mall_offer, django_assert_num_queries):
+    """Every 15 s: the widest reminder window, then teams about to expire, formed teams, refunds of failed teams."""
+    a_team(mall_offer, "demo1")  # a team far from its deadline: nothing due
+    with django_assert_num_queries(4):
+        assert team_reminders_run() == {"expiring": 0, "callbacks": 0, "formed": 0, "failed": 0}
+    Activity.objects.update(expiry_reminder_minutes=0)
+    with django_assert_num_queries(3):  # no activity reminds: no look at teams about to expire
+        team_reminders_run()
