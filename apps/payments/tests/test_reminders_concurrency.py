@@ -80,3 +80,27 @@ def test_beat_tasks_at_once_take_turns_under_the_redis_lock(news, monkeypatch):
         results = list(pool.map(in_thread(task), range(THREADS)))
     assert sum(result.get("formed", 0) for result in results) == 3
     assert_announced_once()
+
+
+def test_the_team_expiring_callback_reaches_its_queue_on_rabbitmq(rabbitmq, mariadb, mall_offer, settings):
+    """Delivered by the outbox like every callback: published on ``topic.team_expiring``, the uuid in its header."""
+    from kombu import Connection
+
+    from apps.common.mq import TEAM_EXPIRING, queue_for
+    from apps.notifications.services import notify_task_deliver
+
+    with Connection(settings.GBM_MQ_URL) as conn:
+        queue_for(TEAM_EXPIRING)(conn.default_channel).declare()
+        queue_for(TEAM_EXPIRING)(conn.default_channel).purge()
+    mall_offer.credential.team_expiring_callback = True
+    mall_offer.credential.save()
+    (leader,) = a_team(mall_offer, "demo1")
+    team = team_of(leader)
+    assert team_reminders_run(now=team.valid_end_time - timedelta(minutes=4))["callbacks"] == 1
+    task = notify_task_deliver(task_id=NotifyTask.objects.get(notify_category="team_expiring").pk)
+    assert task.notify_status == NotifyTask.Status.DONE
+    with Connection(settings.GBM_MQ_URL) as conn:
+        message = queue_for(TEAM_EXPIRING)(conn.default_channel).get(no_ack=True)
+    assert message is not None
+    assert message.headers["uuid"] == str(task.uuid)
+    assert message.payload["teamId"] == team.team_id and message.payload["type"] == "team_expiring"
