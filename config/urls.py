@@ -84,10 +84,12 @@ urlpatterns = [
     path("api/v1/", include("apps.channels.api_urls")),
     path("api/v1/", include("apps.payments.api_urls")),
     path("api/v1/mall/", include("apps.storefront.api_urls")),
+    path("api/v1/mall/", include("apps.notifications.api_urls")),
     path("api/schema/", ApiSchemaView.as_view(), name="api-schema"),
     path("api/docs/", ApiDocsView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("apps.accounts.urls")),
     path("", include("apps.payments.urls")),
+    path("", include("apps.notifications.urls")),
     path("", include("apps.storefront.urls")),
 ]
 

@@ -6,6 +6,7 @@ Queues (declared by publisher and consumers alike, so either may start first), `
 
 * ``group_buy_market_team_success`` ← ``topic.team_success``
 * ``group_buy_market_team_refund``  ← ``topic.team_refund``
+* ``group_buy_market_team_expiring`` ← ``topic.team_expiring`` (opt-in per channel: a team about to expire)
 
 each dead-lettering to ``<GBM_EXCHANGE>_dlx`` → ``<queue>.dead`` for poison messages.
 
@@ -36,9 +37,11 @@ logger = logging.getLogger(__name__)
 
 TEAM_SUCCESS = "topic.team_success"
 TEAM_REFUND = "topic.team_refund"
+TEAM_EXPIRING = "topic.team_expiring"
 ROUTES = {
     TEAM_SUCCESS: f"{settings.GBM_QUEUE_PREFIX}_team_success",
     TEAM_REFUND: f"{settings.GBM_QUEUE_PREFIX}_team_refund",
+    TEAM_EXPIRING: f"{settings.GBM_QUEUE_PREFIX}_team_expiring",
 }
 
 

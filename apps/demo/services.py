@@ -49,6 +49,9 @@ DEMO_DESCRIPTIONS = {
 # payment come back within minutes of `make run` (the embedded beat closes it; config/embedded_beat.py).
 # Every other activity keeps spec/demo-data.md's 15 minutes.
 DEMO_VALID_MINUTES = {100128: 2}
+# ... and its members are reminded 1 minute before the deadline (inbox, bell): a reminder to see within two
+# minutes of opening a team there. Every other activity keeps the default 5 minutes.
+DEMO_EXPIRY_REMINDER_MINUTES = {100128: 1}
 DEMO_TAGGED_ACTIVITY = 100127
 DEMO_EXTRA_MAPPINGS = [("s02", "c02", "9890001")]
 
@@ -147,6 +150,7 @@ def _demo_load() -> None:
                 "status": Activity.Status.EFFECTIVE,
                 "target": 3,
                 "valid_time": DEMO_VALID_MINUTES.get(activity_id, 15),
+                "expiry_reminder_minutes": DEMO_EXPIRY_REMINDER_MINUTES.get(activity_id, 5),
                 "take_limit_count": 1,
                 "group_type": Activity.GroupType.TARGET_REQUIRED,
                 "tag": tag if tagged else None,

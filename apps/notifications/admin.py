@@ -3,7 +3,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from apps.common.admin import ReadOnlyAdmin
-from apps.notifications.models import NotifyTask, ProcessedMessage
+from apps.notifications.models import InboxMessage, NotifyTask, ProcessedMessage
 from apps.notifications.services import notify_tasks_requeue
 
 
@@ -43,3 +43,14 @@ class ProcessedMessageAdmin(ReadOnlyAdmin):
     list_display = ("consumer", "message_uuid", "processed_at")
     list_filter = ("consumer",)
     search_fields = ("message_uuid",)
+
+
+@admin.register(InboxMessage)
+class InboxMessageAdmin(ReadOnlyAdmin):
+    """What the shoppers were told (reminders: apps/payments/reminders.py), for support: view only."""
+
+    list_display = ("create_time", "user", "kind", "team_id", "read_at")
+    list_filter = ("kind",)
+    search_fields = ("team_id", "user__username")
+    date_hierarchy = "create_time"
+    list_select_related = ("user",)

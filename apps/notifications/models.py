@@ -1,5 +1,6 @@
 import uuid
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -25,6 +26,7 @@ class NotifyTask(TimeStampedModel):
         TRADE_UNPAID2REFUND = "trade_unpaid2refund", _("unpaid lock released")
         TRADE_PAID2REFUND = "trade_paid2refund", _("paid, team not formed, refunded")
         TRADE_PAID_TEAM2REFUND = "trade_paid_team2refund", _("paid, team formed, refunded")
+        TEAM_EXPIRING = "team_expiring", _("team about to expire")
 
     class Status(models.IntegerChoices):
         NEW = 0, _("new")
@@ -84,3 +86,59 @@ class ProcessedMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.consumer}:{self.message_uuid}"
+
+
+class InboxMessage(TimeStampedModel):
+    """One message to one shopper in the in-site inbox (table ``inbox_message``).
+
+    It stores what happened (``kind``) and the values to say it with (``params``), never the text: the text is
+    rendered when it is read (``apps.notifications.texts``), in the reader's language. The unique key
+    (user, team, kind) is the at-most-once gate of every reminder (``apps.notifications.inbox``).
+    """
+
+    class Kind(models.TextChoices):
+        TEAM_FORMED = "team_formed", _("team formed")
+        TEAM_FAILED = "team_failed", _("team failed, refunded")
+        TEAM_EXPIRING = "team_expiring", _("team about to expire")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="inbox_messages", verbose_name=_("user")
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    team_id = models.CharField(_("team id"), max_length=8)
+    params = models.JSONField(_("parameters"), default=dict, blank=True)
+    read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+
+    class Meta:
+        db_table = "inbox_message"
+        verbose_name = _("inbox message")
+        verbose_name_plural = _("inbox messages")
+        indexes = [models.Index(fields=["user", "read_at"], name="idx_inbox_user_read")]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "team_id", "kind"], name="uniq_inbox_user_team_kind"),
+            models.CheckConstraint(
+                condition=Q(kind__in=["team_formed", "team_failed", "team_expiring"]), name="inbox_kind_known"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.team_id} → {self.user_id}"
+
+
+class TeamReminder(models.Model):
+    """A team event already announced, once per team and kind (table ``team_reminder``): the gate of the
+    per-team reminders (formed; about to expire, with its mall callback), so that a job running twice, or two
+    jobs at once, announce it once."""
+
+    team_id = models.CharField(_("team id"), max_length=8)
+    kind = models.CharField(_("kind"), max_length=16, choices=InboxMessage.Kind.choices)
+    create_time = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        db_table = "team_reminder"
+        verbose_name = _("team reminder")
+        verbose_name_plural = _("team reminders")
+        constraints = [models.UniqueConstraint(fields=["kind", "team_id"], name="uniq_team_reminder_kind_team")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.team_id}"

@@ -17,7 +17,7 @@ from django.utils import timezone
 from prometheus_client import Counter, Gauge
 
 from apps.common.metrics import counter_labels_init
-from apps.common.mq import TEAM_REFUND, TEAM_SUCCESS
+from apps.common.mq import TEAM_EXPIRING, TEAM_REFUND, TEAM_SUCCESS
 from apps.common.rows import row_insert
 from apps.notifications.models import NotifyTask, NotifyType
 from apps.notifications.signals import notify_task_committed
@@ -40,6 +40,7 @@ ROUTING_KEYS: dict[str, str] = {
     NotifyTask.Category.TRADE_UNPAID2REFUND: TEAM_REFUND,
     NotifyTask.Category.TRADE_PAID2REFUND: TEAM_REFUND,
     NotifyTask.Category.TRADE_PAID_TEAM2REFUND: TEAM_REFUND,
+    NotifyTask.Category.TEAM_EXPIRING: TEAM_EXPIRING,
 }
 PENDING = (NotifyTask.Status.NEW, NotifyTask.Status.RETRY)
 

@@ -60,6 +60,6 @@ def group_buy_callback_handle(*, task_uuid: str, timestamp: str, signature: str,
         return False
     with transaction.atomic():
         _, created = ProcessedMessage.objects.get_or_create(consumer="mall.http_callback", message_uuid=task_uuid)
-        if created:
+        if created and payload.get("type") != "team_expiring":  # the mall reminds its shoppers itself (reminders.py)
             (mall_on_team_refund if payload.get("type") else mall_on_team_success)(payload)
     return True

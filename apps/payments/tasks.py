@@ -1,5 +1,6 @@
-"""Celery adapters of the mall: the sandbox gateway's notify delivery, the unpaid-order close job and the
-money refund. Callers enqueue them by name (``enqueue.py``), so nothing below imports this module back."""
+"""Celery adapters of the mall: the sandbox gateway's notify delivery, the unpaid-order close job, the
+money refund and the shoppers' team reminders. Callers enqueue them by name (``enqueue.py``), so nothing
+below imports this module back."""
 
 import logging
 
@@ -10,6 +11,7 @@ from apps.common.locks import single_instance
 from apps.payments.gateways.sandbox import sandbox_notify_attempt, sandbox_notify_give_up
 from apps.payments.orders import mall_order_close_expired
 from apps.payments.refunds import mall_order_refund_money
+from apps.payments.reminders import team_reminders_run
 
 logger = logging.getLogger(__name__)
 
@@ -55,3 +57,16 @@ def refund_mall_order(self: Task, order_id: str, reason: str = "") -> str:
             return record.status  # the demo has no broker to hold a delayed retry; staff can retry in admin
         raise self.retry(countdown=30 * 2**self.request.retries)
     return record.status if record else "closed"
+
+
+@shared_task(ignore_result=True)
+def send_team_reminders() -> dict:
+    """Beat (every 15 s): the team reminders due now (``reminders.py``), one instance at a time."""
+    with single_instance("send_team_reminders", ttl_seconds=300) as acquired:
+        if not acquired:
+            logger.info("team reminders already running elsewhere")
+            return {}
+        result = team_reminders_run()
+        if any(result.values()):
+            logger.info("team reminders: %s", result)
+        return result

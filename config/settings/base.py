@@ -78,6 +78,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "apps.notifications.context_processors.inbox",  # the bell's unread count, logged-in users only
             ],
         },
     },
@@ -157,6 +158,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     # Idempotent (deletes past days' take counters): no lock.
     "purge-daily-takes": {"task": "apps.trade.tasks.purge_daily_takes", "schedule": 3600.0},
     "close-expired-mall-orders": {"task": "apps.payments.tasks.close_expired_mall_orders", "schedule": 60.0},
+    # Shoppers' reminders (team formed / failed and refunded / about to expire) and team_expiring callbacks.
+    "send-team-reminders": {"task": "apps.payments.tasks.send_team_reminders", "schedule": 15.0},
     # No lock needed: deleting expired nonces and copying live ones into Redis are idempotent. The task lives in
     # apps/channels/tasks.py under the name it had in accounts (stable for queued messages and beat rows).
     "purge-expired-nonces": {"task": "apps.accounts.tasks.purge_expired_nonces", "schedule": 300.0},
@@ -258,6 +261,20 @@ SANDBOX_NOTIFY_BACKOFF_SECONDS = env.int("SANDBOX_NOTIFY_BACKOFF_SECONDS", defau
 SANDBOX_NOTIFY_TIMEOUT_SECONDS = env.int("SANDBOX_NOTIFY_TIMEOUT_SECONDS", default=5)
 # Unpaid mall orders closed per UPDATE by the close job (apps/payments/orders.py).
 MALL_ORDER_CLOSE_BATCH = env.int("MALL_ORDER_CLOSE_BATCH", default=500)
+# Team reminders (apps/payments/reminders.py): a team formed, or a refund made, longer ago than this is no news
+# any more and is not announced.
+REMINDER_LOOKBACK_MINUTES = env.int("REMINDER_LOOKBACK_MINUTES", default=120)
+
+# E-mail (reminders to shoppers with an address: apps/notifications/senders.py). SMTP unless EMAIL_BACKEND says
+# otherwise; the embedded default prints to the console (config/settings/local.py), tests keep them in memory.
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="groupbuy <noreply@localhost>")
 
 LOGIN_URL = "/login"
 # WeChat official-account token for the scan-login portal (signature = sha1 of sorted token/timestamp/nonce).

@@ -32,3 +32,6 @@ GBM_QUEUE_PREFIX = f"gbm_test_{CACHES['default']['KEY_PREFIX']}"
 # on-commit path (the embedded memory broker holds the message with no worker to take it). A test that needs
 # a task's effect asks for the ``tasks_run_inline`` fixture (conftest.py).
 CELERY_TASK_ALWAYS_EAGER = False
+
+# Reminder e-mails stay in memory (django.core.mail.outbox), whatever the environment says.
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

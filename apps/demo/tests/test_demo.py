@@ -86,3 +86,15 @@ def test_the_short_lived_offer_expires_its_teams_in_two_minutes():
     assert (trial.pay_price, trial.activity.activity_id) == (Decimal("20.00"), 100128)
     assert Activity.objects.get(activity_id=100128).valid_time == 2
     assert set(Activity.objects.exclude(activity_id=100128).values_list("valid_time", flat=True)) == {15}
+
+
+def test_the_short_lived_offer_reminds_a_minute_before_the_end_also_after_a_reload():
+    """In `make run` a team opened on 9890006 gets its "about to expire" message within a couple of minutes."""
+    from apps.activities.models import Activity
+
+    call_command("load_demo")
+    assert Activity.objects.get(activity_id=100128).expiry_reminder_minutes == 1
+    assert set(Activity.objects.exclude(activity_id=100128).values_list("expiry_reminder_minutes", flat=True)) == {5}
+    Activity.objects.filter(activity_id=100128).update(expiry_reminder_minutes=0)
+    call_command("load_demo")
+    assert Activity.objects.get(activity_id=100128).expiry_reminder_minutes == 1
