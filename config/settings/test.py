@@ -28,3 +28,5 @@ CACHE_INVALIDATION_CHANNEL = f"group_buy_market_cache_test:{CACHES['default']['K
 # on-commit path (the embedded memory broker holds the message with no worker to take it). A test that needs
 # a task's effect asks for the ``tasks_run_inline`` fixture (conftest.py).
 CELERY_TASK_ALWAYS_EAGER = False
+# No background thread writing trial counts into a test's database: tests flush them by hand.
+TRIAL_COUNT_FLUSH_SECONDS = 0
