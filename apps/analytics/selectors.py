@@ -176,14 +176,17 @@ def analytics_report(*, start: date, end: date, activity_id: int | None = None) 
     Cached ``REPORT_TTL_SECONDS`` per (activity, range, time zone). The caller bounds the range
     (``MAX_DAYS``; the admin's form does).
     """
-    zone = timezone.get_current_timezone_name()
-    key = f"analytics:report:v{_CACHE_VERSION}:{activity_id or 'all'}:{start}:{end}:{zone}"
     return cached(
-        key,
+        report_cache_key(start=start, end=end, activity_id=activity_id),
         lambda: _report(start=start, end=end, activity_id=activity_id),
         ttl=REPORT_TTL_SECONDS,
         namespace="analytics",
     )
+
+
+def report_cache_key(*, start: date, end: date, activity_id: int | None) -> str:
+    zone = timezone.get_current_timezone_name()
+    return f"analytics:report:v{_CACHE_VERSION}:{activity_id or 'all'}:{start}:{end}:{zone}"
 
 
 # --- the queries ------------------------------------------------------------------------------------------------
