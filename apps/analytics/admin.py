@@ -23,7 +23,7 @@ from apps.analytics.selectors import REPORT_TTL_SECONDS, analytics_report
 
 CHART_TITLES = {
     "funnel": _("Trials, locks and paid orders by day"),
-    "conversion": _("Conversion by day (%)"),
+    "conversion": _("Conversion by day (percent)"),
     "teams": _("Teams by day"),
     "money": _("Revenue and refunds by day"),
     "fill": _("Time to fill by day (minutes)"),

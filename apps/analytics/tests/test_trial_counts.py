@@ -2,7 +2,7 @@
 
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from django.db import connection, connections
@@ -26,6 +26,7 @@ DAY = date(2025, 3, 1)
 
 @pytest.fixture(autouse=True)
 def _no_counts_of_other_tests():
+    trial_counts_flusher_stop()  # another test's trial marked this process's flusher started (with none, at 0 s)
     trial_counts_reset()
     yield
     trial_counts_flusher_stop()
@@ -112,13 +113,16 @@ def test_the_background_thread_flushes_every_interval(offer, settings):
 def test_processes_flushing_at_once_add_up(mariadb):
     """Several processes' first flush of a day race for the INSERT: the losers add by UPDATE instead."""
 
-    def flush(n: int) -> None:
+    def flush(day: date, n: int) -> None:
         try:
-            trial_days_record(day=DAY, counts={7001: n, 7002: 1})
+            trial_days_record(day=day, counts={7001: n, 7002: 1, 7003: 2})
         finally:
             connections.close_all()
 
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        list(pool.map(flush, range(1, 17)))
-    assert trials_of(7001) == {DAY: sum(range(1, 17))}
-    assert trials_of(7002) == {DAY: 16}
+    days = [DAY + timedelta(days=n) for n in range(10)]
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        for day in days:  # ten first-of-the-day races of sixteen processes
+            list(pool.map(lambda n, day=day: flush(day, n), range(1, 17)))
+    assert trials_of(7001) == dict.fromkeys(days, sum(range(1, 17)))
+    assert trials_of(7002) == dict.fromkeys(days, 16)
+    assert trials_of(7003) == dict.fromkeys(days, 32)
