@@ -21,6 +21,7 @@ from apps.analytics.forms import ReportRangeForm
 from apps.analytics.models import Report
 from apps.analytics.selectors import REPORT_TTL_SECONDS, analytics_report
 
+MAX_ACTIVITY_ID = 2**63 - 1  # Activity.activity_id is a PositiveBigIntegerField
 CHART_TITLES = {
     "funnel": _("Trials, locks and paid orders by day"),
     "conversion": _("Conversion by day (percent)"),
@@ -52,6 +53,8 @@ class ReportAdmin(admin.ModelAdmin):
         return self._report_view(request, activity_id=None)
 
     def activity_view(self, request: HttpRequest, activity_id: int) -> HttpResponse:
+        if activity_id > MAX_ACTIVITY_ID:  # past the column (and SQLite's integers): no such activity, not a 500
+            raise Http404(gettext("No activity %(id)s.") % {"id": activity_id})
         return self._report_view(request, activity_id=activity_id)
 
     def _report_view(self, request: HttpRequest, *, activity_id: int | None) -> HttpResponse:

@@ -5,6 +5,9 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.analytics.selectors import MAX_DAYS, default_range
 
+# Dates whose local midnights convert to UTC and back in every zone (year 1 and 9999 overflow).
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(9998, 12, 31)
+
 
 class DateInput(forms.DateInput):
     input_type = "date"
@@ -28,6 +31,12 @@ class ReportRangeForm(forms.Form):
         cleaned = super().clean() or {}
         start: date | None = cleaned.get("start")
         end: date | None = cleaned.get("end")
+        if (start and not FIRST_DAY <= start <= LAST_DAY) or (end and not FIRST_DAY <= end <= LAST_DAY):
+            raise forms.ValidationError(
+                _("Days from %(first)s to %(last)s only."),
+                code="range_out_of_bounds",
+                params={"first": FIRST_DAY.isoformat(), "last": LAST_DAY.isoformat()},
+            )
         if start and end:
             if start > end:
                 raise forms.ValidationError(_("The first day comes after the last."), code="range_reversed")

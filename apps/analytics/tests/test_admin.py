@@ -87,6 +87,7 @@ def test_one_activity_page(viewer, data):
 
 def test_an_unknown_activity_is_404(viewer, data):
     assert viewer.get(activity_url(999_999_999)).status_code == 404
+    assert viewer.get(activity_url(10**30)).status_code == 404  # past any integer column: still no 500
 
 
 def test_the_default_range_is_the_last_fourteen_days(viewer):
@@ -103,6 +104,9 @@ def test_the_default_range_is_the_last_fourteen_days(viewer):
         ({"start": "2025-03-05", "end": "2025-03-01"}, "The first day comes after the last."),
         ({"start": "2020-01-01", "end": "2025-03-01"}, "At most 366 days at a time."),
         ({"start": "yesterday", "end": "2025-03-01"}, "Enter a valid date."),
+        ({"start": "0001-01-01", "end": "0001-01-02"}, "Days from 1970-01-01 to 9998-12-31 only."),
+        ({"start": "9999-12-30", "end": "9999-12-31"}, "Days from 1970-01-01 to 9998-12-31 only."),
+        ({"start": "2025-03-01"}, "This field is required."),
     ],
 )
 def test_a_bad_range_is_explained_not_a_500(viewer, query, message):
