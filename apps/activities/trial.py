@@ -52,6 +52,7 @@ from apps.activities.selectors import (
     sku_config,
     sku_key,
 )
+from apps.activities.trial_counts import trial_count
 from apps.common.cache import local_peek
 from apps.common.errors import GroupBuyError, ResponseCode
 from apps.common.tree import Loader, RuleNode, RuleTree
@@ -348,4 +349,6 @@ def trial_calculate(request: TrialRequest) -> TrialResult:
         TRIALS.labels(exc.code).inc()
         raise
     TRIALS.labels("ok").inc()
+    if request.activity_id is None:  # a shopper shown a price, not the lock's own check (trial_counts.py)
+        trial_count(result.activity_id)
     return result

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "apps.notifications",
     "apps.dcc",
     "apps.storefront",
+    "apps.analytics",
     "apps.demo",
 ]
 
@@ -237,6 +238,9 @@ LOCAL_CACHE_TTL_SECONDS = env.float("LOCAL_CACHE_TTL_SECONDS", default=30.0)
 # Trial data loading: bounded thread pool and per-load timeout.
 TRIAL_LOADER_THREADS = env.int("TRIAL_LOADER_THREADS", default=4)
 TRIAL_LOADER_TIMEOUT_SECONDS = env.float("TRIAL_LOADER_TIMEOUT_SECONDS", default=2.0)
+# Trials are counted in process memory and written to the analytics table this often (apps/activities/
+# trial_counts.py): a crash loses at most one interval's trials. 0: no flush thread (tests flush by hand).
+TRIAL_COUNT_FLUSH_SECONDS = env.float("TRIAL_COUNT_FLUSH_SECONDS", default=5.0)
 ACTIVITY_CACHE_TTL_SECONDS = env.int("ACTIVITY_CACHE_TTL_SECONDS", default=300)
 
 # Payment gateway: Alipay when its app id and both keys are set, else the built-in sandbox gateway

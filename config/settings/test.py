@@ -35,3 +35,5 @@ CELERY_TASK_ALWAYS_EAGER = False
 
 # Reminder e-mails stay in memory (django.core.mail.outbox), whatever the environment says.
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# No background thread writing trial counts into a test's database: tests flush them by hand.
+TRIAL_COUNT_FLUSH_SECONDS = 0
