@@ -63,6 +63,10 @@ class _ReadScope:
         _reads.reset(self._token)
 
     def __call__(self, func: F) -> F:
+        """The decorated function runs inside the scope. Without a replica (decided once, at decoration) there is
+        nothing to route: the function is returned as it is, so the embedded default pays nothing for it."""
+        if not replica_configured():
+            return func
         replica = self.replica
 
         @functools.wraps(func)
@@ -85,7 +89,11 @@ def replica_reads() -> _ReadScope:
 
 
 def primary_reads() -> _ReadScope:
-    """Reads inside come from the primary, even within ``replica_reads()``: a user's own, just-written rows."""
+    """Reads inside come from the primary, even within ``replica_reads()``: a user's own, just-written rows.
+
+    The write flows carry it as a decorator (``order_lock``, ``order_settle``, ``order_refund``, notify delivery),
+    so their reads before their transaction begins never see a replica's past, whoever calls them.
+    """
     return _ReadScope(replica=False)
 
 
