@@ -43,6 +43,7 @@ refuse(
             "SECRET_KEY": SECRET_KEY,
             "WEIXIN_TOKEN": WEIXIN_TOKEN,
             "DATABASE_URL": env.str("DATABASE_URL", default=""),
+            "DATABASE_REPLICA_URL": env.str("DATABASE_REPLICA_URL", default=""),
             "REDIS_URL": REDIS_URL,
             "BROKER_URL": CELERY_BROKER_URL,
             "GBM_MQ_URL": GBM_MQ_URL,
