@@ -4,7 +4,9 @@ With ``DATABASE_REPLICA_URL`` set, ``DATABASES["replica"]`` exists and ``Replica
 (config/settings/base.py). A read goes to the replica only when all of these hold:
 
 * it runs inside ``replica_reads()``: an explicit, lag-tolerant scope (the product list and goods page,
-  admin changelists through ``ReplicaChangelistMixin``, the analytics page);
+  admin changelists through ``ReplicaChangelistMixin``). A read-only page opts in with one line: ``@replica_reads()``
+  on its view (it renders a TemplateResponse inside the scope), or ``with replica_reads():`` around the selector
+  call (the analytics page: around the figures it computes and caches);
 * no ``primary_reads()`` scope is nested inside it (a shopper's own orders and teams on the goods page);
 * the model's app is not one whose rows a request must read right after writing them
   (``PRIMARY_ONLY_APPS``: sessions, users, tokens, permissions; login never sees a stale session);
