@@ -48,13 +48,14 @@ def database_config(default_sqlite: Path) -> dict:
 
 
 def replica_database_config(primary: dict) -> dict | None:
-    """DATABASES['replica'] from DATABASE_REPLICA_URL (None when unset): the primary's engine options.
+    """DATABASES['replica'] from DATABASE_REPLICA_URL (None when unset or the primary is SQLite): the primary's
+    engine options.
 
     Its TEST settings mirror the primary's: a test run never creates (or migrates) a database on the replica;
     replication brings the test database there (docs/decisions/017-a-mariadb-replica-for-lag-tolerant-reads.md).
     """
-    if not env.str("DATABASE_REPLICA_URL", default=""):
-        return None
+    if not env.str("DATABASE_REPLICA_URL", default="") or primary["ENGINE"] == "django.db.backends.sqlite3":
+        return None  # the embedded shape has no replica, whatever a shell left in DATABASE_REPLICA_URL
     config = env.db_url("DATABASE_REPLICA_URL")
     if config["ENGINE"] != primary["ENGINE"]:
         raise ImproperlyConfigured("DATABASE_REPLICA_URL must use the same engine as DATABASE_URL (MariaDB).")

@@ -117,9 +117,13 @@ def test_without_a_replica_the_decorators_return_the_function_itself(monkeypatch
 
 
 def test_replica_settings_copy_the_primarys_options_and_mirror_it_in_tests(monkeypatch):
-    primary = config_env.database_config(ROOT / "var" / "unused.sqlite3")
-    monkeypatch.delenv("DATABASE_REPLICA_URL", raising=False)
-    assert config_env.replica_database_config(primary) is None
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("DATABASE_REPLICA_URL", "mysql://reader:pw@db-replica:3306/shop")
+    embedded = config_env.database_config(ROOT / "var" / "unused.sqlite3")
+    assert config_env.replica_database_config(embedded) is None  # SQLite: no replica, whatever the shell says
+    monkeypatch.delenv("DATABASE_REPLICA_URL")
+    monkeypatch.setenv("DATABASE_URL", "mysql://app:pw@db:3306/shop")
+    assert config_env.replica_database_config(config_env.database_config(ROOT / "var" / "unused.sqlite3")) is None
     monkeypatch.setenv("DATABASE_URL", "mysql://app:pw@db:3306/shop")
     monkeypatch.setenv("DATABASE_REPLICA_URL", "mysql://reader:pw@db-replica:3306/shop")
     primary = config_env.database_config(ROOT / "var" / "unused.sqlite3")
@@ -134,17 +138,28 @@ def test_replica_settings_copy_the_primarys_options_and_mirror_it_in_tests(monke
         config_env.replica_database_config(primary)
 
 
-@pytest.mark.parametrize("replica_url", ["", "mysql://reader:pw@127.0.0.1:3307/shop"])
-def test_the_embedded_default_has_no_replica_and_no_router(replica_url):
+@pytest.mark.parametrize(
+    ("primary_url", "replica_url"),
+    [("", ""), ("", "mysql://reader:pw@127.0.0.1:3307/shop"), ("mysql://app:pw@127.0.0.1:3306/shop", "")],
+)
+def test_the_embedded_default_has_no_replica_and_no_router(primary_url, replica_url):
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "DJANGO_"))}
     environ.update(DJANGO_SETTINGS_MODULE="config.settings.local", DATABASE_REPLICA_URL=replica_url)
-    if replica_url:
-        environ["DATABASE_URL"] = "mysql://app:pw@127.0.0.1:3306/shop"
+    if primary_url:
+        environ["DATABASE_URL"] = primary_url
     code = "from django.conf import settings as s; print(sorted(s.DATABASES), s.DATABASE_ROUTERS)"
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=60, check=True
     ).stdout.strip()
-    if replica_url:
-        assert out == "['default', 'replica'] ['apps.common.db_routing.ReplicaRouter']"
-    else:
-        assert out == "['default'] []"
+    assert out == "['default'] []"
+
+
+def test_a_replica_url_beside_a_mariadb_primary_installs_the_router():
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "DJANGO_"))}
+    environ.update(DJANGO_SETTINGS_MODULE="config.settings.local", DATABASE_URL="mysql://app:pw@127.0.0.1:3306/shop",
+                   DATABASE_REPLICA_URL="mysql://reader:pw@127.0.0.1:3307/shop")  # fmt: skip
+    code = "from django.conf import settings as s; print(sorted(s.DATABASES), s.DATABASE_ROUTERS)"
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=60, check=True
+    ).stdout.strip()
+    assert out == "['default', 'replica'] ['apps.common.db_routing.ReplicaRouter']"
