@@ -8,8 +8,8 @@ With ``DATABASE_REPLICA_URL`` set, ``DATABASES["replica"]`` exists and ``Replica
   on its view (it renders a TemplateResponse inside the scope), or ``with replica_reads():`` around the selector
   call (the analytics page: around the figures it computes and caches);
 * no ``primary_reads()`` scope is nested inside it (a shopper's own orders and teams on the goods page);
-* the model's app is not one whose rows a request must read right after writing them
-  (``PRIMARY_ONLY_APPS``: sessions, users, tokens, permissions; login never sees a stale session);
+* the model is not one whose rows a request must read right after writing them (``PRIMARY_ONLY_APPS``:
+  sessions, users, tokens, permissions, so login never sees a stale session; ``PRIMARY_ONLY_MODELS``: the inbox);
 * the primary connection is not inside a transaction (a service's ``atomic`` block reads its own writes);
 * the replica is healthy: reachable, replicating, at most ``DATABASE_REPLICA_MAX_LAG_SECONDS`` behind
   (checked at most every ``DATABASE_REPLICA_CHECK_SECONDS`` per process; ``replica_healthy``).
@@ -40,6 +40,9 @@ REPLICA_DB_ALIAS = "replica"
 # Rows a request reads right after writing them, whatever the page: the session and the user behind it
 # (login, logout, the admin's permission checks), API tokens, content types and the admin log.
 PRIMARY_ONLY_APPS = frozenset({"sessions", "auth", "accounts", "authtoken", "contenttypes", "admin"})
+# Single models of that kind in apps whose other rows tolerate lag ("app_label.modelname"): the shopper's inbox,
+# whose bell is counted on every page (issue 17's reminders) and must drop as soon as a message is read.
+PRIMARY_ONLY_MODELS = frozenset({"notifications.inboxmessage"})
 
 # True inside replica_reads(), False inside primary_reads(), None outside both.
 _reads: ContextVar[bool | None] = ContextVar("gbm_replica_reads", default=None)
@@ -169,8 +172,10 @@ def read_alias(model: type | None = None) -> str:
     """The alias a read of ``model`` goes to right now (the router's answer; see the module docstring)."""
     if not _reads.get() or not settings.DATABASE_REPLICA_READS or not replica_configured():
         return DEFAULT_DB_ALIAS
-    if model is not None and model._meta.app_label in PRIMARY_ONLY_APPS:  # type: ignore[attr-defined]
-        return DEFAULT_DB_ALIAS
+    if model is not None:
+        meta = model._meta  # type: ignore[attr-defined]
+        if meta.app_label in PRIMARY_ONLY_APPS or meta.label_lower in PRIMARY_ONLY_MODELS:
+            return DEFAULT_DB_ALIAS
     if connections[DEFAULT_DB_ALIAS].in_atomic_block:
         return DEFAULT_DB_ALIAS
     return REPLICA_DB_ALIAS if replica_healthy() else DEFAULT_DB_ALIAS
