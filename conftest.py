@@ -10,7 +10,7 @@ import os
 import pytest
 from django.conf import settings
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, connections
 
 from apps.common.redis import get_redis
 
@@ -187,3 +187,99 @@ def rabbitmq():
     except Exception as exc:
         service_missing(f"RabbitMQ at {settings.CELERY_BROKER_URL} is unreachable: {exc}")
     return settings.CELERY_BROKER_URL
+
+
+# --- The replica alias (apps/common/db_routing.py; docs/decisions/017-...) ---------------------------------------
+_real_replica_settings: dict | None = None
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup):
+    """Point the "replica" alias at the primary's test database in every thread, not only this one.
+
+    Django's TEST MIRROR re-points this thread's connection object only; a thread that opens its own (the live
+    server, a concurrency test's workers) would build it from DATABASES["replica"]: the real replica's server
+    and the unprefixed database name. So DATABASES["replica"] itself becomes the mirror; the real replica's
+    settings are kept for ``real_replica``.
+    """
+    global _real_replica_settings
+    from apps.common.db_routing import REPLICA_DB_ALIAS
+
+    original = connections.settings[REPLICA_DB_ALIAS]
+    if (
+        original["HOST"] != connections["default"].settings_dict["HOST"]
+        or original["PORT"] != (connections["default"].settings_dict["PORT"])
+    ):
+        _real_replica_settings = original
+    mirror = _replica_settings(connections["default"].settings_dict)
+    connections.settings[REPLICA_DB_ALIAS] = mirror
+    connections[REPLICA_DB_ALIAS].close()
+    connections[REPLICA_DB_ALIAS].settings_dict = mirror
+    yield
+
+
+def _replica_settings(primary: dict, *, server: dict | None = None) -> dict:
+    """The replica alias's settings: the primary's test database, on ``server`` (default: the primary)."""
+    settings_dict = {**primary, "TEST": {**primary["TEST"], "MIRROR": "default"}}
+    if server is not None:
+        for key in ("HOST", "PORT", "USER", "PASSWORD", "OPTIONS"):
+            settings_dict[key] = server[key]
+    return settings_dict
+
+
+def _point_replica_alias(settings_dict: dict) -> None:
+    from apps.common.db_routing import REPLICA_DB_ALIAS, replica_health_reset
+
+    connections[REPLICA_DB_ALIAS].close()
+    connections.settings[REPLICA_DB_ALIAS] = settings_dict
+    connections[REPLICA_DB_ALIAS].settings_dict = settings_dict
+    replica_health_reset()
+
+
+@pytest.fixture
+def replica_on(settings):
+    """Lag-tolerant reads go to the "replica" alias (by default a second connection to the test database).
+
+    Tests that use it run outside a test transaction (``django_db(transaction=True, databases=...)``): inside
+    one, the router keeps every read on the primary, as it does inside a service's transaction.
+    """
+    from apps.common.db_routing import replica_health_reset
+
+    settings.DATABASE_REPLICA_READS = True
+    replica_health_reset()
+    yield
+    replica_health_reset()
+
+
+@pytest.fixture
+def real_replica(mariadb, replica_on):
+    """The "replica" alias on the real replica (DATABASE_REPLICA_URL), reading the replicated test database.
+
+    Returns a function that waits until the replica has applied everything the primary committed so far.
+    """
+    from apps.common.db_routing import REPLICA_DB_ALIAS
+
+    if _real_replica_settings is None:
+        service_missing("DATABASE_REPLICA_URL is not set; this test needs a MariaDB replica (.ci/mariadb-replica)")
+    primary = connections["default"].settings_dict
+    _point_replica_alias(_replica_settings(primary, server=_real_replica_settings))
+    try:
+        with connections[REPLICA_DB_ALIAS].cursor() as cursor:
+            cursor.execute("SELECT @@server_id")
+            (replica_server_id,) = cursor.fetchone()
+    except Exception as exc:
+        _point_replica_alias(_replica_settings(primary))
+        service_missing(f"the replica at {_real_replica_settings['HOST']}:{_real_replica_settings['PORT']}: {exc}")
+
+    def caught_up(timeout: float = 10.0) -> None:
+        with connections["default"].cursor() as cursor:
+            cursor.execute("SELECT @@gtid_binlog_pos")
+            (position,) = cursor.fetchone()
+        with connections[REPLICA_DB_ALIAS].cursor() as cursor:
+            cursor.execute("SELECT MASTER_GTID_WAIT(%s, %s)", [position, timeout])
+            (waited,) = cursor.fetchone()
+        assert waited == 0, f"the replica did not reach {position} within {timeout} s"
+
+    caught_up.server_id = replica_server_id  # type: ignore[attr-defined]
+    yield caught_up
+    _point_replica_alias(_replica_settings(primary))

@@ -34,7 +34,7 @@ _DB_NAME = re.compile(r"[A-Za-z0-9_]{1,64}")
 _QUEUE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _REQUIRED_SECRETS = ("DJANGO_SECRET_KEY", "WEIXIN_TOKEN")  # production.py reads them with no default
 # Inherited from a developer's shell, these would change what is measured; the bench sets its own.
-_DROPPED_PREFIXES = ("DJANGO_", "GUNICORN_", "PROMETHEUS_", "CELERY_", "ALIPAY_", "PAYMENT_")
+_DROPPED_PREFIXES = ("DJANGO_", "GUNICORN_", "PROMETHEUS_", "CELERY_", "ALIPAY_", "PAYMENT_", "DATABASE_REPLICA_")
 # Production settings refuse what a deployment must not run with (config/guards.py). The bench opts in
 # explicitly to exactly what is true of it alone: it loads the demo data into its own loopback database
 # (benchmarks.fixtures; the signed suites use the demo channel secrets), and it pays no order, so the

@@ -5,12 +5,14 @@ The same code runs in two shapes:
 * **embedded** (nothing set): SQLite, an in-process fakeredis with Lua, Celery eager with the
   in-memory broker. This is what `make run` and a bare `make test` use.
 * **services**: ``DATABASE_URL`` (MariaDB), ``REDIS_URL`` and ``BROKER_URL`` (RabbitMQ) point at
-  real servers. Each URL switches its own part, so any mix works.
+  real servers. Each URL switches its own part, so any mix works. ``DATABASE_REPLICA_URL`` adds a
+  MariaDB replica for lag-tolerant reads (``apps/common/db_routing.py``).
 """
 
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -42,6 +44,29 @@ def database_config(default_sqlite: Path) -> dict:
     # Django's own backends: django-prometheus's cursor wrapper cost ~0.2 ms of CPU per request. Per-query
     # metrics come from MariaDB's own exporter instead (docs/decisions/011-database-metrics-from-mariadb.md).
     config["ATOMIC_REQUESTS"] = False
+    return config
+
+
+def replica_database_config(primary: dict) -> dict | None:
+    """DATABASES['replica'] from DATABASE_REPLICA_URL (None when unset or the primary is SQLite): the primary's
+    engine options.
+
+    Its TEST settings mirror the primary's: a test run never creates (or migrates) a database on the replica;
+    replication brings the test database there (docs/decisions/017-a-mariadb-replica-for-lag-tolerant-reads.md).
+    """
+    if not env.str("DATABASE_REPLICA_URL", default="") or primary["ENGINE"] == "django.db.backends.sqlite3":
+        return None  # the embedded shape has no replica, whatever a shell left in DATABASE_REPLICA_URL
+    config = env.db_url("DATABASE_REPLICA_URL")
+    if config["ENGINE"] != primary["ENGINE"]:
+        raise ImproperlyConfigured("DATABASE_REPLICA_URL must use the same engine as DATABASE_URL (MariaDB).")
+    options = config.setdefault("OPTIONS", {})
+    for key, value in primary.get("OPTIONS", {}).items():
+        options.setdefault(key, value)
+    # An unreachable replica costs a lag-tolerant read this long once per health check, then it is bypassed.
+    options.setdefault("connect_timeout", env.int("DATABASE_REPLICA_CONNECT_TIMEOUT", default=2))
+    config["TEST"] = {**primary.get("TEST", {}), "MIRROR": "default"}
+    for key in ("CONN_MAX_AGE", "ATOMIC_REQUESTS"):
+        config[key] = primary[key]
     return config
 
 

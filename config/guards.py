@@ -40,6 +40,7 @@ DEMO_WEIXIN_TOKEN = "groupbuy-weixin-token"  # noqa: S105 - base.py's default = 
 PLACEHOLDER_CHECKED = (
     "WEIXIN_TOKEN",
     "DATABASE_URL",
+    "DATABASE_REPLICA_URL",
     "REDIS_URL",
     "BROKER_URL",
     "GBM_MQ_URL",

@@ -4,6 +4,21 @@ from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.utils.functional import Promise
 
+from apps.common.db_routing import replica_reads
+
+
+class ReplicaChangelistMixin(admin.ModelAdmin):
+    """The changelist (GET) reads from the replica when one is configured: long lists of rows that only grow.
+
+    Actions (POST) and the change pages stay on the primary: staff act on what is, not on what was a second
+    ago. See apps/common/db_routing.py.
+    """
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        if request.method not in ("GET", "HEAD"):
+            return super().changelist_view(request, extra_context)
+        return replica_reads()(super().changelist_view)(request, extra_context)
+
 
 class ReadOnlyAdmin(admin.ModelAdmin):
     """For rows only the domain services write (teams, orders, notify tasks, audit): view, never edit."""

@@ -2,13 +2,13 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from apps.common.admin import ReadOnlyAdmin
+from apps.common.admin import ReadOnlyAdmin, ReplicaChangelistMixin
 from apps.notifications.models import InboxMessage, NotifyTask, ProcessedMessage
 from apps.notifications.services import notify_tasks_requeue
 
 
 @admin.register(NotifyTask)
-class NotifyTaskAdmin(ReadOnlyAdmin):
+class NotifyTaskAdmin(ReplicaChangelistMixin, ReadOnlyAdmin):
     list_display = (
         "uuid", "notify_category", "team_id", "notify_type", "notify_status", "notify_count", "next_attempt_at",
         "short_error", "create_time",

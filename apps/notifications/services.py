@@ -16,6 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 from prometheus_client import Counter, Gauge
 
+from apps.common.db_routing import primary_reads
 from apps.common.metrics import counter_labels_init
 from apps.common.mq import TEAM_EXPIRING, TEAM_REFUND, TEAM_SUCCESS
 from apps.common.rows import row_insert
@@ -103,6 +104,7 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(seconds, settings.NOTIFY_BACKOFF_MAX_SECONDS))
 
 
+@primary_reads()  # its reads never come from a replica (apps/common/db_routing.py)
 def notify_task_deliver(*, task_id: int) -> NotifyTask | None:
     """One delivery attempt of one task; None when it was not due or someone else holds it."""
     if not _claim(task_id):
@@ -145,6 +147,7 @@ def notify_tasks_due(*, limit: int) -> list[int]:
     )
 
 
+@primary_reads()  # its reads never come from a replica (apps/common/db_routing.py)
 def notify_tasks_deliver_due(*, limit: int | None = None) -> int:
     """Deliver every new or due task in batches; returns how many attempts were made here."""
     limit = limit or settings.NOTIFY_BATCH_SIZE

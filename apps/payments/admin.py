@@ -9,7 +9,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from apps.common.admin import ReadOnlyAdmin
+from apps.common.admin import ReadOnlyAdmin, ReplicaChangelistMixin
 from apps.payments.gateways.sandbox import sandbox_notify_resend
 from apps.payments.models import PayOrder, RefundRecord, SandboxTrade
 from apps.payments.refunds import mall_refund_operator_record
@@ -49,7 +49,7 @@ trade_admin.STAFF_REFUND_LISTENERS.append(record_refund_operator)
 
 
 @admin.register(PayOrder)
-class PayOrderAdmin(ReadOnlyAdmin):
+class PayOrderAdmin(ReplicaChangelistMixin, ReadOnlyAdmin):
     list_display = ("order_id", "user", "product_name", "status", "pay_amount", "team_id", "order_time")
     list_filter = ("status", "market_type", "refund_required")
     search_fields = ("order_id", "user__username", "product_id", "team_id", "trade_no")

@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 from apps.channels.authentication import SignedCall
 from apps.channels.signed_api import signed_endpoint, signed_params
 from apps.common.api import success
+from apps.common.db_routing import replica_reads
 from apps.common.money import format_money
 from apps.common.params import Fields, Text, id_text, params_validate
 from apps.common.serializers import IdField, MoneyField
@@ -160,6 +161,7 @@ def _money_or_none(value: Decimal | None) -> str | None:
 
 
 class MallProductListApi(APIView):
+    @replica_reads()  # lag-tolerant, as the shop pages (apps/storefront/views.py)
     @extend_schema(operation_id="mall_products", responses=MallProductOut(many=True), summary="Products and my price")
     def get(self, request: Request) -> Response:
         products = []
@@ -188,6 +190,7 @@ class MallProductListApi(APIView):
 
 
 class MallProductDetailApi(APIView):
+    @replica_reads()
     @extend_schema(operation_id="mall_product", responses=MarketConfigOut, summary="My price and the open teams")
     def get(self, request: Request, goods_id: str) -> Response:
         config = product_detail(user=request.user, goods_id=goods_id)

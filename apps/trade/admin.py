@@ -16,7 +16,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from apps.common.admin import ReadOnlyAdmin, confirm_action
+from apps.common.admin import ReadOnlyAdmin, ReplicaChangelistMixin, confirm_action
 from apps.common.errors import GroupBuyError
 from apps.trade.models import DailyTakes, FormationQuota, Order, Team
 from apps.trade.refund import RefundOutcome, order_refund
@@ -93,7 +93,7 @@ class VirtualSeatsFilter(admin.SimpleListFilter):
 
 
 @admin.register(Team)
-class TeamAdmin(ReadOnlyAdmin):
+class TeamAdmin(ReplicaChangelistMixin, ReadOnlyAdmin):
     list_display = ("team_id", "leader", "seats", "status", "valid_end_time", "activity_id")
     list_filter = ("status", VirtualSeatsFilter, "notify_type", "source", "channel")
     search_fields = ("team_id", "activity__activity_id")
@@ -133,7 +133,7 @@ class TeamAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Order)
-class OrderAdmin(ReadOnlyAdmin):
+class OrderAdmin(ReplicaChangelistMixin, ReadOnlyAdmin):
     list_display = ("order_id", "user_id", "team_id", "goods", "status", "pay_price", "create_time")
     list_filter = ("status", "source", "channel")
     search_fields = ("order_id", "user_id", "out_trade_no", "team__team_id")

@@ -36,6 +36,7 @@ from apps.activities.trial import Intent, TrialRequest, TrialResult, trial_calcu
 from apps.channels.notify_targets import notify_url_refusal
 from apps.channels.selectors import channel_credential_get
 from apps.common.db import retry_on_deadlock
+from apps.common.db_routing import primary_reads
 from apps.common.errors import GroupBuyError, ResponseCode
 from apps.common.rows import row_insert, rows_update
 from apps.trade.ids import ID_ATTEMPTS, new_order_id, new_team_id
@@ -82,6 +83,7 @@ class LockResult:
         )
 
 
+@primary_reads()  # its reads never come from a replica (apps/common/db_routing.py)
 def order_lock(*, command: LockCommand) -> LockResult:
     """Lock a seat for ``command``: open a new team or join ``command.team_id``.
 

@@ -38,6 +38,7 @@ from django.utils.translation import gettext
 
 from apps.common.cache import cache_delete_on_commit
 from apps.common.db import retry_on_deadlock
+from apps.common.db_routing import primary_reads
 from apps.common.errors import GroupBuyError, ResponseCode
 from apps.common.metrics import counter_labels_init
 from apps.notifications.models import NotifyTask
@@ -64,6 +65,7 @@ class RefundOutcome:
     repeat: bool
 
 
+@primary_reads()  # its reads never come from a replica (apps/common/db_routing.py)
 def order_refund(*, source: str, channel: str, out_trade_no: str, user_id: str | None = None) -> RefundOutcome:
     """Give a seat (and, when paid, the money) back: the strategy follows (team status, order status).
 

@@ -19,6 +19,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from apps.common.db_routing import primary_reads
 from apps.common.errors import GroupBuyError, ResponseCode
 from apps.common.rows import rows_update, values_where
 from apps.dcc.runtime import dcc_get
@@ -50,6 +51,7 @@ class SettleResult:
         return cls(order.user_id, order.team.team_id, order.activity_id, order.out_trade_no)
 
 
+@primary_reads()  # its reads never come from a replica (apps/common/db_routing.py)
 def order_settle(*, command: SettleCommand) -> SettleResult:
     """Record the payment of a locked order; the payment that fills the team completes it.
 

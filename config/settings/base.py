@@ -12,6 +12,7 @@ from config.env import (
     env,
     redis_is_embedded,
     redis_url,
+    replica_database_config,
 )
 
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="dev-insecure-secret-key-change-me")
@@ -86,6 +87,18 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": database_config(BASE_DIR / "var" / "groupbuy.sqlite3")}
+# A MariaDB replica for reads that tolerate lag, inside replica_reads() only (apps/common/db_routing.py).
+# Unset (the embedded default): no alias, no router, every query on the primary.
+_replica = replica_database_config(DATABASES["default"])
+DATABASE_ROUTERS: list[str] = []
+if _replica is not None:
+    DATABASES["replica"] = _replica
+    DATABASE_ROUTERS = ["apps.common.db_routing.ReplicaRouter"]
+# Off: every read on the primary, the replica configured or not (an operator's switch; tests turn it on).
+DATABASE_REPLICA_READS = env.bool("DATABASE_REPLICA_READS", default=True)
+# The replica is bypassed while it is further behind than this, stopped, or unreachable; checked this often.
+DATABASE_REPLICA_MAX_LAG_SECONDS = env.int("DATABASE_REPLICA_MAX_LAG_SECONDS", default=5)
+DATABASE_REPLICA_CHECK_SECONDS = env.float("DATABASE_REPLICA_CHECK_SECONDS", default=5.0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 

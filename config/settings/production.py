@@ -43,6 +43,7 @@ refuse(
             "SECRET_KEY": SECRET_KEY,
             "WEIXIN_TOKEN": WEIXIN_TOKEN,
             "DATABASE_URL": env.str("DATABASE_URL", default=""),
+            "DATABASE_REPLICA_URL": env.str("DATABASE_REPLICA_URL", default=""),
             "REDIS_URL": REDIS_URL,
             "BROKER_URL": CELERY_BROKER_URL,
             "GBM_MQ_URL": GBM_MQ_URL,
@@ -66,6 +67,9 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 # its first query, which answers 0007 "retry" (HTTP 503; every write is idempotent on the client's key) and is
 # closed at the end of that request, so the next one reconnects (docs/decisions/010-the-signed-api-lane.md).
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
+if "replica" in DATABASES:  # the same connection policy on the replica (config/env.py: replica_database_config)
+    DATABASES["replica"]["CONN_MAX_AGE"] = DATABASES["default"]["CONN_MAX_AGE"]
+    DATABASES["replica"]["CONN_HEALTH_CHECKS"] = False
 
 # nginx terminates TLS and sets X-Forwarded-Proto.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

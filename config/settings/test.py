@@ -1,7 +1,7 @@
 """pytest settings: the same services as local (embedded unless URLs are set), fast hashing."""
 
 from config.settings.base import *  # noqa: F403
-from config.settings.base import BASE_DIR, CACHES, REDIS_EMBEDDED, REDIS_URL, env
+from config.settings.base import BASE_DIR, CACHES, DATABASES, REDIS_EMBEDDED, REDIS_URL, env
 
 DEBUG = False
 SECRET_KEY = "test-secret-key"  # noqa: S105 - tests only
@@ -37,3 +37,13 @@ CELERY_TASK_ALWAYS_EAGER = False
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # No background thread writing trial counts into a test's database: tests flush them by hand.
 TRIAL_COUNT_FLUSH_SECONDS = 0
+# A "replica" alias in every run, so the routing tests run everywhere: DATABASE_REPLICA_URL's server when set,
+# else a second connection to the primary. Either way a TEST mirror of the primary: no test database is created
+# on it; the root conftest points it at the primary's test database in every thread, and the ``real_replica``
+# fixture at the real replica (docs/decisions/017-a-mariadb-replica-for-lag-tolerant-reads.md). Reads stay on
+# the primary unless a test turns them on (``replica_on`` fixture).
+if "replica" not in DATABASES:
+    _primary = DATABASES["default"]
+    DATABASES["replica"] = {**_primary, "TEST": {**_primary.get("TEST", {}), "MIRROR": "default"}}
+DATABASE_ROUTERS = ["apps.common.db_routing.ReplicaRouter"]
+DATABASE_REPLICA_READS = False

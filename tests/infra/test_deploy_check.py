@@ -21,7 +21,7 @@ from django.db import connection
 ROOT = Path(__file__).resolve().parents[2]
 # Inherited from the developer's shell these would change what is checked; the test sets its own.
 _DROPPED_PREFIXES = ("DJANGO_", "CELERY_", "GUNICORN_", "ALIPAY_", "SANDBOX_", "PAYMENT_", "GBM_", "PROMETHEUS_")
-_DROPPED = {"DATABASE_URL", "REDIS_URL", "BROKER_URL", "WEIXIN_TOKEN", "API_DOCS_PUBLIC"}
+_DROPPED = {"DATABASE_URL", "DATABASE_REPLICA_URL", "REDIS_URL", "BROKER_URL", "WEIXIN_TOKEN", "API_DOCS_PUBLIC"}
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 

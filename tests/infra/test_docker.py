@@ -34,6 +34,7 @@ SERVICES = {
     "consumer",
     "migrate",
     "mariadb",
+    "mariadb-replica",
     "mysqld-exporter",
     "redis",
     "rabbitmq",
@@ -326,6 +327,29 @@ def test_mysqld_exporter_reads_statement_digests_with_a_least_privilege_account(
     assert "MAX_USER_CONNECTIONS" in script
 
 
+def test_mariadb_replica_follows_the_primary_by_gtid_and_the_app_reads_it_read_only(compose):
+    """The scaled layout's replica (docs/decisions/017): the primary's binary log, a second server that follows it,
+    and the app's DATABASE_REPLICA_URL on an account created on the replica that can only read."""
+    services = compose["services"]
+    primary, replica = services["mariadb"], services["mariadb-replica"]
+    assert {"--server-id=1", "--log-bin", "--binlog-format=ROW"} <= set(primary["command"])
+    assert {"--server-id=2", "--read-only=ON"} <= set(replica["command"])
+    assert replica["image"] == primary["image"]
+    assert replica["environment"]["MARIADB_MASTER_HOST"] == "mariadb"
+    for key in ("MARIADB_REPLICATION_USER", "MARIADB_REPLICATION_PASSWORD", "MARIADB_DATABASE"):
+        assert replica["environment"][key] == primary["environment"][key], key
+    assert replica["depends_on"]["mariadb"] == {"condition": "service_healthy"}
+    assert "--replication_sql" in replica["healthcheck"]["test"]
+    # A replica outage must not stop the shop: no app service waits for it.
+    assert all("mariadb-replica" not in services[name].get("depends_on", {}) for name in APP_SERVICES)
+    url = compose["x-app-env"]["DATABASE_REPLICA_URL"]
+    assert url.startswith("mysql://reader:") and "@mariadb-replica:3306/" in url
+    initdb = {target: source for name, _, source, target in _mounts(compose) if name == "mariadb-replica"}
+    script = (DOCKER / initdb["/docker-entrypoint-initdb.d"] / "10-reader.sh").read_text()
+    grants = re.findall(r"^GRANT (.+) TO 'reader'@'%';$", script, re.MULTILINE)
+    assert grants == ["SELECT ON \\`${database}\\`.*", "SLAVE MONITOR ON *.*"]
+
+
 def _nginx() -> str | None:
     found = shutil.which("nginx")
     if found:
@@ -481,7 +505,14 @@ def test_env_example_placeholders_are_refused_at_start(compose):
     result = _import_production_settings(_app_environ(compose, _env_example()))
     assert result.returncode != 0
     assert "Production settings: refusing to start" in result.stderr, result.stderr
-    for name in ("DJANGO_SECRET_KEY", "WEIXIN_TOKEN", "DATABASE_URL", "BROKER_URL", "PAYMENT_NOTIFY_BASE_URL"):
+    for name in (
+        "DJANGO_SECRET_KEY",
+        "WEIXIN_TOKEN",
+        "DATABASE_URL",
+        "DATABASE_REPLICA_URL",
+        "BROKER_URL",
+        "PAYMENT_NOTIFY_BASE_URL",
+    ):
         assert name in result.stderr, name
     for name in ("ALIPAY_APP_ID", "ALIPAY_APP_PRIVATE_KEY", "ALIPAY_PUBLIC_KEY"):
         assert f"{name} still holds a placeholder" in result.stderr, name

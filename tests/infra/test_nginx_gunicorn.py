@@ -47,7 +47,15 @@ SETTLE_PATH = "/api/v1/gbm/trade/settlement_market_pay_order"
 PROGRESS_PATH = "/api/v1/gbm/trade/team_progress"
 
 _DROPPED_PREFIXES = ("DJANGO_", "CELERY_", "GUNICORN_", "PROMETHEUS_", "ALIPAY_", "PAYMENT_", "GBM_")
-_DROPPED = {"DATABASE_URL", "REDIS_URL", "BROKER_URL", "GBM_MQ_URL", "TEST_REDIS_DB", "REDIS_KEY_PREFIX"}
+_DROPPED = {
+    "DATABASE_URL",
+    "DATABASE_REPLICA_URL",
+    "REDIS_URL",
+    "BROKER_URL",
+    "GBM_MQ_URL",
+    "TEST_REDIS_DB",
+    "REDIS_KEY_PREFIX",
+}
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
