@@ -140,3 +140,14 @@ def test_admin_lists_read_the_replica_and_admin_actions_the_primary(offer, repli
         assert client.get(f"/admin/trade/team/{team.pk}/change/").status_code == 200
     assert Order.objects.filter(team_id=team_id, status=Order.Status.REFUNDED).count() == 2
     assert seen.sql("replica") == []
+
+
+def test_the_analytics_page_reads_its_figures_from_the_replica(offer, replica_on, client):
+    client.force_login(StaffFactory.create(is_superuser=True))
+    lock_team(offer, ("demo1", "demo2", "demo3"))
+    settle_orders(offer, ("demo1", "demo2", "demo3"))
+    with reads() as seen:
+        assert client.get(f"/admin/analytics/report/activity/{offer.activity_id}/").status_code == 200
+    assert {"group_buy_order", "group_buy_order_list"} <= seen.tables("replica")
+    assert not {"group_buy_order", "group_buy_order_list"} & seen.tables("default")
+    assert "django_session" in seen.tables("default")
