@@ -9,6 +9,8 @@ words (``apps.common.shopper_messages``), never as codes. Cancel and refund answ
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -53,52 +55,66 @@ class ShopperRequest(HttpRequest):
     user: User
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def goods_buy(request: ShopperRequest, goods_id: str) -> HttpResponse:
-    """POST from the goods page ("Open a team", "Join") or the team page ("Join") → the cashier.
-    A GET (e.g. back from the login page) goes to the goods page."""
+def _goods_order_post(
+    request: ShopperRequest, goods_id: str, *, invalid: str, create: Callable[[dict], PayOrder]
+) -> PayOrder | HttpResponse:
+    """The goods page's buttons share this: a GET (e.g. back from the login page) goes to the goods page, a bad
+    form or a refusal goes back there with a message; else the order ``create(cleaned form data)`` made."""
     goods_page = reverse("storefront:goods", args=[goods_id])
     if request.method == "GET":
         return redirect(goods_page)
     form = BuyForm(request.POST)
     if not form.is_valid():
-        messages.error(request, _("This team cannot be joined."))
+        messages.error(request, invalid)
         return redirect(goods_page)
     try:
-        order = mall_order_create(
-            user=request.user,
-            goods_id=goods_id,
-            team_id=form.cleaned_data["team_id"] or None,
-            idempotency_key=form.cleaned_data["idempotency_key"] or None,
-        )
+        return create(form.cleaned_data)
     except GroupBuyError as exc:
         messages.error(request, shopper_message(exc))
-        if refusal_reason(exc) == ALREADY_IN_TEAM:
+        if refusal_reason(exc) == ALREADY_IN_TEAM and form.cleaned_data.get("team_id"):
             return redirect("payments:team", team_id=form.cleaned_data["team_id"])
         return redirect(goods_page)
-    return redirect("payments:cashier", order_id=order.order_id)
+
+
+def _to_cashier(outcome: PayOrder | HttpResponse) -> HttpResponse:
+    if isinstance(outcome, HttpResponse):
+        return outcome
+    return redirect("payments:cashier", order_id=outcome.order_id)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def goods_buy(request: ShopperRequest, goods_id: str) -> HttpResponse:
+    """POST from the goods page ("Open a team", "Join") or the team page ("Join") → the cashier."""
+    return _to_cashier(
+        _goods_order_post(
+            request,
+            goods_id,
+            invalid=_("This team cannot be joined."),
+            create=lambda data: mall_order_create(
+                user=request.user,
+                goods_id=goods_id,
+                team_id=data["team_id"] or None,
+                idempotency_key=data["idempotency_key"] or None,
+            ),
+        )
+    )
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def goods_buy_alone(request: ShopperRequest, goods_id: str) -> HttpResponse:
     """POST from the goods page's "Buy alone at full price" → the cashier (no team, no group-buy price)."""
-    goods_page = reverse("storefront:goods", args=[goods_id])
-    if request.method == "GET":
-        return redirect(goods_page)
-    form = BuyForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, _("This offer cannot be bought right now."))
-        return redirect(goods_page)
-    try:
-        order = mall_order_create_alone(
-            user=request.user, goods_id=goods_id, idempotency_key=form.cleaned_data["idempotency_key"] or None
+    return _to_cashier(
+        _goods_order_post(
+            request,
+            goods_id,
+            invalid=_("This offer cannot be bought right now."),
+            create=lambda data: mall_order_create_alone(
+                user=request.user, goods_id=goods_id, idempotency_key=data["idempotency_key"] or None
+            ),
         )
-    except GroupBuyError as exc:
-        messages.error(request, shopper_message(exc))
-        return redirect(goods_page)
-    return redirect("payments:cashier", order_id=order.order_id)
+    )
 
 
 @login_required
@@ -106,25 +122,21 @@ def goods_buy_alone(request: ShopperRequest, goods_id: str) -> HttpResponse:
 def goods_auto_join(request: ShopperRequest, goods_id: str) -> HttpResponse:
     """POST from the goods page's "Join the team closest to full" → the cashier, saying whether a team was joined
     or (none had a seat left) a new one opened (``mall_order_auto_join``)."""
-    goods_page = reverse("storefront:goods", args=[goods_id])
-    if request.method == "GET":
-        return redirect(goods_page)
-    form = BuyForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, _("This offer cannot be bought right now."))
-        return redirect(goods_page)
-    try:
+    joined: list[bool] = []
+
+    def create(data: dict) -> PayOrder:
         outcome = mall_order_auto_join(
-            user=request.user, goods_id=goods_id, idempotency_key=form.cleaned_data["idempotency_key"] or None
+            user=request.user, goods_id=goods_id, idempotency_key=data["idempotency_key"] or None
         )
-    except GroupBuyError as exc:
-        messages.error(request, shopper_message(exc))
-        return redirect(goods_page)
-    if outcome.joined:
+        joined.append(outcome.joined)
+        return outcome.order
+
+    order = _goods_order_post(request, goods_id, invalid=_("This offer cannot be bought right now."), create=create)
+    if joined == [True]:
         messages.success(request, _("You joined the team closest to full: pay to keep your seat."))
-    else:
+    elif joined == [False]:
         messages.info(request, _("No team had a seat left, so you opened a new one: invite friends to fill it."))
-    return redirect("payments:cashier", order_id=outcome.order.order_id)
+    return _to_cashier(order)
 
 
 @login_required

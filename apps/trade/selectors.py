@@ -12,7 +12,7 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from django.db import connection
-from django.db.models import Count, F, Field, OuterRef, Q, Subquery, Sum
+from django.db.models import Count, F, Field, OuterRef, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 
 from apps.common.cache import cached
@@ -88,14 +88,7 @@ def joinable_teams(*, activity_id: int, source: str, channel: str) -> list[dict]
     def load() -> list[dict]:
         leader = Order.objects.filter(team_id=OuterRef("team_id")).order_by("id").values("user_id")[:1]
         return list(
-            Team.objects.filter(
-                activity_id=activity_id,
-                source=source,
-                channel=channel,
-                status=Team.Status.IN_PROGRESS,
-                valid_end_time__gt=timezone.now(),
-                lock_count__lt=F("target_count"),
-            )
+            _joinable(activity_id=activity_id, source=source, channel=channel)
             .annotate(leader_user_id=Subquery(leader), seats_left=F("target_count") - F("lock_count"))
             .order_by("seats_left", "valid_end_time", "id")
             .values(*_TEAM_FIELDS, "leader_user_id")[:_JOINABLE_CACHED]
@@ -110,6 +103,18 @@ def joinable_teams(*, activity_id: int, source: str, channel: str) -> list[dict]
             local_ttl=1,
         )
         or []
+    )
+
+
+def _joinable(*, activity_id: int, source: str, channel: str) -> QuerySet[Team]:
+    """The channel's teams of the activity that may take one more member now: in progress, unexpired, a seat left."""
+    return Team.objects.filter(
+        activity_id=activity_id,
+        source=source,
+        channel=channel,
+        status=Team.Status.IN_PROGRESS,
+        valid_end_time__gt=timezone.now(),
+        lock_count__lt=F("target_count"),
     )
 
 
@@ -130,14 +135,7 @@ def auto_join_candidates(
         user_id=user_id, activity_id=activity_id, source=source, channel=channel, status__in=LIVE_ORDER_STATUSES
     ).values("team_id")
     return list(
-        Team.objects.filter(
-            activity_id=activity_id,
-            source=source,
-            channel=channel,
-            status=Team.Status.IN_PROGRESS,
-            valid_end_time__gt=timezone.now(),
-            lock_count__lt=F("target_count"),
-        )
+        _joinable(activity_id=activity_id, source=source, channel=channel)
         .exclude(team_id__in=Subquery(own))
         .order_by("-lock_count", "valid_end_time", "id")
         .values_list("team_id", flat=True)[:limit]

@@ -257,7 +257,9 @@ def test_the_goods_page_button_needs_others_teams_a_login_and_csrf(three_teams, 
 def test_the_goods_page_button_says_when_it_opened_a_team(client, mall_offer, monkeypatch):
     monkeypatch.setattr(mall_orders, "auto_join_candidates", lambda **kwargs: [])
     login(client, "newcomer")
-    response = client.post(f"/goods/{mall_offer.goods_id}/auto-join", {"idempotency_key": "p"})
+    response = client.post(
+        f"/goods/{mall_offer.goods_id}/auto-join", {"idempotency_key": "p"}, HTTP_ACCEPT_LANGUAGE="en"
+    )
     html = client.get(response["Location"], HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "No team had a seat left, so you opened a new one" in html
     assert Team.objects.get().lock_count == 1
