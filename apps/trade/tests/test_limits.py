@@ -8,7 +8,7 @@ from unittest import mock
 import pytest
 import redis
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from apps.accounts.tests.factories import StaffFactory
 from apps.activities.models import Activity
@@ -28,6 +28,13 @@ from apps.trade.timeouts import trade_timeouts_run
 pytestmark = pytest.mark.django_db
 
 URL = "/api/v1/gbm/trade/lock_market_pay_order"
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    """The messages asserted below are the English ones (the site's default language is zh-hans)."""
+    with translation.override("en"):
+        yield
 
 
 def lock(offer: Offer, user: str, team_id: str | None = None, out_trade_no: str = "") -> LockResult:
