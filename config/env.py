@@ -5,7 +5,8 @@ The same code runs in two shapes:
 * **embedded** (nothing set): SQLite, an in-process fakeredis with Lua, Celery eager with the
   in-memory broker. This is what `make run` and a bare `make test` use.
 * **services**: ``DATABASE_URL`` (MariaDB), ``REDIS_URL`` and ``BROKER_URL`` (RabbitMQ) point at
-  real servers. Each URL switches its own part, so any mix works.
+  real servers. Each URL switches its own part, so any mix works. ``REDIS_CLUSTER_NODES`` (``host:port``
+  list) puts Redis on a Redis Cluster instead (docs/decisions/019-redis-cluster.md).
 """
 
 from pathlib import Path
@@ -45,8 +46,16 @@ def database_config(default_sqlite: Path) -> dict:
     return config
 
 
+def redis_cluster_nodes() -> list[str]:
+    """``host:port`` of the Redis Cluster's startup nodes (``REDIS_CLUSTER_NODES``, comma or space separated);
+    empty when Redis is a single server or embedded."""
+    return env.str("REDIS_CLUSTER_NODES", default="").replace(",", " ").split()
+
+
 def redis_url() -> str:
-    return env.str("REDIS_URL", default="") or EMBEDDED_REDIS_URL
+    """REDIS_URL; on a cluster without one, the first node's (for logs and health output only)."""
+    nodes = redis_cluster_nodes()
+    return env.str("REDIS_URL", default="") or (f"redis://{nodes[0]}/0" if nodes else EMBEDDED_REDIS_URL)
 
 
 def redis_is_embedded() -> bool:

@@ -6,6 +6,10 @@ allocate a 256 MiB Redis string; 2^27 bits caps a tag's bitmap at 16 MiB. Like a
 bitmap over string ids, two users may share a bit: a false positive (about members / 2^27, i.e.
 0.75 % for a one-million-member tag), never a false negative. ``crowd_tags_detail`` stays the
 exact source of truth the bitmap is rebuilt from.
+
+Keys carry the tag as a hash tag (``gbm:crowd_tag:{T1}``), so the scratch key of a rebuild lies in the bitmap's
+cluster slot and RENAME works on a Redis Cluster. Bitmaps under the older untagged names are no longer read: the
+first trial that misses one asks the database and queues its rebuild; ``manage.py rebuild_redis`` rebuilds all.
 """
 
 import hashlib
@@ -16,7 +20,7 @@ _MODULUS = 2**27
 
 
 def tag_bitmap_key(tag_id: str) -> str:
-    return f"gbm:crowd_tag:{tag_id}"
+    return f"gbm:crowd_tag:{{{tag_id}}}"
 
 
 def user_bit_index(user_id: str) -> int:
