@@ -13,6 +13,7 @@ raises its own exception type there, which is no ``RedisError``), so the fail-op
 the login throttle and the nonce store treat it as "Redis down", as on a single server.
 """
 
+import threading
 from collections.abc import Collection
 from typing import Any
 from urllib.parse import urlsplit
@@ -33,6 +34,14 @@ def cluster_startup_nodes(locations: Collection[str]) -> list[ClusterNode]:
     return nodes
 
 
+# One RedisCluster per process and configuration, shared by every thread, as django-redis shares its connection pools:
+# Django's cache handler makes a client per thread, and a new RedisCluster first asks a node for the slot map and
+# the command table (two round trips, the second a large reply) before its first command. It is thread-safe (a
+# connection pool per node) and fork-safe (each pool reconnects in a child).
+_clients: dict[tuple, RedisCluster] = {}
+_clients_lock = threading.Lock()
+
+
 class ClusterCacheClient(DefaultClient):
     """django-redis client whose one connection is a ``RedisCluster`` over all of LOCATION's nodes."""
 
@@ -46,17 +55,23 @@ class ClusterCacheClient(DefaultClient):
 
     def connect(self, index: int = 0) -> RedisCluster:
         options = self._options
-        try:
-            return RedisCluster(
-                startup_nodes=self._startup_nodes,
-                socket_connect_timeout=options.get("SOCKET_CONNECT_TIMEOUT"),
-                socket_timeout=options.get("SOCKET_TIMEOUT"),
-                **options.get("CONNECTION_POOL_KWARGS", {}),
-            )
-        except RedisClusterException as exc:  # "Redis Cluster cannot be connected": no RedisError subclass
-            raise RedisConnectionError(str(exc)) from exc
+        kwargs = {
+            "socket_connect_timeout": options.get("SOCKET_CONNECT_TIMEOUT"),
+            "socket_timeout": options.get("SOCKET_TIMEOUT"),
+            **options.get("CONNECTION_POOL_KWARGS", {}),
+        }
+        key = (tuple((node.host, node.port) for node in self._startup_nodes), repr(sorted(kwargs.items())))
+        with _clients_lock:
+            client = _clients.get(key)
+            if client is None:
+                try:
+                    client = _clients[key] = RedisCluster(startup_nodes=self._startup_nodes, **kwargs)
+                except RedisClusterException as exc:  # "Redis Cluster cannot be connected": no RedisError subclass
+                    raise RedisConnectionError(str(exc)) from exc
+        return client
 
     def disconnect(self, index: int = 0, client: Any = None) -> None:
+        # Like django-redis's own: the (shared) connections are closed; the client reconnects on its next command.
         client = client if client is not None else self._clients[index]
         if client is not None:
             client.close()

@@ -9,7 +9,8 @@ exact source of truth the bitmap is rebuilt from.
 
 Keys carry the tag as a hash tag (``gbm:crowd_tag:{T1}``), so the scratch key of a rebuild lies in the bitmap's
 cluster slot and RENAME works on a Redis Cluster. Bitmaps under the older untagged names are no longer read: the
-first trial that misses one asks the database and queues its rebuild; ``manage.py rebuild_redis`` rebuilds all.
+first trial that misses one asks the database and queues its rebuild; ``manage.py rebuild_redis`` rebuilds all,
+and each rebuild deletes the tag's bitmap under the old name.
 """
 
 import hashlib
@@ -21,6 +22,11 @@ _MODULUS = 2**27
 
 def tag_bitmap_key(tag_id: str) -> str:
     return f"gbm:crowd_tag:{{{tag_id}}}"
+
+
+def _untagged_key(tag_id: str) -> str:
+    """The bitmap's name before keys carried hash tags (docs/decisions/019-redis-cluster.md)."""
+    return f"gbm:crowd_tag:{tag_id}"
 
 
 def user_bit_index(user_id: str) -> int:
@@ -56,3 +62,4 @@ def bitmap_replace(tag_id: str, user_ids: list[str]) -> None:
         redis.rename(scratch, key)
     else:
         redis.delete(key)
+    redis.delete(_untagged_key(tag_id))  # its own command: on a cluster it lies in another slot
