@@ -41,7 +41,7 @@ def redis_cluster(real_redis):
 def _settings_shape(**environ: str) -> dict:
     """CACHES and the Redis flags as ``config.settings.local`` builds them from ``environ`` (a fresh interpreter)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_", "DJANGO_", "TEST_REDIS"))}
-    env.update(DJANGO_SETTINGS_MODULE="config.settings.local", **environ)
+    env.update({"DJANGO_SETTINGS_MODULE": "config.settings.local", **environ})
     code = (
         "import json; from django.conf import settings; c = settings.CACHES['default']; "
         "print(json.dumps({'client': c['OPTIONS']['CLIENT_CLASS'], 'location': c['LOCATION'], "
@@ -76,6 +76,15 @@ def test_cluster_nodes_switch_the_cache_client_and_name_every_node():
         "embedded": False,
         "nodes": ["10.0.0.1:7000", "10.0.0.2:7001", "10.0.0.3:7002"],
     }
+
+
+def test_production_runs_on_a_cluster_without_redis_url():
+    from apps.common.tests.test_settings import GOOD_ENV
+
+    environ = {k: v for k, v in GOOD_ENV.items() if k != "REDIS_URL"}
+    shape = _settings_shape(**environ, REDIS_CLUSTER_NODES="redis-node-1:6379,redis-node-2:6379,redis-node-3:6379")
+    assert shape["client"] == "apps.common.redis_cluster.ClusterCacheClient"
+    assert shape["embedded"] is False
 
 
 # --- one slot per script call (on every Redis, so a test anywhere catches a cross-slot script) -----------------
