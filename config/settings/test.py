@@ -20,6 +20,8 @@ STORAGES = {
 if not REDIS_EMBEDDED and not REDIS_CLUSTER_NODES:
     REDIS_URL = REDIS_URL.rsplit("/", 1)[0] + "/" + env.str("TEST_REDIS_DB", default="15")
     CACHES["default"]["LOCATION"] = REDIS_URL
+# Every Lua script call checks that its keys share one cluster hash slot, on any Redis (apps/common/redis_scripts.py).
+REDIS_CHECK_SCRIPT_SLOTS = True
 # Pub/sub channels span every Redis database: keep test broadcasts away from a running app, and from another
 # test run on the same server (each run has its own key prefix).
 DCC_PUBSUB_CHANNEL = f"group_buy_market_dcc_test:{CACHES['default']['KEY_PREFIX']}"
@@ -33,6 +35,3 @@ GBM_QUEUE_PREFIX = f"gbm_test_{CACHES['default']['KEY_PREFIX']}"
 # on-commit path (the embedded memory broker holds the message with no worker to take it). A test that needs
 # a task's effect asks for the ``tasks_run_inline`` fixture (conftest.py).
 CELERY_TASK_ALWAYS_EAGER = False
-
-# Every Lua script call checks that its keys share one cluster hash slot, on any Redis (apps/common/redis_scripts.py).
-REDIS_CHECK_SCRIPT_SLOTS = True
