@@ -3,6 +3,8 @@
 Tests that need a real server ask for ``mariadb``, ``real_redis`` or ``rabbitmq``. Where that
 server is not configured or not reachable the test is skipped with the reason, so a laptop run
 stays green and honest; with ``GBM_REQUIRE_SERVICES=1`` (CI) a missing service fails instead.
+
+``--real-redis-only`` runs just the tests that use a real Redis: .ci/run's second pass on a Redis Cluster.
 """
 
 import os
@@ -13,6 +15,22 @@ from django.core.management import call_command
 from django.db import connection, connections
 
 from apps.common.redis import get_redis
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--real-redis-only",
+        action="store_true",
+        help="run only the tests that use a real Redis (the real_redis fixture), e.g. again on a Redis Cluster",
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    if not config.getoption("--real-redis-only"):
+        return
+    kept = [item for item in items if "real_redis" in getattr(item, "fixturenames", ())]
+    config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+    items[:] = kept
 
 
 def service_missing(reason: str) -> None:

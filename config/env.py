@@ -6,7 +6,8 @@ The same code runs in two shapes:
   in-memory broker. This is what `make run` and a bare `make test` use.
 * **services**: ``DATABASE_URL`` (MariaDB), ``REDIS_URL`` and ``BROKER_URL`` (RabbitMQ) point at
   real servers. Each URL switches its own part, so any mix works. ``DATABASE_REPLICA_URL`` adds a
-  MariaDB replica for lag-tolerant reads (``apps/common/db_routing.py``).
+  MariaDB replica for lag-tolerant reads (``apps/common/db_routing.py``); ``REDIS_CLUSTER_NODES`` (``host:port``
+  list) puts Redis on a Redis Cluster instead (docs/decisions/019-redis-cluster.md).
 """
 
 from pathlib import Path
@@ -70,8 +71,16 @@ def replica_database_config(primary: dict) -> dict | None:
     return config
 
 
+def redis_cluster_nodes() -> list[str]:
+    """``host:port`` of the Redis Cluster's startup nodes (``REDIS_CLUSTER_NODES``, comma or space separated);
+    empty when Redis is a single server or embedded."""
+    return env.str("REDIS_CLUSTER_NODES", default="").replace(",", " ").split()
+
+
 def redis_url() -> str:
-    return env.str("REDIS_URL", default="") or EMBEDDED_REDIS_URL
+    """REDIS_URL; on a cluster without one, the first node's (for logs and health output only)."""
+    nodes = redis_cluster_nodes()
+    return env.str("REDIS_URL", default="") or (f"redis://{nodes[0]}/0" if nodes else EMBEDDED_REDIS_URL)
 
 
 def redis_is_embedded() -> bool:

@@ -6,6 +6,11 @@ once per Redis client. ``RedisScript`` wraps redis-py's ``register_script``: the
 client creates the ``Script`` object (no round trip), later calls reuse it; redis-py runs it with
 EVALSHA and loads it again by itself when the server has forgotten it (e.g. after a restart).
 
+On a Redis Cluster a script may only touch keys of one hash slot, so callers hash-tag their keys
+(``gbm:team_stock:{<team>}:...``). With ``REDIS_CHECK_SCRIPT_SLOTS`` (on in tests, whatever the Redis) every call
+checks that its keys share one slot and raises ``CrossSlotKeys`` otherwise: a test that runs a script with keys of
+different slots fails on the embedded Redis too, not only on a cluster (docs/decisions/019-redis-cluster.md).
+
 Other apps define their scripts the same way, next to the code that calls them::
 
     TEAM_LOCK = RedisScript("team_lock", "...lua...")
@@ -15,14 +20,26 @@ Other apps define their scripts the same way, next to the code that calls them::
 from collections.abc import Sequence
 from typing import Any
 
+from django.conf import settings
 from redis import Redis
 from redis.commands.core import Script
+from redis.crc import key_slot
 
 from apps.common.redis import get_redis
 
 # Registered Script objects are kept on the client itself, so they live and die with it (no
 # process-wide registry keyed by id() that could outlive a client or leak test clients).
 _CLIENT_CACHE_ATTR = "_gbm_registered_scripts"
+
+
+class CrossSlotKeys(Exception):
+    """A script was called with keys of different cluster hash slots (a programming error). Deliberately no
+    ``RedisError``: no fail-open path may swallow it."""
+
+
+def script_key_slots(keys: Sequence[str]) -> set[int]:
+    """The cluster hash slots of ``keys`` (hash tags respected)."""
+    return {key_slot(key.encode()) for key in keys}
 
 
 class RedisScript:
@@ -45,6 +62,8 @@ class RedisScript:
 
     def __call__(self, *, keys: Sequence[str], args: Sequence[Any] = (), client: Redis | None = None) -> Any:
         """Run the script on ``client`` (default: the process' Redis). Redis errors propagate."""
+        if settings.REDIS_CHECK_SCRIPT_SLOTS and len(script_key_slots(keys)) > 1:
+            raise CrossSlotKeys(f"{self!r} called with keys of different hash slots: {list(keys)}")
         target = client if client is not None else get_redis()
         return self.registered(target)(keys=list(keys), args=list(args))
 

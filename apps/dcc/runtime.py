@@ -31,7 +31,7 @@ from django.conf import settings
 from django.db import connections
 
 from apps.common.cache import local_clear, local_forget
-from apps.common.redis import get_redis
+from apps.common.redis import get_redis, redis_publish_all
 from apps.dcc.keys import DCC_KEYS, InvalidValue
 from apps.dcc.selectors import dcc_stored_values
 
@@ -329,13 +329,15 @@ def dcc_publish_all() -> int:
     values = dcc_stored_values()
     for key, value in values.items():
         dcc_apply(key, value)
-    pipe = get_redis().pipeline(transaction=True)
-    pipe.delete(DCC_HASH_KEY)  # in the same MULTI: readers never see the hash half-written
+    client = get_redis()
+    pipe = client.pipeline(transaction=True)
+    pipe.delete(DCC_HASH_KEY)  # in the same MULTI (one key, so one slot on a cluster too): never seen half-written
     # redis-py declares mapping as Mapping[FieldT, ...], invariant in its key: a dict[str, str] is valid.
     pipe.hset(DCC_HASH_KEY, mapping=values)  # type: ignore[arg-type]
-    for key, value in values.items():
-        pipe.publish(settings.DCC_PUBSUB_CHANNEL, dcc_message(key, value))
     pipe.execute()
+    # Then the messages: a cluster refuses PUBLISH inside MULTI; a listener that reads the hash on hearing one finds it.
+    messages = [dcc_message(key, value) for key, value in values.items()]
+    redis_publish_all(settings.DCC_PUBSUB_CHANNEL, messages, client=client)
     return len(values)
 
 

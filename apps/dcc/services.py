@@ -53,10 +53,11 @@ def dcc_publish(*, key: str, value: str) -> bool:
     """Apply a committed value here, mirror it into Redis and broadcast it; False if Redis failed."""
     dcc_apply(key, value)  # this process first: it must not depend on Redis to see its own change
     try:
-        pipe = get_redis().pipeline(transaction=True)
-        pipe.hset(DCC_HASH_KEY, key, value)
-        pipe.publish(settings.DCC_PUBSUB_CHANNEL, dcc_message(key, value))
-        pipe.execute()
+        # The mirror first, then the message (no MULTI across both: a cluster takes no PUBLISH in one): a process
+        # that hears it and reads the hash finds the value.
+        client = get_redis()
+        client.hset(DCC_HASH_KEY, key, value)
+        client.publish(settings.DCC_PUBSUB_CHANNEL, dcc_message(key, value))
     except Exception as exc:  # the database already holds the change; Redis catches up later
         logger.warning("DCC: %s=%s is committed but could not be published to Redis: %s", key, value, exc)
         dcc_mirror_failed()

@@ -6,6 +6,11 @@ allocate a 256 MiB Redis string; 2^27 bits caps a tag's bitmap at 16 MiB. Like a
 bitmap over string ids, two users may share a bit: a false positive (about members / 2^27, i.e.
 0.75 % for a one-million-member tag), never a false negative. ``crowd_tags_detail`` stays the
 exact source of truth the bitmap is rebuilt from.
+
+Keys carry the tag as a hash tag (``gbm:crowd_tag:{T1}``), so the scratch key of a rebuild lies in the bitmap's
+cluster slot and RENAME works on a Redis Cluster. Bitmaps under the older untagged names are no longer read: the
+first trial that misses one asks the database and queues its rebuild; ``manage.py rebuild_redis`` rebuilds all,
+and each rebuild deletes the tag's bitmap under the old name.
 """
 
 import hashlib
@@ -16,6 +21,11 @@ _MODULUS = 2**27
 
 
 def tag_bitmap_key(tag_id: str) -> str:
+    return f"gbm:crowd_tag:{{{tag_id}}}"
+
+
+def _untagged_key(tag_id: str) -> str:
+    """The bitmap's name before keys carried hash tags (docs/decisions/019-redis-cluster.md)."""
     return f"gbm:crowd_tag:{tag_id}"
 
 
@@ -52,3 +62,4 @@ def bitmap_replace(tag_id: str, user_ids: list[str]) -> None:
         redis.rename(scratch, key)
     else:
         redis.delete(key)
+    redis.delete(_untagged_key(tag_id))  # its own command: on a cluster it lies in another slot

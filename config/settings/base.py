@@ -10,6 +10,7 @@ from config.env import (
     broker_url,
     database_config,
     env,
+    redis_cluster_nodes,
     redis_is_embedded,
     redis_url,
     replica_database_config,
@@ -130,6 +131,9 @@ STORAGES = {
 # --- Redis (cache, team stock, crowd-tag bitmaps, locks, DCC pub/sub) -----------------------------
 REDIS_URL = redis_url()
 REDIS_EMBEDDED = redis_is_embedded()
+# A Redis Cluster (REDIS_CLUSTER_NODES): the cache client returns redis-py's RedisCluster, and with it get_redis()
+# everywhere (apps/common/redis_cluster.py, docs/decisions/019-redis-cluster.md).
+REDIS_CLUSTER_NODES = redis_cluster_nodes()
 _redis_options = {
     "CLIENT_CLASS": "django_redis.client.DefaultClient",
     "SOCKET_CONNECT_TIMEOUT": env.float("REDIS_CONNECT_TIMEOUT", default=0.5),
@@ -140,10 +144,14 @@ if REDIS_EMBEDDED:
     from fakeredis import FakeRedisConnection
 
     _redis_options["CONNECTION_POOL_KWARGS"] = {"connection_class": FakeRedisConnection}
+if REDIS_CLUSTER_NODES:
+    _redis_options["CLIENT_CLASS"] = "apps.common.redis_cluster.ClusterCacheClient"
+# Tests turn it on: a Lua script called with keys of different hash slots fails on any Redis, not only a cluster.
+REDIS_CHECK_SCRIPT_SLOTS = env.bool("REDIS_CHECK_SCRIPT_SLOTS", default=False)
 CACHES = {
     "default": {
         "BACKEND": "django_redis.cache.RedisCache",
-        "LOCATION": REDIS_URL,
+        "LOCATION": ",".join(f"redis://{node}/0" for node in REDIS_CLUSTER_NODES) or REDIS_URL,
         "KEY_PREFIX": env.str("REDIS_KEY_PREFIX", default="gbm"),
         "OPTIONS": _redis_options,
     }

@@ -1,7 +1,7 @@
 """pytest settings: the same services as local (embedded unless URLs are set), fast hashing."""
 
 from config.settings.base import *  # noqa: F403
-from config.settings.base import BASE_DIR, CACHES, DATABASES, REDIS_EMBEDDED, REDIS_URL, env
+from config.settings.base import BASE_DIR, CACHES, DATABASES, REDIS_CLUSTER_NODES, REDIS_EMBEDDED, REDIS_URL, env
 
 DEBUG = False
 SECRET_KEY = "test-secret-key"  # noqa: S105 - tests only
@@ -15,10 +15,13 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
-# Tests flush their Redis database between tests: never the one a developer's app uses.
-if not REDIS_EMBEDDED:
+# Tests flush their Redis database between tests: never the one a developer's app uses. A cluster has only
+# database 0: the test pass on a cluster (.ci/run) gets a cluster of its own (.ci/redis-cluster.sh).
+if not REDIS_EMBEDDED and not REDIS_CLUSTER_NODES:
     REDIS_URL = REDIS_URL.rsplit("/", 1)[0] + "/" + env.str("TEST_REDIS_DB", default="15")
     CACHES["default"]["LOCATION"] = REDIS_URL
+# Every Lua script call checks that its keys share one cluster hash slot, on any Redis (apps/common/redis_scripts.py).
+REDIS_CHECK_SCRIPT_SLOTS = True
 # Pub/sub channels span every Redis database: keep test broadcasts away from a running app, and from another
 # test run on the same server (each run has its own key prefix).
 DCC_PUBSUB_CHANNEL = f"group_buy_market_dcc_test:{CACHES['default']['KEY_PREFIX']}"

@@ -552,3 +552,69 @@ def test_image_build_step_satisfies_production_settings():
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "loaded"
+
+
+# --- the scaled layout: docker/compose.scaled.yml over compose.yml (web ×N, a Redis Cluster) -------------------
+
+SCALED = DOCKER / "compose.scaled.yml"
+
+
+def _compose_merge(base, override):
+    """Compose's merge of an override file, for the keys these files use: mappings merge, anything else replaces."""
+    if isinstance(base, dict) and isinstance(override, dict):
+        merged = dict(base)
+        for key, value in override.items():
+            merged[key] = _compose_merge(base[key], value) if key in base else value
+        return merged
+    return override
+
+
+@pytest.fixture(scope="module")
+def scaled(compose) -> dict:
+    override = yaml.safe_load(SCALED.read_text())
+    assert "version" not in override
+    assert set(override["services"]) - set(compose["services"]) >= {"redis-cluster-init"}
+    return _compose_merge(compose, override)
+
+
+def _default(value: str) -> str:
+    """``${NAME:-default}`` → ``default``; a plain value stays as it is."""
+    match = re.fullmatch(r"\$\{\w+:-([^}]*)\}", str(value))
+    return match.group(1) if match else str(value)
+
+
+def test_scaled_layout_keeps_the_stack_consistent(scaled):
+    test_compose_has_every_service(scaled)
+    test_start_order_and_healthchecks(scaled)
+    test_mounted_host_paths_exist_and_named_volumes_are_declared(scaled)
+    test_app_commands_name_code_that_exists(scaled)
+
+
+def test_scaled_layout_runs_several_web_containers_behind_nginx(scaled):
+    web = scaled["services"]["web"]
+    assert int(_default(web["deploy"]["replicas"])) >= 2
+    assert "ports" not in web, "replicas cannot share a host port; nginx is the entry point"
+    upstreams = re.findall(r"^\s*server\s+([\w.-]+):(\d+)", NGINX_CONF.read_text(), re.MULTILINE)
+    assert upstreams == [("web", "8000")]  # the service name resolves to every replica
+
+
+def test_scaled_layout_points_every_app_service_at_a_redis_cluster(scaled):
+    from apps.common.redis_cluster import cluster_startup_nodes
+
+    services = scaled["services"]
+    nodes_value = services["web"]["environment"]["REDIS_CLUSTER_NODES"]
+    nodes = cluster_startup_nodes(nodes_value.split(","))
+    assert len(nodes) >= 3
+    for name in APP_SERVICES:
+        service = services[name]
+        assert service["environment"]["REDIS_CLUSTER_NODES"] == nodes_value, name
+        assert service["depends_on"]["redis-cluster-init"] == {"condition": "service_completed_successfully"}, name
+        assert "DJANGO_SECRET_KEY" in service["environment"], f"{name} lost compose.yml's environment"
+    init = _command_text(services["redis-cluster-init"]["command"])
+    assert "--cluster create" in init
+    for node in nodes:
+        service = services[node.host]
+        assert "--cluster-enabled yes" in _command_text(service["command"]), node.host
+        assert service["hostname"] == node.host  # it announces the name clients connect by
+        assert node.port == 6379 and node.host in init
+        assert services["redis-cluster-init"]["depends_on"][node.host] == {"condition": "service_healthy"}

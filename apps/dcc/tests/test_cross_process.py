@@ -6,6 +6,8 @@ import time
 
 import pytest
 from django.conf import settings
+from redis import Redis
+from redis.cluster import RedisCluster
 
 from apps.common.redis import get_redis
 from apps.common.tests.children import django_child
@@ -13,6 +15,13 @@ from apps.dcc.runtime import dcc_get, dcc_publish_all, dcc_subscribed
 from apps.dcc.services import dcc_update
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
+
+
+def _servers(client: Redis | RedisCluster) -> list[Redis]:
+    """The one server, or each node of a cluster (a subscriber is connected to one of them)."""
+    if isinstance(client, RedisCluster):
+        return [client.get_redis_connection(node) for node in client.get_nodes()]
+    return [client]
 
 
 def test_a_change_reaches_another_process_within_a_second(real_redis):
@@ -61,12 +70,15 @@ def test_a_forked_child_starts_its_own_subscriber(real_redis):
 def test_the_subscriber_reconnects_and_catches_up_after_redis_drops_it(real_redis, caplog):
     assert dcc_subscribed(timeout=5)
     assert dcc_get("cutRange") == 100
-    db = real_redis.connection_pool.connection_kwargs.get("db", 0)
-    # Only subscribers on the tests' database: a developer's processes on the same server are left alone.
-    ours = [c for c in real_redis.client_list(_type="pubsub") if str(c.get("db")) == str(db)]
-    assert ours
-    for connection in ours:
-        real_redis.client_kill_filter(_id=connection["id"])
+    killed = 0
+    for server in _servers(real_redis):
+        db = server.connection_pool.connection_kwargs.get("db", 0)
+        # Only subscribers on the tests' database: a developer's processes on the same server are left alone.
+        for connection in server.client_list(_type="pubsub"):
+            if str(connection.get("db")) == str(db):
+                server.client_kill_filter(_id=connection["id"])
+                killed += 1
+    assert killed
     # A change made while we were cut off: its message is lost, the post-resubscribe reload finds it.
     real_redis.hset("gbm:dcc", "cutRange", "45")
     real_redis.publish(settings.DCC_PUBSUB_CHANNEL, '{"key": "cutRange", "value": "45"}')

@@ -1,6 +1,7 @@
 """Per-user trial rate limiting (GCRA in one Lua script) with the 24 h blacklist; fail-open on outage."""
 
 import threading
+import time
 from http import HTTPStatus
 
 import pytest
@@ -159,20 +160,39 @@ def test_real_redis_runs_the_script(real_redis, clock, dcc):
 def test_twenty_concurrent_requests_at_five_permits_allow_exactly_the_burst(real_redis, clock, dcc):
     dcc(rateLimitPermitsPerSecond="5", rateLimitBlacklistCount="0")
     dcc_get("rateLimiterSwitch")  # load the local copy here: the workers must not open database connections
+    real_redis.script_load(redis_scripts.RATE_LIMIT.source)  # no NOSCRIPT reload (on any cluster node) in the race
+    # The clock is frozen but Redis expires the bucket's key in real time (200 ms after the first permit, 1 s after
+    # the fifth): a race that a busy machine stretches beyond 200 ms proves nothing, so it is run again (a fresh
+    # user each time). Only a race that ended in time is judged, and the last one in any case.
+    for attempt in range(5):
+        user_id = f"hot-user-{attempt}"
+        outcomes, seconds = _race_for_permits(real_redis, user_id)
+        if seconds < 0.2:
+            break
+    assert len(outcomes) == 20
+    assert outcomes.count(True) == 5, f"{outcomes} in {seconds:.3f}s"
+
+
+def _race_for_permits(client, user_id: str) -> tuple[list[bool], float]:
+    """20 threads ask for a permit at once; their outcomes, and the seconds from the first ask to the last answer."""
     start = threading.Barrier(20)
     outcomes: list[bool] = []
+    times: list[float] = []
     lock = threading.Lock()
 
     def request() -> None:
+        client.exists(rate_limit_keys(user_id=user_id, scope="trial")[0])  # this thread's connection, opened now
         start.wait()
-        outcome = allowed("hot-user")
+        began = time.monotonic()
+        outcome = allowed(user_id)
+        ended = time.monotonic()
         with lock:
             outcomes.append(outcome)
+            times.extend((began, ended))
 
     threads = [threading.Thread(target=request) for _ in range(20)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=10)
-    assert len(outcomes) == 20
-    assert outcomes.count(True) == 5
+    return outcomes, (max(times) - min(times)) if times else float("inf")

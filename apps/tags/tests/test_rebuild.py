@@ -26,6 +26,20 @@ def test_rebuild_after_a_redis_flush_restores_membership():
     assert not get_redis().exists(f"{tag_bitmap_key(tag.tag_id)}:rebuild")  # the scratch key was renamed
 
 
+def test_a_bitmap_under_its_name_before_hash_tags_is_replaced_by_rebuild_redis():
+    """Upgrading a single Redis: the old untagged bitmap is not read; ``rebuild_redis`` writes the new one and
+    deletes the old (docs/decisions/019-redis-cluster.md)."""
+    tag = CrowdTagFactory()
+    CrowdTagDetailFactory(tag=tag, user_id="u1")
+    old_name = f"gbm:crowd_tag:{tag.tag_id}"
+    get_redis().setbit(old_name, 1, 1)
+    assert tag_bitmap_key(tag.tag_id) != old_name
+    assert not bitmap_exists(tag.tag_id)
+    assert rebuild_redis_state()["crowd tag bitmaps"] >= 1
+    assert bitmap_contains(tag.tag_id, "u1")
+    assert not get_redis().exists(old_name)
+
+
 def test_rebuild_drops_removed_members_and_recounts_statistics():
     tag = CrowdTagFactory()
     crowd_tag_add_members(tag=tag, user_ids=MEMBERS)
