@@ -25,8 +25,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import global_settings
+from django.conf import global_settings, settings
 from django.core.management import call_command
+from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
@@ -53,11 +54,13 @@ from tests.infra.test_nginx_gunicorn import (
     _tail,
     callback_receiver,  # noqa: F401 - a fixture this module's tests use
     free_port,
+    gunicorn_argv,
     gunicorn_environ,
+    nginx_binary,
     nginx_config,
     request,
+    service_missing,
     signed,
-    tools,  # noqa: F401 - a fixture this module's tests use
     wait_healthy,
 )
 
@@ -97,22 +100,27 @@ def two_upstreams_config(directory: Path, *, node_ports: list[int], listen_port:
     return main
 
 
-@pytest.fixture
-def nodes(tools, mariadb, real_redis, rabbitmq, tmp_path):  # noqa: F811 - tools is the imported fixture
-    """Two gunicorn nodes behind nginx on loopback, on the same database, Redis and broker; all stopped after."""
-    nginx, gunicorn = tools
-    call_command("load_demo")  # committed (transactional test): both nodes read the same rows
+@pytest.fixture(scope="module")
+def node_processes(django_db_setup, tmp_path_factory):
+    """Two gunicorn nodes behind nginx on loopback, started once for the module (each start costs seconds of CPU):
+    they keep no state of their own between tests but memory, which the tests' writes invalidate like any other."""
+    nginx, gunicorn = nginx_binary(), gunicorn_argv()
+    if nginx is None or gunicorn is None:
+        service_missing("nginx and gunicorn must be installed (nginx-light; requirements/local.txt)")
+    if connection.vendor != "mysql" or settings.REDIS_EMBEDDED or settings.BROKER_EMBEDDED:
+        service_missing("two web nodes share a real MariaDB, Redis and RabbitMQ (set DATABASE_URL, REDIS_URL, ...)")
 
+    directory = tmp_path_factory.mktemp("web-nodes")
     processes: dict[str, subprocess.Popen] = {}
     logs: dict[str, Path] = {}
-    nginx_dir = tmp_path / "nginx"
+    nginx_dir = directory / "nginx"
     nginx_dir.mkdir()
     try:
         node_ports, proxy_port = [free_port(), free_port()], free_port()
         for name, port in zip("ab", node_ports, strict=True):
-            metrics_dir = tmp_path / f"prometheus-{name}"  # gunicorn empties it at start: one per node
+            metrics_dir = directory / f"prometheus-{name}"  # gunicorn empties it at start: one per node
             metrics_dir.mkdir()
-            logs[name] = tmp_path / f"gunicorn-{name}.log"
+            logs[name] = directory / f"gunicorn-{name}.log"
             argv = [
                 *gunicorn, "-c", str(GUNICORN_CONF),
                 "--bind", f"{LOOPBACK}:{port}",
@@ -139,6 +147,14 @@ def nodes(tools, mariadb, real_redis, rabbitmq, tmp_path):  # noqa: F811 - tools
     finally:
         for name in ("nginx", "a", "b"):
             stop_process(processes.get(name))
+
+
+@pytest.fixture
+def nodes(node_processes, mariadb, real_redis, rabbitmq):
+    """The running nodes, with the demo data committed (transactional test) for both to read. Loading it saves the
+    SKUs and activities, whose invalidations reach the nodes: nothing a previous test left in their memory stays."""
+    call_command("load_demo")
+    return node_processes
 
 
 def race(count: int, call: Callable[[int], Response]) -> list[Response]:
@@ -311,9 +327,11 @@ def test_a_dcc_change_through_one_node_is_seen_by_the_other_within_a_second(node
         assert (answer.status, answer.json()["data"]) == (200, True), answer.body
         return time.monotonic()
 
-    changed = update("1")
-    seen_within(PROPAGATION_LIMIT_S, changed, lambda: trial(node_b)["code"] == "E0003")
-    restored = update("0")
+    try:
+        changed = update("1")
+        seen_within(PROPAGATION_LIMIT_S, changed, lambda: trial(node_b)["code"] == "E0003")
+    finally:
+        restored = update("0")  # the nodes outlive this test
     seen_within(PROPAGATION_LIMIT_S, restored, lambda: trial(node_b)["code"] == "0000")
 
 
