@@ -248,11 +248,12 @@ MALL_CHANNEL = env.str("MALL_CHANNEL", default="c01")
 SIGNATURE_CLOCK_SKEW = timedelta(seconds=env.int("SIGNATURE_CLOCK_SKEW_SECONDS", default=300))
 SIGNATURE_NONCE_TTL = timedelta(seconds=env.int("SIGNATURE_NONCE_TTL_SECONDS", default=600))
 # Dynamic config: changes are broadcast on this Redis channel; each process also re-syncs
-# periodically in case it missed a message (e.g. while Redis was restarting).
-DCC_PUBSUB_CHANNEL = "group_buy_market_dcc"
+# periodically in case it missed a message (e.g. while Redis was restarting). Pub/sub spans every Redis database:
+# two deployments on one Redis server (or a test's nodes, tests/infra/test_web_nodes.py) each name their own.
+DCC_PUBSUB_CHANNEL = env.str("DCC_PUBSUB_CHANNEL", default="group_buy_market_dcc")
 DCC_RESYNC_SECONDS = env.int("DCC_RESYNC_SECONDS", default=30)
 # Cache invalidations (apps/common/cache.py) are broadcast here; the DCC subscriber applies them.
-CACHE_INVALIDATION_CHANNEL = "group_buy_market_cache"
+CACHE_INVALIDATION_CHANNEL = env.str("CACHE_INVALIDATION_CHANNEL", default="group_buy_market_cache")
 # How long a process keeps configuration it read from Redis (activities, SKUs, credentials) in memory;
 # invalidations arrive over pub/sub at once, this bounds staleness only when they cannot.
 LOCAL_CACHE_TTL_SECONDS = env.float("LOCAL_CACHE_TTL_SECONDS", default=30.0)

@@ -55,6 +55,8 @@ _DROPPED = {
     "GBM_MQ_URL",
     "TEST_REDIS_DB",
     "REDIS_KEY_PREFIX",
+    "DCC_PUBSUB_CHANNEL",
+    "CACHE_INVALIDATION_CHANNEL",
 }
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
@@ -222,6 +224,9 @@ def gunicorn_environ(metrics_dir: Path) -> dict[str, str]:
         DB_CONN_MAX_AGE="0",  # nothing keeps the test database open once a request is done
         REDIS_URL=settings.REDIS_URL,
         REDIS_KEY_PREFIX=settings.CACHES["default"].get("KEY_PREFIX", ""),
+        # This run's pub/sub channels (they span Redis databases): its processes hear each other, no one else.
+        DCC_PUBSUB_CHANNEL=settings.DCC_PUBSUB_CHANNEL,
+        CACHE_INVALIDATION_CHANNEL=settings.CACHE_INVALIDATION_CHANNEL,
         BROKER_URL=settings.CELERY_BROKER_URL,
         # After-commit tasks (the settlement callback) run inline in gunicorn: no worker to start.
         CELERY_TASK_ALWAYS_EAGER="true",
