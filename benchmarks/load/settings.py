@@ -7,11 +7,9 @@ processes publish to and consume from an exchange and queues of its own (and the
 as the bench has); nothing else differs from production.
 """
 
-from apps.common import mq
 from benchmarks.settings import *  # noqa: F403
 
 LOAD_QUEUE = "groupbuy_load"
 CELERY_TASK_DEFAULT_QUEUE = LOAD_QUEUE
 GBM_EXCHANGE = "groupbuy_load_exchange"
-# In place: apps.common.mq reads ROUTES at call time (publisher declares, consumers consume these names).
-mq.ROUTES.update({key: f"groupbuy_load_{queue.removeprefix('group_buy_market_')}" for key, queue in mq.ROUTES.items()})
+GBM_QUEUE_PREFIX = "groupbuy_load"  # its queues: groupbuy_load_team_refund, ... (apps/common/mq.py)

@@ -6,13 +6,9 @@ as in the load suite (``benchmarks/load/settings.py``), the suite's server publi
 and queues instead, which nobody consumes. Nothing else differs from production.
 """
 
-from apps.common import mq
 from benchmarks.settings import *  # noqa: F403
 
 SECURITY_QUEUE = "groupbuy_security"
 CELERY_TASK_DEFAULT_QUEUE = SECURITY_QUEUE
 GBM_EXCHANGE = "groupbuy_security_exchange"
-# In place: apps.common.mq reads ROUTES at call time (publisher declares, consumers consume these names).
-mq.ROUTES.update(
-    {key: f"groupbuy_security_{queue.removeprefix('group_buy_market_')}" for key, queue in mq.ROUTES.items()}
-)
+GBM_QUEUE_PREFIX = "groupbuy_security"  # its queues: groupbuy_security_team_refund, ... (apps/common/mq.py)
