@@ -76,12 +76,14 @@ messages: install
 # gunicorn + production settings on a free loopback port, serving benchmarks/wsgi.py (the app plus a bare Django view,
 # the yardstick of every ratio), against MariaDB (its own database groupbuy_bench), Redis DB 14 and RabbitMQ (its own
 # queue groupbuy_bench; BENCH_DATABASE_URL, BENCH_REDIS_URL and BENCH_QUEUE name others) on this machine; suites trial,
-# lock, settle, race and notify (the last with a Celery worker), ~3 min; one JSON to benchmarks/results/ and a table.
+# lock, settle, race and notify (the last with a Celery worker), ~3 min; one JSON to benchmarks/results/ and a table; then the database's durable-commit ceiling.
 # e.g. BENCH_ARGS="--suite lock --duration 30".
 BENCH_ARGS ?=
 bench: install
 	@$(BIN)/python -c 'import MySQLdb' 2>/dev/null || $(BIN)/pip install --quiet -r requirements/mysql.txt
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+	@# The database's durable-commit ceiling from 1, 8 and 32 connections (docs/capacity.md), ~15 s.
+	@for threads in 1 8 32; do $(BIN)/python -m benchmarks.db_ceiling --threads $$threads --seconds 5 | grep -E '"(threads|commits_per_second)"'; done
 
 # The whole purchase flow (trial, lock, team_progress, settle, refund) under locust, headless on loopback, at
 # 4, 8 and 16 users x 20 s, then every invariant (no oversell, no double settlement, no lost notify); ~75 s.
