@@ -155,18 +155,14 @@ def _is_member(tag_id: str | None, user_id: str | None) -> bool:
     return crowd_tag_membership(tag_id=tag_id, user_id=user_id) is True
 
 
-def _leader_pay_price(
-    user_id: str | None, activity: ActivityConfig, leader: DiscountConfig, original: Decimal, base_applies: bool
-) -> Decimal | None:
-    """The opener's price: the leader plan stacked on the joiner's (``stacked_pay_price``); None: no leader offer
-    for this user. ``base_applies``: whether the activity's own plan priced the joiner (a tag-only one may not)."""
+def _leader_pay_price(user_id: str | None, leader: DiscountConfig, joiner_price: Decimal) -> Decimal | None:
+    """The opener's price: the leader plan stacked on the joiner's price the activity's own plan already made
+    (``stacked_pay_price``); None: no leader offer for this user."""
     if leader.market_plan not in discount_strategies:
         raise GroupBuyError(ResponseCode.E0001)
     if leader.tag_only and not _is_member(leader.tag_id, user_id):
         return None  # a tag-only leader offer is for its members: others open at the joiner's price
-    discount = activity.discount
-    base = ((discount.market_plan, discount.market_expr),) if base_applies else ()
-    return stacked_pay_price(original, (*base, (leader.market_plan, leader.market_expr)))
+    return stacked_pay_price(joiner_price, ((leader.market_plan, leader.market_expr),))
 
 
 class RootNode(RuleNode[TrialRequest, TrialContext]):
@@ -242,14 +238,13 @@ class MarketingNode(RuleNode[TrialRequest, TrialContext]):
         if strategy is None:
             raise GroupBuyError(ResponseCode.E0001)
         original = ctx.sku.original_price
-        base_applies = not (discount.tag_only and not _is_member(discount.tag_id, request.user_id))
-        if base_applies:
-            ctx.pay_price = strategy.pay_price(original, discount.market_expr)
-        else:
+        if discount.tag_only and not _is_member(discount.tag_id, request.user_id):
             ctx.pay_price = original
+        else:
+            ctx.pay_price = strategy.pay_price(original, discount.market_expr)
         leader = ctx.activity.leader_discount
         if leader is not None:
-            ctx.leader_pay_price = _leader_pay_price(request.user_id, ctx.activity, leader, original, base_applies)
+            ctx.leader_pay_price = _leader_pay_price(request.user_id, leader, ctx.pay_price)
 
     def route(self, request: TrialRequest, ctx: TrialContext) -> str:
         return "tag" if ctx.pay_price is not None else "error"
