@@ -25,7 +25,13 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
 from apps.channels.models import ChannelCredential
-from apps.channels.nonces import NonceStoreUnavailable, nonce_record, nonce_ttl_seconds
+from apps.channels.nonces import (
+    NonceStoreUnavailable,
+    nonce_copy_pending,
+    nonce_key,
+    nonce_record,
+    nonce_ttl_seconds,
+)
 from apps.channels.selectors import channel_credential_get
 from apps.channels.signing import NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_request_signature
 from apps.common.errors import GroupBuyError, ResponseCode
@@ -71,6 +77,49 @@ def _refuse(code: ResponseCode, info: str | None, source: str, channel: str) -> 
 _UTF8_CHARSETS = frozenset({"utf-8", "utf8"})
 
 
+class PendingNonce:
+    """A verified call's nonce (step 5): ``record`` it, or let a Redis script record it together with the handler's
+    first Redis work (``apps.dcc.ratelimit``: the trial's permit) and report with ``mark_recorded``.
+    Either way a replay is refused with E0202 before the call changes anything."""
+
+    __slots__ = ("channel", "nonce", "recorded", "source")
+
+    def __init__(self, source: str, channel: str, nonce: str) -> None:
+        self.source, self.channel, self.nonce = source, channel, nonce
+        self.recorded = False
+
+    @property
+    def key(self) -> str:
+        return nonce_key(source=self.source, channel=self.channel, nonce=self.nonce)
+
+    @property
+    def ttl_seconds(self) -> int:
+        return nonce_ttl_seconds()
+
+    @property
+    def script_may_record(self) -> bool:
+        """False while this process still has nonces to copy from the database into Redis (``nonce_record``
+        then looks the nonce up in the database as well)."""
+        return not nonce_copy_pending()
+
+    def record(self) -> None:
+        """Record the nonce in the nonce store (Redis, else the database); E0202 for a replay or when neither store
+        can tell."""
+        try:
+            fresh = nonce_record(source=self.source, channel=self.channel, nonce=self.nonce)
+        except NonceStoreUnavailable as exc:
+            raise _refuse(
+                ResponseCode.E0202, _("Replay protection is unavailable, please retry."), self.source, self.channel
+            ) from exc
+        self.mark_recorded(fresh=fresh)
+
+    def mark_recorded(self, *, fresh: bool) -> None:
+        """The nonce was recorded (``fresh``: it was new); E0202 for a replay."""
+        self.recorded = True
+        if not fresh:
+            raise _refuse(ResponseCode.E0202, _("The nonce was already used."), self.source, self.channel)
+
+
 @dataclass(frozen=True)
 class SignedCall:
     """A verified signed request: the credential and the request's own parameters.
@@ -82,6 +131,8 @@ class SignedCall:
 
     credential: ChannelCredential
     params: Mapping[str, Any]
+    # The signed call's nonce; recorded already unless the endpoint defers it to its handler.
+    nonce: PendingNonce | None = None
 
     @property
     def caller(self) -> ChannelPrincipal:
@@ -167,7 +218,7 @@ def _names_channel(value: object) -> TypeGuard[str]:
     return isinstance(value, str) and bool(value.strip())
 
 
-def _verify_signed(request: HttpRequest, credential: ChannelCredential) -> None:
+def _verify_signed(request: HttpRequest, credential: ChannelCredential, *, defer_nonce: bool) -> PendingNonce:
     source, channel = credential.source, credential.channel
     # From META: ``request.headers`` would build a dict of every header on each signed call.
     timestamp = request.META.get(_TIMESTAMP_META, "")
@@ -189,27 +240,25 @@ def _verify_signed(request: HttpRequest, credential: ChannelCredential) -> None:
         credential.secret, request.method, request.path, timestamp, nonce, request.body, signature
     ):
         raise _refuse(ResponseCode.E0201, _("The signature does not match."), source, channel)
-    try:
-        fresh = nonce_record(source=source, channel=channel, nonce=nonce)
-    except NonceStoreUnavailable as exc:
-        raise _refuse(
-            ResponseCode.E0202, _("Replay protection is unavailable, please retry."), source, channel
-        ) from exc
-    if not fresh:
-        raise _refuse(ResponseCode.E0202, _("The nonce was already used."), source, channel)
+    pending = PendingNonce(source, channel, nonce)
+    if not defer_nonce:
+        pending.record()
+    return pending
 
 
-def signed_call_verify(request: HttpRequest) -> SignedCall:
+def signed_call_verify(request: HttpRequest, *, defer_nonce: bool = False) -> SignedCall:
     """The verified call: parameters parsed once, credential, signature, then the nonce; else a GroupBuyError
-    (0002 with HTTP 400 or 415, E0201, E0202 or E0203)."""
+    (0002 with HTTP 400 or 415, E0201, E0202 or E0203).
+
+    ``defer_nonce``: the nonce is left for the handler to record with its own first Redis work
+    (``SignedCall.nonce``, ``PendingNonce``), before anything the call changes."""
     params = _params(request)
     source, channel = _caller(params)
     credential = channel_credential_get(source=source, channel=channel)
     if credential is None or not credential.enabled:
         raise _refuse(ResponseCode.E0203, None, source, channel)
-    if credential.signature_required:
-        _verify_signed(request, credential)
-    return SignedCall(credential, params)
+    nonce = _verify_signed(request, credential, defer_nonce=defer_nonce) if credential.signature_required else None
+    return SignedCall(credential, params, nonce)
 
 
 def signed_params_check(call: SignedCall, data: Mapping[str, Any]) -> None:

@@ -72,15 +72,22 @@ def nonce_record(*, source: str, channel: str, nonce: str) -> bool:
     """
     # Read before the SET: a copy that finished after this line cannot have covered a nonce this SET
     # just accepted, so then this request looks its nonce up in the database itself.
-    copy_pending = _fallback_generation != _copied_generation
+    copy_pending = nonce_copy_pending()
     key = nonce_key(source=source, channel=channel, nonce=nonce)
     try:
-        fresh = bool(get_redis().set(key, "1", nx=True, ex=nonce_ttl_seconds()))
+        # The command itself, not ``Redis.set``: redis-py 8 inspects the arguments of ``set`` on every call.
+        fresh = bool(get_redis().execute_command("SET", key, "1", "NX", "EX", nonce_ttl_seconds()))
     except (RedisError, OSError) as exc:
         return _record_in_database(source=source, channel=channel, nonce=nonce, redis_error=exc)
     if copy_pending:
         return _catch_up(source=source, channel=channel, nonce=nonce, key=key, fresh=fresh)
     return fresh
+
+
+def nonce_copy_pending() -> bool:
+    """Did this process record nonces in the database that Redis may not know yet? Then a nonce Redis calls
+    fresh must also be looked up in the database (``nonce_record`` does), so no script may record it alone."""
+    return _fallback_generation != _copied_generation
 
 
 def _record_in_database(*, source: str, channel: str, nonce: str, redis_error: Exception) -> bool:

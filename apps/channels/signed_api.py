@@ -30,16 +30,24 @@ from apps.common.logging import request_caller_attach
 SignedHandler = Callable[[SignedCall], Any]
 
 
-def signed_endpoint(*, name: str, method: str = "POST", **schema: Any) -> Callable[[SignedHandler], LaneView]:
+def signed_endpoint(
+    *, name: str, method: str = "POST", handler_records_nonce: bool = False, **schema: Any
+) -> Callable[[SignedHandler], LaneView]:
     """A lane view for ``handler``; ``schema`` are ``extend_schema``'s arguments (operation_id, request,
-    responses, parameters, summary...), which document it."""
+    responses, parameters, summary...), which document it.
+
+    ``handler_records_nonce``: the handler records ``call.nonce`` itself, with its first Redis work and before it
+    changes anything (the trial: nonce and permit in one round trip); an answer without it recorded is a crash."""
 
     def decorate(handler: SignedHandler) -> LaneView:
         @lane_view(name=name, methods=(method,))
         def view(request: HttpRequest) -> HttpResponse:
-            call = signed_call_verify(request)
+            call = signed_call_verify(request, defer_nonce=handler_records_nonce)
             request_caller_attach(request, call.caller)  # the logs' user_id
-            return success_json(handler(call))
+            data = handler(call)
+            if call.nonce is not None and not call.nonce.recorded:
+                raise AssertionError(f"{handler.__name__} answered without recording the call's nonce")
+            return success_json(data)
 
         view.__name__ = view.__qualname__ = handler.__name__
         view.__module__, view.__doc__ = handler.__module__, handler.__doc__

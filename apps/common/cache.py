@@ -180,7 +180,9 @@ def cached(
     ``missing_ttl``: how long a ``None`` is kept (default ``ttl``; 0: not cached), so a miss can expire
     sooner than a row. ``switchable=False``: outside ``cacheOpenSwitch`` (reads every request depends on).
     ``decode`` turns the stored form (what ``loader`` returns, e.g. a dict of columns) into the answer on
-    every read; a Redis entry it cannot decode (an older shape) is reloaded and overwritten.
+    every read from Redis; a Redis entry it cannot decode (an older shape) is reloaded and overwritten. Process
+    memory keeps the decoded answer (decoding a model instance on every hit cost more than the lookup): one
+    object shared by the process's threads, which callers read and never change.
     """
     if missing_ttl is None:
         missing_ttl = ttl
@@ -193,7 +195,7 @@ def cached(
     if local_ttl:
         hit = _local.get(key)
         if hit is not NOT_LOCAL:
-            return None if hit == _MISSING else answer(hit)
+            return None if hit == _MISSING else hit  # decoded when it was put
         generation = _local.generation
     try:
         hit = cache.get(key)
@@ -212,7 +214,7 @@ def cached(
             logger.warning("cache entry %s of an older shape, reloading", key)
         else:
             if local_ttl:
-                _local.put(key, hit, local_ttl, generation)
+                _local.put(key, value, local_ttl, generation)
             return value
     stored = loader()
     if stored is None and not missing_ttl:
@@ -223,12 +225,13 @@ def cached(
         CACHE_FALLBACKS.labels(namespace).inc()
         logger.warning("cache write failed for %s: %s", key, exc)
         return answer(stored)
+    value = answer(stored)
     if local_ttl:
         if stored is None:
             _local.put(key, _MISSING, min(local_ttl, missing_ttl), generation)
         else:
-            _local.put(key, stored, local_ttl, generation)
-    return answer(stored)
+            _local.put(key, value, local_ttl, generation)
+    return value
 
 
 def cache_delete(*keys: str) -> None:

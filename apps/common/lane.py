@@ -21,6 +21,7 @@ import functools
 import logging
 import time
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from django.core.exceptions import SuspiciousOperation
 from django.core.signals import setting_changed
@@ -81,6 +82,17 @@ def _forget_routes(*, setting: str, **kwargs: object) -> None:
         _lane_view_for.cache_clear()
 
 
+# The metrics' children by label values, looked up once: ``labels()`` validates and locks on every call.
+@functools.cache
+def _seconds_of(name: str) -> Any:
+    return API_SECONDS.labels(name)
+
+
+@functools.lru_cache(maxsize=1024)  # endpoints × codes, a small set
+def _answers_of(name: str, code: str) -> Any:
+    return API_REQUESTS.labels(name, code)
+
+
 def _no_response(request: HttpRequest) -> HttpResponse:  # pragma: no cover - the lane never calls down
     raise AssertionError("the lane's security headers wrap a response, they never produce one")
 
@@ -103,8 +115,8 @@ class LaneMiddleware:
             response = self.frame_options.process_response(request, self.security.process_response(request, response))
             response["X-Request-ID"] = request_id
         name = view.lane_name  # type: ignore[attr-defined]
-        API_SECONDS.labels(name).observe(time.perf_counter() - started)
-        API_REQUESTS.labels(name, getattr(response, "envelope_code", str(response.status_code))).inc()
+        _seconds_of(name).observe(time.perf_counter() - started)
+        _answers_of(name, getattr(response, "envelope_code", str(response.status_code))).inc()
         return response
 
     def _answer(self, request: HttpRequest, view: LaneView) -> HttpResponse:

@@ -37,17 +37,27 @@ class CrossSlotKeys(Exception):
     ``RedisError``: no fail-open path may swallow it."""
 
 
+def redis_is_cluster() -> bool:
+    """Is the project's Redis a cluster (``REDIS_CLUSTER_NODES``)?"""
+    return bool(settings.REDIS_CLUSTER_NODES)
+
+
 def script_key_slots(keys: Sequence[str]) -> set[int]:
     """The cluster hash slots of ``keys`` (hash tags respected)."""
     return {key_slot(key.encode()) for key in keys}
 
 
 class RedisScript:
-    """A Lua script registered lazily, once per Redis client."""
+    """A Lua script registered lazily, once per Redis client.
 
-    def __init__(self, name: str, source: str) -> None:
+    ``single_node``: the script's keys may live in different hash slots, so it runs on a single Redis only (its
+    caller takes another path on a cluster, ``redis_is_cluster``); the slot check is skipped, a cluster refuses it.
+    """
+
+    def __init__(self, name: str, source: str, *, single_node: bool = False) -> None:
         self.name = name
         self.source = source
+        self.single_node = single_node
 
     def __repr__(self) -> str:
         return f"RedisScript({self.name!r})"
@@ -62,7 +72,10 @@ class RedisScript:
 
     def __call__(self, *, keys: Sequence[str], args: Sequence[Any] = (), client: Redis | None = None) -> Any:
         """Run the script on ``client`` (default: the process' Redis). Redis errors propagate."""
-        if settings.REDIS_CHECK_SCRIPT_SLOTS and len(script_key_slots(keys)) > 1:
+        if self.single_node:
+            if redis_is_cluster():
+                raise CrossSlotKeys(f"{self!r} runs on a single Redis only, not on a cluster")
+        elif settings.REDIS_CHECK_SCRIPT_SLOTS and len(script_key_slots(keys)) > 1:
             raise CrossSlotKeys(f"{self!r} called with keys of different hash slots: {list(keys)}")
         target = client if client is not None else get_redis()
         return self.registered(target)(keys=list(keys), args=list(args))
@@ -109,3 +122,21 @@ return {0, 0, math.ceil((new_tat - now - tolerance) / 1000)}
 """
 
 RATE_LIMIT = RedisScript("rate_limit_gcra", RATE_LIMIT_SOURCE)
+
+# --- A signed call's nonce, then its user's permit, in one round trip (apps/dcc/ratelimit.py) --------------
+# KEYS[1] the nonce (apps/channels/nonces.py), KEYS[2..4] as RATE_LIMIT's; ARGV[1] the nonce's TTL in seconds,
+# ARGV[2..5] as RATE_LIMIT's. The nonce first: a replay is refused before it can spend a permit.
+# Returns {nonce fresh 1|0, then RATE_LIMIT's three values (0, 0, 0 for a replay)}.
+# The keys are of two hash slots (the nonce's channel, the permit's user): a single Redis only.
+NONCE_THEN_RATE_LIMIT_SOURCE = (
+    "local function rate_limit(KEYS, ARGV)\n"
+    + RATE_LIMIT_SOURCE
+    + """end
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
+  return {0, 0, 0, 0}
+end
+local verdict = rate_limit({KEYS[2], KEYS[3], KEYS[4]}, {ARGV[2], ARGV[3], ARGV[4], ARGV[5]})
+return {1, verdict[1], verdict[2], verdict[3]}
+"""
+)
+NONCE_THEN_RATE_LIMIT = RedisScript("nonce_then_rate_limit", NONCE_THEN_RATE_LIMIT_SOURCE, single_node=True)

@@ -20,9 +20,10 @@ import time
 from prometheus_client import Counter
 from redis.exceptions import RedisError
 
+from apps.channels.authentication import PendingNonce
 from apps.common.errors import GroupBuyError, ResponseCode
 from apps.common.logging import ThrottledWarning
-from apps.common.redis_scripts import RATE_LIMIT
+from apps.common.redis_scripts import NONCE_THEN_RATE_LIMIT, RATE_LIMIT, redis_is_cluster
 from apps.dcc.runtime import dcc_get
 
 logger = logging.getLogger(__name__)
@@ -47,16 +48,36 @@ def rate_limit_keys(*, user_id: str, scope: str) -> list[str]:
     return [f"{base}:tat", f"{base}:violations", f"{base}:blacklist"]
 
 
-def rate_limit_check(*, user_id: str, scope: str = "trial") -> None:
-    """Refuse with 0006 (HTTP 429) when ``user_id`` is over the limit or blacklisted; else do nothing."""
+def rate_limit_check(*, user_id: str, scope: str = "trial", nonce: PendingNonce | None = None) -> None:
+    """Refuse with 0006 (HTTP 429) when ``user_id`` is over the limit or blacklisted; else do nothing.
+
+    ``nonce``: a signed call's nonce not recorded yet (``signed_endpoint(handler_records_nonce=True)``). It is
+    recorded first and a replay refused with E0202 before any permit is spent; on a single Redis both go in one
+    script, one round trip (``NONCE_THEN_RATE_LIMIT``). A cluster keeps them apart (their keys' hash slots differ),
+    and so does a process still copying nonces it recorded in the database during a Redis outage.
+    """
+    if nonce is not None and nonce.recorded:
+        nonce = None
+    elif nonce is not None and (redis_is_cluster() or not nonce.script_may_record):
+        nonce.record()
+        nonce = None
     if dcc_get("rateLimiterSwitch") == "close":
+        if nonce is not None:
+            nonce.record()
         return
+    keys = rate_limit_keys(user_id=user_id, scope=scope)
     args = [now_ms(), dcc_get("rateLimitPermitsPerSecond"), dcc_get("rateLimitBlacklistCount"), BLACKLIST_TTL_SECONDS]
     try:
-        allowed, blacklisted, _retry_after_ms = RATE_LIMIT(
-            keys=rate_limit_keys(user_id=user_id, scope=scope), args=args
-        )
+        if nonce is None:
+            allowed, blacklisted, _retry_after_ms = RATE_LIMIT(keys=keys, args=args)
+        else:
+            fresh, allowed, blacklisted, _retry_after_ms = NONCE_THEN_RATE_LIMIT(
+                keys=[nonce.key, *keys], args=[nonce.ttl_seconds, *args]
+            )
+            nonce.mark_recorded(fresh=bool(fresh))
     except (RedisError, OSError) as exc:
+        if nonce is not None and not nonce.recorded:
+            nonce.record()  # the nonce store's own fallback: the database
         _fail_open(scope, exc)
         return
     if not allowed:

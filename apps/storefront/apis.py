@@ -129,6 +129,7 @@ class MarketConfigOut(serializers.Serializer):
     request=MarketConfigRequest,
     responses=MarketConfigOut,
     summary="Trial for the product page: price, visibility, open teams, statistics (signed, rate limited)",
+    handler_records_nonce=True,  # with the user's permit, one Redis round trip (apps/dcc/ratelimit.py)
     description="payPrice/deductionPrice are a joiner's prices; leaderPayPrice/leaderDeductionPrice what whoever "
     "opens a team pays with the activity's leader offer (null without one). isEnable: may the user open a team, "
     "or, with teamId, join that team; joinEnable: may they join someone else's team; reason: why not (E0007 "
@@ -138,7 +139,7 @@ def market_config(call: SignedCall) -> dict[str, Any]:
     data = signed_params(call, market_config_params)
     caller = call.caller
     # A userId is the channel's own namespace: one mall's traffic never rate-limits another's shopper.
-    rate_limit_check(user_id=f"{caller.source}/{caller.channel}/{data['userId']}")
+    rate_limit_check(user_id=f"{caller.source}/{caller.channel}/{data['userId']}", nonce=call.nonce)
     config = market_config_query(
         user_id=data["userId"], source=caller.source, channel=caller.channel, goods_id=data["goodsId"],
         team_id=data.get("teamId") or None,

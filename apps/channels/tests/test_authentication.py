@@ -347,3 +347,14 @@ def test_schema_documents_the_three_headers():
     for path in signed:
         operation = schema["paths"][path]["post"]
         assert operation["security"] == [{"gbmTimestamp": [], "gbmNonce": [], "gbmSignature": []}], path
+
+
+def test_a_handler_that_defers_the_nonce_and_never_records_it_is_a_crash_not_an_answer(client, credential):
+    from apps.channels.tests.urls_signed import FORGETFUL_PATH
+
+    body = body_of()
+    headers = signed_headers(SECRET, "POST", FORGETFUL_PATH, body)
+    response = client.post(FORGETFUL_PATH, data=body, content_type="application/json", headers=headers)
+
+    assert (response.status_code, response.json()["code"]) == (500, "0001")
+    assert get_redis().keys(nonce_key(source="s01", channel="c01", nonce="*")) == []  # and nothing was recorded

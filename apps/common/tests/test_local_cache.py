@@ -6,7 +6,7 @@ import pytest
 from django.conf import settings
 from django.core.cache import cache
 
-from apps.common.cache import NOT_LOCAL, cache_delete, cache_delete_on_commit, cached, local_peek
+from apps.common.cache import NOT_LOCAL, cache_delete, cache_delete_on_commit, cached, local_clear, local_peek
 from apps.common.redis import get_redis
 from apps.common.tests.children import django_child
 from apps.dcc.runtime import dcc_publish_all, dcc_subscribed
@@ -177,12 +177,23 @@ def test_an_entry_outside_the_switch_stays_cached_when_the_switch_is_off(set_dcc
 
 
 @pytest.mark.django_db
-def test_decode_runs_on_every_read_and_an_undecodable_entry_is_reloaded():
+def test_an_undecodable_entry_is_reloaded_and_memory_keeps_the_decoded_answer():
+    decodes = []
+
+    def decode(entry: dict) -> list:
+        decodes.append(entry)
+        return [entry["n"]]
+
     cache.set("d", {"old": "shape"}, 60)
-    decoded = cached("d", lambda: {"n": 1}, ttl=60, namespace="test", local_ttl=30, decode=lambda e: [e["n"]])
-    again = cached("d", lambda: {"n": 2}, ttl=60, namespace="test", local_ttl=30, decode=lambda e: [e["n"]])
-    assert decoded == again == [1] and decoded is not again  # a fresh answer each read, from memory
+    decoded = cached("d", lambda: {"n": 1}, ttl=60, namespace="test", local_ttl=30, decode=decode)
+    again = cached("d", lambda: {"n": 2}, ttl=60, namespace="test", local_ttl=30, decode=decode)
+    assert decoded == [1] and again is decoded  # from memory: decoded once, not on every read
     assert cache.get("d") == {"n": 1}
+    assert decodes == [{"old": "shape"}, {"n": 1}]  # the old shape failed, the reload was decoded once
+
+    local_clear()  # another process: reads Redis, decodes its own answer
+    fresh = cached("d", lambda: {"n": 3}, ttl=60, namespace="test", local_ttl=30, decode=decode)
+    assert fresh == [1] and fresh is not decoded and len(decodes) == 3
 
 
 @pytest.mark.django_db
