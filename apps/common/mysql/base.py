@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import MySQLdb
 from django.db.backends.mysql import base as mysql
 from django.db.backends.utils import debug_transaction
 
@@ -32,7 +33,7 @@ class CursorWrapper(mysql.CursorWrapper):
             self.db.begin_transaction()
         try:
             return super().execute(query, args)
-        except mysql.Database.OperationalError as exc:
+        except MySQLdb.OperationalError as exc:
             if exc.args and exc.args[0] in TRANSACTION_ROLLED_BACK:
                 self.db.transaction_ended_by_server()
             raise
@@ -42,7 +43,7 @@ class CursorWrapper(mysql.CursorWrapper):
             self.db.begin_transaction()
         try:
             return super().executemany(query, args)
-        except mysql.Database.OperationalError as exc:
+        except MySQLdb.OperationalError as exc:
             if exc.args and exc.args[0] in TRANSACTION_ROLLED_BACK:
                 self.db.transaction_ended_by_server()
             raise
