@@ -155,6 +155,14 @@ def mariadb(db):
 
 
 @pytest.fixture
+def mariadb_tx(transactional_db):
+    """Like ``mariadb``, without the test-wide transaction: for tests of COMMIT and ROLLBACK themselves."""
+    if connection.vendor != "mysql":
+        service_missing("DATABASE_URL does not point at MariaDB (set DATABASE_URL=mysql://...)")
+    return connection
+
+
+@pytest.fixture
 def real_redis():
     if settings.REDIS_EMBEDDED:
         service_missing("REDIS_URL is not set; this test needs a real Redis")

@@ -22,16 +22,26 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 EMBEDDED_REDIS_URL = "redis://embedded:6379/0"
 EMBEDDED_BROKER_URL = "memory://"
+# Django's MySQL backend without the SET autocommit round trips around each transaction
+# (docs/decisions/020-transactions-without-set-autocommit.md).
+MYSQL_ENGINE = "apps.common.mysql"
+
+
+def _database_url(var: str, **kwargs: str) -> dict:
+    config = env.db_url(var, **kwargs)
+    if config["ENGINE"] == "django.db.backends.mysql":
+        config["ENGINE"] = MYSQL_ENGINE
+    return config
 
 
 def database_config(default_sqlite: Path) -> dict:
     """Django DATABASES['default'] from DATABASE_URL, or SQLite in the embedded shape."""
-    config = env.db_url("DATABASE_URL", default=f"sqlite:///{default_sqlite}")
+    config = _database_url("DATABASE_URL", default=f"sqlite:///{default_sqlite}")
     if config["ENGINE"] == "django.db.backends.sqlite3":
         default_sqlite.parent.mkdir(parents=True, exist_ok=True)
         # Writers take the lock when their transaction begins: no upgrade deadlocks between threads.
         config.setdefault("OPTIONS", {}).update({"transaction_mode": "IMMEDIATE", "timeout": 20})
-    if config["ENGINE"] == "django.db.backends.mysql":
+    if config["ENGINE"] == MYSQL_ENGINE:
         options = config.setdefault("OPTIONS", {})
         options.setdefault("charset", "utf8mb4")
         # Strict mode: truncation and bad values are errors, never silent rewrites.
@@ -57,7 +67,7 @@ def replica_database_config(primary: dict) -> dict | None:
     """
     if not env.str("DATABASE_REPLICA_URL", default="") or primary["ENGINE"] == "django.db.backends.sqlite3":
         return None  # the embedded shape has no replica, whatever a shell left in DATABASE_REPLICA_URL
-    config = env.db_url("DATABASE_REPLICA_URL")
+    config = _database_url("DATABASE_REPLICA_URL")
     if config["ENGINE"] != primary["ENGINE"]:
         raise ImproperlyConfigured("DATABASE_REPLICA_URL must use the same engine as DATABASE_URL (MariaDB).")
     options = config.setdefault("OPTIONS", {})

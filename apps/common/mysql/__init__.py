@@ -1,0 +1,1 @@
+"""MariaDB/MySQL backend whose transactions cost no ``SET autocommit`` round trips (``base.py``)."""

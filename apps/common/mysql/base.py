@@ -1,0 +1,117 @@
+"""Django's MySQL backend, with the server session kept in autocommit and transactions begun explicitly.
+
+Stock Django turns autocommit off and on around every transaction (``SET autocommit=0``, ``COMMIT``,
+``SET autocommit=1``: three round trips for an ``atomic`` block). Here Django's "autocommit off" is a ``BEGIN``
+sent just before the next statement (the server would start its implicit transaction there too), ``COMMIT``
+and ``ROLLBACK`` are sent only when a transaction was begun, and turning autocommit back on costs nothing after
+they ended: an ``atomic`` block with one INSERT is BEGIN, INSERT, COMMIT. ``ENGINE = "apps.common.mysql"``
+(config/env.py); docs/decisions/020-transactions-without-set-autocommit.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import MySQLdb
+from django.db.backends.mysql import base as mysql
+from django.db.backends.utils import debug_transaction
+
+# InnoDB rolled the whole transaction back (the server session is then back in autocommit).
+TRANSACTION_ROLLED_BACK = frozenset({1213})  # deadlock
+
+
+class CursorWrapper(mysql.CursorWrapper):
+    """Begins the pending transaction before a statement: every statement after a ``commit()`` or
+    ``rollback()`` in manual mode is in a new transaction, as with the session's autocommit off."""
+
+    def __init__(self, cursor: Any, db: DatabaseWrapper) -> None:
+        super().__init__(cursor)
+        self.db = db
+
+    def execute(self, query: str, args: Any = None) -> Any:
+        if self.db.begin_pending:
+            self.db.begin_transaction()
+        try:
+            return super().execute(query, args)
+        except MySQLdb.OperationalError as exc:
+            if exc.args and exc.args[0] in TRANSACTION_ROLLED_BACK:
+                self.db.transaction_ended_by_server()
+            raise
+
+    def executemany(self, query: str, args: Any) -> Any:
+        if self.db.begin_pending:
+            self.db.begin_transaction()
+        try:
+            return super().executemany(query, args)
+        except MySQLdb.OperationalError as exc:
+            if exc.args and exc.args[0] in TRANSACTION_ROLLED_BACK:
+                self.db.transaction_ended_by_server()
+            raise
+
+    def callproc(self, procname: str, args: Any = ()) -> Any:
+        if self.db.begin_pending:
+            self.db.begin_transaction()
+        return self.cursor.callproc(procname, args)
+
+
+class DatabaseWrapper(mysql.DatabaseWrapper):
+    # Django's autocommit is off and no BEGIN was sent since: the next statement sends it.
+    begin_pending = False
+    # A BEGIN was sent (or attempted) and no COMMIT/ROLLBACK since: the server may have a transaction open.
+    in_server_transaction = False
+
+    def get_new_connection(self, conn_params: dict) -> Any:
+        self.begin_pending = self.in_server_transaction = False
+        # mysqlclient connects with autocommit off (PEP 249); ask for it on instead. It reads the session's
+        # state from the server's last reply and sends SET autocommit=1 only when the session is not already
+        # in autocommit: a new connection costs no SET autocommit round trip, and the session really is on.
+        return super().get_new_connection({**conn_params, "autocommit": True})
+
+    def create_cursor(self, name: str | None = None) -> CursorWrapper:
+        return CursorWrapper(self.connection.cursor(), self)
+
+    def begin_transaction(self) -> None:
+        self.begin_pending = False
+        # Set first: if the BEGIN fails (a lost connection), the ROLLBACK that follows is still attempted and
+        # fails as it would on the stock backend, so Django's error handling sees the same errors.
+        self.in_server_transaction = True
+        self.connection.begin()
+
+    def transaction_ended_by_server(self) -> None:
+        """The server ended the transaction itself (a deadlock rolled it back): begin a new one before the next
+        statement, as the server does when the session's autocommit is off."""
+        self.in_server_transaction = False
+        self.begin_pending = not self.autocommit
+
+    def _set_autocommit(self, autocommit: bool) -> None:
+        if not autocommit:
+            # Lazily: no round trip here. Off while already off keeps the open transaction.
+            self.begin_pending = not self.in_server_transaction
+            return
+        self.begin_pending = False
+        if self.in_server_transaction:
+            # MySQL's own rule for SET autocommit=1: it commits the open transaction.
+            with self.wrap_database_errors:
+                self.connection.commit()
+            self.in_server_transaction = False
+
+    def _commit(self) -> None:
+        if self.connection is None:
+            return
+        # Logged as the stock backend logs it (query counts stay the same); sent only when a BEGIN was.
+        with debug_transaction(self, "COMMIT"):
+            if self.in_server_transaction:
+                with self.wrap_database_errors:
+                    self.connection.commit()
+                self.in_server_transaction = False
+        self.begin_pending = not self.autocommit
+
+    def _rollback(self) -> None:
+        if self.connection is None:
+            return
+        with debug_transaction(self, "ROLLBACK"):
+            if self.in_server_transaction:
+                with self.wrap_database_errors:
+                    self.connection.rollback()
+                self.in_server_transaction = False
+        self.begin_pending = not self.autocommit
