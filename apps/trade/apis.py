@@ -223,6 +223,15 @@ class TeamProgressParams(serializers.Serializer):
     channel = IdField(max_length=16)
 
 
+TEAM_PROGRESS_PARAMS = Fields(teamId=Text(pattern=TEAM_ID_PATTERN), source=id_text(16), channel=id_text(16))
+
+
+def team_progress_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """``TeamProgressParams``'s validation without its serializer, held to it by
+    ``tests/test_refund_progress_params.py``."""
+    return params_validate(TEAM_PROGRESS_PARAMS, params)
+
+
 class TeamProgressOut(serializers.Serializer):
     teamId = serializers.CharField()
     status = serializers.IntegerField()
@@ -236,6 +245,10 @@ class TeamProgressOut(serializers.Serializer):
     validEndTime = serializers.DateTimeField()
 
 
+# TeamProgressOut's validEndTime, shared: to_representation only reads the field (time zone: the current one).
+_WIRE_TIME = serializers.DateTimeField()
+
+
 @signed_endpoint(
     name="team_progress",
     method="GET",
@@ -245,24 +258,23 @@ class TeamProgressOut(serializers.Serializer):
     summary="A team's seats and status (the calling channel's teams only)",
 )
 def team_progress_get(call: SignedCall) -> dict[str, Any]:
-    data = signed_params(call, TeamProgressParams)
+    data = signed_params(call, team_progress_params)
     caller = call.caller
     team = team_progress(team_id=data["teamId"], source=caller.source, channel=caller.channel)
     if team is None:
         raise GroupBuyError(
             ResponseCode.ILLEGAL_PARAMETER, gettext("no such team"), data={"teamId": [gettext("no such team")]}
         )
-    return TeamProgressOut(
-        {
-            "teamId": team.team_id,
-            "status": team.status,
-            "targetCount": team.target_count,
-            "lockCount": team.lock_count,
-            "completeCount": team.complete_count,
-            "virtualCount": team.virtual_count,
-            "validEndTime": team.valid_end_time,
-        }
-    ).data
+    # Built by hand, shaped as TeamProgressOut (a test holds them together); the time written by the field itself.
+    return {
+        "teamId": team.team_id,
+        "status": team.status,
+        "targetCount": team.target_count,
+        "lockCount": team.lock_count,
+        "completeCount": team.complete_count,
+        "virtualCount": team.virtual_count,
+        "validEndTime": _WIRE_TIME.to_representation(team.valid_end_time),
+    }
 
 
 class RefundRequest(serializers.Serializer):
@@ -270,6 +282,15 @@ class RefundRequest(serializers.Serializer):
     source = IdField(max_length=16)  # type: ignore[assignment]  # wire name; shadows DRF's Field.source
     channel = IdField(max_length=16)
     outTradeNo = IdField()
+
+
+REFUND_PARAMS = Fields(userId=id_text(), source=id_text(16), channel=id_text(16), outTradeNo=id_text())
+
+
+def refund_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """``RefundRequest``'s validation without its serializer, held to it by
+    ``tests/test_refund_progress_params.py``."""
+    return params_validate(REFUND_PARAMS, params)
 
 
 class RefundOut(serializers.Serializer):
@@ -288,17 +309,16 @@ class RefundOut(serializers.Serializer):
     summary="Give the seat (and the money, when paid) back; a refunded order answers repeat",
 )
 def refund(call: SignedCall) -> dict[str, Any]:
-    data = signed_params(call, RefundRequest)
+    data = signed_params(call, refund_params)
     caller = call.caller
     outcome = order_refund(
         source=caller.source, channel=caller.channel, out_trade_no=data["outTradeNo"], user_id=data["userId"]
     )
-    return RefundOut(
-        {
-            "userId": outcome.order.user_id,
-            "orderId": outcome.order.order_id,
-            "teamId": outcome.team.team_id,
-            "code": "repeat" if outcome.repeat else "success",
-            "info": "already refunded" if outcome.repeat else outcome.strategy,
-        }
-    ).data
+    # Built by hand, shaped as RefundOut (a test holds them together).
+    return {
+        "userId": outcome.order.user_id,
+        "orderId": outcome.order.order_id,
+        "teamId": outcome.team.team_id,
+        "code": "repeat" if outcome.repeat else "success",
+        "info": "already refunded" if outcome.repeat else outcome.strategy,
+    }

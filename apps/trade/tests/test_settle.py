@@ -10,7 +10,7 @@ from apps.activities.tests.factories import Offer
 from apps.channels.signing import signed_headers
 from apps.common.errors import GroupBuyError
 from apps.notifications.models import NotifyTask
-from apps.trade.apis import SettleOut
+from apps.trade.apis import SettleOut, TeamProgressOut
 from apps.trade.models import NotifyType, Order, Team
 from apps.trade.services import order_settle
 from apps.trade.settle import SettleCommand
@@ -189,5 +189,11 @@ def test_team_progress(client, offer, full_team):
     assert {k: data[k] for k in ("teamId", "status", "targetCount", "lockCount", "completeCount")} == {
         "teamId": full_team, "status": 0, "targetCount": 3, "lockCount": 3, "completeCount": 1,
     }  # fmt: skip
+    team = Team.objects.get(team_id=full_team)
+    # Built by hand: it must be what the documented serializer writes, the time's format and zone included.
+    assert data == TeamProgressOut({
+        "teamId": team.team_id, "status": team.status, "targetCount": team.target_count, "lockCount": team.lock_count,
+        "completeCount": team.complete_count, "virtualCount": team.virtual_count, "validEndTime": team.valid_end_time,
+    }).data  # fmt: skip
     other = signed_get(client, offer, PROGRESS_URL, f"teamId=12345678&source={offer.source}&channel={offer.channel}")
     assert (other.status_code, other.json()["code"]) == (400, "0002")
