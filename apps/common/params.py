@@ -1,13 +1,15 @@
-"""Plain-Python twins of DRF's request fields, for the signed API's two hot endpoints (the trial, the lock).
+"""Plain-Python twins of DRF's request fields, for the signed API's hot endpoints (the trial, the lock, settle).
 
 A DRF serializer costs 0.2–0.6 ms of CPU per request (issue 16's profile); a rule here takes the same parsed
 JSON value and answers the same validated value, or the same error messages (DRF's own strings, translated),
 so a refusal is the same 0002 envelope ``{code, info, data: {field: [message]}}``. The serializers stay the
 documented contract (OpenAPI); a hypothesis test per endpoint holds each validator to its serializer
-(``apps/storefront/tests/test_market_params.py``, ``apps/trade/tests/test_lock_params.py``).
+(``apps/storefront/tests/test_market_params.py``, ``apps/trade/tests/test_lock_params.py``,
+``apps/trade/tests/test_settle_params.py``).
 
 Only what those serializers use is here: ``CharField`` (with ``IdField``'s defaults, a regex or a URL),
 ``IntegerField``, ``ChoiceField`` and a nested ``Serializer``, each with its ``required``/``allow_null``.
+A field whose parsing is not worth a twin (settle's ``DateTimeField``) runs as itself: ``FieldRule``.
 """
 
 from __future__ import annotations
@@ -177,6 +179,37 @@ class Choice:
         except KeyError:
             message = drf_fields.ChoiceField.default_error_messages["invalid_choice"]
             raise Invalid([str(message).format(input=value)]) from None
+
+
+class FieldRule:
+    """A DRF field's own validation, without a serializer around it: exact by construction, for a field whose
+    parsing is not worth a twin (``DateTimeField``'s formats, time zones and overflow).
+
+    The cost a serializer adds is its per-request deep copy of every field; here ONE instance serves every request
+    and thread. That is safe for a plain field: ``run_validation`` only reads the field (its options, its error
+    messages, ``root`` = itself); the one lazy attribute, ``validators``, is built here before any request; time
+    zone and language are read per call from Django's thread-local state. A nested serializer or a field whose
+    validators need context does not qualify.
+    """
+
+    __slots__ = ("field",)
+    field: drf_fields.Field
+
+    def __init__(self, field: drf_fields.Field) -> None:
+        if isinstance(field, drf_serializers.BaseSerializer) or field.parent is not None:
+            raise TypeError("FieldRule takes an unbound plain field")
+        if any(getattr(validator, "requires_context", False) for validator in field.validators):
+            raise TypeError("FieldRule takes a field whose validators need no context")
+        self.field = field
+
+    def __call__(self, value: Any) -> Any:
+        try:
+            return self.field.run_validation(value)
+        except drf_fields.SkipField:  # absent, optional, no default: left out, as in validated_data
+            return MISSING
+        except drf_serializers.ValidationError as exc:
+            # run_validators has already turned a Django validator's refusal into this list of messages.
+            raise Invalid([str(message) for message in exc.detail]) from None
 
 
 Rule = Callable[[Any], Any]

@@ -5,6 +5,7 @@ answer's ``data``; the serializers below are the contract the OpenAPI schema doc
 """
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from django.utils.translation import gettext
@@ -14,7 +15,7 @@ from apps.channels.authentication import SignedCall
 from apps.channels.signed_api import signed_endpoint, signed_params
 from apps.common.errors import GroupBuyError, ResponseCode
 from apps.common.money import format_money
-from apps.common.params import Choice, Fields, Integer, Invalid, Text, id_text, params_validate
+from apps.common.params import Choice, FieldRule, Fields, Integer, Invalid, Text, id_text, params_validate
 from apps.common.serializers import IdField, MoneyField
 from apps.trade.lock import LockCommand, order_lock
 from apps.trade.models import NotifyType
@@ -149,6 +150,14 @@ class TradeTimeField(serializers.DateTimeField):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(input_formats=["%Y-%m-%d %H:%M:%S", "iso-8601"], **kwargs)
 
+    def enforce_timezone(self, value: datetime) -> datetime:
+        # DRF guards astimezone, not its check of make_aware's answer: a naive time at the calendar's edge
+        # ("0001-01-01 00:00:00" in Asia/Shanghai) raised OverflowError, a 500. It is out of range: a 0002.
+        try:
+            return super().enforce_timezone(value)
+        except OverflowError:
+            self.fail("overflow")
+
 
 class SettleRequest(serializers.Serializer):
     userId = IdField()
@@ -156,6 +165,21 @@ class SettleRequest(serializers.Serializer):
     channel = IdField(max_length=16)
     outTradeNo = IdField()
     outTradeTime = TradeTimeField()
+
+
+SETTLE_PARAMS = Fields(
+    userId=id_text(),
+    source=id_text(16),
+    channel=id_text(16),
+    outTradeNo=id_text(),
+    outTradeTime=FieldRule(TradeTimeField()),  # the field itself, one instance for every request (see FieldRule)
+)
+
+
+def settle_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """``SettleRequest``'s validation without its serializer (``apps.common.params``): the same values or the same
+    0002 field errors, held to the serializer by ``tests/test_settle_params.py``."""
+    return params_validate(SETTLE_PARAMS, params)
 
 
 class SettleOut(serializers.Serializer):
@@ -173,7 +197,7 @@ class SettleOut(serializers.Serializer):
     summary="Record a payment; the last seat paid completes the team (idempotent)",
 )
 def settle(call: SignedCall) -> dict[str, Any]:
-    data = signed_params(call, SettleRequest)
+    data = signed_params(call, settle_params)
     caller = call.caller
     result = order_settle(
         command=SettleCommand(
@@ -184,20 +208,28 @@ def settle(call: SignedCall) -> dict[str, Any]:
             out_trade_time=data["outTradeTime"],
         )
     )
-    return SettleOut(
-        {
-            "userId": result.user_id,
-            "teamId": result.team_id,
-            "activityId": result.activity_id,
-            "outTradeNo": result.out_trade_no,
-        }
-    ).data
+    # Built by hand, shaped as SettleOut (a test holds them together), as the lock's answer.
+    return {
+        "userId": result.user_id,
+        "teamId": result.team_id,
+        "activityId": result.activity_id,
+        "outTradeNo": result.out_trade_no,
+    }
 
 
 class TeamProgressParams(serializers.Serializer):
     teamId = serializers.RegexField(TEAM_ID_PATTERN)
     source = IdField(max_length=16)  # type: ignore[assignment]  # wire name; shadows DRF's Field.source
     channel = IdField(max_length=16)
+
+
+TEAM_PROGRESS_PARAMS = Fields(teamId=Text(pattern=TEAM_ID_PATTERN), source=id_text(16), channel=id_text(16))
+
+
+def team_progress_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """``TeamProgressParams``'s validation without its serializer, held to it by
+    ``tests/test_refund_progress_params.py``."""
+    return params_validate(TEAM_PROGRESS_PARAMS, params)
 
 
 class TeamProgressOut(serializers.Serializer):
@@ -213,6 +245,10 @@ class TeamProgressOut(serializers.Serializer):
     validEndTime = serializers.DateTimeField()
 
 
+# TeamProgressOut's validEndTime, shared: to_representation only reads the field (time zone: the current one).
+_WIRE_TIME = serializers.DateTimeField()
+
+
 @signed_endpoint(
     name="team_progress",
     method="GET",
@@ -222,24 +258,23 @@ class TeamProgressOut(serializers.Serializer):
     summary="A team's seats and status (the calling channel's teams only)",
 )
 def team_progress_get(call: SignedCall) -> dict[str, Any]:
-    data = signed_params(call, TeamProgressParams)
+    data = signed_params(call, team_progress_params)
     caller = call.caller
     team = team_progress(team_id=data["teamId"], source=caller.source, channel=caller.channel)
     if team is None:
         raise GroupBuyError(
             ResponseCode.ILLEGAL_PARAMETER, gettext("no such team"), data={"teamId": [gettext("no such team")]}
         )
-    return TeamProgressOut(
-        {
-            "teamId": team.team_id,
-            "status": team.status,
-            "targetCount": team.target_count,
-            "lockCount": team.lock_count,
-            "completeCount": team.complete_count,
-            "virtualCount": team.virtual_count,
-            "validEndTime": team.valid_end_time,
-        }
-    ).data
+    # Built by hand, shaped as TeamProgressOut (a test holds them together); the time written by the field itself.
+    return {
+        "teamId": team.team_id,
+        "status": team.status,
+        "targetCount": team.target_count,
+        "lockCount": team.lock_count,
+        "completeCount": team.complete_count,
+        "virtualCount": team.virtual_count,
+        "validEndTime": _WIRE_TIME.to_representation(team.valid_end_time),
+    }
 
 
 class RefundRequest(serializers.Serializer):
@@ -247,6 +282,15 @@ class RefundRequest(serializers.Serializer):
     source = IdField(max_length=16)  # type: ignore[assignment]  # wire name; shadows DRF's Field.source
     channel = IdField(max_length=16)
     outTradeNo = IdField()
+
+
+REFUND_PARAMS = Fields(userId=id_text(), source=id_text(16), channel=id_text(16), outTradeNo=id_text())
+
+
+def refund_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """``RefundRequest``'s validation without its serializer, held to it by
+    ``tests/test_refund_progress_params.py``."""
+    return params_validate(REFUND_PARAMS, params)
 
 
 class RefundOut(serializers.Serializer):
@@ -265,17 +309,16 @@ class RefundOut(serializers.Serializer):
     summary="Give the seat (and the money, when paid) back; a refunded order answers repeat",
 )
 def refund(call: SignedCall) -> dict[str, Any]:
-    data = signed_params(call, RefundRequest)
+    data = signed_params(call, refund_params)
     caller = call.caller
     outcome = order_refund(
         source=caller.source, channel=caller.channel, out_trade_no=data["outTradeNo"], user_id=data["userId"]
     )
-    return RefundOut(
-        {
-            "userId": outcome.order.user_id,
-            "orderId": outcome.order.order_id,
-            "teamId": outcome.team.team_id,
-            "code": "repeat" if outcome.repeat else "success",
-            "info": "already refunded" if outcome.repeat else outcome.strategy,
-        }
-    ).data
+    # Built by hand, shaped as RefundOut (a test holds them together).
+    return {
+        "userId": outcome.order.user_id,
+        "orderId": outcome.order.order_id,
+        "teamId": outcome.team.team_id,
+        "code": "repeat" if outcome.repeat else "success",
+        "info": "already refunded" if outcome.repeat else outcome.strategy,
+    }

@@ -10,6 +10,7 @@ from apps.activities.tests.factories import Offer
 from apps.channels.signing import signed_headers
 from apps.common.errors import GroupBuyError
 from apps.notifications.models import NotifyTask
+from apps.trade.apis import SettleOut, TeamProgressOut
 from apps.trade.models import NotifyType, Order, Team
 from apps.trade.services import order_settle
 from apps.trade.settle import SettleCommand
@@ -159,6 +160,7 @@ def test_api_settles_with_the_references_time_format_and_replays(client, offer, 
         "code": "0000", "info": first["info"],
         "data": {"userId": "demo1", "teamId": full_team, "activityId": offer.activity_id, "outTradeNo": "OTN-demo1"},
     }  # fmt: skip
+    assert SettleOut(first["data"]).data == first["data"]  # built by hand: it must read as the serializer writes it
     assert signed_post(client, offer, SETTLE_URL, body).json()["data"] == first["data"]
     iso = dict(body, userId="demo2", outTradeNo="OTN-demo2", outTradeTime=timezone.now().isoformat())
     assert signed_post(client, offer, SETTLE_URL, iso).json()["code"] == "0000"
@@ -167,7 +169,8 @@ def test_api_settles_with_the_references_time_format_and_replays(client, offer, 
 @pytest.mark.parametrize(
     ("overrides", "fields"),
     [({"outTradeTime": "yesterday"}, {"outTradeTime"}), ({"outTradeNo": None}, {"outTradeNo"}),
-     ({"userId": 7.5, "outTradeTime": 3}, {"outTradeTime"})],
+     ({"userId": 7.5, "outTradeTime": 3}, {"outTradeTime"}),
+     ({"outTradeTime": "0001-01-01 00:00:00"}, {"outTradeTime"})],  # out of range in Asia/Shanghai, not a 500
 )  # fmt: skip
 def test_api_bad_input_is_0002(client, offer, full_team, overrides, fields):
     body = {"userId": "demo1", "source": offer.source, "channel": offer.channel, "outTradeNo": "OTN-demo1",
@@ -186,5 +189,11 @@ def test_team_progress(client, offer, full_team):
     assert {k: data[k] for k in ("teamId", "status", "targetCount", "lockCount", "completeCount")} == {
         "teamId": full_team, "status": 0, "targetCount": 3, "lockCount": 3, "completeCount": 1,
     }  # fmt: skip
+    team = Team.objects.get(team_id=full_team)
+    # Built by hand: it must be what the documented serializer writes, the time's format and zone included.
+    assert data == TeamProgressOut({
+        "teamId": team.team_id, "status": team.status, "targetCount": team.target_count, "lockCount": team.lock_count,
+        "completeCount": team.complete_count, "virtualCount": team.virtual_count, "validEndTime": team.valid_end_time,
+    }).data  # fmt: skip
     other = signed_get(client, offer, PROGRESS_URL, f"teamId=12345678&source={offer.source}&channel={offer.channel}")
     assert (other.status_code, other.json()["code"]) == (400, "0002")
