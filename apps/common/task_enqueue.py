@@ -1,0 +1,80 @@
+"""Enqueue a Celery task from a hot path: ``task.delay`` through a producer each thread keeps bound.
+
+A settle that completes a team enqueues its callback's delivery after the commit, and ``delay`` cost ~0.5 ms
+of CPU there, most of it Celery's per-call plumbing rather than the message (docs/benchmarks.md, issue 16): it
+borrows a producer from the pool and gives it back (re-binding channel and exchange every time), copies and
+binds the queue to learn that kombu already declared it on this connection, and formats ``argsrepr`` with
+``saferepr``. ``task_enqueue`` takes the same ``apply_async`` path with Celery's documented options instead:
+
+- ``producer``: one per thread, on its own connection from ``app.connection_for_write()`` (a producer and
+  its connection are not thread-safe, and gunicorn's gthread workers serve requests from several threads);
+- ``declare``: the task's queue as Celery's router picks it, bound once to that producer's channel (``delay``
+  binds a copy per call). kombu still declares it on the first publish of every connection (after a
+  reconnect too: its declaration cache is per connection), as ``delay`` does;
+- ``argsrepr`` / ``kwargsrepr``: plain ``repr`` of the arguments (ids), not ``saferepr``.
+
+The message (protocol 2, the serializer), the publish retry policy (``task_publish_retry``: a stale
+connection is reconnected and the message sent again) and the errors raised when the broker is down stay
+Celery's. Eager mode (the embedded demo) runs the task through ``delay``, as before.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+from celery import Task
+from kombu import Producer, Queue
+
+
+class _Publisher:
+    """A thread's producer and the queues bound to its channel, by task name."""
+
+    def __init__(self, producer: Producer) -> None:
+        self.producer = producer
+        self.queues: dict[str, Queue] = {}
+
+    def queue(self, task: Task) -> Queue:
+        queue = self.queues.get(task.name)
+        if queue is None:
+            routed = task.app.amqp.router.route({}, task.name, (), {}, task)["queue"]
+            queue = self.queues[task.name] = routed.bind(self.producer.channel)
+        return queue
+
+    def close(self) -> None:
+        """Drop the connection without talking to the broker (it may be the reason we are here)."""
+        connection = self.producer.connection
+        if connection is not None:
+            connection.collect()
+
+
+_local = threading.local()
+
+
+def _forget_after_fork() -> None:
+    # A forked child shares the parent's sockets: it opens its own connection on its first enqueue.
+    global _local
+    _local = threading.local()
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
+
+
+def task_enqueue(task: Task, *args: Any) -> None:
+    """``task.delay(*args)`` for a task taking positional ids; raises as ``delay`` does when the broker is down."""
+    app = task.app
+    if app.conf.task_always_eager:
+        task.delay(*args)
+        return
+    publisher: _Publisher | None = getattr(_local, "publisher", None)
+    if publisher is None:
+        publisher = _local.publisher = _Publisher(Producer(app.connection_for_write(), auto_declare=False))
+    try:
+        queue = publisher.queue(task)
+        task.apply_async(args, producer=publisher.producer, declare=[queue], argsrepr=repr(args), kwargsrepr="{}")
+    except Exception:
+        # Celery already retried (task_publish_retry); the next enqueue starts from a fresh connection.
+        _local.publisher = None
+        publisher.close()
+        raise
