@@ -8,9 +8,9 @@ binds the queue to learn that kombu already declared it on this connection, and 
 
 - ``producer``: one per thread, on its own connection from ``app.connection_for_write()`` (a producer and
   its connection are not thread-safe, and gunicorn's gthread workers serve requests from several threads);
-- ``declare``: the task's queue as Celery's router picks it, bound once to that producer's channel (``delay``
-  binds a copy per call). kombu still declares it on the first publish of every connection (after a
-  reconnect too: its declaration cache is per connection), as ``delay`` does;
+- ``declare``: the task's queue as Celery's router picks it, bound to that producer's channel after its first
+  publish (``delay`` binds a fresh copy on every call). kombu still declares it on the first publish of
+  every connection (after a reconnect too: its declaration cache is per connection), as ``delay`` does;
 - ``argsrepr`` / ``kwargsrepr``: plain ``repr`` of the arguments (ids), not ``saferepr``.
 
 The message (protocol 2, the serializer), the publish retry policy (``task_publish_retry``: a stale
@@ -24,41 +24,29 @@ import os
 import threading
 from typing import Any
 
-from celery import Task
+from celery import Celery, Task
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from kombu import Producer, Queue
+
+# Bumped when a CELERY_* setting changes (tests): every thread's publisher is then replaced on its next use.
+_generation = 0
+_local = threading.local()
 
 
 class _Publisher:
-    """A thread's producer and the queues bound to its channel, by task name."""
+    """A thread's producer, and each task's queue bound to its channel once a publish has declared it."""
 
-    def __init__(self, producer: Producer) -> None:
-        self.producer = producer
+    def __init__(self, app: Celery) -> None:
+        self.generation = _generation
+        self.producer = Producer(app.connection_for_write(), auto_declare=False)
         self.queues: dict[str, Queue] = {}
-
-    def queue(self, task: Task) -> Queue:
-        queue = self.queues.get(task.name)
-        if queue is None:
-            routed = task.app.amqp.router.route({}, task.name, (), {}, task)["queue"]
-            queue = self.queues[task.name] = routed.bind(self.producer.channel)
-        return queue
 
     def close(self) -> None:
         """Drop the connection without talking to the broker (it may be the reason we are here)."""
         connection = self.producer.connection
         if connection is not None:
             connection.collect()
-
-
-_local = threading.local()
-
-
-def _forget_after_fork() -> None:
-    # A forked child shares the parent's sockets: it opens its own connection on its first enqueue.
-    global _local
-    _local = threading.local()
-
-
-os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 def task_enqueue(task: Task, *args: Any) -> None:
@@ -68,13 +56,40 @@ def task_enqueue(task: Task, *args: Any) -> None:
         task.delay(*args)
         return
     publisher: _Publisher | None = getattr(_local, "publisher", None)
-    if publisher is None:
-        publisher = _local.publisher = _Publisher(Producer(app.connection_for_write(), auto_declare=False))
+    if publisher is None or publisher.generation != _generation:
+        publisher = _local.publisher = _Publisher(app)
+    queue = publisher.queues.get(task.name)
     try:
-        queue = publisher.queue(task)
-        task.apply_async(args, producer=publisher.producer, declare=[queue], argsrepr=repr(args), kwargsrepr="{}")
+        # declare=None on a producer's first publish of the task: Celery connects (under its publish retry
+        # policy) and declares the routed queue exactly as ``delay`` does.
+        task.apply_async(
+            args,
+            producer=publisher.producer,
+            declare=None if queue is None else [queue],
+            argsrepr=repr(args),
+            kwargsrepr="{}",
+        )
     except Exception:
         # Celery already retried (task_publish_retry); the next enqueue starts from a fresh connection.
         _local.publisher = None
         publisher.close()
         raise
+    if queue is None:  # connected now: binding the queue to the channel makes no round trip
+        routed = app.amqp.router.route({}, task.name, args, {}, task)["queue"]
+        publisher.queues[task.name] = routed.bind(publisher.producer.channel)
+
+
+@receiver(setting_changed, dispatch_uid="common.task_enqueue.setting_changed")
+def _forget_on_celery_setting_changed(setting: str, **kwargs: Any) -> None:
+    global _generation
+    if setting.startswith("CELERY_"):
+        _generation += 1
+
+
+def _forget_after_fork() -> None:
+    # A forked child shares the parent's sockets: it opens its own connection on its first enqueue.
+    global _local
+    _local = threading.local()
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
