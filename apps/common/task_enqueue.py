@@ -59,23 +59,23 @@ def task_enqueue(task: Task, *args: Any) -> None:
     if publisher is None or publisher.generation != _generation:
         publisher = _local.publisher = _Publisher(app)
     queue = publisher.queues.get(task.name)
+    # declare=None on a producer's first publish of the task: Celery connects (under its publish retry policy)
+    # and declares the routed queue exactly as ``delay`` does. (Options celery-types does not list.)
+    options: dict[str, Any] = {
+        "declare": None if queue is None else [queue],
+        "argsrepr": repr(args),
+        "kwargsrepr": "{}",
+    }
     try:
-        # declare=None on a producer's first publish of the task: Celery connects (under its publish retry
-        # policy) and declares the routed queue exactly as ``delay`` does.
-        task.apply_async(
-            args,
-            producer=publisher.producer,
-            declare=None if queue is None else [queue],
-            argsrepr=repr(args),
-            kwargsrepr="{}",
-        )
+        task.apply_async(args, producer=publisher.producer, **options)
     except Exception:
         # Celery already retried (task_publish_retry); the next enqueue starts from a fresh connection.
         _local.publisher = None
         publisher.close()
         raise
     if queue is None:  # connected now: binding the queue to the channel makes no round trip
-        routed = app.amqp.router.route({}, task.name, args, {}, task)["queue"]
+        # Celery routes with the task instance (celery-types expects its class).
+        routed = app.amqp.router.route({}, task.name, args, {}, task)["queue"]  # type: ignore[arg-type]
         publisher.queues[task.name] = routed.bind(publisher.producer.channel)
 
 
