@@ -121,6 +121,8 @@ def set_dcc(django_capture_on_commit_callbacks):
 def tasks_run_inline(monkeypatch):
     """``task.delay`` runs the task in process, whatever the broker (memory or RabbitMQ). Returns the calls.
 
+    ``Task.apply_async`` is patched: ``delay`` calls it, and so does ``apps.common.task_enqueue``.
+
     Test settings queue tasks rather than run them (no eager mode, as in CI): a test that needs a task's effect
     asks for this fixture, usually with ``django_capture_on_commit_callbacks(execute=True)``.
     """
@@ -128,11 +130,11 @@ def tasks_run_inline(monkeypatch):
 
     calls: list[tuple[str, tuple]] = []
 
-    def delay(task, *args, **kwargs):
-        calls.append((task.name, args))
+    def apply_async(task, args=None, kwargs=None, **options):
+        calls.append((task.name, tuple(args or ())))
         return task.apply(args=args, kwargs=kwargs)
 
-    monkeypatch.setattr(Task, "delay", delay)
+    monkeypatch.setattr(Task, "apply_async", apply_async)
     return calls
 
 

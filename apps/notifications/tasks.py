@@ -7,6 +7,7 @@ from celery import shared_task
 from django.dispatch import receiver
 
 from apps.common.locks import single_instance
+from apps.common.task_enqueue import task_enqueue
 from apps.notifications.services import notify_task_deliver, notify_tasks_deliver_due
 from apps.notifications.signals import notify_task_committed
 
@@ -31,5 +32,8 @@ def deliver_due_notify_tasks() -> int:
 
 @receiver(notify_task_committed, dispatch_uid="notifications.deliver_after_commit")
 def deliver_after_commit(sender: Any, task_id: int, **kwargs: Any) -> None:
-    """The service committed a task: deliver it now (its caller logs a broker failure; the sweep retries)."""
-    deliver_notify_task.delay(task_id)
+    """The service committed a task: deliver it now (its caller logs a broker failure; the sweep retries).
+
+    On the settle hot path: ``task_enqueue`` is ``delay`` at half its CPU (apps/common/task_enqueue.py).
+    """
+    task_enqueue(deliver_notify_task, task_id)
