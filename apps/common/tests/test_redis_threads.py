@@ -2,8 +2,14 @@
 a forked child never uses its parent's; a connection the server closed is replaced as the pool replaces it."""
 
 import os
+import shutil
+import socket
+import subprocess
 import threading
+import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from django.conf import settings
@@ -13,6 +19,7 @@ from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from apps.common.redis import ThreadRedis, get_redis
+from conftest import service_missing
 
 pytestmark = pytest.mark.services
 
@@ -195,3 +202,51 @@ def test_the_thread_client_only_on_a_single_redis_server():
     assert isinstance(get_redis(), ThreadRedis) is single
     if not single:
         assert get_redis() is get_redis_connection("default")
+
+
+@contextmanager
+def redis_server(port: int) -> Iterator[subprocess.Popen]:
+    process = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with Redis(port=port, socket_connect_timeout=0.2) as probe:
+                    probe.ping()
+                break
+            except RedisConnectionError:
+                assert time.monotonic() < deadline, "redis-server did not start"
+                time.sleep(0.05)
+        yield process
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.mark.parametrize("client_of", [get_redis, lambda: get_redis_connection("default")], ids=["thread", "pool"])
+def test_a_restarted_redis_raises_while_down_and_serves_once_back(settings, client_of):
+    """The faults suite's case: Redis killed, then started again. While it is down every command raises (the
+    nonce store falls back to the database), promptly; once it is back the next command is served."""
+    if not shutil.which("redis-server"):
+        service_missing("redis-server is not installed; this test starts one of its own")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": f"redis://127.0.0.1:{port}/0",
+                                   "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 1.0}}}  # fmt: skip
+    with redis_server(port):
+        client = client_of()
+        assert client.set("gbm:test:restart", "1")
+    with redis_server(port):  # restarted between two commands: the next one is served
+        assert client.set("gbm:test:restart", "2")
+    for _ in range(2):  # down: every command raises, promptly
+        started = time.monotonic()
+        with pytest.raises(RedisConnectionError):
+            client_of().set("gbm:test:restart", "3")
+        assert time.monotonic() - started < 1.0
+    with redis_server(port):
+        assert client.set("gbm:test:restart", "4")
+        assert client_of() is client  # the same client lived through it
