@@ -5,7 +5,7 @@ In the embedded shape this is an in-process fakeredis server (with Lua); otherwi
 
 On a single Redis server each thread gets a ``ThreadRedis``: one connection of the cache's pool, kept for the
 thread's life, so a command costs no pool round (lock, pid check, a peek for unread data: three syscalls). The
-embedded and cluster clients are returned as before. docs/decisions/020-one-redis-connection-per-thread.md.
+embedded and cluster clients are returned as before. docs/decisions/021-one-redis-connection-per-thread.md.
 """
 
 import contextlib
