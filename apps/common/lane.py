@@ -76,10 +76,28 @@ def _lane_view_for(path: str) -> LaneView | None:
     return view if hasattr(view, "lane_methods") else None
 
 
+class _AcceptLanguage:
+    """What Django's language negotiation reads of a request, reduced to the header: a mall's call carries no
+    language cookie the lane would honour (no cookie of a lane call is read)."""
+
+    COOKIES: dict[str, str] = {}
+
+    def __init__(self, accept_language: str) -> None:
+        self.META = {"HTTP_ACCEPT_LANGUAGE": accept_language}
+
+
+@functools.lru_cache(maxsize=256)
+def _language_of(accept_language: str) -> str:
+    """The language Django picks for this Accept-Language header, computed once per header value."""
+    return translation.get_language_from_request(_AcceptLanguage(accept_language))  # type: ignore[arg-type]
+
+
 @receiver(setting_changed)
 def _forget_routes(*, setting: str, **kwargs: object) -> None:
     if setting == "ROOT_URLCONF":
         _lane_view_for.cache_clear()
+    if setting in {"LANGUAGES", "LANGUAGE_CODE", "LANGUAGE_COOKIE_NAME"}:
+        _language_of.cache_clear()
 
 
 # The metrics' children by label values, looked up once: ``labels()`` validates and locks on every call.
@@ -125,7 +143,7 @@ class LaneMiddleware:
         except SuspiciousOperation as exc:
             security_logger.getChild(type(exc).__name__).error(str(exc))
             return json_error(ResponseCode.ILLEGAL_PARAMETER, status=400)
-        language = translation.get_language_from_request(request)
+        language = _language_of(request.META.get("HTTP_ACCEPT_LANGUAGE", ""))
         translation.activate(language)
         request.LANGUAGE_CODE = translation.get_language()
         try:
