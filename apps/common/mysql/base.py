@@ -96,22 +96,18 @@ class DatabaseWrapper(mysql.DatabaseWrapper):
             self.in_server_transaction = False
 
     def _commit(self) -> None:
+        self._end_transaction("COMMIT")
+
+    def _rollback(self) -> None:
+        self._end_transaction("ROLLBACK")
+
+    def _end_transaction(self, statement: str) -> None:
         if self.connection is None:
             return
         # Logged as the stock backend logs it (query counts stay the same); sent only when a BEGIN was.
-        with debug_transaction(self, "COMMIT"):
+        with debug_transaction(self, statement):
             if self.in_server_transaction:
                 with self.wrap_database_errors:
-                    self.connection.commit()
-                self.in_server_transaction = False
-        self.begin_pending = not self.autocommit
-
-    def _rollback(self) -> None:
-        if self.connection is None:
-            return
-        with debug_transaction(self, "ROLLBACK"):
-            if self.in_server_transaction:
-                with self.wrap_database_errors:
-                    self.connection.rollback()
+                    (self.connection.commit if statement == "COMMIT" else self.connection.rollback)()
                 self.in_server_transaction = False
         self.begin_pending = not self.autocommit

@@ -13,6 +13,8 @@ from rest_framework.response import Response
 from apps.common.api import exception_handler
 from apps.common.errors import GroupBuyError
 
+# Short visible-ASCII ids: what malls send as userId, goodsId, outTradeNo.
+IDS = st.text(st.characters(codec="ascii", min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=12)
 WHITESPACE = st.sampled_from([" ", "  ", "\t", "\n", "\r\n", "\u3000", "\xa0", "\x1c", "\x85", "\u2028"])
 SPECIAL = st.sampled_from(["\x00", "\ud800", "\udfff", "\udc80", "é", "拼", "\U0001f600", "\u200b", "%", "{", "\u0660"])
 SURROGATES = st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF)

@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 
 from apps.common.errors import GroupBuyError
 from apps.common.tests.param_strategies import (
+    IDS,
     JUNK,
     WHITESPACE,
     assert_same_as_serializer,
@@ -15,7 +16,6 @@ from apps.common.tests.param_strategies import (
 )
 from apps.storefront.apis import MarketConfigRequest, market_config_params
 
-IDS = st.text(st.characters(codec="ascii", min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=12)
 GOOD = {
     "userId": st.one_of(IDS, st.sampled_from(["xiaofuge", "demo1", "用户1"]), st.integers(0, 10**6)),
     "source": st.sampled_from(["s01", "s02", " s01 "]),

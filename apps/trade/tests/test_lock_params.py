@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 
 from apps.common.errors import GroupBuyError
 from apps.common.tests.param_strategies import (
+    IDS,
     JUNK,
     WHITESPACE,
     assert_same_as_serializer,
@@ -17,7 +18,6 @@ from apps.common.tests.param_strategies import (
 )
 from apps.trade.apis import LockRequest, lock_params
 
-IDS = st.text(st.characters(codec="ascii", min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=12)
 EIGHT_DIGITS = st.integers(10_000_000, 99_999_999)
 TEAM_IDS = st.one_of(
     EIGHT_DIGITS.map(str),

@@ -13,6 +13,7 @@ from apps.common.errors import GroupBuyError
 from apps.common.params import MISSING, FieldRule
 from apps.common.serializers import IdField
 from apps.common.tests.param_strategies import (
+    IDS,
     JUNK,
     WHITESPACE,
     assert_same_as_serializer,
@@ -22,7 +23,6 @@ from apps.common.tests.param_strategies import (
 )
 from apps.trade.apis import SettleRequest, TradeTimeField, settle_params
 
-IDS = st.text(st.characters(codec="ascii", min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=12)
 # The active time zone decides what a naive time means: the default one, one with DST gaps and folds, UTC.
 ZONES = st.sampled_from(["Asia/Shanghai", "America/New_York", "UTC"])
 OFFSETS = st.timedeltas(min_value=-timedelta(hours=23, minutes=59), max_value=timedelta(hours=23, minutes=59)).map(
