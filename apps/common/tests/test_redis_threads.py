@@ -26,11 +26,16 @@ THREADS = 4
 
 
 @pytest.fixture
-def own_pool(real_redis, settings) -> str:
-    """get_redis() on a pool of its own (the URL keys django-redis's pools), its connections named: the test counts
-    them in the pool and on the server."""
+def single_server(real_redis, settings) -> None:
+    """A real Redis server, not a cluster (.ci/run's cluster pass): the thread's client is a single server's."""
     if settings.REDIS_CLUSTER_NODES:
         pytest.skip("a cluster keeps its RedisCluster client (apps/common/redis_cluster.py)")
+
+
+@pytest.fixture
+def own_pool(single_server, settings) -> str:
+    """get_redis() on a pool of its own (the URL keys django-redis's pools), its connections named: the test counts
+    them in the pool and on the server."""
     name = f"gbm-test-{uuid.uuid4().hex[:8]}"
     location = f"{settings.REDIS_URL}?client_name={name}"
     settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": location}}
@@ -120,7 +125,7 @@ def test_a_finished_thread_gives_its_connection_back(own_pool):
 
 
 @pytest.mark.parametrize("client_of", [get_redis, lambda: get_redis_connection("default")], ids=["thread", "pool"])
-def test_a_connection_the_server_closed_is_replaced_on_the_next_command(real_redis, client_of):
+def test_a_connection_the_server_closed_is_replaced_on_the_next_command(single_server, client_of):
     """CLIENT KILL (as a Redis restart does to every connection): the thread's client answers the next command on a
     new connection, as the pooled client always has (it checks each connection before lending it)."""
     client = client_of()
@@ -142,7 +147,7 @@ def test_an_unreachable_redis_raises_at_the_command_every_time(redis_down):
         get_redis().set("gbm:test:down", "1")
 
 
-def test_a_changed_redis_setting_gives_each_thread_a_new_client(real_redis):
+def test_a_changed_redis_setting_gives_each_thread_a_new_client(single_server):
     before = get_redis()
     closed = {"default": {**settings.CACHES["default"], "LOCATION": "redis://127.0.0.1:1/0"}}
     with override_settings(CACHES=closed):
