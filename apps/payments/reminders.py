@@ -50,6 +50,7 @@ logger = logging.getLogger(__name__)
 
 Kind = InboxMessage.Kind
 FORMED_STATUSES = (Team.Status.COMPLETE, Team.Status.COMPLETE_WITH_REFUND)
+PURGE_BATCH_SIZE = 1000
 
 
 def team_reminders_run(*, now: datetime | None = None) -> dict[str, int]:
@@ -66,6 +67,21 @@ def team_reminders_run(*, now: datetime | None = None) -> dict[str, int]:
 
 def _since(now: datetime) -> datetime:
     return now - timedelta(minutes=settings.REMINDER_LOOKBACK_MINUTES)
+
+
+def team_reminders_purge(*, now: datetime | None = None, batch_size: int = PURGE_BATCH_SIZE) -> int:
+    """Delete the gates no reminder can consult again; answers how many.
+
+    A gate decides only for a team whose deadline is ahead (about to expire) or within the look-back (formed), so a
+    team whose deadline passed more than ``REMINDER_LOOKBACK_MINUTES`` ago, or that no longer exists, needs none.
+    Batches keep each DELETE short; the job is idempotent (beat, hourly: ``apps.payments.tasks``).
+    """
+    live = Team.objects.filter(team_id=OuterRef("team_id"), valid_end_time__gte=_since(now or timezone.now()))
+    stale = TeamReminder.objects.exclude(Exists(live))
+    deleted = 0
+    while ids := list(stale.order_by("pk").values_list("pk", flat=True)[:batch_size]):
+        deleted += TeamReminder.objects.filter(pk__in=ids).delete()[0]
+    return deleted
 
 
 def _gate(team_id: str, kind: str) -> bool:

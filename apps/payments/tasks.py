@@ -11,7 +11,7 @@ from apps.common.locks import single_instance
 from apps.payments.gateways.sandbox import sandbox_notify_attempt, sandbox_notify_give_up
 from apps.payments.orders import mall_order_close_expired
 from apps.payments.refunds import mall_order_refund_money
-from apps.payments.reminders import team_reminders_run
+from apps.payments.reminders import team_reminders_purge, team_reminders_run
 
 logger = logging.getLogger(__name__)
 
@@ -70,3 +70,9 @@ def send_team_reminders() -> dict:
         if any(result.values()):
             logger.info("team reminders: %s", result)
         return result
+
+
+@shared_task(ignore_result=True)
+def purge_team_reminders() -> int:
+    """Beat, hourly: the reminder gates of teams past the look-back decide nothing any more. Idempotent: no lock."""
+    return team_reminders_purge()

@@ -182,6 +182,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     "close-expired-mall-orders": {"task": "apps.payments.tasks.close_expired_mall_orders", "schedule": 60.0},
     # Shoppers' reminders (team formed / failed and refunded / about to expire) and team_expiring callbacks.
     "send-team-reminders": {"task": "apps.payments.tasks.send_team_reminders", "schedule": 15.0},
+    "purge-team-reminders": {"task": "apps.payments.tasks.purge_team_reminders", "schedule": 3600.0},
     # No lock needed: deleting expired nonces and copying live ones into Redis are idempotent. The task lives in
     # apps/channels/tasks.py under the name it had in accounts (stable for queued messages and beat rows).
     "purge-expired-nonces": {"task": "apps.accounts.tasks.purge_expired_nonces", "schedule": 300.0},

@@ -304,3 +304,31 @@ def test_an_idle_run_costs_four_reads(mall_offer, django_assert_num_queries):
     Activity.objects.update(expiry_reminder_minutes=0)
     with django_assert_num_queries(3):  # no activity reminds: no look at teams about to expire
         team_reminders_run()
+
+
+# --- the gates' purge ---------------------------------------------------------------------------------------
+
+
+def test_the_hourly_purge_drops_only_gates_no_reminder_can_consult_again(mall_offer, settings):
+    from apps.notifications.models import TeamReminder
+    from apps.payments.tasks import purge_team_reminders
+
+    formed = a_team(mall_offer, "demo1", "demo2", "demo3")
+    for order in formed:
+        pay(order)
+    expiring = a_team(mall_offer, "demo4")
+    team_reminders_run(now=shortly_before_the_end(team_of(expiring[0])))
+    old_formed, recent = team_of(formed[0]), team_of(expiring[0])
+    TeamReminder.objects.create(team_id="00000000", kind=FORMED)  # a team since deleted
+    assert set(TeamReminder.objects.values_list("team_id", "kind")) == {
+        (old_formed.team_id, FORMED), (recent.team_id, EXPIRING), ("00000000", FORMED),
+    }  # fmt: skip
+    age(old_formed, settings.REMINDER_LOOKBACK_MINUTES + 30)  # its deadline passed before the look-back
+
+    assert purge_team_reminders() == 2
+    assert purge_team_reminders() == 0  # idempotent
+    assert list(TeamReminder.objects.values_list("team_id", "kind")) == [(recent.team_id, EXPIRING)]
+    # Without its gate the old team is still no news, and the recent one is not announced twice.
+    assert team_reminders_run(now=shortly_before_the_end(team_of(expiring[0]))) == {
+        "expiring": 0, "callbacks": 0, "formed": 0, "failed": 0,
+    }  # fmt: skip
