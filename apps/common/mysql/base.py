@@ -10,6 +10,7 @@ they ended: an ``atomic`` block with one INSERT is BEGIN, INSERT, COMMIT. ``ENGI
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import MySQLdb
@@ -29,20 +30,16 @@ class CursorWrapper(mysql.CursorWrapper):
         self.db = db
 
     def execute(self, query: str, args: Any = None) -> Any:
-        if self.db.begin_pending:
-            self.db.begin_transaction()
-        try:
-            return super().execute(query, args)
-        except MySQLdb.OperationalError as exc:
-            if exc.args and exc.args[0] in TRANSACTION_ROLLED_BACK:
-                self.db.transaction_ended_by_server()
-            raise
+        return self._in_transaction(super().execute, query, args)
 
     def executemany(self, query: str, args: Any) -> Any:
+        return self._in_transaction(super().executemany, query, args)
+
+    def _in_transaction(self, run: Callable[[str, Any], Any], query: str, args: Any) -> Any:
         if self.db.begin_pending:
             self.db.begin_transaction()
         try:
-            return super().executemany(query, args)
+            return run(query, args)
         except MySQLdb.OperationalError as exc:
             if exc.args and exc.args[0] in TRANSACTION_ROLLED_BACK:
                 self.db.transaction_ended_by_server()
