@@ -15,12 +15,13 @@ import weakref
 from collections.abc import Sequence
 from typing import Any
 
-from django.core.signals import setting_changed
 from django_redis import get_redis_connection
 from redis import Redis
 from redis.cluster import RedisCluster
 from redis.connection import Connection, ConnectionPool, SSLConnection, UnixDomainSocketConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
+
+from apps.common.generations import Generation
 
 # Real sockets only: fakeredis's connection class (embedded) keeps the pooled client it has always had.
 _SOCKET_CONNECTIONS = (Connection, SSLConnection, UnixDomainSocketConnection)
@@ -72,14 +73,13 @@ class _ThreadSlot:
 
 _threads = threading.local()
 _all_thread_clients: "weakref.WeakSet[ThreadRedis]" = weakref.WeakSet()
-# Bumped in a forked child (a client from before the fork holds the parent's socket) and when CACHES change
-# (tests point Redis elsewhere): each thread then builds a new client at its next get_redis().
-_generation = 0
+# Each thread builds a new client at its next get_redis() after a fork or a change of CACHES.
+_generation = Generation(depends_on=lambda setting: setting == "CACHES")
 
 
 def get_redis() -> Redis:
     slot = getattr(_threads, "slot", None)
-    if slot is not None and slot.generation == _generation:
+    if slot is not None and slot.generation == _generation.value:
         return slot.client
     return _thread_client()
 
@@ -93,29 +93,18 @@ def _thread_client() -> Redis:
         or pool.connection_class not in _SOCKET_CONNECTIONS
     ):
         return shared  # a cluster or the embedded Redis: the cache's own client, as before
-    slot = _threads.slot = _ThreadSlot(ThreadRedis(connection_pool=pool), _generation)  # the old slot closes
+    slot = _threads.slot = _ThreadSlot(ThreadRedis(connection_pool=pool), _generation.value)  # the old slot closes
     return slot.client
 
 
-def _forget_thread_clients() -> None:
-    global _generation
-    _generation += 1
-
-
-def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
-    if setting == "CACHES":
-        _forget_thread_clients()
-
-
 def _after_fork_in_child() -> None:
-    _forget_thread_clients()
-    # A client kept from before the fork (a reference held elsewhere) drops the parent's socket without a word on
-    # it and takes a connection of its own if used again (the pool resets itself in a child).
+    # The generation moved (each thread builds a new client). A client kept from before the fork (a reference held
+    # elsewhere) drops the parent's socket without a word on it and takes a connection of its own if used again
+    # (the pool resets itself in a child).
     for client in list(_all_thread_clients):
         client.connection = None
 
 
-setting_changed.connect(_on_setting_changed)
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 

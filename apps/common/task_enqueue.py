@@ -20,17 +20,17 @@ Celery's. Eager mode (the embedded demo) runs the task through ``delay``, as bef
 
 from __future__ import annotations
 
-import os
 import threading
 from typing import Any
 
 from celery import Celery, Task
-from django.core.signals import setting_changed
-from django.dispatch import receiver
 from kombu import Producer, Queue
 
-# Bumped when a CELERY_* setting changes (tests): every thread's publisher is then replaced on its next use.
-_generation = 0
+from apps.common.generations import Generation
+
+# Every thread's publisher is replaced on its next use after a fork (the child would share the parent's socket)
+# or a change of a CELERY_* setting (tests).
+_generation = Generation(depends_on=lambda setting: setting.startswith("CELERY_"))
 _local = threading.local()
 
 
@@ -38,7 +38,7 @@ class _Publisher:
     """A thread's producer, and each task's queue bound to its channel once a publish has declared it."""
 
     def __init__(self, app: Celery) -> None:
-        self.generation = _generation
+        self.generation = _generation.value
         self.producer = Producer(app.connection_for_write(), auto_declare=False)
         self.queues: dict[str, Queue] = {}
 
@@ -56,7 +56,7 @@ def task_enqueue(task: Task, *args: Any) -> None:
         task.delay(*args)
         return
     publisher: _Publisher | None = getattr(_local, "publisher", None)
-    if publisher is None or publisher.generation != _generation:
+    if publisher is None or publisher.generation != _generation.value:
         publisher = _local.publisher = _Publisher(app)
     queue = publisher.queues.get(task.name)
     # declare=None on a producer's first publish of the task: Celery connects (under its publish retry policy)
@@ -77,19 +77,3 @@ def task_enqueue(task: Task, *args: Any) -> None:
         # Celery routes with the task instance (celery-types expects its class).
         routed = app.amqp.router.route({}, task.name, args, {}, task)["queue"]  # type: ignore[arg-type]
         publisher.queues[task.name] = routed.bind(publisher.producer.channel)
-
-
-@receiver(setting_changed, dispatch_uid="common.task_enqueue.setting_changed")
-def _forget_on_celery_setting_changed(setting: str, **kwargs: Any) -> None:
-    global _generation
-    if setting.startswith("CELERY_"):
-        _generation += 1
-
-
-def _forget_after_fork() -> None:
-    # A forked child shares the parent's sockets: it opens its own connection on its first enqueue.
-    global _local
-    _local = threading.local()
-
-
-os.register_at_fork(after_in_child=_forget_after_fork)
