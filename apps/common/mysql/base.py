@@ -14,11 +14,14 @@ from collections.abc import Callable
 from typing import Any
 
 import MySQLdb
+from django.db import IntegrityError
 from django.db.backends.mysql import base as mysql
 from django.db.backends.utils import debug_transaction
+from MySQLdb.constants import CLIENT
 
 # InnoDB rolled the whole transaction back (the server session is then back in autocommit).
 TRANSACTION_ROLLED_BACK = frozenset({1213})  # deadlock
+_BEGIN = "BEGIN; "
 
 
 class CursorWrapper(mysql.CursorWrapper):
@@ -30,7 +33,22 @@ class CursorWrapper(mysql.CursorWrapper):
         self.db = db
 
     def execute(self, query: str, args: Any = None) -> Any:
+        if self.db.begin_pending:
+            # BEGIN rides with the statement, one round trip for both (multi-statements: get_connection_params).
+            self.db.begin_pending = False
+            self.db.in_server_transaction = True
+            return self._in_transaction(self._after_begin, query, args)
         return self._in_transaction(super().execute, query, args)
+
+    def _after_begin(self, query: str, args: Any) -> Any:
+        super().execute(_BEGIN + query, args)  # the result in hand is the BEGIN's
+        try:
+            self.cursor.nextset()  # the statement's: its rows, rowcount, lastrowid, or its error
+        except MySQLdb.OperationalError as exc:
+            if exc.args and exc.args[0] in self.codes_for_integrityerror:
+                raise IntegrityError(*tuple(exc.args)) from exc
+            raise
+        return self.cursor.rowcount
 
     def executemany(self, query: str, args: Any) -> Any:
         return self._in_transaction(super().executemany, query, args)
@@ -56,6 +74,11 @@ class DatabaseWrapper(mysql.DatabaseWrapper):
     begin_pending = False
     # A BEGIN was sent (or attempted) and no COMMIT/ROLLBACK since: the server may have a transaction open.
     in_server_transaction = False
+
+    def get_connection_params(self) -> dict:
+        params = super().get_connection_params()
+        params["client_flag"] = params.get("client_flag", 0) | CLIENT.MULTI_STATEMENTS
+        return params
 
     def get_new_connection(self, conn_params: dict) -> Any:
         self.begin_pending = self.in_server_transaction = False

@@ -8,7 +8,7 @@ import time
 
 import pytest
 from django.contrib.auth.models import Group
-from django.db import OperationalError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 
 pytestmark = pytest.mark.services
 
@@ -215,3 +215,53 @@ def test_after_a_deadlock_rolled_the_transaction_back_the_next_statement_begins_
     finally:
         transaction.set_autocommit(True)
     assert names(connection) == {"first", "second"}
+
+
+@pytest.fixture
+def round_trips(mariadb_tx, monkeypatch):
+    """The statements' round trips (``query`` calls of the client library; COMMIT and ROLLBACK have their own)."""
+    connection.ensure_connection()
+    client = connection.connection
+    sent_queries: list[bytes] = []
+    query = type(client).query
+
+    def counting(self, sql):
+        if self is client:
+            sent_queries.append(bytes(sql))
+        return query(self, sql)
+
+    monkeypatch.setattr(type(client), "query", counting)
+    return sent_queries
+
+
+def test_begin_rides_with_the_first_statement_in_one_round_trip(round_trips, other):
+    before = counters()
+    round_trips.clear()
+    with transaction.atomic():
+        group = Group.objects.create(name="a")
+        assert names(other) == set()  # in the transaction
+        Group.objects.filter(pk=group.pk).update(name="b")
+    assert [sql.split(b" ", 1)[0] for sql in round_trips] == [b"BEGIN;", b"UPDATE"]
+    assert sent(before) == {"Com_begin": 1, "Com_insert": 1, "Com_commit": 1}
+    assert group.pk and names(other) == {"b"}
+
+
+def test_the_first_statement_answers_its_own_rows_rowcount_and_errors(round_trips, other):
+    Group.objects.create(name="taken")
+    with transaction.atomic():
+        assert Group.objects.filter(name="taken").update(name="taken") == 1  # the UPDATE's rowcount, not BEGIN's
+    with transaction.atomic():
+        assert list(Group.objects.values_list("name", flat=True)) == ["taken"]  # the SELECT's rows
+    before = counters()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Group.objects.create(name="taken")  # the unique name: the error of the statement after BEGIN
+    assert sent(before) == {"Com_begin": 1, "Com_insert": 1, "Com_rollback": 1}
+    with transaction.atomic():  # the connection is in step again: no result left unread
+        Group.objects.create(name="next")
+    assert names(other) == {"taken", "next"}
+
+
+def test_outside_a_transaction_a_statement_goes_alone(round_trips):
+    round_trips.clear()
+    Group.objects.create(name="alone")
+    assert [sql.split(b" ", 1)[0] for sql in round_trips] == [b"INSERT"]
