@@ -24,6 +24,7 @@ from apps.channels.authentication import (
     signed_params_check,
 )
 from apps.common.api import invalid_params, success_json
+from apps.common.errors import GroupBuyError
 from apps.common.lane import LaneView, lane_view
 from apps.common.logging import request_caller_attach
 
@@ -44,7 +45,12 @@ def signed_endpoint(
         def view(request: HttpRequest) -> HttpResponse:
             call = signed_call_verify(request, defer_nonce=handler_records_nonce)
             request_caller_attach(request, call.caller)  # the logs' user_id
-            data = handler(call)
+            try:
+                data = handler(call)
+            except GroupBuyError:
+                if call.nonce is not None and not call.nonce.recorded:
+                    call.nonce.record()  # a replayed call answers E0202, whatever else it would have answered
+                raise
             if call.nonce is not None and not call.nonce.recorded:
                 raise AssertionError(f"{handler.__name__} answered without recording the call's nonce")
             return success_json(data)

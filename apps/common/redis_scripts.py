@@ -123,20 +123,46 @@ return {0, 0, math.ceil((new_tat - now - tolerance) / 1000)}
 
 RATE_LIMIT = RedisScript("rate_limit_gcra", RATE_LIMIT_SOURCE)
 
-# --- A signed call's nonce, then its user's permit, in one round trip (apps/dcc/ratelimit.py) --------------
-# KEYS[1] the nonce (apps/channels/nonces.py), KEYS[2..4] as RATE_LIMIT's; ARGV[1] the nonce's TTL in seconds,
-# ARGV[2..5] as RATE_LIMIT's. The nonce first: a replay is refused before it can spend a permit.
-# Returns {nonce fresh 1|0, then RATE_LIMIT's three values (0, 0, 0 for a replay)}.
-# The keys are of two hash slots (the nonce's channel, the permit's user): a single Redis only.
-NONCE_THEN_RATE_LIMIT_SOURCE = (
+# --- A signed call's nonce first, then the handler's own Redis work, in one round trip ----------------------
+# ``nonce_first(name, body)``: KEYS[1] the nonce (apps/channels/nonces.py), ARGV[1] its TTL in seconds; the body
+# sees the rest of KEYS and ARGV renumbered from 1. A replay returns {0} and the body never runs (it cannot
+# spend a permit or take a seat); else {1, the body's values...}. The nonce's hash slot (its channel) is not
+# the body's, so such a script runs on a single Redis only: a cluster records the nonce apart
+# (``PendingNonce.record``) and runs the body's own script.
+_NONCE_FIRST_SOURCE = """local function body(KEYS, ARGV)
+{body}
+end
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
+  return {0}
+end
+local keys, argv = {}, {}
+for i = 2, #KEYS do keys[i - 1] = KEYS[i] end
+for i = 2, #ARGV do argv[i - 1] = ARGV[i] end
+local result = body(keys, argv)
+if type(result) ~= 'table' then
+  result = {result}
+end
+table.insert(result, 1, 1)
+return result
+"""
+
+
+def nonce_first(name: str, body: str) -> RedisScript:
+    """A script that records a signed call's nonce, then runs ``body`` (a script's source) unless it was a replay."""
+    return RedisScript(name, _NONCE_FIRST_SOURCE.replace("{body}", body), single_node=True)
+
+
+# The trial's: the nonce, the user's permit (KEYS[1..3], ARGV as RATE_LIMIT's), then whether each further key
+# exists (``peek``: the product page's own-teams mirror, apps/trade/own_teams.py), all in one round trip.
+# Returns {1, RATE_LIMIT's three values, 1|0 per peeked key} ({0} for a replay).
+RATE_LIMIT_THEN_PEEK_SOURCE = (
     "local function rate_limit(KEYS, ARGV)\n"
     + RATE_LIMIT_SOURCE
     + """end
-if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
-  return {0, 0, 0, 0}
+local verdict = rate_limit({KEYS[1], KEYS[2], KEYS[3]}, ARGV)
+for i = 4, #KEYS do
+  verdict[#verdict + 1] = redis.call('EXISTS', KEYS[i])
 end
-local verdict = rate_limit({KEYS[2], KEYS[3], KEYS[4]}, {ARGV[2], ARGV[3], ARGV[4], ARGV[5]})
-return {1, verdict[1], verdict[2], verdict[3]}
-"""
+return verdict"""
 )
-NONCE_THEN_RATE_LIMIT = RedisScript("nonce_then_rate_limit", NONCE_THEN_RATE_LIMIT_SOURCE, single_node=True)
+NONCE_THEN_RATE_LIMIT = nonce_first("nonce_then_rate_limit", RATE_LIMIT_THEN_PEEK_SOURCE)

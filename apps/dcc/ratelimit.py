@@ -16,6 +16,7 @@ full outage of the product pages, which is worse than serving a few extra reques
 
 import logging
 import time
+from collections.abc import Sequence
 
 from prometheus_client import Counter
 from redis.exceptions import RedisError
@@ -48,8 +49,13 @@ def rate_limit_keys(*, user_id: str, scope: str) -> list[str]:
     return [f"{base}:tat", f"{base}:violations", f"{base}:blacklist"]
 
 
-def rate_limit_check(*, user_id: str, scope: str = "trial", nonce: PendingNonce | None = None) -> None:
-    """Refuse with 0006 (HTTP 429) when ``user_id`` is over the limit or blacklisted; else do nothing.
+def rate_limit_check(
+    *, user_id: str, scope: str = "trial", nonce: PendingNonce | None = None, peek: Sequence[str] = ()
+) -> tuple[bool, ...] | None:
+    """Refuse with 0006 (HTTP 429) when ``user_id`` is over the limit or blacklisted.
+
+    ``peek``: keys whose existence the caller would like to know, read in the same round trip when nonce and permit
+    go in one script; the answer is then one bool per key, else None (read them another way).
 
     ``nonce``: a signed call's nonce not recorded yet (``signed_endpoint(handler_records_nonce=True)``). It is
     recorded first and a replay refused with E0202 before any permit is spent; on a single Redis both go in one
@@ -64,25 +70,27 @@ def rate_limit_check(*, user_id: str, scope: str = "trial", nonce: PendingNonce 
     if dcc_get("rateLimiterSwitch") == "close":
         if nonce is not None:
             nonce.record()
-        return
+        return None
     keys = rate_limit_keys(user_id=user_id, scope=scope)
     args = [now_ms(), dcc_get("rateLimitPermitsPerSecond"), dcc_get("rateLimitBlacklistCount"), BLACKLIST_TTL_SECONDS]
+    peeked: tuple[bool, ...] | None = None
     try:
         if nonce is None:
             allowed, blacklisted, _retry_after_ms = RATE_LIMIT(keys=keys, args=args)
         else:
-            fresh, allowed, blacklisted, _retry_after_ms = NONCE_THEN_RATE_LIMIT(
-                keys=[nonce.key, *keys], args=[nonce.ttl_seconds, *args]
-            )
+            fresh, *answer = NONCE_THEN_RATE_LIMIT(keys=[nonce.key, *keys, *peek], args=[nonce.ttl_seconds, *args])
             nonce.mark_recorded(fresh=bool(fresh))
+            allowed, blacklisted, _retry_after_ms, *exists = answer
+            peeked = tuple(bool(flag) for flag in exists)
     except (RedisError, OSError) as exc:
         if nonce is not None and not nonce.recorded:
             nonce.record()  # the nonce store's own fallback: the database
         _fail_open(scope, exc)
-        return
+        return None
     if not allowed:
         RATE_LIMITED.labels(scope, "blacklisted" if blacklisted else "rate").inc()
         raise GroupBuyError(ResponseCode.RATE_LIMITED)
+    return peeked
 
 
 def _fail_open(scope: str, exc: Exception) -> None:

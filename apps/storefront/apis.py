@@ -25,6 +25,7 @@ from apps.dcc.ratelimit import rate_limit_check
 from apps.storefront.market import market_config_query
 from apps.storefront.selectors import product_cards, product_detail
 from apps.trade.apis import TEAM_ID_PATTERN
+from apps.trade.own_teams import holds_no_open_team, mirror_in_use, own_teams_peek_keys
 
 
 class MarketConfigRequest(serializers.Serializer):
@@ -138,11 +139,16 @@ class MarketConfigOut(serializers.Serializer):
 def market_config(call: SignedCall) -> dict[str, Any]:
     data = signed_params(call, market_config_params)
     caller = call.caller
-    # A userId is the channel's own namespace: one mall's traffic never rate-limits another's shopper.
-    rate_limit_check(user_id=f"{caller.source}/{caller.channel}/{data['userId']}", nonce=call.nonce)
+    scope = {"source": caller.source, "channel": caller.channel, "user_id": data["userId"]}
+    # A userId is the channel's own namespace: one mall's traffic never rate-limits another's shopper. The same
+    # round trip asks the own-teams mirror whether this user can hold an open team (apps/trade/own_teams.py).
+    peeked = rate_limit_check(
+        user_id=f"{caller.source}/{caller.channel}/{data['userId']}", nonce=call.nonce,
+        peek=own_teams_peek_keys(**scope) if mirror_in_use() else (),
+    )  # fmt: skip
     config = market_config_query(
         user_id=data["userId"], source=caller.source, channel=caller.channel, goods_id=data["goodsId"],
-        team_id=data.get("teamId") or None,
+        team_id=data.get("teamId") or None, holds_no_open_team=holds_no_open_team(peeked),
     )  # fmt: skip
     return config.as_wire()
 

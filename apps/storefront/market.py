@@ -99,12 +99,19 @@ def refusal_wire(code: ResponseCode | None) -> dict[str, str] | None:
 
 
 def market_config_query(
-    *, user_id: str | None, source: str, channel: str, goods_id: str, team_id: str | None = None
+    *,
+    user_id: str | None,
+    source: str,
+    channel: str,
+    goods_id: str,
+    team_id: str | None = None,
+    holds_no_open_team: bool = False,
 ) -> MarketConfig:
     """Trial + teams + statistics. Anonymous visitors (user_id None) see joinable teams only.
 
     ``team_id``: the request is about joining that team (``Intent.JOIN``: ``isEnable`` is the join decision).
-    The trial does not read the team; its seats and state are the lock's to check.
+    The trial does not read the team; its seats and state are the lock's to check. ``holds_no_open_team``: the
+    own-teams mirror says the user holds no live order in an open team (``apps.trade.own_teams``): no query.
     """
     intent = Intent.JOIN if team_id else Intent.BROWSE
     trial = trial_calculate(
@@ -112,7 +119,13 @@ def market_config_query(
     )
     activity_id = trial.activity_id
     teams = (
-        open_teams_for_user(activity_id=activity_id, user_id=user_id or "", source=source, channel=channel)
+        open_teams_for_user(
+            activity_id=activity_id,
+            user_id=user_id or "",
+            source=source,
+            channel=channel,
+            holds_no_open_team=holds_no_open_team,
+        )
         if trial.is_visible
         else []
     )

@@ -106,6 +106,7 @@ class LockOut(serializers.Serializer):
 
 @signed_endpoint(
     name="lock",
+    handler_records_nonce=True,  # with the seat or the opener's marker, one Redis round trip (apps/trade/lock.py)
     operation_id="lock_market_pay_order",
     request=LockRequest,
     responses=LockOut,
@@ -120,6 +121,7 @@ def lock(call: SignedCall) -> dict[str, Any]:
     data = signed_params(call, lock_params)
     caller = call.caller
     result = order_lock(
+        nonce=call.nonce,
         command=LockCommand(
             user_id=data["userId"],
             source=caller.source,
@@ -130,7 +132,7 @@ def lock(call: SignedCall) -> dict[str, Any]:
             team_id=data.get("teamId") or None,
             notify_type=data["notify_type"],
             notify_url=data["notify_url"],
-        )
+        ),
     )
     # Built by hand, shaped as LockOut (a test holds them together): the serializer's field copies cost
     # more than this on every lock.

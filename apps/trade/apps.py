@@ -9,9 +9,11 @@ class TradeConfig(AppConfig):
     def ready(self) -> None:
         import apps.trade.metrics  # noqa: F401 - the business counters exist (at 0) from the first scrape
         from apps.common.redis_state import register_rebuilder
+        from apps.trade.own_teams import own_teams_mirror_rebuild
         from apps.trade.redis_state import rebuild_team_stock
 
         register_rebuilder("team stock", rebuild_team_stock)
+        register_rebuilder("own-teams mirror", own_teams_mirror_rebuild)
 
         from apps.tags.selectors import trading_history_register
         from apps.trade.selectors import paid_order_user_ids

@@ -33,6 +33,7 @@ from redis.exceptions import RedisError
 
 from apps.activities.selectors import ActivityConfig
 from apps.activities.trial import Intent, TrialRequest, TrialResult, trial_calculate
+from apps.channels.authentication import PendingNonce
 from apps.channels.notify_targets import notify_url_refusal
 from apps.channels.selectors import channel_credential_get
 from apps.common.db import retry_on_deadlock
@@ -43,6 +44,7 @@ from apps.trade.ids import ID_ATTEMPTS, new_order_id, new_team_id
 from apps.trade.limits import lock_limits_take
 from apps.trade.metrics import LOCKS, counted
 from apps.trade.models import NotifyType, Order, Team
+from apps.trade.own_teams import OwnTeamsMarker, own_teams_mark, own_teams_marker
 from apps.trade.selectors import LockedOrder, TeamSeats, lock_reads, locked_order, team_seats
 from apps.trade.team_stock import Occupation, team_seat_occupy, team_seat_release
 
@@ -84,18 +86,26 @@ class LockResult:
 
 
 @primary_reads()  # its reads never come from a replica (apps/common/db_routing.py)
-def order_lock(*, command: LockCommand) -> LockResult:
+def order_lock(*, command: LockCommand, nonce: PendingNonce | None = None) -> LockResult:
     """Lock a seat for ``command``: open a new team or join ``command.team_id``.
 
     Idempotent on (source, channel, out_trade_no): a retry returns the same order, also when retries race
     each other — a retry refused because its twin just won (take limit, unique keys) looks again and answers
     with the twin's order. A join first occupies a Redis seat; a failure gives the seat back unless an order
     of this outTradeNo holds it. The database's ``lock_count < target_count`` guard is the last word.
+
+    ``nonce``: the signed call's, not recorded yet. It is recorded with the lock's first Redis write (the join's
+    seat, the opener's own-teams marker: one round trip on a single Redis), always before the transaction; a
+    replay answers E0202, whatever else the call would have answered.
     """
-    return counted(LOCKS, partial(_lock, command))
+    try:
+        return counted(LOCKS, partial(_lock, command, nonce))
+    finally:
+        if nonce is not None and not nonce.recorded:
+            nonce.record()  # a refusal or a replayed answer: nothing was written
 
 
-def _lock(command: LockCommand) -> tuple[LockResult, str]:
+def _lock(command: LockCommand, nonce: PendingNonce | None) -> tuple[LockResult, str]:
     reads = lock_reads(
         source=command.source, channel=command.channel, out_trade_no=command.out_trade_no,
         user_id=command.user_id, activity_id=command.activity_id,
@@ -109,10 +119,20 @@ def _lock(command: LockCommand) -> tuple[LockResult, str]:
         trial = _trial(command)
         _check_activity_open(trial.activity)
         biz_id = _take_slot(command, trial.activity, reads.live_biz_ids)
-        if team is not None and _occupy_seat(command, team, trial.activity):
+        marker = own_teams_marker(source=command.source, channel=command.channel, user_id=command.user_id,
+                                  valid_minutes=trial.activity.valid_time)  # fmt: skip
+        if marker is None and nonce is not None:
+            nonce.record()  # a cluster: the nonce's slot is not the seat's
+            nonce = None
+        if team is None:
+            if marker is not None:
+                own_teams_mark(marker, nonce=nonce)
+        elif _occupy_seat(command, team, trial.activity, marker=marker, nonce=nonce):
             seat_team = team
         result = _write_drawing_ids(command, team=team, trial=trial, biz_id=biz_id)
     except (GroupBuyError, IntegrityError) as exc:
+        if isinstance(exc, GroupBuyError) and exc.response_code is ResponseCode.E0202:
+            raise  # a replayed call took no seat and wrote nothing; it learns nothing either
         winner = _winner_after_failure(command, seat_team)
         if winner is not None:
             return _replay(winner, command), "replay"
@@ -250,15 +270,25 @@ def _take_slot(command: LockCommand, activity: ActivityConfig, taken: frozenset[
     return f"{command.activity_id}_{command.user_id}_{n}"
 
 
-def _occupy_seat(command: LockCommand, team: TeamSeats, activity: ActivityConfig) -> bool:
-    """A joiner's seat in Redis (``apps.trade.team_stock``). True when this call took it (and so must give it
-    back on failure); a retry of this very order holding it already goes on (the database decides)."""
+def _occupy_seat(
+    command: LockCommand,
+    team: TeamSeats,
+    activity: ActivityConfig,
+    *,
+    marker: OwnTeamsMarker | None,
+    nonce: PendingNonce | None,
+) -> bool:
+    """A joiner's seat in Redis (``apps.trade.team_stock``), with the joiner's own-teams marker and the call's
+    nonce where given. True when this call took it (and so must give it back on failure); a retry of this very
+    order holding it already goes on (the database decides)."""
     try:
         occupation = team_seat_occupy(
             team_id=team.team_id,
             out_trade_no=command.out_trade_no,
             target=team.target_count,
             valid_minutes=activity.valid_time,
+            marker=marker,
+            nonce=nonce,
         )
     except (RedisError, OSError) as exc:
         logger.warning("team stock unavailable for team %s: %s", team.team_id, exc)

@@ -188,17 +188,25 @@ def own_live_teams(*, user_id: str, activity_id: int, source: str, channel: str)
 
 
 def open_teams_for_user(
-    *, activity_id: int, user_id: str, source: str, channel: str, others: int = 2
+    *,
+    activity_id: int,
+    user_id: str,
+    source: str,
+    channel: str,
+    others: int = 2,
+    holds_no_open_team: bool = False,
 ) -> list[TeamView]:
     """The user's own open team first, then up to ``others`` joinable teams, closest to full first.
 
-    One small indexed query for the user's own live orders with their teams (``own_live_teams``); the
+    One small indexed query for the user's own live orders with their teams (``own_live_teams``), skipped when
+    the caller knows the user holds none in an open team (``holds_no_open_team``: ``apps.trade.own_teams``); the
     joinable list comes from a short shared cache.
     """
     now = timezone.now()
     views: list[TeamView] = []
     scope = {"source": source, "channel": channel}
-    mine = own_live_teams(user_id=user_id, activity_id=activity_id, **scope) if user_id else []
+    asked = user_id and not holds_no_open_team
+    mine = own_live_teams(user_id=user_id, activity_id=activity_id, **scope) if asked else []
     my_team_ids = {team.team_id for team in mine}
     open_own = [team for team in mine if team.status == Team.Status.IN_PROGRESS and team.valid_end_time > now]
     if open_own:

@@ -20,7 +20,9 @@ from enum import IntEnum
 
 from prometheus_client import Histogram
 
-from apps.common.redis_scripts import RedisScript
+from apps.channels.authentication import PendingNonce
+from apps.common.redis_scripts import RedisScript, nonce_first
+from apps.trade.own_teams import MARK_SOURCE, OwnTeamsMarker
 
 SEAT_SCRIPT_SECONDS = Histogram(
     "gbm_team_seat_script_seconds",
@@ -46,9 +48,7 @@ def _recovery_marker(team_id: str, order_id: str) -> str:
 
 
 # KEYS: occupied, recovered, seat marker. ARGV: joiner capacity (target - 1), TTL seconds.
-_OCCUPY = RedisScript(
-    "team_seat_occupy",
-    """
+_OCCUPY_SOURCE = """
 if redis.call('EXISTS', KEYS[3]) == 1 then
   return 2
 end
@@ -60,8 +60,22 @@ redis.call('INCR', KEYS[1])
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 redis.call('SET', KEYS[3], '1', 'EX', ARGV[2])
 return 1
-""",
-)
+"""
+_OCCUPY = RedisScript("team_seat_occupy", _OCCUPY_SOURCE)
+
+# On a single Redis: the seat, then (a seat held) the joiner's own-teams marker (KEYS[4], ARGV[3];
+# apps/trade/own_teams.py) in one script; with the signed call's nonce first, too (``nonce_first``).
+_OCCUPY_AND_MARK_SOURCE = f"""local function occupy(KEYS, ARGV)
+{_OCCUPY_SOURCE}end
+local function mark(KEYS, ARGV)
+{MARK_SOURCE}end
+local seat = occupy(KEYS, ARGV)
+if seat ~= 0 then
+  mark({{KEYS[4]}}, {{ARGV[3]}})
+end
+return seat"""
+_OCCUPY_AND_MARK = RedisScript("team_seat_occupy_and_mark", _OCCUPY_AND_MARK_SOURCE, single_node=True)
+_NONCE_THEN_OCCUPY_AND_MARK = nonce_first("nonce_then_team_seat_occupy_and_mark", _OCCUPY_AND_MARK_SOURCE)
 
 # Give back a seat whose order was never written. KEYS: occupied, recovered, seat marker.
 _RELEASE = RedisScript(
@@ -107,10 +121,32 @@ def _ttl_seconds(valid_minutes: int) -> int:
     return (valid_minutes + 60) * 60
 
 
-def team_seat_occupy(*, team_id: str, out_trade_no: str, target: int, valid_minutes: int) -> Occupation:
-    """Take one joiner seat for this order. Redis errors propagate (the caller refuses the lock)."""
+def team_seat_occupy(
+    *,
+    team_id: str,
+    out_trade_no: str,
+    target: int,
+    valid_minutes: int,
+    marker: OwnTeamsMarker | None = None,
+    nonce: PendingNonce | None = None,
+) -> Occupation:
+    """Take one joiner seat for this order. Redis errors propagate (the caller refuses the lock).
+
+    ``marker``: the joiner's own-teams marker, set with a seat held (a single Redis only). ``nonce`` (with a
+    marker): the signed call's, recorded first in the same script; a replay raises E0202 and takes no seat.
+    """
+    keys, args = _keys(team_id, out_trade_no), [target - 1, _ttl_seconds(valid_minutes)]
     with SEAT_SCRIPT_SECONDS.labels("occupy").time():
-        result = _OCCUPY(keys=_keys(team_id, out_trade_no), args=[target - 1, _ttl_seconds(valid_minutes)])
+        if marker is None:
+            result = _OCCUPY(keys=keys, args=args)
+        elif nonce is None:
+            result = _OCCUPY_AND_MARK(keys=[*keys, marker.key], args=[*args, marker.ttl_seconds])
+        else:
+            fresh, *seat = _NONCE_THEN_OCCUPY_AND_MARK(
+                keys=[nonce.key, *keys, marker.key], args=[nonce.ttl_seconds, *args, marker.ttl_seconds]
+            )
+            nonce.mark_recorded(fresh=bool(fresh))
+            result = seat[0]
     return Occupation(int(result))
 
 

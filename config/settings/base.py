@@ -177,6 +177,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     # Each job takes a Redis lock first, so several beat/worker instances never run it twice at once.
     "deliver-due-notify-tasks": {"task": "apps.notifications.tasks.deliver_due_notify_tasks", "schedule": 15.0},
     "trade-timeouts": {"task": "apps.trade.tasks.run_trade_timeouts", "schedule": 30.0},
+    "sync-own-teams-mirror": {"task": "apps.trade.tasks.sync_own_teams_mirror", "schedule": 60.0},
     # Idempotent (deletes past days' take counters): no lock.
     "purge-daily-takes": {"task": "apps.trade.tasks.purge_daily_takes", "schedule": 3600.0},
     "close-expired-mall-orders": {"task": "apps.payments.tasks.close_expired_mall_orders", "schedule": 60.0},
