@@ -7,6 +7,7 @@ after the lock-conflict subset of them.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import TypeVar
@@ -43,16 +44,16 @@ def is_transient_db_error(exc: BaseException, *, lock_conflict: bool = False) ->
     return code in CONNECTION_CODES or "database is locked" in str(exc)
 
 
-def retry_on_deadlock(fn: Callable[[], T], *, attempts: int = 3) -> T:
+def retry_on_deadlock(fn: Callable[[], T], *, attempts: int = 3, atomic: bool = True) -> T:
     """``fn()`` in its own ``transaction.atomic``, run again (up to ``attempts`` in all) after a lock conflict.
 
     Inside an outer transaction it runs once: a deadlock rolled the whole outer transaction back, so only
-    its owner can run it again.
+    its owner can run it again. ``atomic=False``: ``fn`` runs a whole transaction itself (``rows_write_together``).
     """
     tries = 1 if connection.in_atomic_block else attempts
     for attempt in range(1, tries + 1):
         try:
-            with transaction.atomic():
+            with transaction.atomic() if atomic else contextlib.nullcontext():
                 return fn()
         except OperationalError as exc:
             if attempt < tries and is_transient_db_error(exc, lock_conflict=True):

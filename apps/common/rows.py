@@ -19,14 +19,17 @@ answer (``apps/common/tests/test_rows.py``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import Enum
 from functools import lru_cache
-from typing import Any, TypeVar, cast
+from typing import Any, NamedTuple, TypeVar, cast
 
 from django.db import connection
 from django.db.models import F, Field, Model
 from django.db.models.expressions import CombinedExpression, Value
 from django.utils import timezone
+
+from apps.common.db import retry_on_deadlock
 
 M = TypeVar("M", bound=Model)
 
@@ -203,6 +206,15 @@ def values_of(sql: str, params: list[Any], fields: tuple[Field, ...]) -> list[tu
     return _convert(fields, rows)
 
 
+class Statement(NamedTuple):
+    """One write of ``rows_write_together``: SQL with ``%s`` parameters. ``only_if_previous_matched``: it runs only
+    when the statement before it matched a row (a guarded UPDATE, then the INSERT it allows)."""
+
+    sql: str
+    params: list[Any]
+    only_if_previous_matched: bool = False
+
+
 @lru_cache(maxsize=32)
 def _insert(model: type[Model], names: frozenset[str]) -> tuple[str, tuple[tuple[Field, str], ...]]:
     """The INSERT of every concrete field but an auto primary key, and where each value comes from."""
@@ -221,12 +233,8 @@ def _insert(model: type[Model], names: frozenset[str]) -> tuple[str, tuple[tuple
     return f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders})", sources  # noqa: S608
 
 
-def row_insert(model: type[Model], **values: Any) -> int:
-    """INSERT one row of ``model`` and answer its primary key.
-
-    ``values`` by field name; a field not named gets what ``save()`` would give it: ``auto_now``/``auto_now_add``
-    the current time, any other its default. Unique and check constraints are the database's, as with the ORM.
-    """
+def insert_statement(model: type[Model], *, only_if_previous_matched: bool = False, **values: Any) -> Statement:
+    """The INSERT of one row of ``model`` (as ``row_insert``), for ``rows_write_together``."""
     sql, sources = _insert(model, frozenset(values))
     now = None
     params = []
@@ -239,6 +247,16 @@ def row_insert(model: type[Model], **values: Any) -> int:
         else:
             value = field.get_default()
         params.append(_prepared(field, value))
+    return Statement(sql, params, only_if_previous_matched)
+
+
+def row_insert(model: type[Model], **values: Any) -> int:
+    """INSERT one row of ``model`` and answer its primary key.
+
+    ``values`` by field name; a field not named gets what ``save()`` would give it: ``auto_now``/``auto_now_add``
+    the current time, any other its default. Unique and check constraints are the database's, as with the ORM.
+    """
+    sql, params, _ = insert_statement(model, **values)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.lastrowid
@@ -266,15 +284,76 @@ def _update(model: type[Model], assignments: tuple[tuple[str, str | None], ...],
     )
 
 
-def rows_update(model: type[Model], *, where: dict[str, Any], **assignments: Any) -> int:
-    """UPDATE the rows matching ``where`` with ``assignments``; answers the number of rows matched, as
-    ``QuerySet.update`` does. ``where`` takes ``name`` / ``name__lt`` ... with a value or ``F("other")``."""
+def update_statement(
+    model: type[Model], *, where: dict[str, Any], only_if_previous_matched: bool = False, **assignments: Any
+) -> Statement:
+    """The UPDATE of ``rows_update``, for ``rows_write_together``."""
     shapes, params = [], []
     for name, value in assignments.items():
         shape, param = _assignment(name, value)
         shapes.append(shape)
         params.append(param if shape[1] is not None else _prepared(model_field(model, name), param))
     condition, condition_params = _conditions(model, where)
+    return Statement(_update(model, tuple(shapes), condition), params + condition_params, only_if_previous_matched)
+
+
+def rows_update(model: type[Model], *, where: dict[str, Any], **assignments: Any) -> int:
+    """UPDATE the rows matching ``where`` with ``assignments``; answers the number of rows matched, as
+    ``QuerySet.update`` does. ``where`` takes ``name`` / ``name__lt`` ... with a value or ``F("other")``."""
+    sql, params, _ = update_statement(model, where=where, **assignments)
+    return rows_execute(sql, params)
+
+
+def rows_execute(sql: str, params: list[Any]) -> int:
+    """Run one statement built here (``update_statement``, ``insert_statement``); its row count."""
     with connection.cursor() as cursor:
-        cursor.execute(_update(model, tuple(shapes), condition), params + condition_params)
+        cursor.execute(sql, params)
         return cursor.rowcount
+
+
+def rows_write_together(*statements: Statement, then: Callable[[list[int]], None] | None = None) -> list[int]:
+    """``statements`` as one transaction (a savepoint inside the caller's; run again after a deadlock); their row
+    counts (matched rows), 0 for one skipped by ``only_if_previous_matched``. ``then(counts)`` runs in the same
+    transaction after them and may raise to roll it back.
+
+    On MariaDB the statements go in one round trip (``apps.common.mysql``), with the transaction's BEGIN; outside a
+    Django transaction and without ``then``, with its COMMIT too: the whole transaction is one round trip. A
+    statement that depends on the previous one is guarded in SQL by that one's ``ROW_COUNT()``. Elsewhere they run
+    one by one. An error rolls the transaction back.
+    """
+    run_statements = getattr(connection, "run_statements", None)
+    batch = [(_guarded(statement), statement.params) for statement in statements] if run_statements else []
+    if run_statements is not None and then is None and not connection.in_atomic_block:
+        return retry_on_deadlock(lambda: run_statements(batch), atomic=False)
+
+    def together() -> list[int]:
+        counts = run_statements(batch) if run_statements is not None else _one_by_one(statements)
+        if then is not None:
+            then(counts)
+        return counts
+
+    return retry_on_deadlock(together)
+
+
+def _guarded(statement: Statement) -> str:
+    """A write that runs only if the previous statement matched a row, as one statement (MariaDB)."""
+    if not statement.only_if_previous_matched:
+        return statement.sql
+    if statement.sql.startswith("UPDATE "):
+        return f"{statement.sql} AND ROW_COUNT() > 0"
+    head, _, values = statement.sql.partition(" VALUES (")
+    if not head.startswith("INSERT INTO ") or not values.endswith(")"):
+        raise TypeError("only an INSERT ... VALUES or an UPDATE may depend on the previous statement")
+    return f"{head} SELECT {values[:-1]} FROM DUAL WHERE ROW_COUNT() > 0"  # noqa: S608 - built from model names
+
+
+def _one_by_one(statements: tuple[Statement, ...]) -> list[int]:
+    counts: list[int] = []
+    with connection.cursor() as cursor:
+        for sql, params, only_if_previous_matched in statements:
+            if only_if_previous_matched and counts and not counts[-1]:
+                counts.append(0)
+                continue
+            cursor.execute(sql, params)
+            counts.append(cursor.rowcount)
+    return counts

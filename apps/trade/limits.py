@@ -37,6 +37,14 @@ from apps.trade.models import DailyTakes, FormationQuota, Team
 from apps.trade.selectors import FORMED, HOLDS_FORMATION_SLOT
 
 
+def lock_limits_apply(*, source: str, channel: str, activity: ActivityConfig, opening: bool) -> bool:
+    """Does a lock of this channel in this activity take a limit (``lock_limits_take`` would write)?"""
+    if opening and activity.max_teams_formed is not None:
+        return True
+    credential = channel_credential_get(source=source, channel=channel)  # cached: no query when warm
+    return credential is not None and credential.daily_take_limit is not None
+
+
 def lock_limits_take(
     *, source: str, channel: str, user_id: str, activity: ActivityConfig, opened_team_id: str | None
 ) -> None:

@@ -36,12 +36,11 @@ from apps.activities.trial import Intent, TrialRequest, TrialResult, trial_calcu
 from apps.channels.authentication import PendingNonce
 from apps.channels.notify_targets import notify_url_refusal
 from apps.channels.selectors import channel_credential_get
-from apps.common.db import retry_on_deadlock
 from apps.common.db_routing import primary_reads
 from apps.common.errors import GroupBuyError, ResponseCode
-from apps.common.rows import row_insert, rows_update
+from apps.common.rows import insert_statement, rows_write_together, update_statement
 from apps.trade.ids import ID_ATTEMPTS, new_order_id, new_team_id
-from apps.trade.limits import lock_limits_take
+from apps.trade.limits import lock_limits_apply, lock_limits_take
 from apps.trade.metrics import LOCKS, counted
 from apps.trade.models import NotifyType, Order, Team
 from apps.trade.own_teams import OwnTeamsMarker, own_teams_mark, own_teams_marker
@@ -311,9 +310,8 @@ def _write_drawing_ids(command: LockCommand, *, team: TeamSeats | None, trial: T
     for attempt in range(1, ID_ATTEMPTS + 1):
         team_id = new_team_id() if team is None else team.team_id
         order_id = new_order_id()
-        write = partial(_write, command, team=team, trial=trial, biz_id=biz_id, team_id=team_id, order_id=order_id)
         try:
-            return retry_on_deadlock(write)
+            return _write(command, team=team, trial=trial, biz_id=biz_id, team_id=team_id, order_id=order_id)
         except IntegrityError:
             if attempt < ID_ATTEMPTS and _id_taken(team_id=team_id if team is None else None, order_id=order_id):
                 logger.info("lock transaction retried after an id collision")
@@ -333,15 +331,16 @@ def _write(
 ) -> LockResult:
     """Join (the conditional UPDATE is the last guard against overselling) or open the team; insert the order.
 
-    Plain SQL (``apps.common.rows``): one UPDATE or INSERT for the team, one INSERT for the order, no model
-    instances; the unique keys (order id, outTradeNo, take slot) stay the database's last word. The limits'
-    counters come last (``lock_limits_take``), so their hot rows are locked for the shortest time.
+    One transaction of two statements (``apps.common.rows.rows_write_together``; on MariaDB one round trip): the
+    team's UPDATE or INSERT, then the order's INSERT, which a join runs only if its UPDATE took the seat. The unique
+    keys (order id, outTradeNo, take slot) stay the database's last word. The operators' limits, where configured,
+    come last in the same transaction (``lock_limits_take``), so their hot rows are locked for the shortest time.
     """
     now = timezone.now()
     deduction, pay = trial.prices_for(opening=team is None)  # the leader's price when opening (module docstring)
     prices = {"original_price": trial.original_price, "deduction_price": deduction, "pay_price": pay}
     if team is not None:
-        joined = rows_update(
+        team_write = update_statement(
             Team,
             where={
                 "team_id": team.team_id,
@@ -352,12 +351,8 @@ def _write(
             lock_count=F("lock_count") + 1,
             update_time=now,
         )
-        if not joined:
-            # Filled, closed or expired since the check: answer as the check would have (module docstring).
-            current = team_seats(team_id=team.team_id, source=command.source, channel=command.channel)
-            raise (current and _join_refusal(current, now)) or GroupBuyError(ResponseCode.E0006)
     else:
-        row_insert(
+        team_write = insert_statement(
             Team, team_id=team_id, activity=command.activity_id, source=command.source, channel=command.channel,
             original_price=trial.original_price, deduction_price=trial.deduction_price, pay_price=trial.pay_price,
             target_count=trial.activity.target, lock_count=1, complete_count=0,
@@ -365,12 +360,24 @@ def _write(
             valid_end_time=now + timedelta(minutes=trial.activity.valid_time),
             notify_type=command.notify_type, notify_url=command.notify_url, create_time=now, update_time=now,
         )  # fmt: skip
-    row_insert(
-        Order, order_id=order_id, user_id=command.user_id, team=team_id, activity=command.activity_id,
-        sku=command.goods_id, source=command.source, channel=command.channel, **prices,
-        status=Order.Status.LOCKED, out_trade_no=command.out_trade_no, biz_id=biz_id, create_time=now,
+    order_write = insert_statement(
+        Order, only_if_previous_matched=team is not None, order_id=order_id, user_id=command.user_id, team=team_id,
+        activity=command.activity_id, sku=command.goods_id, source=command.source, channel=command.channel,
+        **prices, status=Order.Status.LOCKED, out_trade_no=command.out_trade_no, biz_id=biz_id, create_time=now,
         update_time=now,
     )  # fmt: skip
-    lock_limits_take(source=command.source, channel=command.channel, user_id=command.user_id,
-                     activity=trial.activity, opened_team_id=team_id if team is None else None)  # fmt: skip
+    scope = {"source": command.source, "channel": command.channel}
+    limits = None
+    if lock_limits_apply(**scope, activity=trial.activity, opening=team is None):
+
+        def limits(counts: list[int]) -> None:
+            if counts[0]:  # a join that found no seat takes no limit
+                lock_limits_take(**scope, user_id=command.user_id, activity=trial.activity,
+                                 opened_team_id=team_id if team is None else None)  # fmt: skip
+
+    (team_written, _) = rows_write_together(team_write, order_write, then=limits)
+    if not team_written:
+        # Filled, closed or expired since the check: answer as the check would have (module docstring).
+        current = team_seats(team_id=team_id, **scope)
+        raise (current and _join_refusal(current, now)) or GroupBuyError(ResponseCode.E0006)
     return LockResult(order_id=order_id, team_id=team_id, status=int(Order.Status.LOCKED), **prices)

@@ -14,14 +14,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
-from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext
 
 from apps.common.db_routing import primary_reads
 from apps.common.errors import GroupBuyError, ResponseCode
-from apps.common.rows import rows_update, values_where
+from apps.common.rows import Statement, rows_execute, rows_update, rows_write_together, update_statement, values_where
 from apps.dcc.runtime import dcc_get
 from apps.notifications.models import NotifyTask
 from apps.trade.callbacks import team_notify
@@ -70,8 +69,7 @@ def _settle(command: SettleCommand) -> tuple[SettleResult, str]:
         return SettleResult.of(order), "replay"
     _check_paid_in_time(command, order.team)
     _check_team_in_progress(order.team)
-    with transaction.atomic():
-        settled = _write(command, order)
+    settled = _write(command, order)
     return SettleResult.of(order), "settled" if settled else "replay"
 
 
@@ -113,35 +111,56 @@ def _check_team_in_progress(team: SettleTeam) -> None:
 def _write(command: SettleCommand, order: SettleOrder) -> bool:
     """False when a concurrent settlement of the same order got there first.
 
-    Plain SQL (``apps.common.rows``): the order's guarded UPDATE, then the team's. The team's seat count goes up
-    under ``complete_count < lock_count`` and, so that no read-back is needed, under a bound that says whether
-    this payment fills the team (``target_count`` never changes): the read's count picks which bound to try
-    first, the other follows when a concurrent payment moved the count meanwhile.
+    Plain SQL (``apps.common.rows``): the order's guarded UPDATE, then the team's, which runs only if the order's
+    matched (one round trip on MariaDB, with the transaction's BEGIN). The team's seat count goes up under
+    ``complete_count < lock_count`` and, so that no read-back is needed, under a bound that says whether this
+    payment fills the team (``target_count`` never changes): the read's count picks which bound to try first, the
+    other follows when a concurrent payment moved the count meanwhile.
     """
     now = timezone.now()
-    paid = rows_update(
-        Order,
-        where={"pk": order.pk, "status": Order.Status.LOCKED},
-        status=Order.Status.PAID,
-        out_trade_time=command.out_trade_time,
-        update_time=now,
-    )
-    if not paid:
-        (current,) = values_where(Order, ("status",), pk=order.pk)
-        if current[0] == Order.Status.PAID:
-            return False
-        raise GroupBuyError(ResponseCode.E0104)  # refunded meanwhile
     team = order.team
     last_seat = team.target_count - 1  # the count before the payment that fills the team
     guard = {"pk": team.pk, "status": Team.Status.IN_PROGRESS, "complete_count__lt": F("lock_count")}
-    fills_first = team.complete_count >= last_seat
-    for fills in (fills_first, not fills_first):
+
+    def seat_counted(fills: bool, *, after_payment: bool) -> Statement:
         bound = {"complete_count__gte": last_seat} if fills else {"complete_count__lte": last_seat - 1}
-        if rows_update(Team, where={**guard, **bound}, complete_count=F("complete_count") + 1, update_time=now):
-            if fills:
-                team_complete(team)
-            return True
-    raise GroupBuyError(ResponseCode.UPDATE_ZERO, gettext("the team changed meanwhile, please retry"))
+        return update_statement(Team, where={**guard, **bound}, only_if_previous_matched=after_payment,
+                                complete_count=F("complete_count") + 1, update_time=now)  # fmt: skip
+
+    fills_first = team.complete_count >= last_seat
+    settled: list[bool] = []
+
+    def count_the_seat(counts: list[int]) -> None:
+        paid, counted = counts
+        if not paid:
+            (current,) = values_where(Order, ("status",), pk=order.pk)
+            if current[0] != Order.Status.PAID:
+                raise GroupBuyError(ResponseCode.E0104)  # refunded meanwhile
+            settled.append(False)  # a concurrent settlement of the same order got there first
+            return
+        fills = fills_first
+        if not counted:
+            fills = not fills_first
+            sql, params, _ = seat_counted(fills, after_payment=False)
+            counted = rows_execute(sql, params)
+        if not counted:
+            raise GroupBuyError(ResponseCode.UPDATE_ZERO, gettext("the team changed meanwhile, please retry"))
+        if fills:
+            team_complete(team)
+        settled.append(True)
+
+    rows_write_together(
+        update_statement(
+            Order,
+            where={"pk": order.pk, "status": Order.Status.LOCKED},
+            status=Order.Status.PAID,
+            out_trade_time=command.out_trade_time,
+            update_time=now,
+        ),
+        seat_counted(fills_first, after_payment=True),
+        then=count_the_seat,
+    )
+    return settled[-1]
 
 
 def team_complete(team: Team | SettleTeam, *, virtual_count: int = 0) -> None:

@@ -10,7 +10,8 @@ they ended: an ``atomic`` block with one INSERT is BEGIN, INSERT, COMMIT. ``ENGI
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import MySQLdb
@@ -42,8 +43,13 @@ class CursorWrapper(mysql.CursorWrapper):
 
     def _after_begin(self, query: str, args: Any) -> Any:
         super().execute(_BEGIN + query, args)  # the result in hand is the BEGIN's
+        return self.next_result()  # the statement's: its rows, rowcount, lastrowid, or its error
+
+    def next_result(self) -> int:
+        """Step to the next statement's result of a multi-statement query: its row count, or its error (as
+        ``execute`` raises it)."""
         try:
-            self.cursor.nextset()  # the statement's: its rows, rowcount, lastrowid, or its error
+            self.cursor.nextset()
         except MySQLdb.OperationalError as exc:
             if exc.args and exc.args[0] in self.codes_for_integrityerror:
                 raise IntegrityError(*tuple(exc.args)) from exc
@@ -89,6 +95,34 @@ class DatabaseWrapper(mysql.DatabaseWrapper):
 
     def create_cursor(self, name: str | None = None) -> CursorWrapper:
         return CursorWrapper(self.connection.cursor(), self)
+
+    def run_statements(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[int]:
+        """``statements`` (SQL with ``%s`` parameters) in one round trip; their row counts (rows matched, as
+        ``rowcount``). Outside a Django transaction they are one transaction of their own, ``BEGIN; ...; COMMIT``;
+        inside one they join it (its pending ``BEGIN`` rides along). The server stops at a failing statement: the
+        error is raised as ``execute`` raises it, and a transaction of their own is rolled back."""
+        own = not self.in_atomic_block
+        sql = " ".join([*(["BEGIN;"] if own else []), *(f"{statement};" for statement, _ in statements)])
+        sql = f"{sql} COMMIT" if own else sql.removesuffix(";")
+        params = [param for _, statement_params in statements for param in statement_params]
+        counts = []
+        with self.cursor() as cursor:
+            try:
+                first = cursor.execute(sql, params)  # with its own BEGIN: the BEGIN's result
+                if not own:
+                    counts.append(first)
+                for _ in statements[len(counts) :]:
+                    with self.wrap_database_errors:
+                        counts.append(cursor.cursor.next_result())
+                if own:
+                    with self.wrap_database_errors:
+                        cursor.cursor.next_result()  # the COMMIT's
+            except BaseException:
+                if own:
+                    with contextlib.suppress(Exception):  # a lost connection: the server ends it itself
+                        self.connection.rollback()
+                raise
+        return counts
 
     def begin_transaction(self) -> None:
         self.begin_pending = False

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
-from django.db import DatabaseError, OperationalError
+from django.db import DatabaseError, OperationalError, connection
 from django.utils import timezone, translation
 
 from apps.activities.models import Activity
@@ -14,6 +14,7 @@ from apps.activities.tests.factories import Offer, an_offer
 from apps.channels.signing import signed_headers
 from apps.common.errors import GroupBuyError
 from apps.common.redis import get_redis
+from apps.common.tests.round_trips import written_together
 from apps.tags.services import crowd_tag_add_members
 from apps.tags.tests.factories import CrowdTagFactory
 from apps.trade.apis import LockOut
@@ -82,9 +83,9 @@ def test_the_lock_costs_a_fixed_number_of_queries(offer, django_assert_num_queri
     """One read answers idempotency and the take limit together; an open is then BEGIN, two INSERTs, COMMIT; a
     join reads its team and UPDATEs it under the guard instead; a retry is the one read. Pinned, so it cannot creep."""
     lock(offer, user_id="demo9")  # warms the trial's caches (SKU, mapping, activity, DCC)
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(3 + written_together(2)):
         team_id = lock(offer, user_id="demo1").team_id
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(4 + written_together(2)):
         joined = lock(offer, user_id="demo2", team_id=team_id)
     with django_assert_num_queries(1):
         assert lock(offer, user_id="demo2", team_id=team_id) == joined
@@ -165,17 +166,23 @@ def test_a_team_closed_after_the_check_stays_e0005_at_the_database_guard(offer, 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_deadlocked_lock_transaction_is_run_again(offer, monkeypatch):
-    from apps.trade import lock as lock_module
+    """The deadlock victim's transaction is rolled back by the server; the whole of it runs again."""
+    from apps.common import rows
 
-    real_write, calls = lock_module._write, []
+    calls = []
+    run = getattr(connection, "run_statements", None)
+    real = run if run is not None else rows._one_by_one
 
     def deadlocked_once(*args, **kwargs):
         calls.append(1)
         if len(calls) == 1:
             raise OperationalError(1213, "Deadlock found when trying to get lock")
-        return real_write(*args, **kwargs)
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(lock_module, "_write", deadlocked_once)
+    if run is not None:  # MariaDB: one round trip for the transaction
+        monkeypatch.setattr(connection, "run_statements", deadlocked_once)
+    else:
+        monkeypatch.setattr(rows, "_one_by_one", deadlocked_once)
     result = lock(offer, user_id="demo1")
     assert len(calls) == 2
     assert Order.objects.get(order_id=result.order_id).team_id == result.team_id
@@ -312,3 +319,24 @@ def test_api_business_rejections_are_200_with_codes(client, offer):
 def test_api_requires_a_signature(client, offer):
     response = client.post(URL, data=json.dumps(body(offer)), content_type="application/json")
     assert (response.status_code, response.json()["code"]) == (401, "E0201")
+
+
+@pytest.mark.django_db(transaction=True)  # on MariaDB the write is then its own one-round-trip transaction
+def test_a_join_whose_team_filled_after_its_checks_is_e0006_and_writes_nothing(offer, monkeypatch):
+    """The database's guard is the last word: the seat UPDATE matches nothing, so the order INSERT behind it is
+    skipped in the same transaction, and the Redis seat goes back."""
+    from apps.trade import lock as lock_module
+
+    team_id = lock(offer, user_id="leader").team_id
+    occupy = lock_module._occupy_seat
+
+    def filled_meanwhile(*args, **kwargs):
+        taken = occupy(*args, **kwargs)
+        Team.objects.filter(team_id=team_id).update(lock_count=3)  # two joins of other processes won
+        return taken
+
+    monkeypatch.setattr(lock_module, "_occupy_seat", filled_meanwhile)
+    assert refused(offer, user_id="late", team_id=team_id) == "E0006"
+    assert not Order.objects.filter(user_id="late").exists()
+    assert Team.objects.get(team_id=team_id).lock_count == 3
+    assert team_stock_read(team_id=team_id).joiners() == 0  # the seat it took is back
