@@ -14,7 +14,7 @@ from rest_framework.utils.encoders import JSONEncoder
 
 from apps.common.db import is_transient_db_error
 from apps.common.errors import GroupBuyError, ResponseCode
-from apps.common.logging import request_id_var
+from apps.common.logging import current_request_id
 
 if TYPE_CHECKING:  # rest_framework.views reads DEFAULT_METADATA_CLASS, which names this module, at import
     from rest_framework.views import APIView
@@ -119,7 +119,7 @@ def unknown_error_json(exc: BaseException) -> HttpResponse:
     With a lost connection a write's outcome may be unknown (its COMMIT was sent): every write path is
     idempotent on the client's key, so the retry 0007 asks for finds the committed result.
     """
-    request_id = request_id_var.get()
+    request_id = current_request_id()
     if is_transient_db_error(exc):
         logger.warning("database unavailable on API request %s: %s", request_id, exc)
         code = ResponseCode.SERVICE_UNAVAILABLE

@@ -7,9 +7,10 @@ task or message. ``LOG_FORMAT`` picks JSON lines (``json``) or the human console
 
 Context is kept in structlog's context variables:
 
-- ``RequestIdMiddleware`` binds ``request_id`` for the request (and sets ``request_id_var``, read by the
-  API's crash envelope) and keeps the request in ``current_request_var``: ``add_request_context`` adds
-  ``user_id``/``username`` once authentication has resolved the user (it never triggers the lookup).
+- ``RequestIdMiddleware`` (and the API's lane) keeps the request in ``current_request_var``, its id on it
+  (``request_id_attach``): ``add_request_context`` adds ``request_id`` and, once authentication has resolved the
+  user, ``user_id``/``username`` (it never triggers the lookup); ``current_request_id()`` is what the API's crash
+  envelope reports.
 - ``config/celery_app.py`` binds ``task_id``/``task_name`` around every task (task_prerun/task_postrun).
 - ``bound_context(**values)`` binds anything else for a block or a function (the consumer's message uuid
   and routing key, a service's ``team_id``/``order_id``); stdlib calls can also pass ``extra={...}``.
@@ -33,8 +34,13 @@ from structlog.typing import EventDict, Processor, WrappedLogger
 
 LOG_FORMATS = ("json", "console")
 
-request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
 current_request_var: ContextVar[HttpRequest | None] = ContextVar("current_request", default=None)
+
+
+def current_request_id() -> str:
+    """The id of the request being served ("-" outside one)."""
+    request = current_request_var.get()
+    return getattr(request, "request_id", None) or "-"
 
 
 # Typed writers of what ``add_request_context`` reads: Django's HttpRequest declares neither attribute.
