@@ -311,3 +311,22 @@ def real_replica(mariadb, replica_on):
     caught_up.server_id = replica_server_id  # type: ignore[attr-defined]
     yield caught_up
     _point_replica_alias(_replica_settings(primary))
+
+
+@pytest.fixture
+def redis_commands(monkeypatch):
+    """The Redis commands sent meanwhile, by name: counted where every client reads a command's answer
+    (``Redis.parse_response``: the thread's own connection, the pool's, pipelines and the embedded Redis alike)."""
+    from collections import Counter
+
+    from redis import Redis
+
+    sent: Counter[str] = Counter()
+    parse = Redis.parse_response
+
+    def counting(self, connection, command_name, **options):
+        sent[str(command_name).upper()] += 1
+        return parse(self, connection, command_name, **options)
+
+    monkeypatch.setattr(Redis, "parse_response", counting)
+    return sent

@@ -6,12 +6,10 @@ nonce store's own path, with the same answers.
 """
 
 import json
-from collections import Counter
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from redis import Redis
 
 from apps.activities.tests.factories import Offer
 from apps.channels import nonces
@@ -35,20 +33,6 @@ def frozen_clock(monkeypatch):
 def two_permits(set_dcc):
     set_dcc("rateLimitPermitsPerSecond", "2")
     set_dcc("rateLimitBlacklistCount", "0")
-
-
-@pytest.fixture
-def redis_commands(monkeypatch):
-    """The Redis commands the test's thread sends, by name (real Redis and the embedded one alike)."""
-    sent: Counter[str] = Counter()
-    send = Redis.execute_command
-
-    def counting(self, *args, **options):
-        sent[str(args[0]).upper()] += 1
-        return send(self, *args, **options)
-
-    monkeypatch.setattr(Redis, "execute_command", counting)
-    return sent
 
 
 def trial(client, offer: Offer, *, user_id: str = "shopper-1", headers: dict | None = None):

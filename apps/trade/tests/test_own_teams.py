@@ -7,14 +7,12 @@ marker or the joiner's seat; a replay answers E0202 and takes nothing.
 """
 
 import json
-from collections import Counter
 from datetime import timedelta
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
-from redis import Redis
 
 from apps.activities.tests.factories import Offer
 from apps.channels.signing import signed_headers
@@ -60,19 +58,6 @@ def lock_body(offer: Offer, user_id: str, out_trade_no: str, team_id: str | None
 
 def marker_of(offer: Offer, user_id: str) -> str:
     return own_teams_key(source=offer.source, channel=offer.channel, user_id=user_id)
-
-
-@pytest.fixture
-def redis_commands(monkeypatch):
-    sent: Counter[str] = Counter()
-    send = Redis.execute_command
-
-    def counting(self, *args, **options):
-        sent[str(args[0]).upper()] += 1
-        return send(self, *args, **options)
-
-    monkeypatch.setattr(Redis, "execute_command", counting)
-    return sent
 
 
 # --- the trial reads the mirror ----------------------------------------------------------------------
