@@ -6,8 +6,8 @@ every request, so they go through here:
 
 * ``rows_where`` / ``row_where``: instances through ``Model.objects.raw`` (the backend's converters apply);
 * ``values_where``: tuples of the named columns, converted as the ORM converts them (aware datetimes,
-  Decimals on SQLite); ``values_where_each``: several lookups on one table in one round trip (``UNION ALL``,
-  each part on its own index), the rows of each lookup apart; ``values_of``: a hand-written join, converted;
+  Decimals on SQLite); ``values_where_together``: several such lookups, on MariaDB in one round trip, the rows of
+  each apart; ``values_of``: a hand-written join, converted;
 * ``row_insert``: one INSERT, every value prepared as ``save()`` prepares it, no model instance;
 * ``rows_update``: one UPDATE whose SET may add to a column (``F("n") + 1``) and whose WHERE may compare two
   columns (``lock_count__lt=F("target_count")``): the conditional updates that guard the invariants.
@@ -116,16 +116,6 @@ def _select(model: type[Model], columns: tuple[str, ...] | None, shape: Shape, l
     return sql if limit is None else f"{sql} LIMIT {int(limit)}"
 
 
-@lru_cache(maxsize=64)
-def _select_each(model: type[Model], columns: tuple[str, ...], shapes: tuple[Shape, ...]) -> str:
-    """One SELECT per lookup, tagged by its position, joined by UNION ALL."""
-    table, selected = connection.ops.quote_name(model._meta.db_table), _column_list(model, columns)
-    return " UNION ALL ".join(
-        f"SELECT {n}, {selected} FROM {table} WHERE {_where(model, shape)}"  # noqa: S608 - model names
-        for n, shape in enumerate(shapes)
-    )
-
-
 @lru_cache(maxsize=256)
 def _converters(fields: tuple[Field, ...], ops: Any) -> tuple[tuple[int, Any, tuple], ...]:
     """(position, column, converters) of the fields whose value the backend converts, as the compiler would.
@@ -181,20 +171,30 @@ def values_where(model: type[Model], columns: tuple[str, ...], *, limit: int | N
     return _convert(_fields(model, columns), rows)
 
 
-def values_where_each(model: type[Model], columns: tuple[str, ...], *lookups: dict[str, Any]) -> list[list[tuple]]:
-    """One round trip for several lookups on one table: for each lookup, in order, its rows' ``columns``."""
-    shapes, params = [], []
-    for equals in lookups:
-        shape, lookup_params = _conditions(model, equals)
-        shapes.append(shape)
-        params.extend(lookup_params)
-    with connection.cursor() as cursor:
-        cursor.execute(_select_each(model, columns, tuple(shapes)), params)
-        rows = cursor.fetchall()
-    found: list[list[tuple]] = [[] for _ in lookups]
-    for row in _convert(_fields(model, columns), rows, offset=1):
-        found[int(row[0])].append(row[1:])
-    return found
+class Read(NamedTuple):
+    """One lookup of ``values_where_together``: ``model``'s ``columns`` of the rows whose fields equal ``equals``."""
+
+    model: type[Model]
+    columns: tuple[str, ...]
+    equals: dict[str, Any]
+
+
+def values_where_together(*reads: Read) -> list[list[tuple]]:
+    """Lookups on different tables, each as ``values_where``; on MariaDB in one round trip (one result set each)."""
+    statements = []
+    for model, columns, equals in reads:
+        shape, params = _conditions(model, equals)
+        statements.append((_select(model, columns, shape, None), params))
+    read_together = getattr(connection, "read_together", None)
+    if read_together is not None:
+        results = read_together(statements)
+    else:
+        results = []
+        with connection.cursor() as cursor:
+            for sql, params in statements:
+                cursor.execute(sql, params)
+                results.append(cursor.fetchall())
+    return [_convert(_fields(read.model, read.columns), rows) for read, rows in zip(reads, results, strict=True)]
 
 
 def values_of(sql: str, params: list[Any], fields: tuple[Field, ...]) -> list[tuple]:

@@ -107,14 +107,14 @@ def order_lock(*, command: LockCommand, nonce: PendingNonce | None = None) -> Lo
 def _lock(command: LockCommand, nonce: PendingNonce | None) -> tuple[LockResult, str]:
     reads = lock_reads(
         source=command.source, channel=command.channel, out_trade_no=command.out_trade_no,
-        user_id=command.user_id, activity_id=command.activity_id,
+        user_id=command.user_id, activity_id=command.activity_id, team_id=command.team_id,
     )  # fmt: skip
     if reads.existing is not None:
         return _replay(reads.existing, command), "replay"
     seat_team: TeamSeats | None = None  # the team whose Redis seat this call took (and must give back on failure)
     try:
         _check_notify_target(command)
-        team = _joinable_team(command)
+        team = _joinable_team(command, reads.team)
         trial = _trial(command)
         _check_activity_open(trial.activity)
         biz_id = _take_slot(command, trial.activity, reads.live_biz_ids)
@@ -185,15 +185,15 @@ def _check_notify_target(command: LockCommand) -> None:
         raise GroupBuyError(ResponseCode.ILLEGAL_PARAMETER, reason, data={"notifyUrl": [reason]})
 
 
-def _joinable_team(command: LockCommand) -> TeamSeats | None:
-    """The named team (None: open a new one). It must be the channel's own, in this activity, and joinable.
+def _joinable_team(command: LockCommand, team: TeamSeats | None) -> TeamSeats | None:
+    """The named team (None: open a new one), as read with the lock's reads (None: not the channel's). It must be
+    the channel's own, in this activity, and joinable.
 
     Another channel's team answers exactly as a team that does not exist (E0002), so a channel cannot
     learn which team ids other channels use.
     """
     if not command.team_id:
         return None
-    team = team_seats(team_id=command.team_id, source=command.source, channel=command.channel)
     if team is None:
         raise GroupBuyError(
             ResponseCode.E0002,

@@ -16,7 +16,7 @@ from django.db.models import Count, F, Field, OuterRef, Q, QuerySet, Subquery, S
 from django.utils import timezone
 
 from apps.common.cache import cached
-from apps.common.rows import model_field, quoted_column, values_of, values_where, values_where_each
+from apps.common.rows import Read, model_field, quoted_column, values_of, values_where, values_where_together
 from apps.trade.models import LIVE_ORDER_STATUSES, Order, Team
 
 
@@ -360,35 +360,6 @@ class LockedOrder(NamedTuple):
 _LOCKED_ORDER = ("order_id", "user_id", "team", "status", "biz_id", "original_price", "deduction_price", "pay_price")
 
 
-@dataclass(frozen=True)
-class LockReads:
-    existing: LockedOrder | None  # the channel's order of this outTradeNo
-    live_biz_ids: frozenset[str]  # the take slots of the channel's user's live orders in the activity
-
-
-def lock_reads(*, source: str, channel: str, out_trade_no: str, user_id: str, activity_id: int) -> LockReads:
-    """The lock's two order reads in one round trip, each on its own unique key or index: the order of this
-    outTradeNo (idempotency, uniq_order_out_trade_no) and the user's live orders (take limit,
-    idx_order_user_activity)."""
-    existing, live = values_where_each(
-        Order,
-        _LOCKED_ORDER,
-        {"source": source, "channel": channel, "out_trade_no": out_trade_no},
-        {"user_id": user_id, "activity": activity_id, "source": source, "channel": channel,
-         "status": LIVE_ORDER_STATUSES},
-    )  # fmt: skip
-    return LockReads(
-        existing=LockedOrder(*existing[0]) if existing else None,
-        live_biz_ids=frozenset(LockedOrder(*row).biz_id for row in live),
-    )
-
-
-def locked_order(*, source: str, channel: str, out_trade_no: str) -> LockedOrder | None:
-    """The channel's order of ``out_trade_no`` (a twin's, after a lock lost a race to it)."""
-    rows = values_where(Order, _LOCKED_ORDER, source=source, channel=channel, out_trade_no=out_trade_no)
-    return LockedOrder(*rows[0]) if rows else None
-
-
 class TeamSeats(NamedTuple):
     """What a join needs of a team: whose it is, and whether it can take one more member."""
 
@@ -401,6 +372,39 @@ class TeamSeats(NamedTuple):
 
 
 _TEAM_SEATS = ("team_id", "activity", "status", "lock_count", "target_count", "valid_end_time")
+
+
+@dataclass(frozen=True)
+class LockReads:
+    existing: LockedOrder | None  # the channel's order of this outTradeNo
+    live_biz_ids: frozenset[str]  # the take slots of the channel's user's live orders in the activity
+    team: TeamSeats | None = None  # a join's team, when it is the channel's
+
+
+def lock_reads(
+    *, source: str, channel: str, out_trade_no: str, user_id: str, activity_id: int, team_id: str | None = None
+) -> LockReads:
+    """The lock's reads in one round trip on MariaDB, each on its own unique key or index: the order of this
+    outTradeNo (idempotency, uniq_order_out_trade_no), the user's live orders (take limit,
+    idx_order_user_activity) and, for a join, the channel's team ``team_id`` (its unique key)."""
+    scope = {"source": source, "channel": channel}
+    existing, live, *team = values_where_together(
+        Read(Order, _LOCKED_ORDER, {**scope, "out_trade_no": out_trade_no}),
+        Read(Order, _LOCKED_ORDER, {"user_id": user_id, "activity": activity_id, **scope,
+                                    "status": LIVE_ORDER_STATUSES}),
+        *([Read(Team, _TEAM_SEATS, {"team_id": team_id, **scope})] if team_id else []),
+    )  # fmt: skip
+    return LockReads(
+        existing=LockedOrder(*existing[0]) if existing else None,
+        live_biz_ids=frozenset(LockedOrder(*row).biz_id for row in live),
+        team=TeamSeats(*team[0][0]) if team and team[0] else None,
+    )
+
+
+def locked_order(*, source: str, channel: str, out_trade_no: str) -> LockedOrder | None:
+    """The channel's order of ``out_trade_no`` (a twin's, after a lock lost a race to it)."""
+    rows = values_where(Order, _LOCKED_ORDER, source=source, channel=channel, out_trade_no=out_trade_no)
+    return LockedOrder(*rows[0]) if rows else None
 
 
 def team_seats(*, team_id: str, source: str, channel: str) -> TeamSeats | None:

@@ -96,6 +96,19 @@ class DatabaseWrapper(mysql.DatabaseWrapper):
     def create_cursor(self, name: str | None = None) -> CursorWrapper:
         return CursorWrapper(self.connection.cursor(), self)
 
+    def read_together(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[list[tuple]]:
+        """``statements`` (SELECTs with ``%s`` parameters) in one round trip; the rows of each."""
+        sql = " ".join(f"{statement};" for statement, _ in statements).removesuffix(";")
+        params = [param for _, statement_params in statements for param in statement_params]
+        with self.cursor() as cursor:
+            cursor.execute(sql, params)
+            results = [list(cursor.fetchall())]
+            for _ in statements[1:]:
+                with self.wrap_database_errors:
+                    cursor.cursor.next_result()
+                results.append(list(cursor.fetchall()))
+        return results
+
     def run_statements(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[int]:
         """``statements`` (SQL with ``%s`` parameters) in one round trip; their row counts (rows matched, as
         ``rowcount``). Outside a Django transaction they are one transaction of their own, ``BEGIN; ...; COMMIT``;

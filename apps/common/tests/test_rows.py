@@ -9,7 +9,16 @@ from django.db.models import F
 from django.forms.models import model_to_dict
 from django.utils import timezone
 
-from apps.common.rows import row_insert, row_where, rows_update, rows_where, values_where, values_where_each
+from apps.common.rows import (
+    Read,
+    row_insert,
+    row_where,
+    rows_update,
+    rows_where,
+    values_where,
+    values_where_together,
+)
+from apps.common.tests.round_trips import sent_together
 from apps.notifications.models import NotifyTask
 from apps.trade.models import Order, Team
 from apps.trade.tests.factories import OrderFactory, TeamFactory
@@ -53,24 +62,26 @@ def test_comparisons_with_values_and_columns():
     ]
 
 
-def test_each_lookup_answers_its_own_rows_in_one_round_trip(django_assert_num_queries):
+def test_lookups_together_answer_their_own_rows_in_one_round_trip_on_mariadb(django_assert_num_queries):
     mine = OrderFactory(user_id="u1", out_trade_no="OTN-A", status=Order.Status.LOCKED)
     paid = OrderFactory(user_id="u1", out_trade_no="OTN-B", status=Order.Status.PAID, activity=mine.activity,
                         biz_id="b2")  # fmt: skip
     OrderFactory(user_id="u1", out_trade_no="OTN-C", status=Order.Status.REFUNDED, activity=mine.activity,
                  biz_id="b3")  # fmt: skip
     columns = ("out_trade_no", "pay_price", "create_time")
-    with django_assert_num_queries(1):
-        by_no, live, nothing = values_where_each(
-            Order,
-            columns,
-            {"source": "s01", "channel": "c01", "out_trade_no": "OTN-B"},
-            {"user_id": "u1", "activity": mine.activity_id, "status": (0, 1)},
-            {"out_trade_no": "nope"},
+    team_columns = ("team_id", "valid_end_time", "lock_count")
+    with django_assert_num_queries(sent_together(4)):
+        by_no, live, nothing, team = values_where_together(
+            Read(Order, columns, {"source": "s01", "channel": "c01", "out_trade_no": "OTN-B"}),
+            Read(Order, columns, {"user_id": "u1", "activity": mine.activity_id, "status": (0, 1)}),
+            Read(Order, columns, {"out_trade_no": "nope"}),
+            Read(Team, team_columns, {"team_id": mine.team_id}),
         )
     assert by_no == values_where(Order, columns, out_trade_no="OTN-B")
     assert sorted(live) == sorted(values_where(Order, columns, pk=(mine.pk, paid.pk)))
     assert nothing == []
+    assert team == values_where(Team, team_columns, pk=mine.team_id and mine.team.pk)
+    assert team[0][1] == mine.team.valid_end_time  # converted as the ORM converts it
 
 
 def test_an_inserted_row_reads_back_as_one_the_orm_created():

@@ -15,7 +15,7 @@ from apps.channels.signing import signed_headers
 from apps.channels.tests.factories import ChannelCredentialFactory
 from apps.common.errors import GroupBuyError
 from apps.common.shopper_messages import JOIN_OPEN_TEAM, shopper_message
-from apps.common.tests.round_trips import written_together
+from apps.common.tests.round_trips import sent_together
 from apps.trade.lock import LockCommand, LockResult
 from apps.trade.models import DailyTakes, FormationQuota, Order, Team
 from apps.trade.services import order_lock, order_refund
@@ -233,11 +233,11 @@ def test_with_both_limits_set_the_lock_costs_one_update_more_per_limit(django_as
     lock(offer, "warm")  # warms the caches and makes the quota row
     lock(an_offer(credential=channel), "u1")  # makes u1's row of the day
     lock(an_offer(credential=channel), "u2")
-    with django_assert_num_queries(5 + written_together(2)):
+    with django_assert_num_queries(sent_together(2) + 4 + sent_together(2)):
         team_id = lock(offer, "u1").team_id
-    with django_assert_num_queries(5 + written_together(2)):
+    with django_assert_num_queries(sent_together(3) + 3 + sent_together(2)):
         joined = lock(offer, "u2", team_id=team_id)
-    with django_assert_num_queries(1):
+    with django_assert_num_queries(sent_together(3)):
         assert lock(offer, "u2", team_id=team_id) == joined
 
 

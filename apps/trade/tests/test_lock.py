@@ -14,7 +14,7 @@ from apps.activities.tests.factories import Offer, an_offer
 from apps.channels.signing import signed_headers
 from apps.common.errors import GroupBuyError
 from apps.common.redis import get_redis
-from apps.common.tests.round_trips import written_together
+from apps.common.tests.round_trips import sent_together
 from apps.tags.services import crowd_tag_add_members
 from apps.tags.tests.factories import CrowdTagFactory
 from apps.trade.apis import LockOut
@@ -83,11 +83,11 @@ def test_the_lock_costs_a_fixed_number_of_queries(offer, django_assert_num_queri
     """One read answers idempotency and the take limit together; an open is then BEGIN, two INSERTs, COMMIT; a
     join reads its team and UPDATEs it under the guard instead; a retry is the one read. Pinned, so it cannot creep."""
     lock(offer, user_id="demo9")  # warms the trial's caches (SKU, mapping, activity, DCC)
-    with django_assert_num_queries(3 + written_together(2)):
+    with django_assert_num_queries(sent_together(2) + 2 + sent_together(2)):
         team_id = lock(offer, user_id="demo1").team_id
-    with django_assert_num_queries(4 + written_together(2)):
+    with django_assert_num_queries(sent_together(3) + 2 + sent_together(2)):
         joined = lock(offer, user_id="demo2", team_id=team_id)
-    with django_assert_num_queries(1):
+    with django_assert_num_queries(sent_together(3)):
         assert lock(offer, user_id="demo2", team_id=team_id) == joined
     assert_trade_invariants()
 
@@ -147,7 +147,7 @@ def test_a_team_filled_after_the_check_is_e0006_at_the_database_guard_too(offer,
     lock(offer, user_id="demo2", team_id=team_id)
     lock(offer, user_id="demo3", team_id=team_id)
     get_redis().delete(f"gbm:team_stock:{{{team_id}}}:occupied")  # Redis lost its count: the database guard decides
-    monkeypatch.setattr("apps.trade.lock._joinable_team", lambda command: seen_by_the_check)
+    monkeypatch.setattr("apps.trade.lock._joinable_team", lambda command, team: seen_by_the_check)
     assert refused(offer, user_id="demo4", team_id=team_id) == "E0006"
     assert team_stock_read(team_id=team_id).joiners() == 0  # the seat Redis gave is given back
     assert Team.objects.get(team_id=team_id).lock_count == 3
@@ -157,7 +157,7 @@ def test_a_team_closed_after_the_check_stays_e0005_at_the_database_guard(offer, 
     team_id = lock(offer, user_id="demo1").team_id
     seen_by_the_check = Team.objects.get(team_id=team_id)
     Team.objects.filter(team_id=team_id).update(status=Team.Status.FAILED)
-    monkeypatch.setattr("apps.trade.lock._joinable_team", lambda command: seen_by_the_check)
+    monkeypatch.setattr("apps.trade.lock._joinable_team", lambda command, team: seen_by_the_check)
     with pytest.raises(GroupBuyError) as caught, translation.override("en"):
         lock(offer, user_id="demo2", team_id=team_id)
     assert (caught.value.code, caught.value.info) == ("E0005", "the team has closed")

@@ -8,7 +8,7 @@ from django.utils import translation
 from apps.activities.models import Activity
 from apps.activities.tests.factories import DiscountFactory, Offer, an_offer
 from apps.common.errors import GroupBuyError
-from apps.common.tests.round_trips import written_together
+from apps.common.tests.round_trips import sent_together
 from apps.trade.models import Order, Team
 from apps.trade.services import order_refund
 from apps.trade.tests.helpers import lock_team, settle_orders, team_stock_read
@@ -69,9 +69,9 @@ def test_a_team_of_a_leader_and_joiners_settles_and_forms(leader_offer):
 
 def test_the_leader_offer_costs_the_lock_no_query(leader_offer, django_assert_num_queries):
     lock(leader_offer, user_id="warm")
-    with django_assert_num_queries(3 + written_together(2)):
+    with django_assert_num_queries(sent_together(2) + 2 + sent_together(2)):
         team_id = lock(leader_offer, user_id="leader").team_id
-    with django_assert_num_queries(4 + written_together(2)):
+    with django_assert_num_queries(sent_together(3) + 2 + sent_together(2)):
         lock(leader_offer, user_id="joiner", team_id=team_id)
 
 
@@ -120,11 +120,11 @@ def test_without_the_setting_anyone_joins(offer):
 def test_a_new_customer_join_costs_one_query_more(new_customers, django_assert_num_queries):
     """Pinned: opening stays 5 queries, a join 6 + the paid-before read, a retry the one read."""
     lock(new_customers, user_id="warm")
-    with django_assert_num_queries(3 + written_together(2)):
+    with django_assert_num_queries(sent_together(2) + 2 + sent_together(2)):
         team_id = lock(new_customers, user_id="leader").team_id
-    with django_assert_num_queries(5 + written_together(2)):
+    with django_assert_num_queries(sent_together(3) + 3 + sent_together(2)):
         joined = lock(new_customers, user_id="joiner", team_id=team_id)
-    with django_assert_num_queries(1):
+    with django_assert_num_queries(sent_together(3)):
         assert lock(new_customers, user_id="joiner", team_id=team_id) == joined
 
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 from apps.activities.tests.factories import Offer
 from apps.channels.signing import signed_headers
 from apps.common.errors import GroupBuyError
-from apps.common.tests.round_trips import written_together
+from apps.common.tests.round_trips import sent_together
 from apps.notifications.models import NotifyTask
 from apps.trade.apis import SettleOut, TeamProgressOut
 from apps.trade.models import NotifyType, Order, Team
@@ -70,11 +70,11 @@ def test_settle_costs_a_fixed_number_of_queries(offer, full_team, django_assert_
     """One join reads the order with its team; a payment is BEGIN, the order's and the team's guarded UPDATEs,
     COMMIT; the one that fills the team also marks it complete, reads the paid orders and writes the outbox row.
     A replay is the one read. Pinned, so it cannot creep."""
-    with django_assert_num_queries(3 + written_together(2)):
+    with django_assert_num_queries(3 + sent_together(2)):
         settle(offer, "demo1")
-    with django_assert_num_queries(3 + written_together(2)):
+    with django_assert_num_queries(3 + sent_together(2)):
         settle(offer, "demo2")
-    with django_assert_num_queries(6 + written_together(2)):
+    with django_assert_num_queries(6 + sent_together(2)):
         settle(offer, "demo3")
     with django_assert_num_queries(1):
         settle(offer, "demo3")
