@@ -330,3 +330,21 @@ def redis_commands(monkeypatch):
 
     monkeypatch.setattr(Redis, "parse_response", counting)
     return sent
+
+
+@pytest.fixture
+def round_trips(mariadb_tx, monkeypatch):
+    """The statements' round trips to MariaDB, as sent (``query`` calls of the client library; COMMIT and ROLLBACK
+    go by their own calls)."""
+    connection.ensure_connection()
+    client = connection.connection
+    sent: list[bytes] = []
+    query = type(client).query
+
+    def counting(self, sql):
+        if self is client:
+            sent.append(bytes(sql))
+        return query(self, sql)
+
+    monkeypatch.setattr(type(client), "query", counting)
+    return sent

@@ -58,7 +58,9 @@ def own_teams_peek_keys(*, source: str, channel: str, user_id: str) -> list[str]
 
 def holds_no_open_team(peeked: tuple[bool, ...] | None) -> bool:
     """From ``own_teams_peek_keys``' answer: True only when the mirror is built and the user has no marker."""
-    return bool(peeked) and peeked[0] and not peeked[1]
+    if not peeked:
+        return False
+    return peeked[0] and not peeked[1]
 
 
 def marker_ttl_seconds(valid_minutes: int) -> int:

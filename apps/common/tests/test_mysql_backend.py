@@ -217,23 +217,6 @@ def test_after_a_deadlock_rolled_the_transaction_back_the_next_statement_begins_
     assert names(connection) == {"first", "second"}
 
 
-@pytest.fixture
-def round_trips(mariadb_tx, monkeypatch):
-    """The statements' round trips (``query`` calls of the client library; COMMIT and ROLLBACK have their own)."""
-    connection.ensure_connection()
-    client = connection.connection
-    sent_queries: list[bytes] = []
-    query = type(client).query
-
-    def counting(self, sql):
-        if self is client:
-            sent_queries.append(bytes(sql))
-        return query(self, sql)
-
-    monkeypatch.setattr(type(client), "query", counting)
-    return sent_queries
-
-
 def test_begin_rides_with_the_first_statement_in_one_round_trip(round_trips, other):
     before = counters()
     round_trips.clear()

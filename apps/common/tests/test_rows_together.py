@@ -19,14 +19,14 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def seat_then_order(team: Team, order_id: str, out_trade_no: str) -> tuple:
     """A join's two writes: take a seat if one is left, then the order only if the seat was taken."""
-    now = timezone.now()
+    goods_id, now = SKUS[team.pk], timezone.now()
     seat = update_statement(
         Team, where={"pk": team.pk, "lock_count__lt": F("target_count")}, lock_count=F("lock_count") + 1,
         update_time=now,
     )  # fmt: skip
     order = insert_statement(
         Order, only_if_previous_matched=True, order_id=order_id, user_id=f"user-{order_id}", team=team.team_id,
-        activity=team.activity_id, sku=team.sku_goods_id, source=team.source,
+        activity=team.activity_id, sku=goods_id, source=team.source,
         channel=team.channel, original_price=team.original_price, deduction_price=team.deduction_price,
         pay_price=team.pay_price, status=Order.Status.LOCKED, out_trade_no=out_trade_no,
         biz_id=f"{team.activity_id}_{order_id}_1", create_time=now, update_time=now,
@@ -34,10 +34,13 @@ def seat_then_order(team: Team, order_id: str, out_trade_no: str) -> tuple:
     return seat, order
 
 
+SKUS: dict[int, str] = {}  # what each team's orders buy
+
+
 @pytest.fixture
 def team() -> Team:
     team = TeamFactory.create(target_count=3, lock_count=2)
-    team.sku_goods_id = SkuFactory.create().goods_id  # what its orders buy
+    SKUS[team.pk] = SkuFactory.create().goods_id
     return team
 
 
@@ -84,22 +87,6 @@ def test_inside_an_atomic_block_the_writes_join_that_transaction(team):
         _ = 1 / 0
     team.refresh_from_db()
     assert (team.lock_count, Order.objects.count()) == (2, 0)
-
-
-@pytest.fixture
-def round_trips(mariadb_tx, monkeypatch):
-    connection.ensure_connection()
-    client = connection.connection
-    sent: list[bytes] = []
-    query = type(client).query
-
-    def counting(self, sql):
-        if self is client:
-            sent.append(bytes(sql))
-        return query(self, sql)
-
-    monkeypatch.setattr(type(client), "query", counting)
-    return sent
 
 
 def test_on_mariadb_the_transaction_is_one_round_trip(round_trips, team):
