@@ -61,8 +61,9 @@ def _is_plain(field: Field) -> bool:
     return getattr(field, "target_field", field).get_internal_type() in _PLAIN_TYPES
 
 
-def _prepared(field: Field, value: Any) -> Any:
-    """A value as the ORM sends it for ``field`` (datetimes made naive UTC on MySQL, Decimals adapted)."""
+def prepared(field: Field, value: Any) -> Any:
+    """A value as the ORM sends it for ``field`` (datetimes made naive UTC on MySQL, Decimals adapted): for a
+    hand-written statement's parameters."""
     if _is_plain(field):
         return value.value if isinstance(value, Enum) else value  # a choices member goes as its plain value
     return field.get_db_prep_save(value, connection)
@@ -83,10 +84,10 @@ def _conditions(model: type[Model], equals: dict[str, Any]) -> tuple[Shape, list
         field = model_field(model, name)
         if isinstance(value, tuple):
             shape.append((name, "IN", len(value), None))
-            params.extend(_prepared(field, item) for item in value)
+            params.extend(prepared(field, item) for item in value)
         else:
             shape.append((name, operator, 0, None))
-            params.append(_prepared(field, value))
+            params.append(prepared(field, value))
     return tuple(shape), params
 
 
@@ -246,7 +247,7 @@ def insert_statement(model: type[Model], *, only_if_previous_matched: bool = Fal
             value = now
         else:
             value = field.get_default()
-        params.append(_prepared(field, value))
+        params.append(prepared(field, value))
     return Statement(sql, params, only_if_previous_matched)
 
 
@@ -292,7 +293,7 @@ def update_statement(
     for name, value in assignments.items():
         shape, param = _assignment(name, value)
         shapes.append(shape)
-        params.append(param if shape[1] is not None else _prepared(model_field(model, name), param))
+        params.append(param if shape[1] is not None else prepared(model_field(model, name), param))
     condition, condition_params = _conditions(model, where)
     return Statement(_update(model, tuple(shapes), condition), params + condition_params, only_if_previous_matched)
 
@@ -311,26 +312,53 @@ def rows_execute(sql: str, params: list[Any]) -> int:
         return cursor.rowcount
 
 
-def rows_write_together(*statements: Statement, then: Callable[[list[int]], None] | None = None) -> list[int]:
-    """``statements`` as one transaction (a savepoint inside the caller's; run again after a deadlock); their row
-    counts (matched rows), 0 for one skipped by ``only_if_previous_matched``. ``then(counts)`` runs in the same
-    transaction after them and may raise to roll it back.
+class Query(NamedTuple):
+    """A hand-written SELECT (``values_of``): column ``i`` converted as the ORM converts ``fields[i]``."""
 
-    On MariaDB the statements go in one round trip (``apps.common.mysql``), with the transaction's BEGIN; outside a
-    Django transaction and without ``then``, with its COMMIT too: the whole transaction is one round trip. A
-    statement that depends on the previous one is guarded in SQL by that one's ``ROW_COUNT()``. Elsewhere they run
-    one by one. An error rolls the transaction back.
+    sql: str
+    params: list[Any]
+    fields: tuple[Field, ...]
+
+
+class Written(NamedTuple):
+    """What ``rows_write_together`` did: each statement's row count, and the rows of its ``read``."""
+
+    counts: list[int]
+    rows: list[tuple]
+
+
+def rows_write_together(
+    *statements: Statement, read: Query | None = None, then: Callable[[Written], None] | None = None
+) -> Written:
+    """``statements`` as one transaction (a savepoint inside the caller's; run again after a deadlock): their row
+    counts (matched rows), 0 for one skipped by ``only_if_previous_matched``, and the rows of ``read``, a SELECT run
+    after them in the same transaction (it sees their writes). ``then(written)`` runs in the same transaction after
+    them and may raise to roll it back.
+
+    On MariaDB the statements and the read go in one round trip (``apps.common.mysql``), with the transaction's
+    BEGIN; outside a Django transaction and without ``then``, with its COMMIT too: the whole transaction is one round
+    trip. A statement that depends on the previous one is guarded in SQL by that one's ``ROW_COUNT()``. Elsewhere
+    they run one by one. An error rolls the transaction back.
     """
     run_statements = getattr(connection, "run_statements", None)
     batch = [(_guarded(statement), statement.params) for statement in statements] if run_statements else []
-    if run_statements is not None and then is None and not connection.in_atomic_block:
-        return retry_on_deadlock(lambda: run_statements(batch), atomic=False)
+    batch_read = (read.sql, read.params) if read is not None else None
 
-    def together() -> list[int]:
-        counts = run_statements(batch) if run_statements is not None else _one_by_one(statements)
+    def run() -> Written:
+        if run_statements is not None:
+            counts, rows = run_statements(batch, batch_read)
+        else:
+            counts, rows = _one_by_one(statements, batch_read)
+        return Written(counts, _convert(read.fields, rows) if read is not None else [])
+
+    if run_statements is not None and then is None and not connection.in_atomic_block:
+        return retry_on_deadlock(run, atomic=False)
+
+    def together() -> Written:
+        written = run()
         if then is not None:
-            then(counts)
-        return counts
+            then(written)
+        return written
 
     return retry_on_deadlock(together)
 
@@ -347,8 +375,9 @@ def _guarded(statement: Statement) -> str:
     return f"{head} SELECT {values[:-1]} FROM DUAL WHERE ROW_COUNT() > 0"  # noqa: S608 - built from model names
 
 
-def _one_by_one(statements: tuple[Statement, ...]) -> list[int]:
+def _one_by_one(statements: tuple[Statement, ...], read: tuple[str, list[Any]] | None) -> tuple[list[int], list[tuple]]:
     counts: list[int] = []
+    rows: list[tuple] = []
     with connection.cursor() as cursor:
         for sql, params, only_if_previous_matched in statements:
             if only_if_previous_matched and counts and not counts[-1]:
@@ -356,4 +385,7 @@ def _one_by_one(statements: tuple[Statement, ...]) -> list[int]:
                 continue
             cursor.execute(sql, params)
             counts.append(cursor.rowcount)
-    return counts
+        if read is not None:
+            cursor.execute(*read)
+            rows = cursor.fetchall()
+    return counts, rows

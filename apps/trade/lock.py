@@ -38,7 +38,7 @@ from apps.channels.notify_targets import notify_url_refusal
 from apps.channels.selectors import channel_credential_get
 from apps.common.db_routing import primary_reads
 from apps.common.errors import GroupBuyError, ResponseCode
-from apps.common.rows import insert_statement, rows_write_together, update_statement
+from apps.common.rows import Written, insert_statement, rows_write_together, update_statement
 from apps.trade.ids import ID_ATTEMPTS, new_order_id, new_team_id
 from apps.trade.limits import lock_limits_apply, lock_limits_take
 from apps.trade.metrics import LOCKS, counted
@@ -370,12 +370,12 @@ def _write(
     limits = None
     if lock_limits_apply(**scope, activity=trial.activity, opening=team is None):
 
-        def limits(counts: list[int]) -> None:
-            if counts[0]:  # a join that found no seat takes no limit
+        def limits(written: Written) -> None:
+            if written.counts[0]:  # a join that found no seat takes no limit
                 lock_limits_take(**scope, user_id=command.user_id, activity=trial.activity,
                                  opened_team_id=team_id if team is None else None)  # fmt: skip
 
-    (team_written, _) = rows_write_together(team_write, order_write, then=limits)
+    team_written, _ = rows_write_together(team_write, order_write, then=limits).counts
     if not team_written:
         # Filled, closed or expired since the check: answer as the check would have (module docstring).
         current = team_seats(team_id=team_id, **scope)

@@ -16,7 +16,15 @@ from django.db.models import Count, F, Field, OuterRef, Q, QuerySet, Subquery, S
 from django.utils import timezone
 
 from apps.common.cache import cached
-from apps.common.rows import Read, model_field, quoted_column, values_of, values_where, values_where_together
+from apps.common.rows import (
+    Query,
+    Read,
+    model_field,
+    quoted_column,
+    values_of,
+    values_where,
+    values_where_together,
+)
 from apps.trade.models import LIVE_ORDER_STATUSES, Order, Team
 
 
@@ -463,11 +471,15 @@ def _settle_order_sql() -> tuple[str, tuple[Field, ...]]:
     return sql, fields
 
 
-def settle_order(*, source: str, channel: str, out_trade_no: str) -> SettleOrder | None:
+def settle_order_query(*, source: str, channel: str, out_trade_no: str) -> Query:
     """The channel's order of ``out_trade_no`` with its team, in one join on uniq_order_out_trade_no (plain SQL,
-    ``apps/common/rows.py``: settle runs it on every payment notification)."""
+    ``apps/common/rows.py``: settle runs it on every payment notification, after its writes)."""
     sql, fields = _settle_order_sql()
-    rows = values_of(sql, [source, channel, out_trade_no], fields)
+    return Query(sql, [source, channel, out_trade_no], fields)
+
+
+def settle_order_of(rows: list[tuple]) -> SettleOrder | None:
+    """``settle_order_query``'s answer."""
     if not rows:
         return None
     row = rows[0]

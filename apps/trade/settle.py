@@ -1,32 +1,48 @@
-"""Settle (结算): record that a locked order was paid, read top-down from ``order_settle`` to the write.
+"""Settle (结算): record that a locked order was paid, read top-down from ``order_settle`` to the answer.
 
-    channel not blacklisted → order known and live → (already paid? the same answer) → paid in time
-    → team still in progress → one transaction: order paid, team counted (and completed at its target)
+    channel not blacklisted → one transaction: the order paid if it is this user's and locked, its team counted if
+    still in progress, paid in time and with an unpaid seat, then the order and its team read back
+    → (nothing written? the reason, in the order the checks were always made: order unknown or refunded E0104,
+    another user's 0002, already paid: the same answer, paid late E0106, team no longer in progress E0104)
+    → the payment that filled the team completes it, in the same transaction
 
-The payment that fills the team completes it (``team_complete``, also used by the timeouts' auto-form)
-and writes the ``trade_settlement`` notify task (domain.md section 5). Settling a paid order again
-answers the same success and changes nothing: malls retry.
+The payment that fills the team completes it (``team_complete``, also used by the timeouts' auto-form) and writes
+the ``trade_settlement`` notify task (domain.md section 5). Settling a paid order again answers the same success
+and changes nothing: malls retry. The guards are the writes' own WHERE, so the read comes after them (on MariaDB
+the writes and the read are one round trip with the transaction's BEGIN: decision 023) and sees the team's count
+as this payment left it, under its row lock: no stale count can complete a team twice or not at all.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
+from functools import lru_cache, partial
 
-from django.db.models import F
+from django.db import connection
+from django.db.models import Field
 from django.utils import timezone
 from django.utils.translation import gettext
 
 from apps.common.db_routing import primary_reads
 from apps.common.errors import GroupBuyError, ResponseCode
-from apps.common.rows import Statement, rows_execute, rows_update, rows_write_together, update_statement, values_where
+from apps.common.rows import (
+    Statement,
+    Written,
+    model_field,
+    prepared,
+    quoted_column,
+    rows_update,
+    rows_write_together,
+    update_statement,
+    values_where,
+)
 from apps.dcc.runtime import dcc_get
 from apps.notifications.models import NotifyTask
 from apps.trade.callbacks import team_notify
 from apps.trade.metrics import SETTLEMENTS, TEAMS_COMPLETED, counted
 from apps.trade.models import Order, Team
-from apps.trade.selectors import SettleOrder, SettleTeam, settle_order
+from apps.trade.selectors import SettleOrder, SettleTeam, settle_order_of, settle_order_query
 
 
 @dataclass(frozen=True)
@@ -64,16 +80,44 @@ def order_settle(*, command: SettleCommand) -> SettleResult:
 
 def _settle(command: SettleCommand) -> tuple[SettleResult, str]:
     _check_channel_allowed(command)
-    order = _live_order(command)
-    if order.status == Order.Status.PAID:
-        return SettleResult.of(order), "replay"
-    _check_paid_in_time(command, order.team)
-    _check_team_in_progress(order.team)
-    settled = _write(command, order)
-    return SettleResult.of(order), "settled" if settled else "replay"
+    outcome: list[tuple[SettleResult, str]] = []
+
+    def settled_or_why_not(written: Written) -> None:
+        paid, counted = written.counts
+        order = settle_order_of(written.rows)
+        _check_live_order(command, order)
+        assert order is not None  # for the type checker: _check_live_order refused a missing one
+        if not paid:
+            if order.status != Order.Status.PAID:
+                raise GroupBuyError(ResponseCode.UPDATE_ZERO, gettext("the order changed meanwhile, please retry"))
+            outcome.append((SettleResult.of(order), "replay"))  # paid before: the same answer, nothing written
+            return
+        if not counted:  # the order's payment is rolled back with the error
+            _check_paid_in_time(command, order.team)
+            _check_team_in_progress(order.team)
+            raise GroupBuyError(ResponseCode.UPDATE_ZERO, gettext("the team changed meanwhile, please retry"))
+        if order.team.complete_count == order.team.target_count:
+            team_complete(order.team)
+        outcome.append((SettleResult.of(order), "settled"))
+
+    now = timezone.now()
+    scope = {"source": command.source, "channel": command.channel, "out_trade_no": command.out_trade_no}
+    rows_write_together(
+        update_statement(
+            Order,
+            where={**scope, "user_id": command.user_id, "status": Order.Status.LOCKED},
+            status=Order.Status.PAID,
+            out_trade_time=command.out_trade_time,
+            update_time=now,
+        ),
+        _seat_counted(command, now),
+        read=settle_order_query(**scope),
+        then=settled_or_why_not,
+    )
+    return outcome[-1]
 
 
-# --- the checks, in order ---------------------------------------------------------------------------
+# --- why nothing was written, in the order the checks were always made ------------------------------------
 
 
 def _check_channel_allowed(command: SettleCommand) -> None:
@@ -81,9 +125,8 @@ def _check_channel_allowed(command: SettleCommand) -> None:
         raise GroupBuyError(ResponseCode.E0105)
 
 
-def _live_order(command: SettleCommand) -> SettleOrder:
-    """The channel's order of this outTradeNo, with its team: it exists, is not refunded, and is this user's."""
-    order = settle_order(source=command.source, channel=command.channel, out_trade_no=command.out_trade_no)
+def _check_live_order(command: SettleCommand, order: SettleOrder | None) -> None:
+    """The channel's order of this outTradeNo exists, is not refunded, and is this user's."""
     if order is None or order.status == Order.Status.REFUNDED:
         raise GroupBuyError(ResponseCode.E0104)
     if order.user_id != command.user_id:
@@ -92,7 +135,6 @@ def _live_order(command: SettleCommand) -> SettleOrder:
             gettext("outTradeNo belongs to another user's order"),
             data={"outTradeNo": [gettext("belongs to another user")]},
         )
-    return order
 
 
 def _check_paid_in_time(command: SettleCommand, team: SettleTeam) -> None:
@@ -105,62 +147,31 @@ def _check_team_in_progress(team: SettleTeam) -> None:
         raise GroupBuyError(ResponseCode.E0104, gettext("the team is no longer in progress"))
 
 
-# --- the write ----------------------------------------------------------------------------------------
+# --- the team's count ---------------------------------------------------------------------------------
 
 
-def _write(command: SettleCommand, order: SettleOrder) -> bool:
-    """False when a concurrent settlement of the same order got there first.
+def _seat_counted(command: SettleCommand, now: datetime) -> Statement:
+    """The paid order's team counts one more paid seat, if it is in progress, the payment came in time, and a locked
+    seat is unpaid; only after the order's own UPDATE matched (``only_if_previous_matched``)."""
+    sql, update_time, valid_end_time = _seat_counted_sql()
+    params = [prepared(update_time, now), command.source, command.channel, command.out_trade_no,
+              int(Team.Status.IN_PROGRESS), prepared(valid_end_time, command.out_trade_time)]  # fmt: skip
+    return Statement(sql, params, only_if_previous_matched=True)
 
-    Plain SQL (``apps.common.rows``): the order's guarded UPDATE, then the team's, which runs only if the order's
-    matched (one round trip on MariaDB, with the transaction's BEGIN). The team's seat count goes up under
-    ``complete_count < lock_count`` and, so that no read-back is needed, under a bound that says whether this
-    payment fills the team (``target_count`` never changes): the read's count picks which bound to try first, the
-    other follows when a concurrent payment moved the count meanwhile.
-    """
-    now = timezone.now()
-    team = order.team
-    last_seat = team.target_count - 1  # the count before the payment that fills the team
-    guard = {"pk": team.pk, "status": Team.Status.IN_PROGRESS, "complete_count__lt": F("lock_count")}
 
-    def seat_counted(fills: bool, *, after_payment: bool) -> Statement:
-        bound = {"complete_count__gte": last_seat} if fills else {"complete_count__lte": last_seat - 1}
-        return update_statement(Team, where={**guard, **bound}, only_if_previous_matched=after_payment,
-                                complete_count=F("complete_count") + 1, update_time=now)  # fmt: skip
-
-    fills_first = team.complete_count >= last_seat
-    settled: list[bool] = []
-
-    def count_the_seat(counts: list[int]) -> None:
-        paid, counted = counts
-        if not paid:
-            (current,) = values_where(Order, ("status",), pk=order.pk)
-            if current[0] != Order.Status.PAID:
-                raise GroupBuyError(ResponseCode.E0104)  # refunded meanwhile
-            settled.append(False)  # a concurrent settlement of the same order got there first
-            return
-        fills = fills_first
-        if not counted:
-            fills = not fills_first
-            sql, params, _ = seat_counted(fills, after_payment=False)
-            counted = rows_execute(sql, params)
-        if not counted:
-            raise GroupBuyError(ResponseCode.UPDATE_ZERO, gettext("the team changed meanwhile, please retry"))
-        if fills:
-            team_complete(team)
-        settled.append(True)
-
-    rows_write_together(
-        update_statement(
-            Order,
-            where={"pk": order.pk, "status": Order.Status.LOCKED},
-            status=Order.Status.PAID,
-            out_trade_time=command.out_trade_time,
-            update_time=now,
-        ),
-        seat_counted(fills_first, after_payment=True),
-        then=count_the_seat,
+@lru_cache(maxsize=1)
+def _seat_counted_sql() -> tuple[str, Field, Field]:
+    quote = connection.ops.quote_name
+    t = {name: quoted_column(model_field(Team, name)) for name in
+         ("team_id", "complete_count", "lock_count", "status", "valid_end_time", "update_time")}  # fmt: skip
+    o = {name: quoted_column(model_field(Order, name)) for name in ("team", "source", "channel", "out_trade_no")}
+    sql = (
+        f"UPDATE {quote(Team._meta.db_table)} SET {t['complete_count']} = {t['complete_count']} + 1, "  # noqa: S608
+        f"{t['update_time']} = %s WHERE {t['team_id']} = (SELECT {o['team']} FROM {quote(Order._meta.db_table)} "
+        f"WHERE {o['source']} = %s AND {o['channel']} = %s AND {o['out_trade_no']} = %s) "
+        f"AND {t['status']} = %s AND {t['complete_count']} < {t['lock_count']} AND {t['valid_end_time']} >= %s"
     )
-    return settled[-1]
+    return sql, model_field(Team, "update_time"), model_field(Team, "valid_end_time")
 
 
 def team_complete(team: Team | SettleTeam, *, virtual_count: int = 0) -> None:

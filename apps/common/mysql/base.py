@@ -109,24 +109,34 @@ class DatabaseWrapper(mysql.DatabaseWrapper):
                 results.append(list(cursor.fetchall()))
         return results
 
-    def run_statements(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[int]:
-        """``statements`` (SQL with ``%s`` parameters) in one round trip; their row counts (rows matched, as
-        ``rowcount``). Outside a Django transaction they are one transaction of their own, ``BEGIN; ...; COMMIT``;
-        inside one they join it (its pending ``BEGIN`` rides along). The server stops at a failing statement: the
-        error is raised as ``execute`` raises it, and a transaction of their own is rolled back."""
+    def run_statements(
+        self, statements: Sequence[tuple[str, Sequence[Any]]], read: tuple[str, Sequence[Any]] | None = None
+    ) -> tuple[list[int], list[tuple]]:
+        """``statements`` (SQL with ``%s`` parameters), then the SELECT ``read``, in one round trip; the statements'
+        row counts (rows matched, as ``rowcount``) and the read's rows. Outside a Django transaction they are one
+        transaction of their own, ``BEGIN; ...; COMMIT``; inside one they join it (its pending ``BEGIN`` rides
+        along). The server stops at a failing statement: the error is raised as ``execute`` raises it, and a
+        transaction of their own is rolled back."""
         own = not self.in_atomic_block
-        sql = " ".join([*(["BEGIN;"] if own else []), *(f"{statement};" for statement, _ in statements)])
+        every = [*statements, *([read] if read is not None else [])]
+        sql = " ".join([*(["BEGIN;"] if own else []), *(f"{statement};" for statement, _ in every)])
         sql = f"{sql} COMMIT" if own else sql.removesuffix(";")
-        params = [param for _, statement_params in statements for param in statement_params]
-        counts = []
+        params = [param for _, statement_params in every for param in statement_params]
+        counts: list[int] = []
+        rows: list[tuple] = []
         with self.cursor() as cursor:
             try:
                 first = cursor.execute(sql, params)  # with its own BEGIN: the BEGIN's result
-                if not own:
+                if not own and statements:
                     counts.append(first)
                 for _ in statements[len(counts) :]:
                     with self.wrap_database_errors:
                         counts.append(cursor.cursor.next_result())
+                if read is not None:
+                    if statements or own:
+                        with self.wrap_database_errors:
+                            cursor.cursor.next_result()
+                    rows = list(cursor.fetchall())
                 if own:
                     with self.wrap_database_errors:
                         cursor.cursor.next_result()  # the COMMIT's
@@ -135,7 +145,7 @@ class DatabaseWrapper(mysql.DatabaseWrapper):
                     with contextlib.suppress(Exception):  # a lost connection: the server ends it itself
                         self.connection.rollback()
                 raise
-        return counts
+        return counts, rows
 
     def begin_transaction(self) -> None:
         self.begin_pending = False

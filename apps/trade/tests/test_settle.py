@@ -67,34 +67,33 @@ def test_the_last_payment_completes_the_team_and_writes_one_notify_task(offer, f
 
 
 def test_settle_costs_a_fixed_number_of_queries(offer, full_team, django_assert_num_queries):
-    """One join reads the order with its team; a payment is BEGIN, the order's and the team's guarded UPDATEs,
-    COMMIT; the one that fills the team also marks it complete, reads the paid orders and writes the outbox row.
-    A replay is the one read. Pinned, so it cannot creep."""
-    with django_assert_num_queries(3 + sent_together(2)):
+    """A payment is one transaction: the order's and the team's guarded UPDATEs, then the order read back with its
+    team (on MariaDB one round trip with the BEGIN), COMMIT; the one that fills the team also marks it complete,
+    reads the paid orders and writes the outbox row. A replay's team UPDATE is skipped (its order's matched
+    nothing). Here inside the test's transaction: a savepoint and its release around each. Pinned."""
+    with django_assert_num_queries(2 + sent_together(3)):
         settle(offer, "demo1")
-    with django_assert_num_queries(3 + sent_together(2)):
+    with django_assert_num_queries(2 + sent_together(3)):
         settle(offer, "demo2")
-    with django_assert_num_queries(6 + sent_together(2)):
+    with django_assert_num_queries(5 + sent_together(3)):
         settle(offer, "demo3")
-    with django_assert_num_queries(1):
+    with django_assert_num_queries(2 + sent_together(2)):
         settle(offer, "demo3")
     assert Team.objects.get(team_id=full_team).status == Team.Status.COMPLETE
     assert NotifyTask.objects.count() == 1
     assert_trade_invariants()
 
 
-def test_a_payment_counted_since_the_read_still_completes_the_team_once(offer, full_team, monkeypatch):
-    """The read's seat count only picks which guarded UPDATE goes first; a stale one falls through to the other."""
-    from apps.trade import settle as settle_module
-
-    settle(offer, "demo1")
-    stale = settle_module.settle_order(**offer.in_channel, out_trade_no="OTN-demo3")  # sees 1 paid seat
+def test_the_payment_that_fills_the_team_completes_it_whatever_the_order_of_payments(offer, full_team):
+    """The count is read back after this payment's UPDATE, under the team row's lock: the last seat paid completes
+    the team, once, whichever order the seats are paid in."""
+    for user in ("demo3", "demo1"):
+        settle(offer, user)
+        assert Team.objects.get(team_id=full_team).status == Team.Status.IN_PROGRESS
     settle(offer, "demo2")
-    monkeypatch.setattr(settle_module, "settle_order", lambda **lookup: stale)
-    settle(offer, "demo3")
     team = Team.objects.get(team_id=full_team)
     assert (team.status, team.complete_count) == (Team.Status.COMPLETE, 3)
-    assert NotifyTask.objects.get().parameter_json["outTradeNoList"] == ["OTN-demo1", "OTN-demo2", "OTN-demo3"]
+    assert NotifyTask.objects.get().parameter_json["outTradeNoList"] == ["OTN-demo3", "OTN-demo1", "OTN-demo2"]
     assert_trade_invariants()
 
 

@@ -51,3 +51,20 @@ def test_the_whole_team_settling_at_once_completes_it_once(offer, full_team):
     assert (team.status, team.complete_count) == (Team.Status.COMPLETE, 3)
     assert NotifyTask.objects.filter(team_id=full_team, notify_category="trade_settlement").count() == 1
     assert_trade_invariants()
+
+
+def test_a_payment_is_one_round_trip_and_its_commit(offer, full_team, round_trips):
+    def settle(user_id: str) -> None:
+        order_settle(command=SettleCommand(user_id=user_id, source=offer.source, channel=offer.channel,
+                                           out_trade_no=f"OTN-{user_id}", out_trade_time=timezone.now()))  # fmt: skip
+
+    settle("demo1")  # warms the caches
+    round_trips.clear()
+    settle("demo2")
+    assert len(round_trips) == 1  # BEGIN, both UPDATEs and the read back; then the COMMIT, by its own call
+    assert round_trips[0].startswith(b"BEGIN; UPDATE") and b"ROW_COUNT() > 0" in round_trips[0]
+    round_trips.clear()
+    settle("demo3")  # the completing payment: the completion's statements follow in the same transaction
+    assert round_trips[0].startswith(b"BEGIN; UPDATE") and len(round_trips) == 4
+    assert Team.objects.get(team_id=full_team).status == Team.Status.COMPLETE
+    assert_trade_invariants()
