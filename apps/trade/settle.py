@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache, partial
+from typing import Any
 
 from django.db import connection
 from django.db.models import Field
@@ -32,10 +33,10 @@ from apps.common.rows import (
     model_field,
     prepared,
     quoted_column,
-    rows_update,
+    rows_write_in_transaction,
     rows_write_together,
     update_statement,
-    values_where,
+    where_query,
 )
 from apps.dcc.runtime import dcc_get
 from apps.notifications.models import NotifyTask
@@ -183,9 +184,12 @@ def team_complete(team: Team | SettleTeam, *, virtual_count: int = 0) -> None:
     ``channel``: consumers match orders by them too, never by ``outTradeNo`` alone (api.md "Channel isolation").
     """
     now = timezone.now()
-    virtual = {"virtual_count": virtual_count} if virtual_count else {}  # settlement's UPDATE stays as it was
-    rows_update(Team, where={"pk": team.pk}, status=Team.Status.COMPLETE, formed_at=now, update_time=now, **virtual)
-    paid = values_where(Order, ("out_trade_time", "id", "out_trade_no"), team=team.team_id, status=Order.Status.PAID)
+    virtual: dict[str, Any] = {"virtual_count": virtual_count} if virtual_count else {}  # settlement's stays
+    paid = rows_write_in_transaction(  # one round trip on MariaDB
+        update_statement(Team, where={"pk": team.pk}, status=Team.Status.COMPLETE, formed_at=now, update_time=now,
+                         **virtual),
+        read=where_query(Order, ("out_trade_time", "id", "out_trade_no"), team=team.team_id, status=Order.Status.PAID),
+    ).rows  # fmt: skip
     # Payment order, as the reference lists them (a paid order without a time, from before that rule, first).
     paid.sort(key=lambda row: (row[0] is not None, row[0] or 0, row[1]))
     team_notify(

@@ -9,10 +9,19 @@ import contextlib
 import pytest
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
+from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 
 from apps.activities.tests.factories import SkuFactory
-from apps.common.rows import Query, Written, insert_statement, model_field, rows_write_together, update_statement
+from apps.common.rows import (
+    Query,
+    Written,
+    insert_statement,
+    model_field,
+    rows_write_in_transaction,
+    rows_write_together,
+    update_statement,
+)
 from apps.trade.models import Order, Team
 from apps.trade.tests.factories import TeamFactory
 
@@ -147,3 +156,14 @@ def test_a_read_after_the_writes_sees_them_in_the_same_transaction(team):
         assert written.counts == ([1, 1] if not inside_atomic else [0, 0])
         ((lock_count, update_time),) = written.rows
         assert lock_count == 3 and update_time.tzinfo is not None  # the seat just taken; converted as the ORM does
+
+
+def test_writes_in_the_callers_transaction_need_one(team):
+    seat, order = seat_then_order(team, "o1", "OTN-1")
+    with pytest.raises(TransactionManagementError):
+        rows_write_in_transaction(seat, order)
+    with pytest.raises(ZeroDivisionError), transaction.atomic():
+        assert rows_write_in_transaction(seat, order).counts == [1, 1]
+        _ = 1 / 0  # the caller's rollback takes them back: they made no savepoint of their own
+    team.refresh_from_db()
+    assert (team.lock_count, Order.objects.count()) == (2, 0)

@@ -75,7 +75,7 @@ def test_settle_costs_a_fixed_number_of_queries(offer, full_team, django_assert_
         settle(offer, "demo1")
     with django_assert_num_queries(2 + sent_together(3)):
         settle(offer, "demo2")
-    with django_assert_num_queries(5 + sent_together(3)):
+    with django_assert_num_queries(2 + sent_together(3) + sent_together(2) + 1):
         settle(offer, "demo3")
     with django_assert_num_queries(2 + sent_together(2)):
         settle(offer, "demo3")
