@@ -303,11 +303,6 @@ def rows_update(model: type[Model], *, where: dict[str, Any], **assignments: Any
     """UPDATE the rows matching ``where`` with ``assignments``; answers the number of rows matched, as
     ``QuerySet.update`` does. ``where`` takes ``name`` / ``name__lt`` ... with a value or ``F("other")``."""
     sql, params, _ = update_statement(model, where=where, **assignments)
-    return rows_execute(sql, params)
-
-
-def rows_execute(sql: str, params: list[Any]) -> int:
-    """Run one statement built here (``update_statement``, ``insert_statement``); its row count."""
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount

@@ -21,7 +21,9 @@ database again. Not configured: nothing here runs, and the lock costs what it di
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 
 from django.db import connection
 from django.db.models import F, Model
@@ -37,26 +39,28 @@ from apps.trade.models import DailyTakes, FormationQuota, Team
 from apps.trade.selectors import FORMED, HOLDS_FORMATION_SLOT
 
 
-def lock_limits_apply(*, source: str, channel: str, activity: ActivityConfig, opening: bool) -> bool:
-    """Does a lock of this channel in this activity take a limit (``lock_limits_take`` would write)?"""
-    if opening and activity.max_teams_formed is not None:
-        return True
-    credential = channel_credential_get(source=source, channel=channel)  # cached: no query when warm
-    return credential is not None and credential.daily_take_limit is not None
-
-
-def lock_limits_take(
+def lock_limits(
     *, source: str, channel: str, user_id: str, activity: ActivityConfig, opened_team_id: str | None
-) -> None:
-    """Inside the lock's transaction, once its rows are written: the slot of the team it opened
-    (``opened_team_id``; None for a join) and the user's take of the day, each only where configured."""
+) -> Callable[[], None] | None:
+    """The operators' limits a lock takes, as the writes to run inside its transaction once its rows are written:
+    the slot of the team it opened (``opened_team_id``; None for a join) and the user's take of the day, each only
+    where configured. None when neither is (then the lock's transaction is its two statements alone)."""
+    takes: list[Callable[[], None]] = []
     if opened_team_id is not None and activity.max_teams_formed is not None:
-        formation_slot_reserve(activity_id=activity.activity_id, limit=activity.max_teams_formed,
-                               team_id=opened_team_id)  # fmt: skip
+        takes.append(partial(formation_slot_reserve, activity_id=activity.activity_id,
+                             limit=activity.max_teams_formed, team_id=opened_team_id))  # fmt: skip
     credential = channel_credential_get(source=source, channel=channel)  # cached: no query when warm
     daily_limit = credential.daily_take_limit if credential is not None else None
     if daily_limit is not None:
-        daily_take_record(source=source, channel=channel, user_id=user_id, limit=daily_limit)
+        takes.append(partial(daily_take_record, source=source, channel=channel, user_id=user_id, limit=daily_limit))
+    if not takes:
+        return None
+
+    def take() -> None:
+        for limit_take in takes:
+            limit_take()
+
+    return take
 
 
 # --- teams formed per activity ------------------------------------------------------------------------

@@ -40,7 +40,7 @@ from apps.common.db_routing import primary_reads
 from apps.common.errors import GroupBuyError, ResponseCode
 from apps.common.rows import Written, insert_statement, rows_write_together, update_statement
 from apps.trade.ids import ID_ATTEMPTS, new_order_id, new_team_id
-from apps.trade.limits import lock_limits_apply, lock_limits_take
+from apps.trade.limits import lock_limits
 from apps.trade.metrics import LOCKS, counted
 from apps.trade.models import NotifyType, Order, Team
 from apps.trade.own_teams import OwnTeamsMarker, own_teams_mark, own_teams_marker
@@ -334,7 +334,7 @@ def _write(
     One transaction of two statements (``apps.common.rows.rows_write_together``; on MariaDB one round trip): the
     team's UPDATE or INSERT, then the order's INSERT, which a join runs only if its UPDATE took the seat. The unique
     keys (order id, outTradeNo, take slot) stay the database's last word. The operators' limits, where configured,
-    come last in the same transaction (``lock_limits_take``), so their hot rows are locked for the shortest time.
+    come last in the same transaction (``lock_limits``), so their hot rows are locked for the shortest time.
     """
     now = timezone.now()
     deduction, pay = trial.prices_for(opening=team is None)  # the leader's price when opening (module docstring)
@@ -367,15 +367,14 @@ def _write(
         update_time=now,
     )  # fmt: skip
     scope = {"source": command.source, "channel": command.channel}
-    limits = None
-    if lock_limits_apply(**scope, activity=trial.activity, opening=team is None):
+    take = lock_limits(**scope, user_id=command.user_id, activity=trial.activity,
+                       opened_team_id=team_id if team is None else None)  # fmt: skip
 
-        def limits(written: Written) -> None:
-            if written.counts[0]:  # a join that found no seat takes no limit
-                lock_limits_take(**scope, user_id=command.user_id, activity=trial.activity,
-                                 opened_team_id=team_id if team is None else None)  # fmt: skip
+    def limits(written: Written) -> None:
+        if take is not None and written.counts[0]:  # a join that found no seat takes no limit
+            take()
 
-    team_written, _ = rows_write_together(team_write, order_write, then=limits).counts
+    team_written, _ = rows_write_together(team_write, order_write, then=limits if take else None).counts
     if not team_written:
         # Filled, closed or expired since the check: answer as the check would have (module docstring).
         current = team_seats(team_id=team_id, **scope)
