@@ -20,12 +20,14 @@ answer (``apps/common/tests/test_rows.py``).
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from enum import Enum
 from functools import lru_cache
 from typing import Any, NamedTuple, TypeVar, cast
 
-from django.db import connection
-from django.db.models import F, Field, Model
+from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import DateTimeField, F, Field, Model
 from django.db.models.expressions import CombinedExpression, Value
 from django.db.transaction import TransactionManagementError
 from django.utils import timezone
@@ -62,16 +64,46 @@ def _is_plain(field: Field) -> bool:
     return getattr(field, "target_field", field).get_internal_type() in _PLAIN_TYPES
 
 
-def prepared(field: Field, value: Any) -> Any:
+# Backends whose ``adapt_datetimefield_value`` sends an aware datetime as the text of its naive time in the
+# connection's zone (``prepared`` does that itself for them, without the ORM's per-value checks).
+_NAIVE_TEXT_DATETIMES = frozenset({"mysql", "sqlite"})
+_PLAIN, _DATETIME, _OTHER = "plain", "datetime", "other"
+_kinds: dict[int, tuple[Field, str]] = {}  # by id(field), the field kept so that its id is never reused
+
+
+def _kind(field: Field) -> str:
+    known = _kinds.get(id(field))
+    if known is not None and known[0] is field:
+        return known[1]
+    kind = _PLAIN if _is_plain(field) else _DATETIME if type(field) is DateTimeField else _OTHER
+    _kinds[id(field)] = (field, kind)
+    return kind
+
+
+def default_database() -> BaseDatabaseWrapper:
+    """The thread's default connection itself: a hot path looks it up once, not once per ``connection.x``."""
+    return connections[DEFAULT_DB_ALIAS]
+
+
+def prepared(field: Field, value: Any, db: BaseDatabaseWrapper | None = None) -> Any:
     """A value as the ORM sends it for ``field`` (datetimes made naive UTC on MySQL, Decimals adapted): for a
-    hand-written statement's parameters."""
-    if _is_plain(field):
+    hand-written statement's parameters. ``db``: the default connection, when the caller has it at hand."""
+    kind = _kind(field)
+    if kind is _PLAIN:
         return value.value if isinstance(value, Enum) else value  # a choices member goes as its plain value
-    return field.get_db_prep_save(value, connection)
+    db = db or default_database()
+    if kind is _DATETIME and type(value) is datetime and db.vendor in _NAIVE_TEXT_DATETIMES:
+        zone = db.timezone  # None without USE_TZ: the ORM's way below (which refuses an aware value)
+        if zone is not None and value.utcoffset() is not None:
+            return str(value.astimezone(zone).replace(tzinfo=None))  # what adapt_datetimefield_value answers
+    return field.get_db_prep_save(value, db)
 
 
-def _conditions(model: type[Model], equals: dict[str, Any]) -> tuple[Shape, list[Any]]:
+def _conditions(
+    model: type[Model], equals: dict[str, Any], db: BaseDatabaseWrapper | None = None
+) -> tuple[Shape, list[Any]]:
     """The shape of ``equals`` (``name`` or ``name__lt`` ...) and its parameters, prepared for their fields."""
+    db = db or default_database()
     pk_name = model._meta.pk.name
     shape: list[tuple[str, str, int, str | None]] = []
     params: list[Any] = []
@@ -85,10 +117,10 @@ def _conditions(model: type[Model], equals: dict[str, Any]) -> tuple[Shape, list
         field = model_field(model, name)
         if isinstance(value, tuple):
             shape.append((name, "IN", len(value), None))
-            params.extend(prepared(field, item) for item in value)
+            params.extend(prepared(field, item, db) for item in value)
         else:
             shape.append((name, operator, 0, None))
-            params.append(prepared(field, value))
+            params.append(prepared(field, value, db))
     return tuple(shape), params
 
 
@@ -138,8 +170,11 @@ def _fields(model: type[Model], columns: tuple[str, ...]) -> tuple[Field, ...]:
     return tuple(model_field(model, name) for name in columns)
 
 
-def _convert(fields: tuple[Field, ...], rows: list[tuple] | tuple[tuple, ...], offset: int = 0) -> list[tuple]:
-    converters = _converters(fields, connection.ops)
+def _convert(
+    fields: tuple[Field, ...], rows: list[tuple] | tuple[tuple, ...], db: BaseDatabaseWrapper | None = None
+) -> list[tuple]:
+    db = db or default_database()
+    converters = _converters(fields, db.ops)
     if not converters or not rows:
         return [tuple(row) for row in rows]
     converted = []
@@ -147,7 +182,7 @@ def _convert(fields: tuple[Field, ...], rows: list[tuple] | tuple[tuple, ...], o
         values = list(row)
         for position, column, functions in converters:
             for function in functions:
-                values[position + offset] = function(values[position + offset], column, connection)
+                values[position] = function(values[position], column, db)
         converted.append(tuple(values))
     return converted
 
@@ -183,20 +218,21 @@ class Read(NamedTuple):
 
 def values_where_together(*reads: Read) -> list[list[tuple]]:
     """Lookups on different tables, each as ``values_where``; on MariaDB in one round trip (one result set each)."""
+    db = default_database()
     statements = []
     for model, columns, equals in reads:
-        shape, params = _conditions(model, equals)
+        shape, params = _conditions(model, equals, db)
         statements.append((_select(model, columns, shape, None), params))
-    read_together = getattr(connection, "read_together", None)
+    read_together = getattr(db, "read_together", None)
     if read_together is not None:
         results = read_together(statements)
     else:
         results = []
-        with connection.cursor() as cursor:
+        with db.cursor() as cursor:
             for sql, params in statements:
                 cursor.execute(sql, params)
                 results.append(cursor.fetchall())
-    return [_convert(_fields(read.model, read.columns), rows) for read, rows in zip(reads, results, strict=True)]
+    return [_convert(_fields(read.model, read.columns), rows, db) for read, rows in zip(reads, results, strict=True)]
 
 
 def values_of(sql: str, params: list[Any], fields: tuple[Field, ...]) -> list[tuple]:
@@ -238,6 +274,7 @@ def _insert(model: type[Model], names: frozenset[str]) -> tuple[str, tuple[tuple
 def insert_statement(model: type[Model], *, only_if_previous_matched: bool = False, **values: Any) -> Statement:
     """The INSERT of one row of ``model`` (as ``row_insert``), for ``rows_write_together``."""
     sql, sources = _insert(model, frozenset(values))
+    db = default_database()
     now = None
     params = []
     for field, source in sources:
@@ -248,7 +285,7 @@ def insert_statement(model: type[Model], *, only_if_previous_matched: bool = Fal
             value = now
         else:
             value = field.get_default()
-        params.append(prepared(field, value))
+        params.append(prepared(field, value, db))
     return Statement(sql, params, only_if_previous_matched)
 
 
@@ -290,12 +327,13 @@ def update_statement(
     model: type[Model], *, where: dict[str, Any], only_if_previous_matched: bool = False, **assignments: Any
 ) -> Statement:
     """The UPDATE of ``rows_update``, for ``rows_write_together``."""
+    db = default_database()
     shapes, params = [], []
     for name, value in assignments.items():
         shape, param = _assignment(name, value)
         shapes.append(shape)
-        params.append(param if shape[1] is not None else prepared(model_field(model, name), param))
-    condition, condition_params = _conditions(model, where)
+        params.append(param if shape[1] is not None else prepared(model_field(model, name), param, db))
+    condition, condition_params = _conditions(model, where, db)
     return Statement(_update(model, tuple(shapes), condition), params + condition_params, only_if_previous_matched)
 
 
@@ -336,11 +374,12 @@ def rows_write_together(
     trip. A statement that depends on the previous one is guarded in SQL by that one's ``ROW_COUNT()``. Elsewhere
     they run one by one. An error rolls the transaction back.
     """
-    if getattr(connection, "run_statements", None) is not None and then is None and not connection.in_atomic_block:
-        return retry_on_deadlock(lambda: _run(statements, read), atomic=False)
+    db = default_database()
+    if getattr(db, "run_statements", None) is not None and then is None and not db.in_atomic_block:
+        return retry_on_deadlock(lambda: _run(statements, read, db), atomic=False)
 
     def together() -> Written:
-        written = _run(statements, read)
+        written = _run(statements, read, db)
         if then is not None:
             then(written)
         return written
@@ -351,20 +390,21 @@ def rows_write_together(
 def rows_write_in_transaction(*statements: Statement, read: Query | None = None) -> Written:
     """As ``rows_write_together``, as part of the caller's transaction (inside ``atomic``, which owns its retry and
     its rollback): no savepoint of its own. On MariaDB the statements and the read are one round trip."""
-    if not connection.in_atomic_block:
+    db = default_database()
+    if not db.in_atomic_block:
         raise TransactionManagementError("rows_write_in_transaction runs inside the caller's atomic block")
-    return _run(statements, read)
+    return _run(statements, read, db)
 
 
-def _run(statements: tuple[Statement, ...], read: Query | None) -> Written:
-    run_statements = getattr(connection, "run_statements", None)
+def _run(statements: tuple[Statement, ...], read: Query | None, db: BaseDatabaseWrapper) -> Written:
+    run_statements = getattr(db, "run_statements", None)
     batch_read = (read.sql, read.params) if read is not None else None
     if run_statements is not None:
         batch = [(_guarded(statement), statement.params) for statement in statements]
         counts, rows = run_statements(batch, batch_read)
     else:
         counts, rows = _one_by_one(statements, batch_read)
-    return Written(counts, _convert(read.fields, rows) if read is not None else [])
+    return Written(counts, _convert(read.fields, rows, db) if read is not None else [])
 
 
 def where_query(model: type[Model], columns: tuple[str, ...], **equals: Any) -> Query:

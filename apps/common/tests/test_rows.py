@@ -1,16 +1,19 @@
 """Plain-SQL key lookups and writes (apps/common/rows.py) answer and write what the ORM would."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from datetime import timezone as dt_timezone
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, connections, transaction
 from django.db.models import F
 from django.forms.models import model_to_dict
 from django.utils import timezone
 
 from apps.common.rows import (
     Read,
+    prepared,
     row_insert,
     row_where,
     rows_update,
@@ -131,3 +134,42 @@ def test_a_guarded_update_matches_as_the_orm_does():
     assert team.lock_count == 2
     with pytest.raises(TypeError):
         rows_update(Team, where={"pk": team.pk}, lock_count=F("target_count") + 1)
+
+
+@pytest.mark.parametrize("database_zone", [None, "Asia/Shanghai"], ids=["utc", "db-zone"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        timezone.now(),
+        timezone.now().astimezone(ZoneInfo("America/New_York")),
+        datetime(2026, 3, 8, 2, 30, tzinfo=ZoneInfo("America/New_York")),  # a gap: its offset still applies
+        datetime(2026, 11, 29, 23, 59, 59, 999999, tzinfo=dt_timezone(timedelta(hours=-12))),
+        datetime(2026, 11, 29, 8, 0, tzinfo=UTC),
+        None,
+    ],
+    ids=["now", "new-york", "dst-gap", "micro-minus-12", "utc", "none"],
+)
+def test_a_prepared_value_is_the_orms(value, database_zone):
+    """``prepared``'s own path for aware datetimes sends what ``get_db_prep_save`` sends, in any zone."""
+    database = connections["default"]  # the connection itself: its cached zone is forgotten below
+    database.settings_dict["TIME_ZONE"] = database_zone
+    database.__dict__.pop("timezone", None)
+    try:
+        for field in (Team._meta.get_field("valid_end_time"), Order._meta.get_field("update_time")):
+            assert prepared(field, value) == field.get_db_prep_save(value, connection)
+        amount = Order._meta.get_field("pay_price")
+        assert prepared(amount, Decimal("9.90")) == amount.get_db_prep_save(Decimal("9.90"), connection)
+        status = Order._meta.get_field("status")
+        assert prepared(status, Order.Status.PAID) == int(Order.Status.PAID)
+    finally:
+        database.settings_dict["TIME_ZONE"] = None
+        database.__dict__.pop("timezone", None)
+
+
+def test_a_naive_datetime_is_prepared_as_the_orm_does_with_its_warning():
+    naive = datetime(2026, 11, 29, 8, 0)
+    field = Order._meta.get_field("update_time")
+    with pytest.warns(RuntimeWarning, match="naive datetime"):
+        expected = field.get_db_prep_save(naive, connection)
+    with pytest.warns(RuntimeWarning, match="naive datetime"):
+        assert prepared(field, naive) == expected
