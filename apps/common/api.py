@@ -1,11 +1,12 @@
 """The API envelope ``{code, info, data}`` and the one DRF exception handler (api.md)."""
 
-import json
+import functools
 import logging
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpResponse
+from django.utils.translation import get_language
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.metadata import SimpleMetadata
 from rest_framework.request import Request
@@ -23,7 +24,17 @@ logger = logging.getLogger(__name__)
 
 
 def envelope(code: ResponseCode, data: Any = None, info: str | None = None) -> dict:
-    return {"code": code.code, "info": str(info if info is not None else code.info), "data": data}
+    return {
+        "code": code.code,
+        "info": str(info if info is not None else _default_info(code, get_language())),
+        "data": data,
+    }
+
+
+@functools.lru_cache(maxsize=512)  # codes × languages: a small set
+def _default_info(code: ResponseCode, language: str | None) -> str:
+    """``code``'s message in ``language`` (the active one, which the key names): translated once, not per answer."""
+    return str(code.info)
 
 
 def success(data: Any = None) -> Response:
@@ -35,13 +46,17 @@ def error_response(exc: GroupBuyError) -> Response:
     return Response(envelope(exc.response_code, exc.data, exc.info), status=exc.http_status)
 
 
+# What DRF's JSONRenderer writes (compact, UTF-8, no NaN); one encoder for every answer (it keeps no state).
+_ENVELOPE_ENCODER = JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
 class EnvelopeResponse(HttpResponse):
     """The envelope as DRF's JSONRenderer writes it (compact, UTF-8, no NaN), without DRF's Response: for views
     served by the lane (``apps.common.lane``) and the JSON errors outside DRF. It remembers its code
     (``envelope_code``) for the lane's metrics."""
 
     def __init__(self, body: dict[str, Any], status: int = 200) -> None:
-        content = json.dumps(body, cls=JSONEncoder, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        content = _ENVELOPE_ENCODER.encode(body)
         super().__init__(content.encode(), content_type="application/json", status=status)
         self.envelope_code: str = body["code"]
 

@@ -46,3 +46,13 @@ def test_signing_mistakes_get_their_codes(client, channel):
 def test_the_ping_is_documented(client):
     schema = client.get("/api/schema/", {"format": "json"}).json()
     assert "channel_ping" in json.dumps(schema["paths"][URL])
+
+
+def test_the_success_message_is_in_the_callers_language_answer_after_answer(client, channel):
+    """The envelope's ``info`` is translated once per language and kept: each answer still speaks its caller's."""
+    raw = json.dumps({"source": "s07", "channel": "c07"}).encode()
+    infos = []
+    for language in ("zh-hans", "en", "zh-hans", "en"):
+        headers = {**signed_headers(SECRET, "POST", URL, raw), "Accept-Language": language}
+        infos.append(ping(client, headers=headers).json()["info"])
+    assert infos == ["成功", "success", "成功", "success"]
