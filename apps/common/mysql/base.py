@@ -98,16 +98,7 @@ class DatabaseWrapper(mysql.DatabaseWrapper):
 
     def read_together(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[list[tuple]]:
         """``statements`` (SELECTs with ``%s`` parameters) in one round trip; the rows of each."""
-        sql = " ".join(f"{statement};" for statement, _ in statements).removesuffix(";")
-        params = [param for _, statement_params in statements for param in statement_params]
-        with self.cursor() as cursor:
-            cursor.execute(sql, params)
-            results = [list(cursor.fetchall())]
-            for _ in statements[1:]:
-                with self.wrap_database_errors:
-                    cursor.cursor.next_result()
-                results.append(list(cursor.fetchall()))
-        return results
+        return [rows for _, rows in self._together(statements, own_transaction=False)]
 
     def run_statements(
         self, statements: Sequence[tuple[str, Sequence[Any]]], read: tuple[str, Sequence[Any]] | None = None
@@ -115,28 +106,31 @@ class DatabaseWrapper(mysql.DatabaseWrapper):
         """``statements`` (SQL with ``%s`` parameters), then the SELECT ``read``, in one round trip; the statements'
         row counts (rows matched, as ``rowcount``) and the read's rows. Outside a Django transaction they are one
         transaction of their own, ``BEGIN; ...; COMMIT``; inside one they join it (its pending ``BEGIN`` rides
-        along). The server stops at a failing statement: the error is raised as ``execute`` raises it, and a
-        transaction of their own is rolled back."""
-        own = not self.in_atomic_block
+        along)."""
         every = [*statements, *([read] if read is not None else [])]
-        sql = " ".join([*(["BEGIN;"] if own else []), *(f"{statement};" for statement, _ in every)])
+        results = self._together(every, own_transaction=not self.in_atomic_block)
+        return [count for count, _ in results[: len(statements)]], results[-1][1] if read is not None else []
+
+    def _together(
+        self, statements: Sequence[tuple[str, Sequence[Any]]], *, own_transaction: bool
+    ) -> list[tuple[int, list[tuple]]]:
+        """``statements`` as one multi-statement query: each one's row count (rows matched, or read) and rows.
+        ``own_transaction``: wrapped in ``BEGIN; ...; COMMIT``. The server stops at a failing statement: the error is
+        raised as ``execute`` raises it, and a transaction of their own is rolled back."""
+        own = own_transaction
+        sql = " ".join([*(["BEGIN;"] if own else []), *(f"{statement};" for statement, _ in statements)])
         sql = f"{sql} COMMIT" if own else sql.removesuffix(";")
-        params = [param for _, statement_params in every for param in statement_params]
-        counts: list[int] = []
-        rows: list[tuple] = []
+        params = [param for _, statement_params in statements for param in statement_params]
+        results: list[tuple[int, list[tuple]]] = []
         with self.cursor() as cursor:
             try:
                 first = cursor.execute(sql, params)  # with its own BEGIN: the BEGIN's result
                 if not own and statements:
-                    counts.append(first)
-                for _ in statements[len(counts) :]:
+                    results.append((first, list(cursor.fetchall())))
+                while len(results) < len(statements):
                     with self.wrap_database_errors:
-                        counts.append(cursor.cursor.next_result())
-                if read is not None:
-                    if statements or own:
-                        with self.wrap_database_errors:
-                            cursor.cursor.next_result()
-                    rows = list(cursor.fetchall())
+                        count = cursor.cursor.next_result()
+                    results.append((count, list(cursor.fetchall())))
                 if own:
                     with self.wrap_database_errors:
                         cursor.cursor.next_result()  # the COMMIT's
@@ -145,7 +139,7 @@ class DatabaseWrapper(mysql.DatabaseWrapper):
                     with contextlib.suppress(Exception):  # a lost connection: the server ends it itself
                         self.connection.rollback()
                 raise
-        return counts, rows
+        return results
 
     def begin_transaction(self) -> None:
         self.begin_pending = False
