@@ -5,8 +5,9 @@ transports).
   reminder at most once, so it runs first, in the caller's transaction, and decides (``inbox.reminder_send``).
 * ``email``: Django's ``send_mail`` (``EMAIL_BACKEND`` from the environment; the console in the embedded
   default, locmem in tests), only to users with an e-mail address, in the site's language
-  (``LANGUAGE_CODE``: a user's language is known per request only). After the commit, once: a failed
-  e-mail is logged, never retried (at most once).
+  (``LANGUAGE_CODE``: a user's language is known per request only), ending with the absolute link to the inbox
+  (the site's configured public URL, ``apps.common.site``, never a request's Host). After the commit, once: a
+  failed e-mail is logged, never retried (at most once).
 
 A WeChat template-message sender can be added later the same way, without touching the callers::
 
@@ -26,10 +27,12 @@ from abc import ABC, abstractmethod
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext
 
 from apps.common.registry import Registry
+from apps.common.site import public_base_url
 from apps.notifications.models import InboxMessage
 from apps.notifications.texts import inbox_message_text
 
@@ -68,6 +71,7 @@ class EmailSender(Sender):
             return False
         with translation.override(settings.LANGUAGE_CODE):
             text = inbox_message_text(message)
-            footer = gettext("All your messages are in your inbox on the site.")
+            inbox = public_base_url() + reverse("notifications:inbox")  # the language's prefix, if URLs have one
+            footer = gettext("All your messages are in your inbox: %(url)s") % {"url": inbox}
         send_mail(text.title, f"{text.body}\n\n{footer}\n", settings.DEFAULT_FROM_EMAIL, [address])
         return True

@@ -135,7 +135,7 @@ class TeamDetailOut(serializers.Serializer):
 
 def _pay_url(request: Request, order: PayOrder) -> str | None:
     """The link this caller opens to pay: shown to the client only, so the origin it reached us on
-    (its Host header) is fine here. Server-to-server URLs come from configuration (gateways.base.notify_base_url)."""
+    (its Host header) is fine here. Server-to-server URLs come from configuration (apps.common.site.public_base_url)."""
     return request.build_absolute_uri(order.pay_url) if order.pay_url else None
 
 

@@ -4,7 +4,7 @@ gateways need a configured base URL to call us back (never derived from a reques
 from django.conf import settings
 from django.core.checks import Tags, Warning, register
 
-from apps.payments.gateways.base import notify_base_url
+from apps.common.site import public_base_url
 
 
 @register(Tags.security, deploy=True)
@@ -27,7 +27,7 @@ def notify_base_url_unset(app_configs, **kwargs) -> list[Warning]:
         return []
     return [
         Warning(
-            f"PAYMENT_NOTIFY_BASE_URL is not set: payment notifies go to {notify_base_url()}.",
+            f"PAYMENT_NOTIFY_BASE_URL is not set: payment notifies go to {public_base_url()}.",
             hint="Set PAYMENT_NOTIFY_BASE_URL to the public https base URL gateways reach this site at.",
             id="payments.W002",
         )

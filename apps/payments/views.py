@@ -24,9 +24,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 from apps.accounts.models import User
 from apps.common.errors import GroupBuyError
 from apps.common.shopper_messages import ALREADY_IN_TEAM, refusal_reason, shopper_message
+from apps.common.site import public_base_url
 from apps.payments.forms import BuyForm
 from apps.payments.gateways import sandbox_active
-from apps.payments.gateways.base import notify_base_url
 from apps.payments.gateways.sandbox import sandbox_trade_pay
 from apps.payments.models import PayOrder
 from apps.payments.orders import (
@@ -189,8 +189,8 @@ def sandbox_pay(request: ShopperRequest, order_id: str) -> HttpResponse:
         raise Http404("no such order")
     if request.method == "POST":
         # Server to server: the configured base only. The request's Host header is the shopper's to
-        # choose, and would let them receive the signed notify (notify_base_url).
-        notify_url = notify_base_url() + reverse("alipay-notify")
+        # choose, and would let them receive the signed notify (public_base_url).
+        notify_url = public_base_url() + reverse("alipay-notify")
         try:
             sandbox_trade_pay(order_id=order.order_id, user=request.user, notify_url=notify_url)
         except GroupBuyError as exc:

@@ -91,3 +91,20 @@ def test_marking_all_read_is_the_users_own():
     theirs = InboxMessageFactory()
     assert inbox_mark_all_read(user=mine.user) == 2
     assert InboxMessage.objects.filter(read_at__isnull=True).get() == theirs
+
+
+def test_the_email_links_the_inbox_at_the_configured_public_url_never_a_requests_host(
+    settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    settings.PAYMENT_NOTIFY_BASE_URL = "https://shop.example.com/"
+    settings.LANGUAGE_CODE = "zh-hans"
+    with django_capture_on_commit_callbacks(execute=True):
+        reminder_send(user=UserFactory(email="d@example.com"), kind=Kind.TEAM_FORMED, team_id="9", params={})
+    (email,) = mail.outbox
+    assert email.body.rstrip().endswith("所有消息都在消息中心：https://shop.example.com/inbox/")
+    settings.PAYMENT_NOTIFY_BASE_URL = ""
+    monkeypatch.setenv("SERVER_BASE_URL", "http://127.0.0.1:8123")  # the embedded server's own address
+    settings.LANGUAGE_CODE = "en"
+    with django_capture_on_commit_callbacks(execute=True):
+        reminder_send(user=UserFactory(email="e@example.com"), kind=Kind.TEAM_FORMED, team_id="9", params={})
+    assert mail.outbox[-1].body.rstrip().endswith("All your messages are in your inbox: http://127.0.0.1:8123/inbox/")

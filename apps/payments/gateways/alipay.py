@@ -15,13 +15,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from apps.common.money import format_money
+from apps.common.site import public_base_url
 from apps.payments.gateways.base import (
     PaymentGateway,
     RefundResult,
     gateway_time,
     load_private_key,
     load_public_key,
-    notify_base_url,
     private_key_pem,
     public_key_pem,
 )
@@ -58,7 +58,7 @@ class AlipayGateway(PaymentGateway):
         return RefundResult(success=ok, refund_amount=amount if ok else Decimal("0"), raw=dict(raw))
 
     def page_pay_url(self, order: PayOrder) -> str:
-        base = notify_base_url()
+        base = public_base_url()
         biz_content = {
             "subject": order.product_name,
             "out_trade_no": order.order_id,

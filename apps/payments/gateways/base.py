@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import os
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,7 +21,6 @@ from zoneinfo import ZoneInfo
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from django.conf import settings
 
 if TYPE_CHECKING:
     from apps.payments.models import PayOrder
@@ -32,23 +30,10 @@ UNSIGNED_PARAMS = frozenset({"sign", "sign_type"})
 # Alipay speaks Beijing time in gmt_payment / notify_time / time_expire, whatever our TIME_ZONE.
 GATEWAY_TZ = ZoneInfo("Asia/Shanghai")
 GATEWAY_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
-FALLBACK_BASE_URL = "http://127.0.0.1:8000"
 
 
 def gateway_time(moment: datetime) -> str:
     return moment.astimezone(GATEWAY_TZ).strftime(GATEWAY_TIME_FORMAT)
-
-
-def notify_base_url() -> str:
-    """Where gateways call us back, server to server: from configuration, never from a request.
-
-    ``PAYMENT_NOTIFY_BASE_URL``; unset, the ``SERVER_BASE_URL`` environment variable, read here and not
-    at settings load because ``run_embedded`` sets it from its addrport only when it starts serving; else
-    the dev server's default, which fits the embedded demo only (production must set the first: deploy
-    check ``payments.W002``, config/guards.py).
-    """
-    configured = settings.PAYMENT_NOTIFY_BASE_URL.strip() or os.environ.get("SERVER_BASE_URL", "").strip()
-    return (configured or FALLBACK_BASE_URL).rstrip("/")
 
 
 def sign_content(params: Mapping[str, str]) -> str:
