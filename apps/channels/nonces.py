@@ -7,21 +7,24 @@ answers again (here, and by the beat job ``purge_expired_nonces``). Both stores 
 docs/decisions/008-replay-protection-survives-a-redis-outage.md.
 """
 
+import functools
 import logging
 import math
 import os
 import threading
 from contextlib import suppress
 from datetime import timedelta
-from urllib.parse import quote
 
 from django.conf import settings
+from django.core.signals import setting_changed
 from django.db import DatabaseError, IntegrityError, transaction
+from django.dispatch import receiver
 from django.utils import timezone
 from prometheus_client import Counter
 from redis.exceptions import RedisError
 
 from apps.channels.models import SignatureNonce
+from apps.common.cache import key_part
 from apps.common.logging import ThrottledWarning
 from apps.common.redis import get_redis
 
@@ -56,13 +59,20 @@ class NonceStoreUnavailable(Exception):
 
 
 def nonce_key(*, source: str, channel: str, nonce: str) -> str:
-    return f"gbm:nonce:{quote(source, safe='')}:{quote(channel, safe='')}:{nonce}"
+    return f"gbm:nonce:{key_part(source)}:{key_part(channel)}:{nonce}"
 
 
+@functools.cache  # read on every signed request; settings change only in tests (below)
 def nonce_ttl_seconds() -> int:
     """``SIGNATURE_NONCE_TTL``, but never less than twice the clock skew: a timestamp stays acceptable
     for 2 × skew, and its nonce must be remembered at least that long."""
     return math.ceil(max(settings.SIGNATURE_NONCE_TTL, 2 * settings.SIGNATURE_CLOCK_SKEW).total_seconds())
+
+
+@receiver(setting_changed)
+def _forget_ttl(*, setting: str, **kwargs: object) -> None:
+    if setting in {"SIGNATURE_NONCE_TTL", "SIGNATURE_CLOCK_SKEW"}:
+        nonce_ttl_seconds.cache_clear()
 
 
 def nonce_record(*, source: str, channel: str, nonce: str) -> bool:

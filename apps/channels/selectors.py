@@ -20,13 +20,12 @@ default collation would match ``S01`` to ``s01``: one pair, one cache key, one a
 """
 
 import logging
-from urllib.parse import quote
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, models
 
 from apps.channels.models import ChannelCredential
-from apps.common.cache import cache_delete_on_commit, cached
+from apps.common.cache import cache_delete_on_commit, cached, key_part
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +48,7 @@ _FIELD_NAMES = tuple(field.attname for field in ChannelCredential._meta.concrete
 def channel_credential_cache_key(*, source: str, channel: str) -> str:
     # Quoted so that no ":" inside a value can make two pairs share a key. The "accounts:" prefix predates
     # this app: kept so that old and new processes of a rolling deploy bust the same entries.
-    return f"accounts:channel_credential:v1:{quote(source, safe='')}:{quote(channel, safe='')}"
+    return f"accounts:channel_credential:v1:{key_part(source)}:{key_part(channel)}"
 
 
 def _load(source: str, channel: str) -> ChannelCredential | None:

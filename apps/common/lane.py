@@ -23,10 +23,12 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import SuspiciousOperation
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
+from django.http.request import split_domain_port, validate_host
 from django.middleware.clickjacking import XFrameOptionsMiddleware
 from django.middleware.security import SecurityMiddleware
 from django.urls import Resolver404, resolve
@@ -92,12 +94,31 @@ def _language_of(accept_language: str) -> str:
     return translation.get_language_from_request(_AcceptLanguage(accept_language))  # type: ignore[arg-type]
 
 
+@functools.lru_cache(maxsize=256)
+def _host_allowed(host: str) -> bool:
+    """Does ``ALLOWED_HOSTS`` admit this Host header? Django's own test (``HttpRequest.get_host``), once per value."""
+    allowed_hosts = settings.ALLOWED_HOSTS
+    if settings.DEBUG and not allowed_hosts:
+        allowed_hosts = [".localhost", "127.0.0.1", "[::1]"]
+    domain, _port = split_domain_port(host)
+    return bool(domain) and validate_host(domain, allowed_hosts)
+
+
+def _host_check(request: HttpRequest) -> None:
+    """``request.get_host()``'s check (DisallowedHost), from a cache when the Host header alone names the host."""
+    host = request.META.get("HTTP_HOST")
+    if host is None or "HTTP_X_FORWARDED_HOST" in request.META or not _host_allowed(host):
+        request.get_host()  # the full rules, and Django's own error
+
+
 @receiver(setting_changed)
 def _forget_routes(*, setting: str, **kwargs: object) -> None:
     if setting == "ROOT_URLCONF":
         _lane_view_for.cache_clear()
     if setting in {"LANGUAGES", "LANGUAGE_CODE", "LANGUAGE_COOKIE_NAME"}:
         _language_of.cache_clear()
+    if setting in {"ALLOWED_HOSTS", "DEBUG"}:
+        _host_allowed.cache_clear()
 
 
 # The metrics' children by label values, looked up once: ``labels()`` validates and locks on every call.
@@ -139,13 +160,13 @@ class LaneMiddleware:
 
     def _answer(self, request: HttpRequest, view: LaneView) -> HttpResponse:
         try:
-            request.get_host()  # ALLOWED_HOSTS, as CommonMiddleware checks it on the full stack
+            _host_check(request)  # ALLOWED_HOSTS, as CommonMiddleware checks it on the full stack
         except SuspiciousOperation as exc:
             security_logger.getChild(type(exc).__name__).error(str(exc))
             return json_error(ResponseCode.ILLEGAL_PARAMETER, status=400)
         language = _language_of(request.META.get("HTTP_ACCEPT_LANGUAGE", ""))
         translation.activate(language)
-        request.LANGUAGE_CODE = translation.get_language()
+        request.LANGUAGE_CODE = language  # what get_language() answers now: the code as negotiated
         try:
             if request.method not in view.lane_methods:  # type: ignore[attr-defined]
                 response: HttpResponse = json_error(ResponseCode.ILLEGAL_PARAMETER, status=405)

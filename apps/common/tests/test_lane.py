@@ -73,6 +73,20 @@ def test_a_host_outside_allowed_hosts_is_refused(client, settings):
     assert response.status_code == 400 and response.json()["code"] == "0002"
 
 
+def test_the_host_check_follows_allowed_hosts_as_they_change(client, settings):
+    def status(host: str, **headers: str) -> int:
+        return client.post(ECHO, content_type="application/json", headers={"Host": host, **headers}).status_code
+
+    settings.ALLOWED_HOSTS = ["shop.example"]
+    assert status("shop.example") == status("shop.example:8443") == 200
+    assert status("shop.example.evil") == status("shop.example@evil") == 400
+    settings.ALLOWED_HOSTS = ["other.example"]  # a host admitted a moment ago is not remembered as admitted
+    assert status("shop.example") == 400 and status("other.example") == 200
+    settings.USE_X_FORWARDED_HOST = True  # then the forwarded host is the one checked, as Django checks it
+    assert status("other.example", **{"X-Forwarded-Host": "evil.example"}) == 400
+    assert status("evil.example", **{"X-Forwarded-Host": "other.example"}) == 200
+
+
 def stack_count() -> float:
     return REGISTRY.get_sample_value("django_http_requests_before_middlewares_total") or 0.0
 
