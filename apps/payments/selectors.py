@@ -225,8 +225,14 @@ class TeamShare:
         return range(self.team.virtual_count)
 
     @property
+    def joined_count(self) -> int:
+        """Shoppers' seats: those taken now, or for a failed team those taken when it ran out of time (its
+        ``lock_count`` has fallen with each refund since)."""
+        return len(self.members) if self.state == TeamState.FAILED else self.team.lock_count
+
+    @property
     def progress_percent(self) -> int:
-        taken = self.team.lock_count + self.team.virtual_count
+        taken = self.joined_count + self.team.virtual_count
         return min(100, taken * 100 // max(1, self.team.target_count))
 
     @property
@@ -243,13 +249,17 @@ def team_share(*, team_id: str, user: User | AnonymousUser | None) -> TeamShare 
     if team is None:
         return None
     # sku__goods_id, not sku_id: the same column without a join, typed as the goods id it holds.
-    orders = list(Order.objects.filter(team=team).order_by("id").values("user_id", "status", "sku__goods_id"))
+    orders = list(
+        Order.objects.filter(team=team)
+        .order_by("id")
+        .values("user_id", "status", "sku__goods_id", "out_trade_time", "update_time")
+    )
     if not orders:
         return None
     shopper = user if user is not None and user.is_authenticated else None
     viewer = shopper.get_username() if shopper else None
     leader = orders[0]["user_id"]
-    live = [o for o in orders if o["status"] in (Order.Status.LOCKED, Order.Status.PAID)]
+    live = [o for o in orders if o["status"] in LIVE_ORDER_STATUSES]
     goods_id = orders[0]["sku__goods_id"]
     sku = sku_config(goods_id=goods_id)
     activity = activity_config(activity_id=team.activity_id)
@@ -276,10 +286,10 @@ def team_share(*, team_id: str, user: User | AnonymousUser | None) -> TeamShare 
             TeamMember(
                 masked_user_id=mask_user_id(o["user_id"]),
                 leader=o["user_id"] == leader,
-                paid=o["status"] == Order.Status.PAID,
+                paid=o["out_trade_time"] is not None,  # a refunded member paid if the mall reported the payment
                 mine=o["user_id"] == viewer,
             )
-            for o in live
+            for o in _members_shown(team, orders, live)
         ],
         viewer_in_team=viewer_in_team,
         viewer_not_new=viewer_not_new,
@@ -290,6 +300,15 @@ def team_share(*, team_id: str, user: User | AnonymousUser | None) -> TeamShare 
             else None
         ),
     )
+
+
+def _members_shown(team: Team, orders: list[dict], live: list[dict]) -> list[dict]:
+    """The seats the page shows: the live ones; for a failed team, whoever still held a seat at its deadline
+    (refunded since, by the job that closed it), so the page shows who was in the team rather than an empty
+    team. A team that failed because its last member left before the deadline shows nobody: everyone left."""
+    if team.status != Team.Status.FAILED:
+        return live
+    return [o for o in orders if o["status"] in LIVE_ORDER_STATUSES or o["update_time"] >= team.valid_end_time]
 
 
 def _viewer_refund(*, team: Team, user: User) -> ViewerRefund | None:

@@ -132,6 +132,32 @@ def test_a_failed_team_says_it_did_not_fill_and_what_came_back(mall_offer, shop)
     assert "Everyone who paid gets their money back in full." in page(Client(), f"/teams/{order.team_id}")
 
 
+def test_a_failed_team_shows_who_held_a_seat_when_it_ran_out_of_time(mall_offer, shop, monkeypatch):
+    leader = login(Client(), "demo1")
+    order_id = buy(leader, mall_offer.goods_id).rsplit("/", 1)[1]
+    pay(leader, order_id, shop)
+    team_id = PayOrder.objects.get(order_id=order_id).team_id
+    buy(login(Client(), "demo2"), mall_offer.goods_id, team_id=team_id)  # holds a seat, never pays
+    gone = buy(login(Client(), "demo3"), mall_offer.goods_id, team_id=team_id).rsplit("/", 1)[1]
+    with shop(execute=True):
+        mall_order_refund_request(user=user("demo3"), order_id=gone)  # leaves before the deadline
+    deliver_bus_messages(TEAM_REFUND, shop)
+    after = Team.objects.get(team_id=team_id).valid_end_time + timedelta(minutes=1)
+    with monkeypatch.context() as clock:
+        clock.setattr(timezone, "now", lambda: after)  # the job runs after the deadline, as beat runs it
+        with shop(execute=True):
+            trade_timeouts_run(now=after)
+        deliver_bus_messages(TEAM_REFUND, shop)
+    team = Team.objects.get(team_id=team_id)
+    assert team.status == Team.Status.FAILED and team.lock_count == 0  # every seat given back
+    html = page(leader, f"/teams/{team_id}")
+    assert 'data-state="failed"' in html and "2/3 joined" in html
+    assert 'aria-valuenow="2"' in html and "width: 66%" in html
+    assert html.count('<li class="seat member') == 2 and "de***o1 (you)" in html and "de***o2" in html
+    assert "de***o3" not in html  # left before the team ran out of time
+    assert "empty-seat" not in html and "not paid yet" not in html
+
+
 # --- joining your own team, codes never shown -------------------------------------------------------------------
 
 
