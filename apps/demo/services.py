@@ -35,6 +35,11 @@ DEMO_OFFERS = [
     ("9890004", "Java 面试手册", "50.00", 100126, "25120204", "N", "1.99"),
     ("9890005", "拼团营销系统设计", "100.00", 100127, "25120205", "ZJ", "30"),
     ("9890006", "限时拼团体验课（两分钟成团）", "30.00", 100128, "25120206", "ZJ", "10"),
+    # One offer per growth setting (admin's "growth" fieldset), none of them in spec/demo-data.md's table:
+    ("9890007", "Redis 实战（团长再减 5 元）", "80.00", 100129, "25120207", "ZJ", "10"),
+    ("9890008", "Git 入门（新人专享）", "20.00", 100130, "25120208", "N", "9.90"),
+    ("9890009", "Docker 入门（两人付款即成团）", "60.00", 100131, "25120209", "ZK", "0.5"),
+    ("9890010", "算法训练营（限 5 团）", "200.00", 100132, "25120210", "MJ", "150,50"),
 ]
 # Short descriptions of the demo goods (their covers ship as static/img/goods/<goods id>.svg).
 DEMO_DESCRIPTIONS = {
@@ -44,11 +49,24 @@ DEMO_DESCRIPTIONS = {
     "9890004": "Java 面试高频问题与答题思路，覆盖并发、JVM 与框架。",
     "9890005": "拼团营销系统的架构设计：试算、锁单、结算与回调。",
     "9890006": "两分钟内成团的体验课：没凑齐的团会失败并自动退款，正好看一遍拼团的完整生命周期。",
+    "9890007": "开团的团长在拼团价上再减 5 元：团长 65 元，参团 70 元。",
+    "9890008": "只有从未付过款的新用户可以参团；任何人都可以开团。",
+    "9890009": "三人团，两分钟内有两人付款就成团，空位由平台补齐；只有一人付款则失败退款。",
+    "9890010": "每人最多参加 2 次；全站只成 5 个团，之后售罄。",
+}
+# The growth settings of those four offers (apps.activities.models.Activity): a leader discount (ZJ 5 off the team
+# price for whoever opens the team), new customers only, auto-form at two paid seats of three within 2 minutes (so
+# `make run` shows a team form with a virtual seat), and a take limit of 2 with at most 5 teams formed.
+DEMO_LEADER_DISCOUNTS = {100129: ("25120217", "ZJ", "5")}
+DEMO_GROWTH = {
+    100130: {"new_customers_only": True},
+    100131: {"group_type": Activity.GroupType.AUTO_FORM, "auto_form_percent": 66},
+    100132: {"take_limit_count": 2, "max_teams_formed": 5},
 }
 # The 6th offer is short-lived: its teams expire 2 minutes after opening, so a newcomer sees a team fail and its
 # payment come back within minutes of `make run` (the embedded beat closes it; config/embedded_beat.py).
 # Every other activity keeps spec/demo-data.md's 15 minutes.
-DEMO_VALID_MINUTES = {100128: 2}
+DEMO_VALID_MINUTES = {100128: 2, 100131: 2}
 # ... and its members are reminded 1 minute before the deadline (inbox, bell): a reminder to see within two
 # minutes of opening a team there. Every other activity keeps the default 5 minutes.
 DEMO_EXPIRY_REMINDER_MINUTES = {100128: 1}
@@ -141,6 +159,27 @@ def _demo_load() -> None:
             },
         )
         tagged = activity_id == DEMO_TAGGED_ACTIVITY
+        leader_discount = None
+        if activity_id in DEMO_LEADER_DISCOUNTS:
+            leader_id, leader_plan, leader_expr = DEMO_LEADER_DISCOUNTS[activity_id]
+            leader_discount = _upsert(
+                Discount,
+                {"discount_id": leader_id},
+                {
+                    "discount_name": f"团长 {leader_plan} {leader_expr}",
+                    "discount_type": Discount.DiscountType.BASE,
+                    "market_plan": leader_plan,
+                    "market_expr": leader_expr,
+                    "tag": None,
+                },
+            )
+        growth = {
+            "leader_discount": leader_discount,
+            "new_customers_only": False,
+            "auto_form_percent": 0,
+            "max_teams_formed": None,
+            **DEMO_GROWTH.get(activity_id, {}),
+        }
         activity = _upsert(
             Activity,
             {"activity_id": activity_id},
@@ -155,6 +194,7 @@ def _demo_load() -> None:
                 "group_type": Activity.GroupType.TARGET_REQUIRED,
                 "tag": tag if tagged else None,
                 "tag_scope": Activity.TagScope.BOTH if tagged else "",
+                **growth,
             },
             create_only=window,
         )

@@ -85,7 +85,8 @@ def test_the_short_lived_offer_expires_its_teams_in_two_minutes():
     trial = trial_calculate(TrialRequest(user_id=None, source="s01", channel="c01", goods_id="9890006"))
     assert (trial.pay_price, trial.activity.activity_id) == (Decimal("20.00"), 100128)
     assert Activity.objects.get(activity_id=100128).valid_time == 2
-    assert set(Activity.objects.exclude(activity_id=100128).values_list("valid_time", flat=True)) == {15}
+    short_lived = {100128, 100131}  # and the auto-form offer, to show a team form at its deadline
+    assert set(Activity.objects.exclude(activity_id__in=short_lived).values_list("valid_time", flat=True)) == {15}
 
 
 def test_the_short_lived_offer_reminds_a_minute_before_the_end_also_after_a_reload():
@@ -98,3 +99,28 @@ def test_the_short_lived_offer_reminds_a_minute_before_the_end_also_after_a_relo
     Activity.objects.filter(activity_id=100128).update(expiry_reminder_minutes=0)
     call_command("load_demo")
     assert Activity.objects.get(activity_id=100128).expiry_reminder_minutes == 1
+
+
+def test_each_growth_setting_has_a_demo_offer():
+    """Leader discount, new customers only, auto-form threshold, take limit and formed-teams cap: one offer each."""
+    from apps.activities.models import Activity
+    from apps.activities.selectors import activity_config
+    from apps.trade.timeouts import auto_form_reached
+
+    call_command("load_demo")
+
+    def trial(goods_id: str):
+        return trial_calculate(TrialRequest(user_id="demo1", source="s01", channel="c01", goods_id=goods_id))
+
+    leader = trial("9890007")
+    assert (leader.pay_price, leader.leader_pay_price) == (Decimal("70.00"), Decimal("65.00"))
+    assert trial("9890008").pay_price == Decimal("9.90") and activity_config(activity_id=100130).new_customers_only
+    auto_form = activity_config(activity_id=100131)
+    assert trial("9890009").pay_price == Decimal("30.00") and auto_form.group_type == Activity.GroupType.AUTO_FORM
+    assert auto_form_reached(complete_count=2, target_count=3, percent=auto_form.auto_form_percent)
+    assert not auto_form_reached(complete_count=1, target_count=3, percent=auto_form.auto_form_percent)
+    limited = activity_config(activity_id=100132)
+    assert trial("9890010").pay_price == Decimal("150.00")
+    assert (limited.take_limit_count, limited.max_teams_formed) == (2, 5)
+    plain = Activity.objects.exclude(activity_id__in=[100129, 100130, 100131, 100132])
+    assert not plain.filter(leader_discount__isnull=False).exists() and not plain.filter(new_customers_only=True)

@@ -58,7 +58,7 @@ def test_demo_goods_show_their_shipped_cover_and_description(client, demo):
     assert "从零实现一个 MyBatis" in html
     home = page(client, "/")
     # every demo offer but the tag-only 9890005 (a visitor is not in its crowd tag)
-    assert home.count('class="product-image"') == 5 and 'src="/static/img/goods/9890006.svg"' in home
+    assert home.count('class="product-image"') == 9 and 'src="/static/img/goods/9890006.svg"' in home
 
 
 def test_an_uploaded_image_replaces_the_cover_and_is_served_from_media(
