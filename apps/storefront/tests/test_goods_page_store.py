@@ -164,3 +164,16 @@ def test_open_teams_closest_to_full_first_masked_and_only_joinable(client, mall_
     assert [t["teamId"] for t in api["teamList"]] == shown
     assert [t["userId"] for t in api["teamList"]] == ["de***o2", "de***o3"]
     assert all(t["outTradeNo"] is None for t in api["teamList"])
+
+
+def test_the_goods_page_states_the_offers_rules_in_the_shoppers_language(client, demo):
+    auto_form = page(client, "/goods/9890009")
+    assert "forms at its deadline once 66% of its seats are paid; the platform fills the rest." in auto_form
+    limited = page(client, "/goods/9890010")
+    assert "Up to 2 group-buy places per shopper at a time." in limited and "Only 5 more teams can open." in limited
+    plain = page(client, "/goods/9890001")  # target required, 1 take, no team limit: none of those lines
+    assert not re.search(r"auto-form-note|take-limit-note|teams-left", plain)
+    zh = client.get("/goods/9890010", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "每位用户同时最多参加 2 次拼团。" in zh and "仅剩 5 个开团名额。" in zh
+    zh = client.get("/goods/9890009", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "只要已付款名额达到 66% 即成团" in zh
