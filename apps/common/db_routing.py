@@ -12,7 +12,8 @@ With ``DATABASE_REPLICA_URL`` set, ``DATABASES["replica"]`` exists and ``Replica
   sessions, users, tokens, permissions, so login never sees a stale session; ``PRIMARY_ONLY_MODELS``: the inbox);
 * the primary connection is not inside a transaction (a service's ``atomic`` block reads its own writes);
 * the replica is healthy: reachable, replicating, at most ``DATABASE_REPLICA_MAX_LAG_SECONDS`` behind
-  (checked at most every ``DATABASE_REPLICA_CHECK_SECONDS`` per process; ``replica_healthy``).
+  (checked at most every ``DATABASE_REPLICA_CHECK_SECONDS`` per process; ``replica_healthy``). A decorated scope
+  whose read fails on the replica in between marks it unhealthy and runs once more, on the primary.
 
 Every write goes to the primary, and so does every read outside a scope, whatever database the instance
 came from (the router answers every question; Django's fallback to ``instance._state.db`` never applies).
@@ -74,8 +75,7 @@ class _ReadScope:
             return func
         replica = self.replica
 
-        @functools.wraps(func)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
+        def run(*args: Any, **kwargs: Any) -> Any:
             token = _reads.set(replica)
             try:
                 result = func(*args, **kwargs)
@@ -84,6 +84,20 @@ class _ReadScope:
                 return result
             finally:
                 _reads.reset(token)
+
+        if not replica:
+            return cast(F, functools.wraps(func)(run))
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            _replica_errors_forget()
+            try:
+                return run(*args, **kwargs)
+            except DatabaseError as exc:
+                if not _replica_failed():
+                    raise
+                _replica_bypass(reason=f"failed during a read: {exc}")
+            return run(*args, **kwargs)  # once more, on the primary (the scope is read-only: nothing runs twice)
 
         return cast(F, wrapper)
 
@@ -166,6 +180,33 @@ def replica_healthy() -> bool:
             log("replica %s: %s", "in use" if ok else "bypassed, reads go to the primary", reason)
         _health.update(checked_at=time.monotonic(), ok=ok)
         return ok
+
+
+def _replica_errors_forget() -> None:
+    """Start the scope with the replica's error flag down: an earlier error is checked as Django checks it between
+    requests (a usable connection is kept and its flag cleared, else closed), and a closed connection has none."""
+    connection = connections[REPLICA_DB_ALIAS]
+    if connection.errors_occurred:
+        connection.close_if_unusable_or_obsolete()
+        if connection.connection is None:
+            connection.errors_occurred = False
+
+
+def _replica_failed() -> bool:
+    """Did the replica's connection raise (a refused connect, a lost server) in this scope? Django flags it
+    (``errors_occurred``) for any error but a DataError or IntegrityError, which a read of the primary would raise
+    as well."""
+    return bool(connections[REPLICA_DB_ALIAS].errors_occurred)
+
+
+def _replica_bypass(*, reason: str) -> None:
+    """Mark the replica unhealthy until the next check, and close its connection: a replica that dies between two
+    checks costs the request that found out one more read on the primary, not an error page."""
+    connections[REPLICA_DB_ALIAS].close()
+    with _health_lock:
+        if _health["ok"]:
+            logger.warning("replica bypassed, reads go to the primary: %s", reason)
+        _health.update(checked_at=time.monotonic(), ok=False)
 
 
 def read_alias(model: type | None = None) -> str:

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from django.db import DEFAULT_DB_ALIAS, OperationalError, router, transaction
+from django.db import DEFAULT_DB_ALIAS, OperationalError, connections, router, transaction
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
@@ -108,6 +108,45 @@ def test_a_decorated_view_renders_its_template_inside_the_scope(replica_on):
 
     response = view(HttpRequest())
     assert response.is_rendered and seen and set(seen) == {REPLICA_DB_ALIAS}
+
+
+def test_a_replica_that_fails_between_checks_costs_one_more_read_on_the_primary_not_an_error(
+    replica_on, settings, caplog, offer
+):
+    settings.DATABASE_REPLICA_CHECK_SECONDS = 3600  # the last check said healthy; nobody asks again for an hour
+    seen: list[str] = []
+
+    @replica_reads()
+    def view() -> int:
+        seen.append(read_alias(Team))
+        return Team.objects.count()
+
+    def dead(execute, sql, params, many, context):  # the replica went away: every statement fails on it
+        return execute("SELECT gone FROM no_such_table", (), many, context)
+
+    with (
+        caplog.at_level(logging.WARNING, logger="apps.common.db_routing"),
+        connections[REPLICA_DB_ALIAS].execute_wrapper(dead),
+    ):
+        assert view() == Team.objects.count()
+        assert seen == [REPLICA_DB_ALIAS, DEFAULT_DB_ALIAS]  # read again, on the primary
+        assert view() == Team.objects.count() and seen[2:] == [DEFAULT_DB_ALIAS]  # until the next check
+    assert caplog.text.count("replica bypassed") == 1 and "failed during a read" in caplog.text
+
+
+def test_an_error_that_is_not_the_replicas_is_raised_and_the_view_not_run_again(replica_on):
+    calls = []
+
+    @replica_reads()
+    def view() -> None:
+        calls.append(read_alias(Team))
+        raise OperationalError(1205, "Lock wait timeout exceeded")
+
+    with pytest.raises(OperationalError):
+        view()
+    assert calls == [REPLICA_DB_ALIAS] and read_alias(Team) == DEFAULT_DB_ALIAS  # outside the scope
+    with replica_reads():
+        assert read_alias(Team) == REPLICA_DB_ALIAS  # still healthy
 
 
 def test_without_a_replica_the_decorators_return_the_function_itself(monkeypatch):

@@ -80,3 +80,20 @@ def test_an_unreachable_replica_is_bypassed(real_replica, mall_offer, client):
         response = client.get(f"/goods/{mall_offer.goods_id}")
     assert response.status_code == 200 and len(response.context["page"].config.teams) == 1
     assert team_reads(primary)
+
+
+def test_a_replica_that_dies_between_checks_costs_a_read_on_the_primary_not_an_error_page(
+    real_replica, mall_offer, client, settings
+):
+    team_id = lock_team(mall_offer, ("leader1",))
+    real_replica()
+    settings.DATABASE_REPLICA_CHECK_SECONDS = 3600  # checked healthy below; not asked again for an hour
+    with CaptureQueriesContext(connections[REPLICA_DB_ALIAS]) as replica:
+        client.get(f"/goods/{mall_offer.goods_id}")
+    assert team_reads(replica)  # served by the replica
+    connections[REPLICA_DB_ALIAS].close()  # the replica's server goes away between two checks
+    connections[REPLICA_DB_ALIAS].settings_dict = {**connections[REPLICA_DB_ALIAS].settings_dict, "PORT": 1}
+    with CaptureQueriesContext(connections["default"]) as primary:
+        response = client.get(f"/goods/{mall_offer.goods_id}")
+    assert response.status_code == 200 and [team.team_id for team in response.context["page"].config.teams] == [team_id]
+    assert team_reads(primary)
