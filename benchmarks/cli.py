@@ -1,7 +1,9 @@
 """``python -m benchmarks [--suite NAME ...]``: prepare the bench database, then measure each suite, check, report.
 
-Every suite by default (trial, lock, settle, race, notify), in that order, each on a gunicorn of its own;
-one JSON report for the whole run (``benchmarks/results/bench-<UTC time>.json``) and a table at the end.
+Every suite by default (trial, lock, settle, race, notify), in that order, each on a gunicorn of its own, every
+process on every core; then the suites with targets (trial, lock, settle) again with gunicorn on cores of its own
+(``--placement``, ``benchmarks/placement.py``): ``trial@split``... One JSON report for the whole run
+(``benchmarks/results/bench-<UTC time>.json``) and a table at the end.
 
 Exit status: 0 when every run is sound (a missed target is reported, not a failure); 1 when a measurement
 cannot be trusted (more than 1% errors, no answers, the server or the worker died) or a correctness check
@@ -19,6 +21,7 @@ import signal
 import sys
 import time
 import uuid
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -29,6 +32,7 @@ from benchmarks.environment import BenchEnvironment, SetupError
 from benchmarks.invariants import check_invariants
 from benchmarks.measure import Measurement, measure, measure_burst
 from benchmarks.notify import ENDPOINTS, NotifyFailed, measure_notify
+from benchmarks.placement import SHARED, SPLIT, PlacementUnavailable, split_placement
 from benchmarks.receiver import CallbackReceiver
 from benchmarks.report import (
     RESULTS_DIR,
@@ -79,6 +83,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--notify-teams", type=int, default=200, help="notify: teams to complete (at most --duration)")
     parser.add_argument("--notify-concurrency", type=int, default=4, help="notify: malls completing teams at once")
     parser.add_argument("--notify-wait", type=float, default=30.0, help="notify: seconds to wait for the callbacks")
+    parser.add_argument(
+        "--placement",
+        choices=[SHARED, SPLIT, "both"],
+        default="both",
+        help="shared: every process on every core; split: gunicorn on half the cores, the services and the load"
+        " generator on the other half (suites with targets only); both (default): shared, then split",
+    )
     parser.add_argument("--skip-setup", action="store_true", help="reuse the bench database as it is")
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR, help="where the JSON goes")
     args = parser.parse_args(argv)
@@ -165,17 +176,29 @@ def build_report(
 
 
 def run_throughput(
-    suite: Suite, env: BenchEnvironment, options: ServerOptions, args: argparse.Namespace, run_id: str
+    suite: Suite,
+    env: BenchEnvironment,
+    options: ServerOptions,
+    args: argparse.Namespace,
+    run_id: str,
+    placement: str = SHARED,
 ) -> tuple[dict[str, Any], str]:
-    header = {"name": suite.name, "description": suite.description, "run_id": run_id, "created_at": _now()}
-    with GunicornServer(env, options) as server:
-        print(f"gunicorn on 127.0.0.1:{server.port} (workers {server.worker_pids()}), suite {suite.name!r}")
+    header = {
+        "name": report_name(suite.name, placement),
+        "description": suite.description,
+        "run_id": run_id,
+        "created_at": _now(),
+    }
+    with GunicornServer(env, options) as server, ExitStack() as pinned:
+        where = {"placement": SHARED} if placement == SHARED else pinned.enter_context(split_placement(server.pids))
+        print(f"gunicorn on 127.0.0.1:{server.port} (workers {server.worker_pids()}), suite {header['name']!r}")
         probe = make_process_probe(server.pids)
         try:
             measured = (measure_burst if suite.burst else measure)(suite, server, args, run_id, probe)
         except HarnessError as exc:
             raise HarnessError(f"{exc}\ngunicorn's log ends with:\n{server.log_tail(10)}") from exc
         log_tail = server.log_tail(10)
+    header["placement"] = where
     checks = {}
     for scenario in measured.scenarios:
         result = scenario.check(env)
@@ -184,6 +207,11 @@ def run_throughput(
     invariants = check_invariants(env, run_id=run_id) if suite.check_invariants else None
     report = build_report(suite, measured, args=args, header=header, invariants=invariants, checks=checks)
     return report, log_tail
+
+
+def report_name(name: str, placement: str) -> str:
+    """A suite's or a target's name in the run's report: ``lock`` when shared, ``lock@split`` when split."""
+    return name if placement == SHARED else f"{name}@{placement}"
 
 
 def run_notify(
@@ -282,20 +310,28 @@ def correctness_failures(report: dict[str, Any]) -> list[str]:
 
 
 def run_suite(
-    suite: Suite | NotifySuite, env: BenchEnvironment, options: ServerOptions, args: argparse.Namespace
+    suite: Suite | NotifySuite,
+    env: BenchEnvironment,
+    options: ServerOptions,
+    args: argparse.Namespace,
+    placement: str = SHARED,
 ) -> dict[str, Any]:
     """Measure one suite on a gunicorn of its own: its report, with ``failures`` (empty: sound and correct)."""
     run_id = uuid.uuid4().hex[:8]
     started = time.monotonic()
+    name = report_name(suite.name, placement)
     try:
         if isinstance(suite, NotifySuite):
             env.purge_queue()  # leftovers of an interrupted run must not be delivered here
             report, log_tail = run_notify(suite, env, options, args, run_id)
         else:
-            report, log_tail = run_throughput(suite, env, options, args, run_id)
+            report, log_tail = run_throughput(suite, env, options, args, run_id, placement)
+    except PlacementUnavailable as exc:
+        print(f"{name}: not measured: {exc}", flush=True)
+        return {"name": name, "run_id": run_id, "skipped": str(exc), "harness_ok": True, "problems": [], "failures": []}
     except HarnessError as exc:
-        print(f"error: {suite.name}: {exc}", file=sys.stderr)
-        return {"name": suite.name, "run_id": run_id, "harness_ok": False, "problems": [str(exc)], "failures": []}
+        print(f"error: {name}: {exc}", file=sys.stderr)
+        return {"name": name, "run_id": run_id, "harness_ok": False, "problems": [str(exc)], "failures": []}
     finally:
         purged = env.purge_queue()  # the settle suite's callbacks, enqueued for no worker
     report["queue_messages_purged_after"] = purged
@@ -317,8 +353,8 @@ def run_report(
     reports: list[dict[str, Any]], *, env: BenchEnvironment, options: ServerOptions, args: argparse.Namespace
 ) -> dict[str, Any]:
     """The whole run in one JSON: where and how it ran, every target, every suite's report."""
-    targets = {
-        subject: {**target, "suite": report["name"]}
+    targets = {  # one key per subject and placement: "lock", "lock@split"
+        report_name(subject, report.get("placement", {}).get("placement", SHARED)): {**target, "suite": report["name"]}
         for report in reports
         for subject, target in report.get("targets", {}).items()
     }
@@ -353,7 +389,11 @@ def main(argv: list[str] | None = None) -> int:
             env.load_fixtures()
             print(f"  migrated and loaded the demo data in {time.monotonic() - t0:.1f} s")
         for suite in suites:
-            reports.append(run_suite(suite, env, options, args))
+            if args.placement != SPLIT:
+                reports.append(run_suite(suite, env, options, args))
+        for suite in suites:  # the suites with targets again, gunicorn on cores of its own (benchmarks/placement.py)
+            if args.placement != SHARED and isinstance(suite, Suite) and suite.targets:
+                reports.append(run_suite(suite, env, options, args, placement=SPLIT))
     except SetupError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -36,6 +36,12 @@ def _processes(figures: dict[str, Any]) -> str:
 
 def format_summary(report: dict[str, Any]) -> str:
     lines = [f"benchmark {report['name']!r} ({report['wall_s']} s): {report['description']}"]
+    where = report.get("placement", {})
+    if where.get("placement") == "split":
+        lines.append(
+            f"  placement split: gunicorn on cores {where['gunicorn_cores']}, the services and the load generator"
+            f" on {where['other_cores']}"
+        )
     load = report["load"]
     balance = [figures.get("balance", {}) for figures in report["endpoints"].values()]
     rounds = sum(spread.get("rounds", 0) for spread in balance)
@@ -149,7 +155,7 @@ def format_run_table(run: dict[str, Any]) -> str:
         f" load average at the end {run['machine']['loadavg_at_end']}",
     ]
     header = ("suite", "scenario", "req/s", "p50 ms", "p99 ms", "gunicorn ms/req", "vs bare", "by CPU", "target", "met")
-    row = "{:<7} {:<12} {:>9} {:>8} {:>8} {:>16} {:>8} {:>8} {:>7} {:>8}"
+    row = "{:<12} {:<12} {:>9} {:>8} {:>8} {:>16} {:>8} {:>8} {:>7} {:>8}"
     lines.append(row.format(*header))
     for suite, report in run["suites"].items():
         for name, figures in report.get("endpoints", {}).items():
@@ -172,9 +178,10 @@ def format_run_table(run: dict[str, Any]) -> str:
                     met,
                 )
             )
-    lines.append("(met: by throughput / by gunicorn CPU per request, each against the bare view of the same suite)")
+    lines.append("(met: by throughput / by gunicorn CPU per request, each against the bare view of the same suite;")
+    lines.append(" @split: gunicorn on cores of its own, the services and the load generator on the others)")
     for suite, report in run["suites"].items():
-        verdicts = []
+        verdicts = [f"not measured: {report['skipped']}"] if report.get("skipped") else []
         if "invariants" in report:
             inv = report["invariants"]
             verdicts.append(
