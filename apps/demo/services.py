@@ -9,7 +9,7 @@ a row is created, so re-running never moves a window or rehashes a password.
 
 from datetime import timedelta
 from decimal import Decimal
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -58,7 +58,7 @@ DEMO_DESCRIPTIONS = {
 # price for whoever opens the team), new customers only, auto-form at two paid seats of three within 2 minutes (so
 # `make run` shows a team form with a virtual seat), and a take limit of 2 with at most 5 teams formed.
 DEMO_LEADER_DISCOUNTS = {100129: ("25120217", "ZJ", "5")}
-DEMO_GROWTH = {
+DEMO_GROWTH: dict[int, dict[str, Any]] = {
     100130: {"new_customers_only": True},
     100131: {"group_type": Activity.GroupType.AUTO_FORM, "auto_form_percent": 66},
     100132: {"take_limit_count": 2, "max_teams_formed": 5},

@@ -8,9 +8,11 @@ viewer's own (their seat, their refund) is looked up by the logged-in user only.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
@@ -302,7 +304,9 @@ def team_share(*, team_id: str, user: User | AnonymousUser | None) -> TeamShare 
     )
 
 
-def _members_shown(team: Team, orders: list[dict], live: list[dict]) -> list[dict]:
+def _members_shown(
+    team: Team, orders: Sequence[Mapping[str, Any]], live: Sequence[Mapping[str, Any]]
+) -> Sequence[Mapping[str, Any]]:
     """The seats the page shows: the live ones; for a failed team, whoever still held a seat at its deadline
     (refunded since, by the job that closed it), so the page shows who was in the team rather than an empty
     team. A team that failed because its last member left before the deadline shows nobody: everyone left."""
