@@ -84,7 +84,7 @@ BENCH_ARGS ?=
 bench: install
 	@$(BIN)/python -c 'import MySQLdb' 2>/dev/null || $(BIN)/pip install --quiet -r requirements/mysql.txt
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
-	@# The database's durable-commit ceiling from 1, 8 and 32 connections (docs/capacity.md), ~15 s.
+	@# Durable commits/s a Python client gets from 1, 8 and 32 connections (docs/capacity.md), ~15 s.
 	@for threads in 1 8 32; do $(BIN)/python -m benchmarks.db_ceiling --threads $$threads --seconds 5 | grep -E '"(threads|commits_per_second)"'; done
 
 # The whole purchase flow (trial, lock, team_progress, settle, refund) under locust, headless on loopback, at

@@ -6,8 +6,10 @@ Each thread, on its own connection, runs ``BEGIN; INSERT … (rows times); UPDAT
 fast as it can, against a table of its own in the bench database (``BENCH_DATABASE_URL``, default
 ``groupbuy_bench``; created and dropped here), with the server's settings as they are
 (``innodb_flush_log_at_trx_commit`` is reported: 1 means every commit waits for the log flush, the guarantee the
-product keeps). A lock is one such transaction (a team UPDATE and an order INSERT), a settle about two, so
-commits/s bounds locks/s for one primary.
+product keeps). A lock is one such transaction (a team UPDATE and an order INSERT), a settle about two.
+The threads are Python's (MySQLdb), on the same cores as the server: this is the rate a Python client of the app's
+kind gets, well below what the server itself commits (a C client, ``mariadb-slap``, measured about 4–5 times more
+on the same machine: docs/capacity.md, "Correction (session 9)").
 Prints one JSON object and writes it to benchmarks/results/db-ceiling-<time>.json.
 """
 
