@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from prometheus_client import Counter
 
+from apps.common.db import retry_on_deadlock
 from apps.common.errors import GroupBuyError, ResponseCode
 from apps.payments.gateways import payment_gateway
 from apps.payments.gateways.base import GATEWAY_TIME_FORMAT, GATEWAY_TZ
@@ -96,30 +97,36 @@ def mall_order_paid(*, order_id: str, trade_no: str, paid_amount: Decimal, paid_
     One transaction: the conditional UPDATE and ``order_settle``. A settlement refusal (E0106 paid
     after the team's end, E0104 team no longer in progress, E0105 blacklisted) keeps the payment:
     the order stays PAY_SUCCESS with ``refund_required`` and ``market_code`` (the refund work
-    returns the money). A transient failure (0004, 0007, a deadlock) rolls the whole thing back
-    and raises, so the notify answers ``fail`` and the gateway retries.
+    returns the money). A deadlock with a teammate's payment settling at the same moment runs the
+    transaction again at once (``retry_on_deadlock``; it rolled back whole, so nothing is applied
+    twice); another transient failure (0004, 0007, a deadlock again) rolls the whole thing back and
+    raises, so the notify answers ``fail`` and the gateway retries, minutes later.
 
     Again for a paid order: nothing changes (a second, different trade_no is logged: a double
     payment to refund). For an order closed unpaid (not paid in time, or its seat given back):
     flagged ``refund_required`` once. A closed order that already has a trade_no was flagged or
     refunded before: a re-delivered notify (gateways repeat them for days) changes nothing.
     """
-    with transaction.atomic():
-        marked = pay_order_transition(
-            Q(order_id=order_id, pay_amount=paid_amount),
-            from_={PayOrder.Status.PAY_WAIT},
-            to=PayOrder.Status.PAY_SUCCESS,
-            trade_no=trade_no,
-            pay_time=paid_at,
-        )
-        order = PayOrder.objects.select_related("user").get(order_id=order_id)
-        if not marked:
-            return _paid_again(order, trade_no=trade_no, paid_amount=paid_amount, paid_at=paid_at)
-        if order.market_type == PayOrder.MarketType.GROUP_BUY:
-            _settle(order, paid_at)
-        else:  # bought alone: nothing to wait for
-            pay_order_transition(Q(pk=order.pk), from_={PayOrder.Status.PAY_SUCCESS}, to=PayOrder.Status.DEAL_DONE)
-            order.status = PayOrder.Status.DEAL_DONE
+    return retry_on_deadlock(lambda: _paid(order_id, trade_no=trade_no, paid_amount=paid_amount, paid_at=paid_at))
+
+
+def _paid(order_id: str, *, trade_no: str, paid_amount: Decimal, paid_at: datetime) -> PayOrder:
+    """``mall_order_paid``'s transaction (``retry_on_deadlock`` opens it)."""
+    marked = pay_order_transition(
+        Q(order_id=order_id, pay_amount=paid_amount),
+        from_={PayOrder.Status.PAY_WAIT},
+        to=PayOrder.Status.PAY_SUCCESS,
+        trade_no=trade_no,
+        pay_time=paid_at,
+    )
+    order = PayOrder.objects.select_related("user").get(order_id=order_id)
+    if not marked:
+        return _paid_again(order, trade_no=trade_no, paid_amount=paid_amount, paid_at=paid_at)
+    if order.market_type == PayOrder.MarketType.GROUP_BUY:
+        _settle(order, paid_at)
+    else:  # bought alone: nothing to wait for
+        pay_order_transition(Q(pk=order.pk), from_={PayOrder.Status.PAY_SUCCESS}, to=PayOrder.Status.DEAL_DONE)
+        order.status = PayOrder.Status.DEAL_DONE
     logger.info("mall order %s paid (trade %s)", order_id, trade_no)
     return order
 

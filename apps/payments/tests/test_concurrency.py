@@ -1,5 +1,6 @@
 """Racing creates and notifies on real MariaDB and Redis: one order per key, paid and settled once."""
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -65,6 +66,34 @@ def test_a_whole_team_paying_at_once_completes_it_once(services_offer):
     team = Team.objects.get(team_id=leader.team_id)
     assert (team.status, team.complete_count) == (Team.Status.COMPLETE, 3)
     assert NotifyTask.objects.filter(team_id=team.team_id, notify_category="trade_settlement").count() == 1
+    assert set(PayOrder.objects.values_list("status", flat=True)) == {PayOrder.Status.PAY_SUCCESS}
+    assert_trade_invariants()
+
+
+def test_teams_whose_members_pay_at_the_same_moment_settle_without_a_deadlock_reaching_the_gateway(services_offer):
+    """Teammates' notifies deadlock on the team's rows now and then (MariaDB 1213): each is run again at once, so
+    none answers "fail" (a 503) and waits for the gateway's retry minutes later."""
+    from apps.notifications.models import NotifyTask
+
+    teams = []
+    for n in range(8):
+        leader = create_order(f"lead{n}", services_offer.goods_id)
+        mates = [create_order(f"mate{n}{m}", services_offer.goods_id, team_id=leader.team_id) for m in "ab"]
+        teams.append([leader, *mates])
+    notifies = [notify_params(order) for team in teams for order in team]
+    start = threading.Barrier(len(notifies), timeout=30)
+
+    def pay(params: dict[str, str]) -> bool:
+        start.wait()
+        return payment_notify_handle(params=dict(params))
+
+    with ThreadPoolExecutor(len(notifies)) as pool:
+        answers = list(pool.map(in_thread(pay), notifies))  # a deadlock that got through raises here
+    assert answers == [True] * len(notifies)
+    for team in teams:
+        row = Team.objects.get(team_id=team[0].team_id)
+        assert (row.status, row.complete_count) == (Team.Status.COMPLETE, 3)
+        assert NotifyTask.objects.filter(team_id=row.team_id, notify_category="trade_settlement").count() == 1
     assert set(PayOrder.objects.values_list("status", flat=True)) == {PayOrder.Status.PAY_SUCCESS}
     assert_trade_invariants()
 
