@@ -76,9 +76,9 @@ messages: install
 # gunicorn + production settings on a free loopback port, serving benchmarks/wsgi.py (the app plus a bare Django view,
 # the yardstick of every ratio), against MariaDB (its own database groupbuy_bench), Redis DB 14 and RabbitMQ (its own
 # queue groupbuy_bench; BENCH_DATABASE_URL, BENCH_REDIS_URL and BENCH_QUEUE name others) on this machine; suites trial,
-# lock, settle, race and notify (the last with a Celery worker), then trial, lock and settle again with gunicorn on cores
-# of its own (benchmarks/placement.py), ~4 min; one JSON to benchmarks/results/ and a table; then the database's
-# durable-commit ceiling.
+# lock, settle, race, gateway (the mall's payment notify) and notify (with a Celery worker), then trial, lock and settle
+# again with gunicorn on cores of its own (benchmarks/placement.py), ~5 min; one JSON to benchmarks/results/ and a
+# table; then the durable commits/s a Python client gets.
 # e.g. BENCH_ARGS="--suite lock --duration 30".
 BENCH_ARGS ?=
 bench: install

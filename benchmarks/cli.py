@@ -1,7 +1,7 @@
 """``python -m benchmarks [--suite NAME ...]``: prepare the bench database, then measure each suite, check, report.
 
-Every suite by default (trial, lock, settle, race, notify), in that order, each on a gunicorn of its own, every
-process on every core; then the suites with targets (trial, lock, settle) again with gunicorn on cores of its own
+Every suite by default (trial, lock, settle, race, gateway, notify), in that order, each on a gunicorn of its own,
+every process on every core; then the suites with targets (trial, lock, settle) again with gunicorn on cores of its own
 (``--placement``, ``benchmarks/placement.py``): ``trial@split``... One JSON report for the whole run
 (``benchmarks/results/bench-<UTC time>.json``) and a table at the end.
 

@@ -17,6 +17,7 @@ import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from benchmarks.gateway import GatewayNotifyScenario
 from benchmarks.race import RaceScenario
 from benchmarks.scenarios import (
     BareScenario,
@@ -102,6 +103,13 @@ SUITES: dict[str, Suite | NotifySuite] = {
             subjects=(lambda run_id, args: RaceScenario(run_id=run_id, joins=args.race_joins),),
             check_invariants=True,
             burst=True,
+        ),
+        Suite(
+            name="gateway",
+            description="the payment gateway's RSA2-signed notify to the built-in mall, which settles the group-buy"
+            " order (a third complete their team), vs the bare view",
+            subjects=(lambda run_id, args: GatewayNotifyScenario(run_id=run_id),),
+            check_invariants=True,
         ),
         NotifySuite(
             name="notify",

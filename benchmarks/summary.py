@@ -131,15 +131,21 @@ def _check_line(name: str, checks: dict[str, Any]) -> str:
             f" refused {checks.get('refused')}, oversold {checks.get('oversold')}"
         )
         return text + "".join(f"; {violation}" for violation in checks.get("violations", []))
-    if name == "settle":
-        return (
+    if name in ("settle", "gateway_notify"):
+        text = (
             f"{checks['orders_answered_settled']} settled (0000) of {checks['orders']} orders, {checks['orders_paid']}"
             f" paid; {checks['teams_complete']} of {checks['teams']} teams complete, {checks['outbox_rows']} outbox"
             f" rows; mismatches: answered-not-paid {checks['answered_not_paid']}, paid-not-sent"
             f" {checks['paid_not_answered']}, complete_count {checks['complete_count_mismatches']}, completion"
             f" {checks['completion_mismatches']}, outbox {checks['outbox_mismatches']}, retries"
-            f" {checks['retry_failures']}" + "".join(f"; {example}" for example in checks["examples"])
+            f" {checks['retry_failures']}"
         )
+        if "mall_answered_not_paid" in checks:  # the gateway suite: the mall's own orders too
+            text += (
+                f"; mall: answered-not-paid {checks['mall_answered_not_paid']},"
+                f" paid-not-sent {checks['mall_paid_not_sent']}"
+            )
+        return text + "".join(f"; {example}" for example in checks["examples"])
     return str(checks)
 
 
