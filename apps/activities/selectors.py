@@ -55,6 +55,11 @@ class ActivityConfig:
         return self.start_time <= moment < self.end_time
 
     @property
+    def auto_forms(self) -> bool:
+        """An unfilled team forms at its deadline once its paid seats reach ``auto_form_percent`` (else it fails)."""
+        return self.group_type == Activity.GroupType.AUTO_FORM
+
+    @property
     def restricts_visibility(self) -> bool:
         return bool(self.tag_id) and "1" in self.tag_scope.split(",")
 

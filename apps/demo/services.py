@@ -64,8 +64,8 @@ DEMO_GROWTH: dict[int, dict[str, Any]] = {
     100132: {"take_limit_count": 2, "max_teams_formed": 5},
 }
 # The 6th offer is short-lived: its teams expire 2 minutes after opening, so a newcomer sees a team fail and its
-# payment come back within minutes of `make run` (the embedded beat closes it; config/embedded_beat.py).
-# Every other activity keeps spec/demo-data.md's 15 minutes.
+# payment come back within minutes of `make run` (the embedded beat closes it; config/embedded_beat.py); so is the
+# auto-form offer, to see a team form with a virtual seat. Every other activity keeps spec/demo-data.md's 15 minutes.
 DEMO_VALID_MINUTES = {100128: 2, 100131: 2}
 # ... and its members are reminded 1 minute before the deadline (inbox, bell): a reminder to see within two
 # minutes of opening a team there. Every other activity keeps the default 5 minutes.
