@@ -403,7 +403,7 @@ def _run(statements: tuple[Statement, ...], read: Query | None, db: BaseDatabase
         batch = [(_guarded(statement), statement.params) for statement in statements]
         counts, rows = run_statements(batch, batch_read)
     else:
-        counts, rows = _one_by_one(statements, batch_read)
+        counts, rows = _one_by_one(statements, batch_read, db)
     return Written(counts, _convert(read.fields, rows, db) if read is not None else [])
 
 
@@ -425,10 +425,12 @@ def _guarded(statement: Statement) -> str:
     return f"{head} SELECT {values[:-1]} FROM DUAL WHERE ROW_COUNT() > 0"  # noqa: S608 - built from model names
 
 
-def _one_by_one(statements: tuple[Statement, ...], read: tuple[str, list[Any]] | None) -> tuple[list[int], list[tuple]]:
+def _one_by_one(
+    statements: tuple[Statement, ...], read: tuple[str, list[Any]] | None, db: BaseDatabaseWrapper
+) -> tuple[list[int], list[tuple]]:
     counts: list[int] = []
     rows: list[tuple] = []
-    with connection.cursor() as cursor:
+    with db.cursor() as cursor:
         for sql, params, only_if_previous_matched in statements:
             if only_if_previous_matched and counts and not counts[-1]:
                 counts.append(0)
